@@ -1,0 +1,3 @@
+module edged
+
+go 1.26.0

@@ -1,0 +1,26 @@
+package reading
+
+import (
+	"fmt"
+	"time"
+)
+
+// Reading is one measurement: a value of a metric of a device at a time.
+//
+// Seq is zero until the reading is durable; the outbox then assigns the next
+// per-gateway sequence number. Seqs only go up, so the cloud can detect gaps
+// and drop duplicates (delivery is at-least-once, in order).
+type Reading struct {
+	Device string
+	Metric string
+	Value  float64
+	Unit   string
+	Time   time.Time
+	Seq    uint64
+}
+
+// String formats the reading for logs: "demo-temp/temperature=21.5C @… #seq".
+func (r Reading) String() string {
+	return fmt.Sprintf("%s/%s=%g%s @%s #%d", r.Device, r.Metric, r.Value, r.Unit,
+		r.Time.UTC().Format(time.RFC3339Nano), r.Seq)
+}
