@@ -25,7 +25,8 @@ var Shapes = []Shape{Sine, Square, RandomWalk, Constant}
 type Config struct {
 	// Shape is the waveform; default sine.
 	Shape Shape
-	// Min and Max bound the value. For constant the value is Min.
+	// Min and Max bound the value. For constant the value is Min and Max
+	// is ignored.
 	Min, Max float64
 	// Period is the cycle length of sine and square, and the step interval
 	// of the random walk; default 10m.
@@ -43,7 +44,7 @@ func (c Config) Validate() error {
 	if c.Shape != "" && !c.Shape.valid() {
 		return fmt.Errorf("waveform: %q is not a waveform, use one of %s", c.Shape, shapeList())
 	}
-	if c.Max < c.Min {
+	if c.Max < c.Min && c.Shape != Constant {
 		return fmt.Errorf("max (%g) is below min (%g): swap them", c.Max, c.Min)
 	}
 	if c.Period < 0 {

@@ -1,0 +1,70 @@
+package poller
+
+import (
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"edged/reading"
+)
+
+// DeviceStats is what the poller knows about one device.
+type DeviceStats struct {
+	Name         string
+	Healthy      bool
+	Reads        int64 // successful reads
+	ReadErrors   int64 // failed reads
+	Stored       int64 // readings the sink accepted
+	AppendErrors int64 // batches the sink refused (e.g. disk full)
+	LastError    string
+	Last         reading.Reading // the last stored reading; zero before one
+}
+
+// polled is one device's entry plus its live counters.
+type polled struct {
+	Entry
+	healthy      atomic.Bool
+	reads        atomic.Int64
+	readErrors   atomic.Int64
+	stored       atomic.Int64
+	appendErrors atomic.Int64
+
+	mu        sync.Mutex
+	last      reading.Reading
+	lastErr   string
+	lastLog   time.Time
+	suppressed int
+}
+
+func (d *polled) setLast(r reading.Reading) {
+	d.mu.Lock()
+	d.last = r
+	d.mu.Unlock()
+}
+
+// note records err and logs it at most once per every, saying how many
+// similar errors were suppressed since the last line.
+func (d *polled) note(log *slog.Logger, every time.Duration, msg string, err error) {
+	d.mu.Lock()
+	d.lastErr = err.Error()
+	now := time.Now()
+	if now.Sub(d.lastLog) < every {
+		d.suppressed++
+		d.mu.Unlock()
+		return
+	}
+	n := d.suppressed
+	d.lastLog, d.suppressed = now, 0
+	d.mu.Unlock()
+	log.Warn(msg, "err", err, "suppressed", n)
+}
+
+func (d *polled) stats() DeviceStats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return DeviceStats{
+		Name: d.Device.Name(), Healthy: d.healthy.Load(), Reads: d.reads.Load(), ReadErrors: d.readErrors.Load(),
+		Stored: d.stored.Load(), AppendErrors: d.appendErrors.Load(), LastError: d.lastErr, Last: d.last,
+	}
+}

@@ -1,0 +1,178 @@
+package poller
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"edged/reading"
+)
+
+// scripted is a device whose reads fail while fail() says so and block
+// while gate is non-nil and open.
+type scripted struct {
+	name  string
+	mu    sync.Mutex
+	n     int
+	fails int // the first fails reads return an error
+	gate  chan struct{}
+}
+
+func (s *scripted) Name() string { return s.name }
+
+func (s *scripted) Read(ctx context.Context, dst []reading.Reading) ([]reading.Reading, error) {
+	if s.gate != nil {
+		select {
+		case <-s.gate:
+		case <-ctx.Done():
+			return dst, ctx.Err()
+		}
+	}
+	s.mu.Lock()
+	s.n++
+	n := s.n
+	s.mu.Unlock()
+	if n <= s.fails {
+		return dst, errors.New("i2c: no ACK")
+	}
+	return append(dst, reading.Reading{Device: s.name, Metric: "m", Value: float64(n)}), nil
+}
+
+// memSink records what it is given; while full is set it refuses.
+type memSink struct {
+	mu    sync.Mutex
+	got   map[string][]float64
+	full  bool
+	wake  chan struct{}
+	count int
+}
+
+func newSink() *memSink { return &memSink{got: map[string][]float64{}, wake: make(chan struct{}, 1000)} }
+
+func (m *memSink) Append(_ context.Context, rs []reading.Reading) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.full {
+		return errors.New("outbox: append 1 readings: no space left on device")
+	}
+	for _, r := range rs {
+		m.got[r.Device] = append(m.got[r.Device], r.Value)
+		m.count++
+	}
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (m *memSink) waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.After(20 * time.Second) // a failure guard, not a speed assertion
+	for {
+		m.mu.Lock()
+		ok := cond()
+		m.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-m.wake:
+		case <-time.After(5 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("condition not reached")
+		}
+	}
+}
+
+func start(t *testing.T, p *Poller) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}
+}
+
+func TestBlockedDeviceDoesNotStallOthers(t *testing.T) {
+	stuck := &scripted{name: "stuck", gate: make(chan struct{})}
+	fast := &scripted{name: "fast"}
+	sink := newSink()
+	p, err := New([]Entry{{stuck, time.Millisecond}, {fast, time.Millisecond}}, sink, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := start(t, p)
+	sink.waitFor(t, func() bool { return len(sink.got["fast"]) >= 20 })
+	stop() // returns although "stuck" never answered
+	if len(sink.got["stuck"]) != 0 {
+		t.Fatalf("stuck device produced %v", sink.got["stuck"])
+	}
+	// Values are in read order: the device's own counter.
+	for i, v := range sink.got["fast"] {
+		if v != float64(i+1) {
+			t.Fatalf("reading %d = %v, want %d", i, v, i+1)
+		}
+	}
+}
+
+func TestFailingDeviceIsUnhealthyThenRecovers(t *testing.T) {
+	flaky := &scripted{name: "flaky", fails: 3}
+	sink := newSink()
+	p, _ := New([]Entry{{flaky, time.Millisecond}}, sink, Config{MaxBackoff: 4 * time.Millisecond})
+	stop := start(t, p)
+	sink.waitFor(t, func() bool { return len(sink.got["flaky"]) >= 2 })
+	stop()
+	st := p.Stats()[0]
+	if st.ReadErrors != 3 || !st.Healthy || st.LastError != "i2c: no ACK" || st.Last.Device != "flaky" {
+		t.Fatalf("stats = %+v", st)
+	}
+	if got := sink.got["flaky"][0]; got != 4 {
+		t.Fatalf("first stored value = %v, want 4 (reads 1-3 failed and must not become readings)", got)
+	}
+}
+
+func TestRefusedAppendIsCountedAndPollingGoesOn(t *testing.T) {
+	d := &scripted{name: "d"}
+	sink := newSink()
+	sink.full = true
+	p, _ := New([]Entry{{d, time.Millisecond}}, sink, Config{})
+	stop := start(t, p)
+	for p.Stats()[0].AppendErrors < 5 {
+		time.Sleep(time.Millisecond)
+	}
+	sink.mu.Lock()
+	sink.full = false
+	sink.mu.Unlock()
+	sink.waitFor(t, func() bool { return len(sink.got["d"]) >= 3 })
+	stop()
+	st := p.Stats()[0]
+	if st.AppendErrors < 5 || st.Stored < 3 || !strings.Contains(st.LastError, "no space left") {
+		t.Fatalf("stats = %+v", st)
+	}
+}
+
+func TestNewRejectsBadEntries(t *testing.T) {
+	a := &scripted{name: "a"}
+	tests := []struct {
+		entries []Entry
+		want    string
+	}{
+		{[]Entry{{a, time.Second}, {&scripted{name: "a"}, time.Second}}, `device "a" listed twice`},
+		{[]Entry{{a, time.Microsecond}}, `device "a": interval 1µs is below the minimum 1ms`},
+		{[]Entry{{nil, time.Second}}, "entry 0 has no device"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.want, func(t *testing.T) {
+			if _, err := New(tc.entries, newSink(), Config{}); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("New error = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
