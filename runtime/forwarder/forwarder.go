@@ -1,0 +1,336 @@
+package forwarder
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"edged/reading"
+)
+
+// Store is the durable queue the forwarder drains (the outbox).
+type Store interface {
+	// Peek returns up to n of the oldest readings with Seq > after.
+	Peek(after uint64, n int, dst []reading.Reading) ([]reading.Reading, error)
+	// Ack deletes delivered readings.
+	Ack(ctx context.Context, seqs []uint64) error
+	// Changed returns a channel closed when new readings are stored.
+	Changed() <-chan struct{}
+}
+
+// Delivery is one publish in flight: Done closes on PUBACK or failure.
+type Delivery interface {
+	Done() <-chan struct{}
+	Err() error
+}
+
+// Link is the connection to the cloud broker (the uplink).
+type Link interface {
+	// WaitConnected blocks until connected and returns the connection's
+	// epoch, which changes on every reconnect.
+	WaitConnected(ctx context.Context) (uint64, error)
+	// Publish sends one QoS 1 message.
+	Publish(topic string, payload []byte) (Delivery, error)
+}
+
+// Config says where telemetry goes and how much is in flight.
+type Config struct {
+	// TopicPrefix and GatewayID make the topic
+	// <prefix>/<gateway>/telemetry/<device>. Both required.
+	TopicPrefix string
+	GatewayID   string
+	// Batch is the most readings in one message; default 64.
+	Batch int
+	// Inflight is the most unacknowledged messages at once; default 32.
+	Inflight int
+	// DrainTimeout bounds how long Run waits, after its context ends, for
+	// the publishes in flight to be acknowledged; default 2s.
+	DrainTimeout time.Duration
+	// RetryDelay is the pause after a failed publish before starting
+	// again from the oldest unacknowledged reading; default 200ms.
+	RetryDelay time.Duration
+	// Logger receives delivery failures; nil discards.
+	Logger *slog.Logger
+}
+
+// Validate reports the first problem, naming the field.
+func (c Config) Validate() error {
+	switch {
+	case c.TopicPrefix == "" || strings.ContainsAny(c.TopicPrefix, "+#"):
+		return fmt.Errorf("topic_prefix %q must be non-empty and free of MQTT wildcards + and #", c.TopicPrefix)
+	case c.GatewayID == "" || strings.ContainsAny(c.GatewayID, "+#/"):
+		return fmt.Errorf("gateway id %q must be non-empty and free of +, # and /", c.GatewayID)
+	case c.Batch < 0 || c.Batch > 10000:
+		return fmt.Errorf("batch %d must be between 1 and 10000", c.Batch)
+	case c.Inflight < 0 || c.Inflight > 65535:
+		return fmt.Errorf("inflight %d must be between 1 and 65535", c.Inflight)
+	}
+	return nil
+}
+
+// Stats counts what the forwarder has done since it started.
+type Stats struct {
+	Messages  int64  // messages acknowledged by the broker
+	Delivered int64  // readings acknowledged by the broker
+	Failures  int64  // publishes that failed (each restarts from the oldest)
+	LastError string // the last failure, if any
+}
+
+// Forwarder drains a Store into a Link.
+type Forwarder struct {
+	cfg   Config
+	store Store
+	link  Link
+	log   *slog.Logger
+
+	messages  atomic.Int64
+	delivered atomic.Int64
+	failures  atomic.Int64
+	lastErr   atomic.Pointer[string]
+}
+
+// New returns a forwarder, applying defaults to cfg.
+func New(cfg Config, store Store, link Link) (*Forwarder, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("forwarder: %w", err)
+	}
+	if cfg.Batch == 0 {
+		cfg.Batch = 64
+	}
+	if cfg.Inflight == 0 {
+		cfg.Inflight = 32
+	}
+	if cfg.DrainTimeout == 0 {
+		cfg.DrainTimeout = 2 * time.Second
+	}
+	if cfg.RetryDelay == 0 {
+		cfg.RetryDelay = 200 * time.Millisecond
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Forwarder{cfg: cfg, store: store, link: link, log: log}, nil
+}
+
+// Stats returns the counters.
+func (f *Forwarder) Stats() Stats {
+	s := Stats{Messages: f.messages.Load(), Delivered: f.delivered.Load(), Failures: f.failures.Load()}
+	if p := f.lastErr.Load(); p != nil {
+		s.LastError = *p
+	}
+	return s
+}
+
+// Run forwards until ctx ends, then waits up to DrainTimeout for the
+// publishes in flight, acks what was acknowledged and returns nil.
+func (f *Forwarder) Run(ctx context.Context) error {
+	acks := make(chan []uint64, 4*f.cfg.Inflight)
+	ackerDone := make(chan struct{})
+	go func() {
+		defer close(ackerDone)
+		f.ackLoop(acks)
+	}()
+	defer func() {
+		close(acks)
+		<-ackerDone
+	}()
+	for {
+		if _, err := f.link.WaitConnected(ctx); err != nil {
+			return nil // ctx ended while disconnected: nothing is in flight
+		}
+		s := &session{f: f, acks: acks}
+		err := s.run(ctx)
+		if ctx.Err() != nil {
+			s.drain()
+			return nil
+		}
+		f.failures.Add(1)
+		msg := err.Error()
+		f.lastErr.Store(&msg)
+		f.log.Warn("telemetry delivery interrupted; resending from the oldest unacknowledged reading", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(f.cfg.RetryDelay):
+		}
+	}
+}
+
+// ackLoop deletes delivered readings from the store, merging whatever
+// queued while the previous ack committed into one transaction. A failed
+// ack is logged: those readings stay and are sent again later (a duplicate,
+// never a gap).
+func (f *Forwarder) ackLoop(acks <-chan []uint64) {
+	var batch []uint64
+	for seqs := range acks {
+		batch = append(batch[:0], seqs...)
+	more:
+		for {
+			select {
+			case next, ok := <-acks:
+				if !ok {
+					break more
+				}
+				batch = append(batch, next...)
+			default:
+				break more
+			}
+		}
+		if err := f.store.Ack(context.Background(), batch); err != nil {
+			f.log.Warn("ack delivered readings in the outbox failed; they will be sent again", "readings", len(batch), "err", err)
+		}
+	}
+}
+
+// pending is one message in flight and the readings it carries.
+type pending struct {
+	d    Delivery
+	seqs []uint64
+}
+
+// session is one pass over the outbox on one connection, from the oldest
+// unacknowledged reading on.
+type session struct {
+	f        *Forwarder
+	acks     chan<- []uint64
+	cursor   uint64 // every reading with seq <= cursor has been published
+	inflight []pending
+	buf      []reading.Reading
+	payload  []byte
+}
+
+func (s *session) run(ctx context.Context) error {
+	for {
+		if err := s.collect(); err != nil {
+			return err
+		}
+		free := s.f.cfg.Inflight - len(s.inflight)
+		var changed <-chan struct{}
+		if free > 0 {
+			changed = s.f.store.Changed() // before Peek, so no append is missed
+			n, err := s.fill(free)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				continue
+			}
+		}
+		// Window full, or nothing new: wait for a PUBACK or new readings.
+		var oldest <-chan struct{}
+		if len(s.inflight) > 0 {
+			oldest = s.inflight[0].d.Done()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-oldest:
+		case <-changed:
+		}
+	}
+}
+
+// fill publishes up to free messages of new readings; it returns how many.
+func (s *session) fill(free int) (int, error) {
+	var err error
+	s.buf, err = s.f.store.Peek(s.cursor, free*s.f.cfg.Batch, s.buf[:0])
+	if err != nil {
+		return 0, fmt.Errorf("read outbox: %w", err)
+	}
+	groups, used := groupByDevice(s.buf, s.f.cfg.Batch, free)
+	for i, g := range groups {
+		if err := s.publish(g); err != nil {
+			return i, err
+		}
+	}
+	if used > 0 {
+		s.cursor = s.buf[used-1].Seq
+	}
+	return len(groups), nil
+}
+
+func (s *session) publish(rs []reading.Reading) error {
+	cfg := s.f.cfg
+	s.payload = AppendPayload(s.payload[:0], rs)
+	topic := cfg.TopicPrefix + "/" + cfg.GatewayID + "/telemetry/" + rs[0].Device
+	d, err := s.f.link.Publish(topic, s.payload)
+	if err != nil {
+		return fmt.Errorf("publish %d readings to %s: %w", len(rs), topic, err)
+	}
+	seqs := make([]uint64, len(rs))
+	for i := range rs {
+		seqs[i] = rs[i].Seq
+	}
+	s.inflight = append(s.inflight, pending{d: d, seqs: seqs})
+	return nil
+}
+
+// collect takes the finished deliveries from the front of the window, in
+// order, and queues their readings for ack. A failed delivery ends the
+// session: everything after it is resent on the next one.
+func (s *session) collect() error {
+	n := 0
+	for _, p := range s.inflight {
+		select {
+		case <-p.d.Done():
+		default:
+			s.inflight = s.inflight[n:]
+			return nil
+		}
+		if err := p.d.Err(); err != nil {
+			s.inflight = nil
+			return fmt.Errorf("publish of %d readings (seq %d..%d) failed: %w", len(p.seqs), p.seqs[0], p.seqs[len(p.seqs)-1], err)
+		}
+		s.acks <- p.seqs
+		s.f.messages.Add(1)
+		s.f.delivered.Add(int64(len(p.seqs)))
+		n++
+	}
+	s.inflight = s.inflight[n:]
+	return nil
+}
+
+// drain waits for the deliveries in flight, bounded by DrainTimeout, and
+// queues acks for what the broker acknowledged.
+func (s *session) drain() {
+	timeout := time.NewTimer(s.f.cfg.DrainTimeout)
+	defer timeout.Stop()
+	for _, p := range s.inflight {
+		select {
+		case <-p.d.Done():
+		case <-timeout.C:
+			s.f.log.Warn("shutdown: publishes still unacknowledged; their readings stay in the outbox", "messages", len(s.inflight))
+			_ = s.collect()
+			return
+		}
+	}
+	if err := s.collect(); err != nil {
+		s.f.log.Warn("shutdown: a publish in flight failed; its readings stay in the outbox", "err", err)
+	}
+}
+
+// groupByDevice splits a prefix of rs (in seq order) into at most maxMsgs
+// messages, each of one device and at most batch readings, keeping each
+// device's seq order. It stops at the first reading that would need one
+// message too many and returns how many readings of rs the messages hold,
+// so that everything before that point is sent and nothing after it is.
+func groupByDevice(rs []reading.Reading, batch, maxMsgs int) (msgs [][]reading.Reading, used int) {
+	open := map[string]int{} // device → index of its message being filled
+	for i := range rs {
+		idx, ok := open[rs[i].Device]
+		if !ok || len(msgs[idx]) == batch {
+			if len(msgs) == maxMsgs {
+				return msgs, i
+			}
+			msgs = append(msgs, make([]reading.Reading, 0, min(batch, len(rs)-i)))
+			idx = len(msgs) - 1
+			open[rs[i].Device] = idx
+		}
+		msgs[idx] = append(msgs[idx], rs[i])
+	}
+	return msgs, len(rs)
+}

@@ -1,0 +1,365 @@
+package forwarder
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"edged/reading"
+)
+
+// memStore is an in-memory Store with the outbox's contract.
+type memStore struct {
+	mu      sync.Mutex
+	rs      []reading.Reading // ascending seq
+	next    uint64
+	changed chan struct{}
+}
+
+func newStore() *memStore { return &memStore{changed: make(chan struct{}), next: 1} }
+
+func (m *memStore) add(device string, n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := 0; i < n; i++ {
+		m.rs = append(m.rs, reading.Reading{Device: device, Metric: "m", Value: float64(m.next), Time: time.Unix(int64(m.next), 0), Seq: m.next})
+		m.next++
+	}
+	close(m.changed)
+	m.changed = make(chan struct{})
+}
+
+func (m *memStore) Peek(after uint64, n int, dst []reading.Reading) ([]reading.Reading, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := sort.Search(len(m.rs), func(i int) bool { return m.rs[i].Seq > after })
+	end := min(i+n, len(m.rs))
+	return append(dst[:0], m.rs[i:end]...), nil
+}
+
+func (m *memStore) Ack(_ context.Context, seqs []uint64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	del := map[uint64]bool{}
+	for _, s := range seqs {
+		del[s] = true
+	}
+	kept := m.rs[:0]
+	for _, r := range m.rs {
+		if !del[r.Seq] {
+			kept = append(kept, r)
+		}
+	}
+	m.rs = kept
+	return nil
+}
+
+func (m *memStore) Changed() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.changed
+}
+
+func (m *memStore) depth() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.rs)
+}
+
+// delivery is a Delivery the fake broker completes.
+type delivery struct {
+	done chan struct{}
+	err  error
+}
+
+func (d *delivery) Done() <-chan struct{} { return d.done }
+func (d *delivery) Err() error            { return d.err }
+
+// fakeLink acknowledges publishes in order, like a broker on one
+// connection. Every failEvery-th publish drops the connection: that and all
+// outstanding deliveries fail and the link reconnects.
+type fakeLink struct {
+	mu          sync.Mutex
+	epoch       uint64
+	outstanding []*delivery
+	maxOut      int
+	publishes   int
+	failEvery   int
+	hold        bool // when set, nothing is acknowledged
+	received    []received
+}
+
+type received struct {
+	topic string
+	rs    []wire
+}
+
+func (l *fakeLink) WaitConnected(ctx context.Context) (uint64, error) {
+	if ctx.Err() != nil {
+		return 0, ctx.Err()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.epoch, nil
+}
+
+func (l *fakeLink) Publish(topic string, payload []byte) (Delivery, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.publishes++
+	if l.failEvery > 0 && l.publishes%l.failEvery == 0 {
+		for _, d := range l.outstanding {
+			d.err = errors.New("connection lost before PUBACK")
+			close(d.done)
+		}
+		l.outstanding = nil
+		l.epoch++
+		return nil, errNoLink
+	}
+	var rs []wire
+	if err := json.Unmarshal(payload, &rs); err != nil {
+		panic(fmt.Sprintf("payload is not JSON: %v", err))
+	}
+	l.received = append(l.received, received{topic, rs})
+	d := &delivery{done: make(chan struct{})}
+	l.outstanding = append(l.outstanding, d)
+	l.maxOut = max(l.maxOut, len(l.outstanding))
+	return d, nil
+}
+
+// ackOne acknowledges the oldest outstanding publish, if any.
+func (l *fakeLink) ackOne() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.hold || len(l.outstanding) == 0 {
+		return false
+	}
+	close(l.outstanding[0].done)
+	l.outstanding = l.outstanding[1:]
+	return true
+}
+
+// broker acknowledges publishes until stop closes.
+func (l *fakeLink) broker(stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		if !l.ackOne() {
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+}
+
+var errNoLink = errors.New("not connected")
+
+func runForwarder(t *testing.T, cfg Config, store *memStore, link *fakeLink) (stop func()) {
+	t.Helper()
+	cfg.TopicPrefix, cfg.GatewayID = "edged", "gw-01"
+	if cfg.RetryDelay == 0 {
+		cfg.RetryDelay = time.Millisecond
+	}
+	f, err := New(cfg, store, link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	brokerStop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { link.broker(brokerStop) })
+	done := make(chan error)
+	go func() { done <- f.Run(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		close(brokerStop)
+		wg.Wait()
+	}
+}
+
+func waitEmpty(t *testing.T, store *memStore) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second) // failure guard only
+	for store.depth() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox still holds %d readings", store.depth())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// checkDelivery asserts every seq in 1..n arrived, each device's readings in
+// seq order within and across messages (duplicates allowed only after a
+// failure), messages hold one device and at most batch readings.
+func checkDelivery(t *testing.T, link *fakeLink, n int, batch int, allowDups bool) {
+	t.Helper()
+	link.mu.Lock()
+	defer link.mu.Unlock()
+	seen := map[uint64]int{}
+	for _, m := range link.received {
+		if len(m.rs) == 0 || len(m.rs) > batch {
+			t.Fatalf("message on %s holds %d readings, batch is %d", m.topic, len(m.rs), batch)
+		}
+		dev := m.rs[0].Device
+		if m.topic != "edged/gw-01/telemetry/"+dev {
+			t.Fatalf("topic %s for device %s", m.topic, dev)
+		}
+		for i, r := range m.rs {
+			if r.Device != dev {
+				t.Fatalf("message on %s mixes devices %s and %s", m.topic, dev, r.Device)
+			}
+			if i > 0 && r.Seq <= m.rs[i-1].Seq {
+				t.Fatalf("seq %d after %d inside one message", r.Seq, m.rs[i-1].Seq)
+			}
+			seen[r.Seq]++
+		}
+	}
+	for s := uint64(1); s <= uint64(n); s++ {
+		if seen[s] == 0 {
+			t.Fatalf("seq %d never delivered (gap)", s)
+		}
+		if seen[s] > 1 && !allowDups {
+			t.Fatalf("seq %d delivered %d times without any failure", s, seen[s])
+		}
+	}
+	// Per device, first deliveries appear in seq order.
+	last := map[string]uint64{}
+	first := map[uint64]bool{}
+	for _, m := range link.received {
+		for _, r := range m.rs {
+			if first[r.Seq] {
+				continue
+			}
+			first[r.Seq] = true
+			if r.Seq < last[r.Device] {
+				t.Fatalf("device %s: seq %d first delivered after %d", r.Device, r.Seq, last[r.Device])
+			}
+			last[r.Device] = r.Seq
+		}
+	}
+}
+
+func TestDeliversEverythingInOrderWithinTheWindow(t *testing.T) {
+	for _, tc := range []struct{ batch, inflight int }{{1, 1}, {1, 32}, {64, 32}, {5, 3}} {
+		t.Run(fmt.Sprintf("batch=%d,inflight=%d", tc.batch, tc.inflight), func(t *testing.T) {
+			store, link := newStore(), &fakeLink{}
+			for i := 0; i < 50; i++ { // interleaved devices
+				store.add([]string{"a", "b", "c"}[i%3], 7)
+			}
+			stop := runForwarder(t, Config{Batch: tc.batch, Inflight: tc.inflight}, store, link)
+			waitEmpty(t, store)
+			store.add("late", 3) // arrives while idle: Changed must wake it
+			waitEmpty(t, store)
+			stop()
+			checkDelivery(t, link, 353, tc.batch, false)
+			if link.maxOut > tc.inflight {
+				t.Fatalf("%d publishes outstanding at once, inflight is %d", link.maxOut, tc.inflight)
+			}
+		})
+	}
+}
+
+func TestConnectionLossResendsFromOldestWithoutGaps(t *testing.T) {
+	store, link := newStore(), &fakeLink{failEvery: 7}
+	for i := 0; i < 40; i++ {
+		store.add(fmt.Sprintf("dev%d", i%4), 25)
+	}
+	f := runForwarder(t, Config{Batch: 8, Inflight: 4}, store, link)
+	waitEmpty(t, store)
+	f()
+	checkDelivery(t, link, 1000, 8, true)
+}
+
+func TestShutdownAcksWhatWasAcknowledgedAndKeepsTheRest(t *testing.T) {
+	store, link := newStore(), &fakeLink{hold: true}
+	store.add("a", 10)
+	stop := runForwarder(t, Config{Batch: 2, Inflight: 3, DrainTimeout: 50 * time.Millisecond}, store, link)
+	for {
+		link.mu.Lock()
+		n := len(link.outstanding)
+		link.mu.Unlock()
+		if n == 3 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	link.mu.Lock()
+	link.hold = false
+	link.mu.Unlock()
+	link.ackOne() // one PUBACK arrives; then the broker goes silent
+	link.mu.Lock()
+	link.hold = true
+	link.mu.Unlock()
+	stop()
+	if got := store.depth(); got != 8 {
+		t.Fatalf("after shutdown the outbox holds %d readings, want 8 (2 acknowledged)", got)
+	}
+}
+
+func TestGroupByDeviceSendsAContiguousPrefix(t *testing.T) {
+	mk := func(devs string) []reading.Reading {
+		var rs []reading.Reading
+		for i, d := range strings.Split(devs, "") {
+			rs = append(rs, reading.Reading{Device: d, Seq: uint64(i + 1)})
+		}
+		return rs
+	}
+	tests := []struct {
+		devs           string
+		batch, maxMsgs int
+		want           string
+		used           int
+	}{
+		{"aaaa", 2, 10, "[1 2] [3 4]", 4},
+		{"abab", 10, 10, "[1 3] [2 4]", 4},
+		{"abab", 10, 1, "[1]", 1},         // b needs a second message: stop before it
+		{"aabba", 2, 2, "[1 2] [3 4]", 4}, // a's third would need a third message
+		{"", 4, 4, "", 0},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%s/%d/%d", tc.devs, tc.batch, tc.maxMsgs), func(t *testing.T) {
+			msgs, used := groupByDevice(mk(tc.devs), tc.batch, tc.maxMsgs)
+			var parts []string
+			for _, m := range msgs {
+				var seqs []uint64
+				for _, r := range m {
+					seqs = append(seqs, r.Seq)
+				}
+				parts = append(parts, fmt.Sprint(seqs))
+			}
+			if got := strings.Join(parts, " "); got != tc.want || used != tc.used {
+				t.Fatalf("got %q used %d, want %q used %d", got, used, tc.want, tc.used)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{GatewayID: "g"}, `topic_prefix "" must be non-empty`},
+		{Config{TopicPrefix: "a/#", GatewayID: "g"}, "free of MQTT wildcards"},
+		{Config{TopicPrefix: "p", GatewayID: "a/b"}, `gateway id "a/b" must be non-empty and free of +, # and /`},
+		{Config{TopicPrefix: "p", GatewayID: "g", Batch: -1}, "batch -1 must be between 1 and 10000"},
+		{Config{TopicPrefix: "p", GatewayID: "g", Inflight: 70000}, "inflight 70000"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.want, func(t *testing.T) {
+			if err := tc.cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate() = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
