@@ -30,10 +30,7 @@ type Config struct {
 
 // Validate reports the first problem with c, naming the option.
 func (c Config) Validate() error {
-	if err := c.wave().Validate(); err != nil {
-		return fmt.Errorf("options: %w", err)
-	}
-	return nil
+	return c.wave().Validate()
 }
 
 func (c Config) wave() waveform.Config {

@@ -36,7 +36,7 @@ func TestDefaultsAndErrors(t *testing.T) {
 	if _, err := New("x", Config{Waveform: "saw"}, nil); err == nil || !strings.Contains(err.Error(), `"saw" is not a waveform`) {
 		t.Fatalf("bad waveform: %v", err)
 	}
-	if err := (Config{Min: 3, Max: 1}).Validate(); err == nil || !strings.Contains(err.Error(), "options: max (1) is below min (3)") {
+	if err := (Config{Min: 3, Max: 1}).Validate(); err == nil || !strings.Contains(err.Error(), "max (1) is below min (3)") {
 		t.Fatalf("Validate: %v", err)
 	}
 }

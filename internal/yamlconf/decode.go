@@ -94,7 +94,7 @@ func (d *decoder) node(n *yaml.Node, v reflect.Value, path string) {
 		}
 		d, err := time.ParseDuration(n.Value)
 		if err != nil {
-			add("%q is not a duration, use e.g. 500ms, 10s, 5m, 168h", n.Value)
+			add("%q is not a duration, use %s", n.Value, durationHint(n.Value))
 			return
 		}
 		v.SetInt(int64(d))
@@ -180,6 +180,15 @@ func decodeScalar(n *yaml.Node, v reflect.Value, add func(string, ...any)) {
 	default:
 		add("cannot hold a value of Go type %s", v.Type())
 	}
+}
+
+// durationHint suggests the Go duration for a value in days ("7d" → 168h)
+// and gives examples otherwise.
+func durationHint(s string) string {
+	if days, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(s), "d")); err == nil && strings.HasSuffix(s, "d") && days > 0 {
+		return fmt.Sprintf("hours for days: %dh", days*24)
+	}
+	return "e.g. 500ms, 10s, 5m, 168h"
 }
 
 func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {

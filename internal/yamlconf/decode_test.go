@@ -199,3 +199,11 @@ func TestDecodeBoundsAliasExpansion(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestDurationInDaysGetsTheHoursHint(t *testing.T) {
+	var s sample
+	err := Decode([]byte("every: 7d\n"), &s)
+	if err == nil || err.Error() != `every: "7d" is not a duration, use hours for days: 168h (line 1)` {
+		t.Fatalf("got %v", err)
+	}
+}
