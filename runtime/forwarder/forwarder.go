@@ -32,7 +32,8 @@ type Link interface {
 	// WaitConnected blocks until connected and returns the connection's
 	// epoch, which changes on every reconnect.
 	WaitConnected(ctx context.Context) (uint64, error)
-	// Publish sends one QoS 1 message.
+	// Publish sends one QoS 1 message. It may keep payload until the
+	// delivery is done, so callers must not reuse it.
 	Publish(topic string, payload []byte) (Delivery, error)
 }
 
@@ -197,10 +198,10 @@ type pending struct {
 type session struct {
 	f        *Forwarder
 	acks     chan<- []uint64
-	cursor   uint64 // every reading with seq <= cursor has been published
+	peeked   uint64            // highest seq read from the store
+	pending  []reading.Reading // read but not yet published, in seq order
 	inflight []pending
 	buf      []reading.Reading
-	payload  []byte
 }
 
 func (s *session) run(ctx context.Context) error {
@@ -234,30 +235,42 @@ func (s *session) run(ctx context.Context) error {
 	}
 }
 
-// fill publishes up to free messages of new readings; it returns how many.
+// window is how many unsent readings a session keeps at hand to fill
+// messages from: enough for every message in flight to be a full batch.
+func (s *session) window() int {
+	return max(s.f.cfg.Inflight*s.f.cfg.Batch, 256)
+}
+
+// fill publishes up to free messages and returns how many it published.
 func (s *session) fill(free int) (int, error) {
-	var err error
-	s.buf, err = s.f.store.Peek(s.cursor, free*s.f.cfg.Batch, s.buf[:0])
-	if err != nil {
-		return 0, fmt.Errorf("read outbox: %w", err)
+	if want := s.window() - len(s.pending); want > 0 {
+		var err error
+		s.buf, err = s.f.store.Peek(s.peeked, want, s.buf[:0])
+		if err != nil {
+			return 0, fmt.Errorf("read outbox: %w", err)
+		}
+		if len(s.buf) > 0 {
+			s.pending = append(s.pending, s.buf...)
+			s.peeked = s.buf[len(s.buf)-1].Seq
+		}
 	}
-	groups, used := groupByDevice(s.buf, s.f.cfg.Batch, free)
-	for i, g := range groups {
-		if err := s.publish(g); err != nil {
+	msgs, rest := take(s.pending, s.f.cfg.Batch, free)
+	for i, m := range msgs {
+		if err := s.publish(m); err != nil {
 			return i, err
 		}
 	}
-	if used > 0 {
-		s.cursor = s.buf[used-1].Seq
-	}
-	return len(groups), nil
+	s.pending = rest
+	return len(msgs), nil
 }
 
 func (s *session) publish(rs []reading.Reading) error {
 	cfg := s.f.cfg
-	s.payload = AppendPayload(s.payload[:0], rs)
+	// A fresh buffer per message: the link may still be writing the last
+	// one after Publish returns.
+	payload := AppendPayload(make([]byte, 0, 128*len(rs)), rs)
 	topic := cfg.TopicPrefix + "/" + cfg.GatewayID + "/telemetry/" + rs[0].Device
-	d, err := s.f.link.Publish(topic, s.payload)
+	d, err := s.f.link.Publish(topic, payload)
 	if err != nil {
 		return fmt.Errorf("publish %d readings to %s: %w", len(rs), topic, err)
 	}
@@ -313,24 +326,31 @@ func (s *session) drain() {
 	}
 }
 
-// groupByDevice splits a prefix of rs (in seq order) into at most maxMsgs
-// messages, each of one device and at most batch readings, keeping each
-// device's seq order. It stops at the first reading that would need one
-// message too many and returns how many readings of rs the messages hold,
-// so that everything before that point is sent and nothing after it is.
-func groupByDevice(rs []reading.Reading, batch, maxMsgs int) (msgs [][]reading.Reading, used int) {
-	open := map[string]int{} // device → index of its message being filled
-	for i := range rs {
-		idx, ok := open[rs[i].Device]
-		if !ok || len(msgs[idx]) == batch {
-			if len(msgs) == maxMsgs {
-				return msgs, i
-			}
-			msgs = append(msgs, make([]reading.Reading, 0, min(batch, len(rs)-i)))
-			idx = len(msgs) - 1
-			open[rs[i].Device] = idx
-		}
-		msgs[idx] = append(msgs[idx], rs[i])
+// take picks the next messages to send from pending (unsent readings in seq
+// order): one message for each of the first maxMsgs devices that appear,
+// oldest first, each holding that device's oldest pending readings, at most
+// batch of them. It returns the messages and the readings left, still in seq
+// order. Because a device's readings always leave pending oldest first, its
+// messages are published in seq order.
+func take(pending []reading.Reading, batch, maxMsgs int) (msgs [][]reading.Reading, rest []reading.Reading) {
+	if len(pending) == 0 || maxMsgs == 0 {
+		return nil, pending
 	}
-	return msgs, len(rs)
+	chosen := make(map[string]int, maxMsgs) // device → its message in msgs
+	rest = pending[:0:0]
+	for i := range pending {
+		r := &pending[i]
+		idx, ok := chosen[r.Device]
+		if !ok && len(msgs) < maxMsgs {
+			msgs = append(msgs, make([]reading.Reading, 0, batch))
+			idx, ok = len(msgs)-1, true
+			chosen[r.Device] = idx
+		}
+		if ok && len(msgs[idx]) < batch {
+			msgs[idx] = append(msgs[idx], *r)
+			continue
+		}
+		rest = append(rest, *r)
+	}
+	return msgs, rest
 }

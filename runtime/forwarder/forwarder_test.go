@@ -306,7 +306,7 @@ func TestShutdownAcksWhatWasAcknowledgedAndKeepsTheRest(t *testing.T) {
 	}
 }
 
-func TestGroupByDeviceSendsAContiguousPrefix(t *testing.T) {
+func TestTakeSendsEachDevicesOldestReadingsFirst(t *testing.T) {
 	mk := func(devs string) []reading.Reading {
 		var rs []reading.Reading
 		for i, d := range strings.Split(devs, "") {
@@ -314,31 +314,38 @@ func TestGroupByDeviceSendsAContiguousPrefix(t *testing.T) {
 		}
 		return rs
 	}
+	seqs := func(rs []reading.Reading) string {
+		var out []uint64
+		for _, r := range rs {
+			out = append(out, r.Seq)
+		}
+		return fmt.Sprint(out)
+	}
 	tests := []struct {
 		devs           string
 		batch, maxMsgs int
-		want           string
-		used           int
+		want, rest     string
 	}{
-		{"aaaa", 2, 10, "[1 2] [3 4]", 4},
-		{"abab", 10, 10, "[1 3] [2 4]", 4},
-		{"abab", 10, 1, "[1]", 1},         // b needs a second message: stop before it
-		{"aabba", 2, 2, "[1 2] [3 4]", 4}, // a's third would need a third message
-		{"", 4, 4, "", 0},
+		{"aaaa", 2, 10, "[1 2]", "[3 4]"},        // one message per device per round
+		{"abab", 10, 10, "[1 3] [2 4]", "[]"},    // interleaved devices batch up
+		{"abab", 10, 1, "[1 3]", "[2 4]"},        // one slot: the oldest device's readings
+		{"abcabc", 1, 2, "[1] [2]", "[3 4 5 6]"}, // batch 1 keeps seq order
+		{"aabba", 2, 2, "[1 2] [3 4]", "[5]"},    // a's third waits for a's next message
+		{"", 4, 4, "", "[]"},
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprintf("%s/%d/%d", tc.devs, tc.batch, tc.maxMsgs), func(t *testing.T) {
-			msgs, used := groupByDevice(mk(tc.devs), tc.batch, tc.maxMsgs)
+			in := mk(tc.devs)
+			msgs, rest := take(in, tc.batch, tc.maxMsgs)
 			var parts []string
 			for _, m := range msgs {
-				var seqs []uint64
-				for _, r := range m {
-					seqs = append(seqs, r.Seq)
-				}
-				parts = append(parts, fmt.Sprint(seqs))
+				parts = append(parts, seqs(m))
 			}
-			if got := strings.Join(parts, " "); got != tc.want || used != tc.used {
-				t.Fatalf("got %q used %d, want %q used %d", got, used, tc.want, tc.used)
+			if got := strings.Join(parts, " "); got != tc.want || seqs(rest) != tc.rest {
+				t.Fatalf("got %q rest %s, want %q rest %s", got, seqs(rest), tc.want, tc.rest)
+			}
+			if len(in) > 0 && seqs(in) != seqs(mk(tc.devs)) {
+				t.Fatalf("take modified its input: %s", seqs(in))
 			}
 		})
 	}

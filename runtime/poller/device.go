@@ -16,7 +16,7 @@ type DeviceStats struct {
 	Reads        int64 // successful reads
 	ReadErrors   int64 // failed reads
 	Stored       int64 // readings the sink accepted
-	AppendErrors int64 // batches the sink refused (e.g. disk full)
+	AppendErrors int64 // readings the sink refused (e.g. disk full); they are lost
 	LastError    string
 	Last         reading.Reading // the last stored reading; zero before one
 }

@@ -2,7 +2,6 @@ package poller
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -80,20 +79,92 @@ func New(entries []Entry, sink Sink, cfg Config) (*Poller, error) {
 	return p, nil
 }
 
-// Run reads every device until ctx ends, then returns after every device
-// goroutine has exited. It returns nil on cancellation.
+// read is one reading on its way from a device loop to the appender.
+type read struct {
+	dev *polled
+	r   reading.Reading
+}
+
+// queueLen bounds the readings read but not yet handed to the sink; when it
+// is full, device loops wait (back-pressure from a slow sink).
+const queueLen = 8192
+
+// Run reads every device until ctx ends (with no devices it just waits).
+// Then it stops the device loops, hands what they read to the sink and
+// returns nil once every goroutine it started has exited.
 func (p *Poller) Run(ctx context.Context) error {
+	q := make(chan read, queueLen)
+	appended := make(chan struct{})
+	go func() {
+		defer close(appended)
+		p.appendLoop(context.WithoutCancel(ctx), q)
+	}()
 	var wg sync.WaitGroup
 	for _, d := range p.devices {
-		wg.Go(func() { p.loop(ctx, d) })
+		wg.Go(func() { p.loop(ctx, d, q) })
 	}
+	<-ctx.Done()
 	wg.Wait()
+	close(q)
+	<-appended
 	return nil
+}
+
+// appendLoop hands readings to the sink, one Append for everything that
+// queued while the previous Append was committing. It runs until q closes,
+// so readings taken before a stop are still stored.
+func (p *Poller) appendLoop(ctx context.Context, q <-chan read) {
+	batch := make([]reading.Reading, 0, queueLen)
+	from := make([]*polled, 0, queueLen)
+	for first := range q {
+		batch, from = append(batch[:0], first.r), append(from[:0], first.dev)
+	drain:
+		for len(batch) < cap(batch) {
+			select {
+			case next, ok := <-q:
+				if !ok {
+					break drain
+				}
+				batch, from = append(batch, next.r), append(from, next.dev)
+			default:
+				break drain
+			}
+		}
+		err := p.sink.Append(ctx, batch)
+		for i, d := range from {
+			if err != nil {
+				d.appendErrors.Add(1)
+				continue
+			}
+			d.stored.Add(1)
+			if i == len(from)-1 || from[i+1] != d {
+				d.setLast(batch[i])
+			}
+		}
+		if err != nil {
+			for _, d := range uniq(from) {
+				d.note(p.cfg.Logger.With("device", d.Device.Name()), p.cfg.LogEvery, "readings not stored", err)
+			}
+		}
+	}
+}
+
+// uniq lists each device once, in first-seen order.
+func uniq(ds []*polled) []*polled {
+	var out []*polled
+	seen := map[*polled]bool{}
+	for _, d := range ds {
+		if !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // loop reads one device: at once, then on each tick; after a failure it
 // waits out a doubling backoff instead of the interval.
-func (p *Poller) loop(ctx context.Context, d *polled) {
+func (p *Poller) loop(ctx context.Context, d *polled, q chan<- read) {
 	log := p.cfg.Logger.With("device", d.Device.Name())
 	var buf []reading.Reading
 	backoff := time.Duration(0)
@@ -108,16 +179,13 @@ func (p *Poller) loop(ctx context.Context, d *polled) {
 		}
 		var err error
 		buf, err = d.Device.Read(ctx, buf[:0])
-		if err == nil && len(buf) > 0 {
-			if aerr := p.sink.Append(ctx, buf); aerr != nil {
-				if ctx.Err() != nil && errors.Is(aerr, ctx.Err()) {
-					return
+		if err == nil {
+			for _, r := range buf {
+				select {
+				case q <- read{dev: d, r: r}:
+				case <-ctx.Done():
+					return // a stop while the sink is backed up: r was never stored
 				}
-				d.appendErrors.Add(1)
-				d.note(log, p.cfg.LogEvery, "readings not stored", aerr)
-			} else {
-				d.stored.Add(int64(len(buf)))
-				d.setLast(buf[len(buf)-1])
 			}
 		}
 		if err != nil && ctx.Err() == nil {

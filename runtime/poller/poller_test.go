@@ -176,3 +176,19 @@ func TestNewRejectsBadEntries(t *testing.T) {
 		})
 	}
 }
+
+func TestRunWithNoDevicesWaitsForCancel(t *testing.T) {
+	p, _ := New(nil, newSink(), Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned %v before its context ended", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
