@@ -1,0 +1,83 @@
+package layering
+
+import (
+	"bufio"
+	"bytes"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// rule forbids packages whose path starts with from to depend (directly or
+// not) on packages whose path starts with any of to, except those listed in
+// allow.
+type rule struct {
+	from  string
+	to    []string
+	allow []string
+	why   string
+}
+
+var rules = []rule{
+	{from: "edged/drivers/", to: []string{"edged/hardware", "edged/runtime/", "edged/sync/", "edged/services/", "periph.io/x/host/"},
+		why: "drivers speak to buses through periph conn only; hardware and the host are wired in cmd/edged"},
+	{from: "edged/hardware", to: []string{"edged/drivers/", "edged/runtime/", "edged/sync/", "edged/services/"},
+		why: "hardware resolves buses and pins; it knows nothing of drivers or the runtime"},
+	{from: "edged/runtime/pluginapi", to: []string{"edged/runtime/", "edged/sync/", "edged/drivers/"}, allow: []string{"edged/runtime/pluginapi"},
+		why: "the plugin contract stands alone"},
+	{from: "edged/runtime/", to: []string{"edged/sync/"},
+		why: "runtime reaches sync only through interfaces it defines, wired in cmd/edged"},
+	{from: "edged/services/", to: []string{"edged/runtime/supervisor", "edged/sync/", "edged/hardware"},
+		why: "services talk to the host through runtime/pluginapi only"},
+	{from: "edged/sync/outbox", to: []string{"edged/runtime/", "edged/sync/uplink", "edged/sync/broker"},
+		why: "the outbox is a leaf store"},
+	{from: "edged/sync/uplink", to: []string{"edged/runtime/", "edged/sync/outbox"},
+		why: "the uplink is MQTT only"},
+	{from: "edged/sync/broker", to: []string{"edged/runtime/"},
+		why: "the broker does not know the runtime"},
+	{from: "edged/reading", to: []string{"edged/"}, allow: []string{"edged/reading"},
+		why: "reading is the shared leaf vocabulary"},
+	{from: "edged/waveform", to: []string{"edged/"}, allow: []string{"edged/waveform"},
+		why: "waveform is a leaf"},
+	{from: "edged/", to: []string{"go.etcd.io/bbolt"}, allow: []string{"edged/sync/outbox", "edged/cmd/edged"},
+		why: "only the outbox (and later the plan store) touches bbolt"},
+	{from: "edged/", to: []string{"github.com/eclipse/paho.mqtt.golang"}, allow: []string{"edged/sync/uplink", "edged/cmd/edged"},
+		why: "no paho types leak past the uplink"},
+}
+
+func TestDependencyDirections(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Deps " "}}`, "edged/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	pkgs := 0
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		pkg, deps := fields[0], fields[1:]
+		pkgs++
+		for _, r := range rules {
+			if !strings.HasPrefix(pkg, r.from) || hasPrefix(pkg, r.allow) {
+				continue
+			}
+			for _, d := range deps {
+				if hasPrefix(d, r.to) && !hasPrefix(d, r.allow) && d != pkg {
+					t.Errorf("%s imports %s: %s", pkg, d, r.why)
+				}
+			}
+		}
+	}
+	if pkgs < 8 {
+		t.Fatalf("go list saw only %d packages", pkgs)
+	}
+}
+
+func hasPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if s == p || strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
