@@ -1,0 +1,150 @@
+package outbox
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"time"
+
+	"edged/reading"
+)
+
+// The record format. A key is the seq as 8 bytes big-endian, so bbolt's byte
+// order is seq order. A value is
+//
+//	version  1 byte  (codecVersion)
+//	time     8 bytes big-endian int64 unix nanoseconds; MinInt64 = zero time
+//	value    8 bytes big-endian IEEE-754 bits
+//	device   uvarint length, bytes
+//	metric   uvarint length, bytes
+//	unit     uvarint length, bytes
+//
+// The time sits at a fixed offset so the age cap reads it without decoding
+// the rest. The seq is not repeated in the value.
+const (
+	codecVersion byte = 1
+	keyLen            = 8
+	headerLen         = 1 + 8 + 8
+	// zeroTime encodes time.Time{}, whose UnixNano is undefined.
+	zeroTime = math.MinInt64
+	// maxInterned bounds the string cache used while decoding.
+	maxInterned = 4096
+)
+
+// MaxNameLen is the longest Device, Metric or Unit, in bytes, that Append
+// accepts.
+const MaxNameLen = 1024
+
+// encodedLen is the size of r's value.
+func encodedLen(r *reading.Reading) int {
+	return headerLen + strLen(r.Device) + strLen(r.Metric) + strLen(r.Unit)
+}
+
+func strLen(s string) int {
+	n := 1
+	for x := uint64(len(s)); x >= 0x80; x >>= 7 {
+		n++
+	}
+	return n + len(s)
+}
+
+// checkReading reports why r cannot be encoded faithfully, or nil.
+func checkReading(r *reading.Reading) error {
+	for _, f := range [...]struct{ name, s string }{{"device", r.Device}, {"metric", r.Metric}, {"unit", r.Unit}} {
+		if len(f.s) > MaxNameLen {
+			return fmt.Errorf("%s is %d bytes, at most %d allowed", f.name, len(f.s), MaxNameLen)
+		}
+	}
+	if !r.Time.IsZero() {
+		if r.Time.Before(time.Unix(0, math.MinInt64+1)) || r.Time.After(time.Unix(0, math.MaxInt64)) {
+			return fmt.Errorf("time %s is outside the years 1678–2262", r.Time.Format(time.RFC3339))
+		}
+	}
+	return nil
+}
+
+// appendEncoded appends r's value to dst. r must pass checkReading.
+func appendEncoded(dst []byte, r *reading.Reading) []byte {
+	t := int64(zeroTime)
+	if !r.Time.IsZero() {
+		t = r.Time.UnixNano()
+	}
+	dst = append(dst, codecVersion)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(t))
+	dst = binary.BigEndian.AppendUint64(dst, math.Float64bits(r.Value))
+	dst = appendStr(dst, r.Device)
+	dst = appendStr(dst, r.Metric)
+	return appendStr(dst, r.Unit)
+}
+
+func appendStr(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+// decodeTime returns the unix-nano time of an encoded value.
+func decodeTime(v []byte) (int64, error) {
+	if len(v) < headerLen {
+		return 0, errShort
+	}
+	if v[0] != codecVersion {
+		return 0, fmt.Errorf("%w %d", errVersion, v[0])
+	}
+	return int64(binary.BigEndian.Uint64(v[1:9])), nil
+}
+
+// decode fills r (all fields but Seq) from v. Strings are copied out of v
+// (which may be bbolt's mmap) and, when in is not nil, shared with earlier
+// identical strings.
+func decode(v []byte, r *reading.Reading, in *interner) error {
+	t, err := decodeTime(v)
+	if err != nil {
+		return err
+	}
+	value := math.Float64frombits(binary.BigEndian.Uint64(v[9:17]))
+	rest := v[headerLen:]
+	var strs [3]string
+	for i := range strs {
+		n, w := binary.Uvarint(rest)
+		if w <= 0 || n > uint64(len(rest)-w) {
+			return errShort
+		}
+		strs[i] = in.str(rest[w : w+int(n)])
+		rest = rest[w+int(n):]
+	}
+	if len(rest) != 0 {
+		return errTrail
+	}
+	r.Device, r.Metric, r.Unit = strs[0], strs[1], strs[2]
+	r.Value = value
+	r.Time = time.Time{}
+	if t != zeroTime {
+		r.Time = time.Unix(0, t).UTC()
+	}
+	return nil
+}
+
+// interner shares the few distinct device, metric and unit names across the
+// readings of a Peek, so a forwarder's loop does not allocate per reading.
+// It is not safe for concurrent use; a nil *interner copies every string.
+type interner struct {
+	m map[string]string
+}
+
+func (in *interner) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if in == nil {
+		return string(b)
+	}
+	if s, ok := in.m[string(b)]; ok {
+		return s
+	}
+	if in.m == nil || len(in.m) >= maxInterned {
+		in.m = make(map[string]string, 64)
+	}
+	s := string(b)
+	in.m[s] = s
+	return s
+}

@@ -1,0 +1,391 @@
+package outbox
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"runtime/debug"
+	"slices"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"edged/reading"
+)
+
+const (
+	// maintainEvery is how often the idle writer checks the age cap.
+	maintainEvery = time.Minute
+	// dropLogEvery rate-limits the warning about dropped readings.
+	dropLogEvery = 10 * time.Second
+	// maxGather bounds how long gather delays a commit, for slow disks.
+	maxGather = 5 * time.Millisecond
+)
+
+// batch is one group commit: the requests that joined it while it was
+// pending, and, once done is closed, the outcome every waiter reads.
+type batch struct {
+	*bufs     // requests; touched under Outbox.mu until the writer takes the batch
+	n     int // readings in buf
+	calls int // Append and Ack calls waiting on done
+	done  chan struct{}
+	first uint64 // seq of the first reading, set before done is closed
+	err   error  // commit error, set before done is closed
+}
+
+// bufs holds a batch's encoded requests. It outlives the batch: the writer
+// recycles it after the commit, since waiters read only first and err.
+type bufs struct {
+	buf  []byte   // encoded values, back to back
+	ends []int    // end offset in buf of each value
+	acks []uint64 // seqs to delete
+}
+
+func (b *batch) size() int { return b.n + len(b.acks) }
+
+// newBatchLocked returns an empty batch, reusing recycled buffers. o.mu held.
+func (o *Outbox) newBatchLocked() *batch {
+	b := &batch{done: make(chan struct{})}
+	if i := len(o.free) - 1; i >= 0 {
+		b.bufs, o.free[i] = o.free[i], nil
+		o.free = o.free[:i]
+	} else {
+		b.bufs = &bufs{}
+	}
+	return b
+}
+
+// enqueue adds rs (encoded) and seqs to the pending batch and wakes the
+// writer. It returns the batch and the index of rs[0] in it, or a nil batch
+// if there is nothing to do. When maxQueued full batches are already
+// waiting it blocks until the oldest is committed (back-pressure).
+func (o *Outbox) enqueue(ctx context.Context, rs []reading.Reading, seqs []uint64) (*batch, int, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	o.mu.Lock()
+	for {
+		if o.closed {
+			o.mu.Unlock()
+			return nil, 0, ErrClosed
+		}
+		if len(rs)+len(seqs) == 0 {
+			o.mu.Unlock()
+			return nil, 0, nil
+		}
+		b := o.pending
+		if b.size() == 0 || b.size()+len(rs)+len(seqs) <= o.cfg.MaxBatch {
+			break
+		}
+		if len(o.queue) < maxQueued {
+			o.queue = append(o.queue, b)
+			o.pending = o.newBatchLocked()
+			break
+		}
+		head := o.queue[0]
+		o.mu.Unlock()
+		select {
+		case <-head.done:
+		case <-ctx.Done():
+			return nil, 0, ctx.Err()
+		}
+		o.mu.Lock()
+	}
+	b := o.pending
+	start := b.n
+	for i := range rs {
+		b.buf = appendEncoded(b.buf, &rs[i])
+		b.ends = append(b.ends, len(b.buf))
+	}
+	b.n += len(rs)
+	b.acks = append(b.acks, seqs...)
+	b.calls++
+	o.mu.Unlock()
+	select {
+	case o.kick <- struct{}{}:
+	default:
+	}
+	return b, start, nil
+}
+
+// take removes the next batch to commit: the oldest full one, else the
+// pending one if it holds anything. It returns nil if there is nothing.
+func (o *Outbox) take() *batch {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.queue) > 0 {
+		b := o.queue[0]
+		copy(o.queue, o.queue[1:])
+		o.queue[len(o.queue)-1] = nil
+		o.queue = o.queue[:len(o.queue)-1]
+		return b
+	}
+	if o.pending.size() == 0 {
+		return nil
+	}
+	b := o.pending
+	o.pending = o.newBatchLocked()
+	return b
+}
+
+// run is the writer goroutine. It commits one batch after another, starting
+// the next as soon as the last is durable with whatever queued meanwhile, so
+// the batch size follows the load. After stop it drains the queue and exits.
+func (o *Outbox) run() {
+	defer close(o.writerDone)
+	// A damaged file can fault on mmap access; turn that into a panic
+	// that commit recovers instead of a crash of the daemon.
+	debug.SetPanicOnFault(true)
+	tick := time.NewTicker(maintainEvery)
+	defer tick.Stop()
+	gatherTimer := time.NewTimer(time.Hour)
+	gatherTimer.Stop()
+	stopping := false
+	for {
+		if b := o.take(); b != nil {
+			o.commit(b)
+			if !stopping {
+				stopping = o.gather(b.calls, gatherTimer)
+			}
+			continue
+		}
+		if stopping {
+			o.flushDropLog(true)
+			return
+		}
+		select {
+		case <-o.kick:
+		case <-tick.C:
+			if o.needsMaintenance() {
+				o.commit(&batch{bufs: &bufs{}, done: make(chan struct{})})
+			}
+			o.flushDropLog(false)
+		case <-o.stop:
+			stopping = true
+		}
+	}
+}
+
+// gather waits, after a commit that released released callers, until they
+// have come back with their next request (so the next commit carries all of
+// them instead of only those that queued during the fsync), at most half the
+// last commit's duration and maxGather. Without it the batch size settles at half the
+// number of callers. It reports whether Close was called meanwhile.
+func (o *Outbox) gather(released int, t *time.Timer) (stopping bool) {
+	o.mu.Lock()
+	target := o.pending.calls + released
+	ready := len(o.queue) > 0
+	o.mu.Unlock()
+	if ready || released <= 1 {
+		// Full batches are waiting, or only one caller was released
+		// and its next request starts a commit.
+		return false
+	}
+	t.Reset(min(time.Duration(o.lastCommit.Load())/2, maxGather))
+	defer t.Stop()
+	for {
+		select {
+		case <-o.kick:
+		case <-t.C:
+			return false
+		case <-o.stop:
+			return true
+		}
+		o.mu.Lock()
+		ready = o.pending.calls >= target || o.pending.size() >= o.cfg.MaxBatch || len(o.queue) > 0
+		o.mu.Unlock()
+		if ready {
+			return false
+		}
+	}
+}
+
+// commit writes b in one transaction, publishes the new state and releases
+// b's waiters.
+func (o *Outbox) commit(b *batch) {
+	start := time.Now()
+	st, acked, err := o.write(b)
+	dur := time.Since(start)
+	o.commits.Add(1)
+	o.lastCommit.Store(int64(dur))
+	o.lastBatch.Store(int64(b.size()))
+	if err != nil {
+		b.err = err
+		o.log.Error("outbox: commit failed", "path", o.cfg.Path, "readings", b.n, "acks", len(b.acks), "err", err)
+	} else {
+		b.first = o.w.st.nextSeq
+		o.w.st = st
+		o.publish(uint64(b.n), acked)
+	}
+	close(b.done)
+	if err == nil && b.n > 0 {
+		o.notifyChanged()
+	}
+	o.flushDropLog(false)
+	bf := b.bufs
+	bf.buf, bf.ends, bf.acks = bf.buf[:0], bf.ends[:0], bf.acks[:0]
+	o.mu.Lock()
+	if len(o.free) < maxQueued+2 {
+		o.free = append(o.free, bf)
+	}
+	o.mu.Unlock()
+}
+
+// publish copies the writer's state into the atomics Stats reads.
+func (o *Outbox) publish(appended, acked uint64) {
+	st := &o.w.st
+	o.depth.Store(st.count)
+	o.bytes.Store(st.bytes)
+	o.oldest.Store(st.oldest)
+	o.nextSeq.Store(st.nextSeq)
+	o.dropped.Store(st.dropped)
+	o.appended.Add(appended)
+	o.acked.Add(acked)
+}
+
+// write runs the transaction for b and returns the state after it and the
+// number of readings acked. Nothing is published here, so a failed commit
+// leaves the Outbox as it was.
+func (o *Outbox) write(b *batch) (st state, acked uint64, err error) {
+	st = o.w.st
+	drops := o.w.drops
+	defer func() {
+		if r := recover(); r != nil {
+			err = panicError(r)
+		}
+		if err != nil {
+			err = describeWriteErr(o.cfg.Path, err)
+			return
+		}
+		o.w.drops = drops
+	}()
+	err = o.db.Update(func(tx *bbolt.Tx) error {
+		rb, mb := tx.Bucket([]byte(bucketReadings)), tx.Bucket([]byte(bucketMeta))
+		if rb == nil || mb == nil {
+			return corruptf("buckets %q and %q missing", bucketReadings, bucketMeta)
+		}
+		rb.FillPercent = 1 // keys only ever grow: fill pages completely
+		c := rb.Cursor()
+		if len(b.acks) > 0 {
+			slices.Sort(b.acks)
+			var key [keyLen]byte
+			for i, s := range b.acks {
+				if i > 0 && s == b.acks[i-1] {
+					continue
+				}
+				binary.BigEndian.PutUint64(key[:], s)
+				if k, v := c.Seek(key[:]); k != nil && string(k) == string(key[:]) {
+					size := int64(len(k) + len(v))
+					if err := c.Delete(); err != nil {
+						return fmt.Errorf("delete seq %d: %w", s, err)
+					}
+					st.count--
+					st.bytes -= size
+					acked++
+				}
+			}
+		}
+		if n := b.n; n > 0 {
+			if cap(o.w.keys) < n*keyLen {
+				o.w.keys = make([]byte, n*keyLen)
+			}
+			keys := o.w.keys[:n*keyLen]
+			off := 0
+			for i, end := range b.ends {
+				k, v := keys[i*keyLen:(i+1)*keyLen], b.buf[off:end]
+				off = end
+				binary.BigEndian.PutUint64(k, st.nextSeq+uint64(i))
+				if err := rb.Put(k, v); err != nil {
+					return fmt.Errorf("put seq %d: %w", st.nextSeq+uint64(i), err)
+				}
+				st.bytes += int64(keyLen + len(v))
+			}
+			st.nextSeq += uint64(n)
+			st.count += int64(n)
+		}
+		if err := o.trim(c, &st, &drops); err != nil {
+			return err
+		}
+		st.encode(o.w.stateBuf[:])
+		return mb.Put([]byte(keyState), o.w.stateBuf[:])
+	})
+	return st, acked, err
+}
+
+// trim deletes readings from the front while the byte cap is exceeded, they
+// are older than MaxAge, or they do not decode, and sets st.oldest.
+func (o *Outbox) trim(c *bbolt.Cursor, st *state, d *dropCounts) error {
+	cutoff := o.cfg.Now().Add(-o.cfg.MaxAge).UnixNano()
+	for {
+		k, v := c.First()
+		if k == nil {
+			st.oldest, st.count, st.bytes = 0, 0, 0
+			return nil
+		}
+		t, err := decodeTime(v)
+		switch {
+		case err != nil:
+			d.corrupt++
+			o.log.Error("outbox: dropping undecodable reading", "path", o.cfg.Path, "key", fmt.Sprintf("%x", k), "err", err)
+		case st.bytes > o.cfg.MaxBytes:
+			d.bytes++
+		case t < cutoff:
+			d.age++
+		default:
+			st.oldest = t
+			return nil
+		}
+		size := int64(len(k) + len(v))
+		if err := c.Delete(); err != nil {
+			return fmt.Errorf("drop oldest reading: %w", err)
+		}
+		st.count--
+		st.bytes -= size
+		st.dropped++
+	}
+}
+
+// needsMaintenance reports whether a commit without requests would drop
+// readings (the caps changed, or readings aged past MaxAge).
+func (o *Outbox) needsMaintenance() bool {
+	st := &o.w.st
+	if st.count == 0 {
+		return false
+	}
+	return st.bytes > o.cfg.MaxBytes || st.oldest < o.cfg.Now().Add(-o.cfg.MaxAge).UnixNano()
+}
+
+// dropCounts counts readings dropped since the last warning, by cause.
+type dropCounts struct {
+	bytes, age, corrupt uint64
+}
+
+// flushDropLog logs the drops counted since the last warning, at most once
+// per dropLogEvery unless force is set.
+func (o *Outbox) flushDropLog(force bool) {
+	d := &o.w.drops
+	if *d == (dropCounts{}) {
+		return
+	}
+	now := time.Now()
+	if !force && now.Sub(o.w.lastDropLog) < dropLogEvery {
+		return
+	}
+	o.log.Warn("outbox: dropped readings to stay within caps",
+		"path", o.cfg.Path, "by_bytes", d.bytes, "by_age", d.age, "undecodable", d.corrupt,
+		"max_bytes", o.cfg.MaxBytes, "max_age", o.cfg.MaxAge.String(), "dropped_total", o.w.st.dropped)
+	*d = dropCounts{}
+	o.w.lastDropLog = now
+}
+
+// describeWriteErr keeps an error that already names the file (a
+// *fs.PathError such as "write /data/outbox.db: no space left on device")
+// and prefixes any other with the operation and the file.
+func describeWriteErr(path string, err error) error {
+	if _, ok := errors.AsType[*fs.PathError](err); ok {
+		return err
+	}
+	return fmt.Errorf("commit %s: %w", path, err)
+}
