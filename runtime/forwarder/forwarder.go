@@ -283,28 +283,44 @@ func (s *session) publish(rs []reading.Reading) error {
 }
 
 // collect takes the finished deliveries from the front of the window, in
-// order, and queues their readings for ack. A failed delivery ends the
-// session: everything after it is resent on the next one.
+// order, and queues their readings for ack in one message to the acker. A
+// failed delivery ends the session: everything after it is resent on the
+// next one.
 func (s *session) collect() error {
+	var acked []uint64
 	n := 0
+	var failed error
 	for _, p := range s.inflight {
-		select {
-		case <-p.d.Done():
-		default:
-			s.inflight = s.inflight[n:]
-			return nil
+		if !isDone(p.d) {
+			break
 		}
 		if err := p.d.Err(); err != nil {
-			s.inflight = nil
-			return fmt.Errorf("publish of %d readings (seq %d..%d) failed: %w", len(p.seqs), p.seqs[0], p.seqs[len(p.seqs)-1], err)
+			failed = fmt.Errorf("publish of %d readings (seq %d..%d) failed: %w", len(p.seqs), p.seqs[0], p.seqs[len(p.seqs)-1], err)
+			break
 		}
-		s.acks <- p.seqs
+		acked = append(acked, p.seqs...)
 		s.f.messages.Add(1)
 		s.f.delivered.Add(int64(len(p.seqs)))
 		n++
 	}
+	if len(acked) > 0 {
+		s.acks <- acked
+	}
+	if failed != nil {
+		s.inflight = nil
+		return failed
+	}
 	s.inflight = s.inflight[n:]
 	return nil
+}
+
+func isDone(d Delivery) bool {
+	select {
+	case <-d.Done():
+		return true
+	default:
+		return false
+	}
 }
 
 // drain waits for the deliveries in flight, bounded by DrainTimeout, and
