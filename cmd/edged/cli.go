@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"time"
+
+	"edged/internal/yamlconf"
+)
+
+// version is stamped at build time: -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `edged: the edge-gateway daemon.
+
+It polls devices (simulated, and chips as drivers land), makes every reading
+durable in a local outbox (bbolt, fsync per group commit) and forwards the
+readings to a cloud MQTT broker at QoS 1, deleting them only after the
+broker's PUBACK. With no configuration it runs one simulated device and
+buffers locally.
+
+Usage:
+  edged run [--config FILE]     run the daemon (Ctrl-C or SIGTERM stops it cleanly)
+  edged config check FILE       check a config file; list every problem with its field path
+  edged config defaults         print the configuration used when a file sets nothing
+  edged version                 print the build version
+  edged help [COMMAND]          explain a command
+
+Exit codes: 0 ok, 1 bad configuration or runtime failure, 2 bad usage.
+`
+
+// run is the whole program behind main: it parses args, runs the command
+// and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(ctx, args[1:], stdout, stderr)
+	case "config":
+		return cmdConfig(args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "edged %s %s/%s %s\n", version, runtime.GOOS, runtime.GOARCH, runtime.Version())
+		return 0
+	case "help", "-h", "--help", "-help":
+		return cmdHelp(args[1:], stdout, stderr)
+	default:
+		fmt.Fprintf(stderr, "edged: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}
+
+func cmdHelp(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	switch args[0] {
+	case "run":
+		runFlags(new(string), stdout).Usage()
+	case "config":
+		fmt.Fprint(stdout, configUsage)
+	case "version":
+		fmt.Fprintln(stdout, "edged version: print the version, OS/architecture and Go version of this build.")
+	default:
+		fmt.Fprintf(stderr, "edged help: no command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	return 0
+}
+
+func runFlags(config *string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("edged run", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(config, "config", "", "configuration file (YAML); without it edged runs on defaults:\none simulated device, data in ./data, cloud sync off")
+	fs.Usage = func() {
+		fmt.Fprintf(out, `Usage: edged run [--config FILE]
+
+Runs the daemon until SIGINT or SIGTERM. On a stop it stops polling, waits
+briefly for publishes in flight, publishes "offline" on the status topic and
+closes the outbox cleanly. Readings that were not acknowledged by the cloud
+stay in the outbox and are sent after the next start.
+
+Flags:
+`)
+		fs.PrintDefaults()
+		fmt.Fprintf(out, "\nDevice kinds:\n%s\nSee README.md for the configuration reference.\n", kindHelp(builtinKinds()))
+	}
+	return fs
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	start := time.Now()
+	var configPath string
+	fs := runFlags(&configPath, stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "edged run: unexpected argument %q (did you mean --config %s?)\n", fs.Arg(0), fs.Arg(0))
+		return 2
+	}
+	cfg, devs, err := loadConfig(configPath, builtinKinds())
+	if err != nil {
+		printConfigErr(stderr, configPath, err)
+		return 1
+	}
+	log := newLogger(cfg.Log, stderr)
+	if err := runDaemon(ctx, cfg, devs, log, start); err != nil {
+		log.Error("edged stopped with an error", "err", err)
+		return 1
+	}
+	return 0
+}
+
+const configUsage = `Usage:
+  edged config check FILE    check FILE; exit 0 when valid, otherwise exit 1
+                             and print every problem as "field.path: what to do"
+  edged config defaults      print the defaults as YAML (a starting point)
+`
+
+func cmdConfig(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, configUsage)
+		return 2
+	}
+	switch {
+	case args[0] == "check" && len(args) == 2:
+		if _, _, err := loadConfig(args[1], builtinKinds()); err != nil {
+			printConfigErr(stdout, args[1], err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: ok\n", args[1])
+		return 0
+	case args[0] == "defaults" && len(args) == 1:
+		fmt.Fprint(stdout, defaultsYAML())
+		return 0
+	case args[0] == "-h" || args[0] == "--help" || args[0] == "help":
+		fmt.Fprint(stdout, configUsage)
+		return 0
+	}
+	fmt.Fprint(stderr, configUsage)
+	return 2
+}
+
+// printConfigErr prints one problem per line, prefixed with the file.
+func printConfigErr(w io.Writer, path string, err error) {
+	if path == "" {
+		path = "(defaults)"
+	}
+	var errs yamlconf.Errors
+	if errors.As(err, &errs) {
+		fmt.Fprintf(w, "%s: %d problem(s):\n", path, len(errs))
+		for _, e := range errs {
+			fmt.Fprintf(w, "  %s\n", e.Error())
+		}
+		return
+	}
+	fmt.Fprintf(w, "%s: %s\n", path, strings.TrimSpace(err.Error()))
+}

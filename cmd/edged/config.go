@@ -1,0 +1,293 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"edged/internal/yamlconf"
+	"edged/runtime/poller"
+	"edged/sync/uplink"
+)
+
+// Config is the daemon's configuration file. Every field has a default, so
+// an empty file (or none) runs a gateway with one simulated device that
+// buffers readings locally until cloud.url is set.
+type Config struct {
+	Gateway GatewayConfig  `yaml:"gateway"`
+	DataDir string         `yaml:"data_dir"`
+	Cloud   CloudConfig    `yaml:"cloud"`
+	Outbox  OutboxConfig   `yaml:"outbox"`
+	Devices []DeviceConfig `yaml:"devices"`
+	Log     LogConfig      `yaml:"log"`
+}
+
+// GatewayConfig identifies this gateway.
+type GatewayConfig struct {
+	// ID names the gateway in topics; default: the host name.
+	ID string `yaml:"id"`
+}
+
+// CloudConfig is the link to the cloud MQTT broker.
+type CloudConfig struct {
+	// URL is mqtt://host:port or mqtts://host:port; empty keeps readings in
+	// the outbox without sending them.
+	URL string `yaml:"url"`
+	// ClientID defaults to edged-<gateway.id>.
+	ClientID string `yaml:"client_id"`
+	Username string `yaml:"username"`
+	// PasswordFile holds the password (one line), kept out of the config.
+	PasswordFile string    `yaml:"password_file"`
+	TLS          TLSConfig `yaml:"tls"`
+	// TopicPrefix starts every topic; default "edged".
+	TopicPrefix string `yaml:"topic_prefix"`
+	// Batch is the most readings per MQTT message; default 64.
+	Batch int `yaml:"batch"`
+	// Inflight is the most unacknowledged publishes at once; default 32.
+	Inflight int `yaml:"inflight"`
+}
+
+// TLSConfig holds PEM files; mutual TLS when cert_file and key_file are set.
+type TLSConfig struct {
+	CAFile   string `yaml:"ca_file"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// OutboxConfig caps the local buffer.
+type OutboxConfig struct {
+	// MaxBytes: oldest readings are dropped (and counted) beyond it; 256Mi.
+	MaxBytes yamlconf.Size `yaml:"max_bytes"`
+	// MaxAge: readings older than this are dropped (and counted); 168h.
+	MaxAge time.Duration `yaml:"max_age"`
+	// Fsync makes every append durable before it returns; default true.
+	Fsync bool `yaml:"fsync"`
+}
+
+// DeviceConfig is one device to poll; Options depend on Kind.
+type DeviceConfig struct {
+	Name     string        `yaml:"name"`
+	Kind     string        `yaml:"kind"`
+	Interval time.Duration `yaml:"interval"`
+	Options  yaml.Node     `yaml:"options"`
+}
+
+// LogConfig sets log verbosity and format.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug, info (default), warn, error
+	Format string `yaml:"format"` // text (default) or json
+}
+
+// defaultConfig is what edged runs with when the file says nothing.
+func defaultConfig() Config {
+	return Config{
+		Gateway: GatewayConfig{ID: defaultGatewayID()},
+		DataDir: "./data",
+		Cloud:   CloudConfig{TopicPrefix: "edged", Batch: 64, Inflight: 32},
+		Outbox:  OutboxConfig{MaxBytes: 256 << 20, MaxAge: 168 * time.Hour, Fsync: true},
+		Devices: []DeviceConfig{demoDevice()},
+		Log:     LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+func demoDevice() DeviceConfig {
+	var opts yaml.Node
+	_ = yaml.Unmarshal([]byte("{metric: temperature, unit: C, waveform: sine, min: 18, max: 26, period: 10m, seed: 1}"), &opts)
+	return DeviceConfig{Name: "demo-temp", Kind: "sim", Interval: time.Second, Options: *opts.Content[0]}
+}
+
+var unsafeID = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// defaultGatewayID is the host name made safe for MQTT topics.
+func defaultGatewayID() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "edged"
+	}
+	return unsafeID.ReplaceAllString(h, "-")
+}
+
+// loadConfig reads and checks the file at path ("" means defaults only). It
+// returns every problem found, each with its field path.
+func loadConfig(path string, kinds map[string]deviceKind) (Config, []device, error) {
+	cfg := defaultConfig()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, nil, fmt.Errorf("read config: %w", err)
+		}
+		if err := yamlconf.Decode(data, &cfg); err != nil {
+			return cfg, nil, err
+		}
+	}
+	devs, errs := cfg.validate(kinds)
+	return cfg, devs, errs.Err()
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// validate checks every field, builds the devices and returns all problems.
+func (c *Config) validate(kinds map[string]deviceKind) ([]device, yamlconf.Errors) {
+	var errs yamlconf.Errors
+	if !nameRE.MatchString(c.Gateway.ID) {
+		errs.Add("gateway.id", "%q is not a valid id: use letters, digits, '.', '_' and '-' (it becomes part of MQTT topics)", c.Gateway.ID)
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		errs.Add("data_dir", "must name a directory, e.g. /var/lib/edged")
+	}
+	c.validateCloud(&errs)
+	if c.Outbox.MaxBytes < 1<<20 {
+		errs.Add("outbox.max_bytes", "%s is too small to buffer anything useful: use at least 1Mi", c.Outbox.MaxBytes)
+	}
+	if c.Outbox.MaxAge <= 0 {
+		errs.Add("outbox.max_age", "must be positive, e.g. 168h")
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		errs.Add("log.level", "%q is not a level: use debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		errs.Add("log.format", "%q is not a format: use text or json", c.Log.Format)
+	}
+	devs := c.validateDevices(kinds, &errs)
+	return devs, errs
+}
+
+func (c *Config) validateCloud(errs *yamlconf.Errors) {
+	first := len(*errs)
+	defer func() { sortErrs((*errs)[first:]) }() // file checks come from a map
+	cl := &c.Cloud
+	if cl.TopicPrefix == "" || strings.ContainsAny(cl.TopicPrefix, "+#") || strings.HasPrefix(cl.TopicPrefix, "/") || strings.HasSuffix(cl.TopicPrefix, "/") {
+		errs.Add("cloud.topic_prefix", "%q must be non-empty, without + or #, and not start or end with /", cl.TopicPrefix)
+	}
+	if cl.Batch < 1 || cl.Batch > 10000 {
+		errs.Add("cloud.batch", "%d is out of range: use 1 to 10000 readings per message", cl.Batch)
+	}
+	if cl.Inflight < 1 || cl.Inflight > 65535 {
+		errs.Add("cloud.inflight", "%d is out of range: use 1 to 65535 publishes in flight", cl.Inflight)
+	}
+	if cl.URL == "" {
+		for path, v := range map[string]string{"cloud.password_file": cl.PasswordFile, "cloud.tls.ca_file": cl.TLS.CAFile, "cloud.tls.cert_file": cl.TLS.CertFile} {
+			if v != "" {
+				errs.Add(path, "is set but cloud.url is empty, so nothing connects: set cloud.url or remove it")
+			}
+		}
+		return
+	}
+	scheme, rest, ok := strings.Cut(cl.URL, "://")
+	switch {
+	case !ok || rest == "":
+		errs.Add("cloud.url", "%q is not a broker URL: use mqtt://host:1883 or mqtts://host:8883", cl.URL)
+	case scheme != "mqtt" && scheme != "mqtts":
+		errs.Add("cloud.url", "scheme %q is not supported: use mqtt:// (plain) or mqtts:// (TLS)", scheme)
+	case scheme == "mqtt" && (cl.TLS.CAFile != "" || cl.TLS.CertFile != ""):
+		errs.Add("cloud.tls", "TLS files are set but cloud.url uses mqtt:// (plain): use mqtts://")
+	}
+	if (cl.TLS.CertFile == "") != (cl.TLS.KeyFile == "") {
+		errs.Add("cloud.tls", "cert_file and key_file go together for mutual TLS: set both or neither")
+	}
+	for path, f := range map[string]string{"cloud.password_file": cl.PasswordFile, "cloud.tls.ca_file": cl.TLS.CAFile,
+		"cloud.tls.cert_file": cl.TLS.CertFile, "cloud.tls.key_file": cl.TLS.KeyFile} {
+		if f == "" {
+			continue
+		}
+		if _, err := os.Stat(f); err != nil {
+			errs.Add(path, "cannot read %s: %v", f, pathErr(err))
+		}
+	}
+	if len(*errs) > first {
+		return
+	}
+	// The uplink checks the rest (client id, credentials, TLS pairing);
+	// its messages already start with the field path.
+	uc, err := c.uplinkConfig()
+	if err == nil {
+		err = uc.Validate()
+	}
+	if err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			path, msg, ok := strings.Cut(line, ": ")
+			if !ok || !strings.HasPrefix(path, "cloud.") {
+				path, msg = "cloud", line
+			}
+			errs.Add(path, "%s", msg)
+		}
+	}
+}
+
+// uplinkConfig builds the uplink's configuration from cloud.*, reading
+// the password file.
+func (c *Config) uplinkConfig() (uplink.Config, error) {
+	cl := c.Cloud
+	password := ""
+	if cl.PasswordFile != "" {
+		b, err := os.ReadFile(cl.PasswordFile)
+		if err != nil {
+			return uplink.Config{}, fmt.Errorf("cloud.password_file: %w", err)
+		}
+		password = strings.TrimRight(string(b), "\r\n")
+	}
+	clientID := cl.ClientID
+	if clientID == "" {
+		clientID = "edged-" + c.Gateway.ID
+	}
+	return uplink.Config{
+		URL: cl.URL, ClientID: clientID, Username: cl.Username, Password: password,
+		CAFile: cl.TLS.CAFile, CertFile: cl.TLS.CertFile, KeyFile: cl.TLS.KeyFile,
+		StatusTopic: cl.TopicPrefix + "/" + c.Gateway.ID + "/status",
+	}, nil
+}
+
+// sortErrs orders problems by path, for output that does not depend on
+// map iteration.
+func sortErrs(es yamlconf.Errors) {
+	slices.SortStableFunc(es, func(a, b yamlconf.FieldError) int { return strings.Compare(a.Path, b.Path) })
+}
+
+func pathErr(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+func (c *Config) validateDevices(kinds map[string]deviceKind, errs *yamlconf.Errors) []device {
+	var devs []device
+	names := map[string]int{}
+	for i, d := range c.Devices {
+		p := yamlconf.Index("devices", i)
+		if !nameRE.MatchString(d.Name) {
+			errs.Add(p+".name", "%q is not a valid name: use letters, digits, '.', '_' and '-' (it becomes part of MQTT topics)", d.Name)
+		} else if j, dup := names[d.Name]; dup {
+			errs.Add(p+".name", "%q is already used by devices[%d]: names must be unique", d.Name, j)
+		} else {
+			names[d.Name] = i
+		}
+		if d.Interval == 0 {
+			d.Interval = defaultInterval
+		}
+		if d.Interval < poller.MinInterval {
+			errs.Add(p+".interval", "%s is below the minimum of %s: set e.g. interval: 1s", d.Interval, poller.MinInterval)
+		}
+		k, ok := kinds[d.Kind]
+		if !ok {
+			errs.Add(p+".kind", "%q is not a device kind: use one of %s", d.Kind, strings.Join(kindNames(kinds), ", "))
+			continue
+		}
+		dev, err := k.build(d, p+".options")
+		if err != nil {
+			if fe, ok := err.(yamlconf.Errors); ok {
+				*errs = append(*errs, fe...)
+			} else {
+				errs.Add(p+".options", "%v", err)
+			}
+			continue
+		}
+		devs = append(devs, device{Device: dev, interval: d.Interval})
+	}
+	return devs
+}

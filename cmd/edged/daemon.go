@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"edged/runtime/forwarder"
+	"edged/runtime/poller"
+	"edged/sync/outbox"
+	"edged/sync/uplink"
+)
+
+// statusEvery is how often the daemon logs its state at info level.
+const statusEvery = 10 * time.Second
+
+// shutdownDeadline bounds a clean stop; past it edged exits with an error.
+const shutdownDeadline = 10 * time.Second
+
+// daemon is the running gateway: its parts, wired.
+type daemon struct {
+	cfg    Config
+	log    *slog.Logger
+	outbox *outbox.Outbox
+	poller *poller.Poller
+	link   *uplink.Client       // nil when cloud.url is empty
+	fwd    *forwarder.Forwarder // nil when cloud.url is empty
+}
+
+// runDaemon builds the gateway from cfg and runs it until ctx ends.
+func runDaemon(ctx context.Context, cfg Config, devs []device, log *slog.Logger, start time.Time) error {
+	d, err := newDaemon(cfg, devs, log)
+	if err != nil {
+		return err
+	}
+	return d.run(ctx, start)
+}
+
+func newDaemon(cfg Config, devs []device, log *slog.Logger) (*daemon, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data_dir: %w", err)
+	}
+	ob, err := outbox.Open(outbox.Config{
+		Path:     filepath.Join(cfg.DataDir, "outbox.db"),
+		MaxBytes: int64(cfg.Outbox.MaxBytes),
+		MaxAge:   cfg.Outbox.MaxAge,
+		Fsync:    &cfg.Outbox.Fsync,
+		Logger:   log.With("component", "outbox"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	d := &daemon{cfg: cfg, log: log, outbox: ob}
+	entries := make([]poller.Entry, len(devs))
+	for i, dev := range devs {
+		entries[i] = poller.Entry{Device: dev.Device, Interval: dev.interval}
+	}
+	if d.poller, err = poller.New(entries, ob, poller.Config{Logger: log.With("component", "poller")}); err != nil {
+		ob.Close()
+		return nil, err
+	}
+	if cfg.Cloud.URL != "" {
+		if err := d.wireCloud(); err != nil {
+			ob.Close()
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// wireCloud builds the uplink and the forwarder from cloud.*.
+func (d *daemon) wireCloud() error {
+	c := d.cfg.Cloud
+	uc, err := d.cfg.uplinkConfig()
+	if err != nil {
+		return err
+	}
+	uc.Logger = d.log.With("component", "uplink")
+	link, err := uplink.New(uc)
+	if err != nil {
+		return err
+	}
+	fwd, err := forwarder.New(forwarder.Config{
+		TopicPrefix: c.TopicPrefix, GatewayID: d.cfg.Gateway.ID, Batch: c.Batch, Inflight: c.Inflight,
+		Logger: d.log.With("component", "forwarder"),
+	}, d.outbox, linkAdapter{link})
+	if err != nil {
+		return err
+	}
+	d.link, d.fwd = link, fwd
+	return nil
+}
+
+// linkAdapter lets the uplink client serve as the forwarder's Link.
+type linkAdapter struct{ c *uplink.Client }
+
+func (a linkAdapter) WaitConnected(ctx context.Context) (uint64, error) {
+	return a.c.WaitConnected(ctx)
+}
+
+func (a linkAdapter) Publish(topic string, payload []byte) (forwarder.Delivery, error) {
+	d, err := a.c.Publish(topic, payload, 1, false)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// stage is one part of the daemon with its own stop, so parts stop in order.
+type stage struct {
+	name   string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startStage(name string, run func(context.Context) error) *stage {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &stage{name: name, cancel: cancel, done: make(chan error, 1)}
+	go func() { s.done <- run(ctx) }()
+	return s
+}
+
+func (d *daemon) run(ctx context.Context, start time.Time) error {
+	cloud := "off (readings stay in the outbox until cloud.url is set)"
+	if d.link != nil {
+		cloud = d.cfg.Cloud.URL
+	}
+	d.log.Info("edged starting", "version", version, "gateway", d.cfg.Gateway.ID, "data_dir", d.cfg.DataDir,
+		"devices", len(d.poller.Stats()), "cloud", cloud, "backlog", d.outbox.Stats().Depth)
+
+	// Start order: the link first so the forwarder finds it, then the
+	// forwarder, then the sources. Stop order is the reverse.
+	var stages []*stage
+	if d.link != nil {
+		stages = append(stages, startStage("uplink", d.link.Run), startStage("forwarder", d.fwd.Run))
+	}
+	stages = append(stages, startStage("poller", d.poller.Run))
+
+	firstDurable := d.outbox.Changed()
+	var runErr error
+	tick := time.NewTicker(statusEvery)
+	defer tick.Stop()
+	failed := make(chan error, len(stages))
+	for _, s := range stages {
+		go func() {
+			// A stage that ends on its own before shutdown is a failure.
+			err := <-s.done
+			s.done <- err
+			if ctx.Err() == nil {
+				failed <- fmt.Errorf("%s stopped unexpectedly: %v", s.name, err)
+			}
+		}()
+	}
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case runErr = <-failed:
+			break loop
+		case <-firstDurable:
+			firstDurable = nil
+			d.log.Info("first reading durable", "since_start", time.Since(start).Round(time.Microsecond))
+		case <-tick.C:
+			d.logStatus()
+		}
+	}
+	d.log.Info("edged stopping", "reason", stopReason(ctx, runErr))
+	if err := d.stop(stages); err != nil {
+		return errors.Join(runErr, err)
+	}
+	d.logStatus()
+	d.log.Info("edged stopped", "uptime", time.Since(start).Round(time.Millisecond))
+	return runErr
+}
+
+func stopReason(ctx context.Context, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return context.Cause(ctx).Error()
+}
+
+// stop stops the stages in reverse start order, then closes the outbox.
+func (d *daemon) stop(stages []*stage) error {
+	deadline := time.NewTimer(shutdownDeadline)
+	defer deadline.Stop()
+	for i := len(stages) - 1; i >= 0; i-- {
+		s := stages[i]
+		s.cancel()
+		select {
+		case <-s.done:
+		case <-deadline.C:
+			return fmt.Errorf("shutdown: %s did not stop within %s", s.name, shutdownDeadline)
+		}
+	}
+	if err := d.outbox.Close(); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// logStatus logs one line about the buffer and the link, and one per device.
+func (d *daemon) logStatus() {
+	st := d.outbox.Stats()
+	attrs := []any{"outbox_readings", st.Depth, "outbox_bytes", st.Bytes, "dropped", st.Dropped, "append_errors", st.AppendErrors}
+	if !st.Oldest.IsZero() {
+		attrs = append(attrs, "oldest_age", time.Since(st.Oldest).Round(time.Second))
+	}
+	if d.link != nil {
+		fs := d.fwd.Stats()
+		attrs = append(attrs, "cloud_connected", d.link.Connected(), "delivered", fs.Delivered)
+		if fs.LastError != "" {
+			attrs = append(attrs, "last_delivery_error", fs.LastError)
+		}
+	} else {
+		attrs = append(attrs, "cloud", "off")
+	}
+	d.log.Info("status", attrs...)
+	for _, ds := range d.poller.Stats() {
+		if ds.Reads == 0 && ds.ReadErrors == 0 {
+			continue
+		}
+		d.log.Info("device", "device", ds.Name, "healthy", ds.Healthy, "last", ds.Last.String(), "stored", ds.Stored, "errors", ds.ReadErrors+ds.AppendErrors)
+	}
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+)
+
+// newLogger builds the daemon's logger from log.level and log.format.
+func newLogger(c LogConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level)) // validated already
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// defaultsYAML renders the default configuration, commented.
+func defaultsYAML() string {
+	c := defaultConfig()
+	return fmt.Sprintf(`# edged configuration: every key is optional; these are the defaults.
+gateway:
+  id: %s                  # default: this host's name; becomes part of MQTT topics
+data_dir: %s              # installs use /var/lib/edged
+cloud:
+  url: ""                      # mqtt://host:1883 or mqtts://host:8883; empty = buffer only
+  client_id: ""                # default edged-<gateway.id>
+  username: ""
+  password_file: ""            # file holding the password
+  tls: {ca_file: "", cert_file: "", key_file: ""}   # mutual TLS when cert+key are set
+  topic_prefix: %s
+  batch: %d                    # most readings per MQTT message
+  inflight: %d                 # most unacknowledged publishes at once
+outbox:
+  max_bytes: %s             # oldest readings dropped (and counted) beyond this
+  max_age: %s
+  fsync: %t
+devices:
+  - name: demo-temp
+    kind: sim
+    interval: 1s
+    options: {metric: temperature, unit: C, waveform: sine, min: 18, max: 26, period: 10m, seed: 1}
+log: {level: %s, format: %s}  # levels debug|info|warn|error; formats text|json
+`, c.Gateway.ID, c.DataDir, c.Cloud.TopicPrefix, c.Cloud.Batch, c.Cloud.Inflight, c.Outbox.MaxBytes,
+		c.Outbox.MaxAge, c.Outbox.Fsync, c.Log.Level, c.Log.Format)
+}
