@@ -30,10 +30,10 @@ type polled struct {
 	stored       atomic.Int64
 	appendErrors atomic.Int64
 
-	mu        sync.Mutex
-	last      reading.Reading
-	lastErr   string
-	lastLog   time.Time
+	mu         sync.Mutex
+	last       reading.Reading
+	lastErr    string
+	lastLog    time.Time
 	suppressed int
 }
 

@@ -50,7 +50,9 @@ type memSink struct {
 	count int
 }
 
-func newSink() *memSink { return &memSink{got: map[string][]float64{}, wake: make(chan struct{}, 1000)} }
+func newSink() *memSink {
+	return &memSink{got: map[string][]float64{}, wake: make(chan struct{}, 1000)}
+}
 
 func (m *memSink) Append(_ context.Context, rs []reading.Reading) error {
 	m.mu.Lock()
