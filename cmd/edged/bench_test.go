@@ -104,6 +104,8 @@ func edgedRate(b *testing.B, broker *mosquittotest.Broker, devices, batch int, t
 	done := make(chan error, 1)
 	go func() { done <- d.run(ctx, time.Now()) }()
 	m.wait(b)
+	st := d.outbox.Stats()
+	b.Logf("batch %d: outbox depth %d when the subscriber had %d readings (%d appended, %d commits)", batch, st.Depth, target, st.Appended, st.Commits)
 	cancel()
 	if err := <-done; err != nil {
 		b.Fatal(err)
