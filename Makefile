@@ -34,6 +34,7 @@ fuzz:  ## run each fuzzer briefly (seeds live in testdata/fuzz)
 	$(GO) test ./internal/yamlconf -run '^$$' -fuzz FuzzDecode -fuzztime 20s
 	$(GO) test ./runtime/forwarder -run '^$$' -fuzz FuzzPayload -fuzztime 20s
 	$(GO) test ./sync/outbox -run '^$$' -fuzz FuzzDecode -fuzztime 20s
+	$(GO) test ./runtime/commands -run '^$$' -fuzz FuzzDecode -fuzztime 20s
 
 clean:
 	rm -rf bin
