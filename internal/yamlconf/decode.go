@@ -192,10 +192,6 @@ func durationHint(s string) string {
 }
 
 func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
-	if n.Kind != yaml.MappingNode {
-		d.errs = append(d.errs, FieldError{Path: path, Line: n.Line, Msg: "expected a mapping of keys, got " + kindName(n)})
-		return
-	}
 	fields := map[string]int{}
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
@@ -204,46 +200,46 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 			fields[name] = i
 		}
 	}
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
-		p := Join(path, k.Value)
-		if seen[k.Value] {
-			d.errs = append(d.errs, FieldError{Path: p, Line: k.Line, Msg: "key appears twice: keep one"})
-			continue
-		}
-		seen[k.Value] = true
+	d.pairs(n, path, func(k, val *yaml.Node, p string) {
 		idx, ok := fields[k.Value]
 		if !ok {
 			d.errs = append(d.errs, FieldError{Path: p, Line: k.Line, Msg: unknownKeyMsg(k.Value, fields)})
-			continue
+			return
 		}
 		d.node(val, v.Field(idx), p)
-	}
+	})
 }
 
 func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
-	if n.Kind != yaml.MappingNode {
-		d.errs = append(d.errs, FieldError{Path: path, Line: n.Line, Msg: "expected a mapping of keys, got " + kindName(n)})
-		return
-	}
-	if v.IsNil() {
+	if n.Kind == yaml.MappingNode && v.IsNil() {
 		v.Set(reflect.MakeMap(v.Type()))
 	}
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
-		p := Join(path, k.Value)
-		if seen[k.Value] {
-			d.errs = append(d.errs, FieldError{Path: p, Line: k.Line, Msg: "key appears twice: keep one"})
-			continue
-		}
-		seen[k.Value] = true
+	d.pairs(n, path, func(k, val *yaml.Node, p string) {
 		key := reflect.New(v.Type().Key()).Elem()
 		d.node(k, key, p)
 		elem := reflect.New(v.Type().Elem()).Elem()
 		d.node(val, elem, p)
 		v.SetMapIndex(key, elem)
+	})
+}
+
+// pairs calls each for every key of the mapping n, once per key: a key
+// that appears again, or an n that is not a mapping, is a problem.
+func (d *decoder) pairs(n *yaml.Node, path string, each func(k, val *yaml.Node, p string)) {
+	if n.Kind != yaml.MappingNode {
+		d.errs = append(d.errs, FieldError{Path: path, Line: n.Line, Msg: "expected a mapping of keys, got " + kindName(n)})
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		p := Join(path, k.Value)
+		if seen[k.Value] {
+			d.errs = append(d.errs, FieldError{Path: p, Line: k.Line, Msg: "key appears twice: keep one"})
+			continue
+		}
+		seen[k.Value] = true
+		each(k, val, p)
 	}
 }
 

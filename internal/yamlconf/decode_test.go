@@ -207,3 +207,11 @@ func TestDurationInDaysGetsTheHoursHint(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestDuplicateKeyInAMapIsAProblem(t *testing.T) {
+	var s sample
+	err := Decode([]byte("labels: {site: a, site: b}\n"), &s)
+	if err == nil || err.Error() != "labels.site: key appears twice: keep one (line 1)" || s.Labels["site"] != "a" {
+		t.Fatalf("got %v, labels %v", err, s.Labels)
+	}
+}
