@@ -74,7 +74,22 @@ type DeviceConfig struct {
 	Name     string        `yaml:"name"`
 	Kind     string        `yaml:"kind"`
 	Interval time.Duration `yaml:"interval"`
-	Options  yaml.Node     `yaml:"options"`
+	// Bus is an I2C bus (i2c1) or SPI port (spi0.0) for chip kinds.
+	Bus string `yaml:"bus"`
+	// Address is the chip's 7-bit I2C address, e.g. 0x76.
+	Address uint16 `yaml:"address"`
+	// Pin is a GPIO pin (GPIO17) for gpio kinds.
+	Pin string `yaml:"pin"`
+	// Scale maps every value v to v*factor+offset (and sets the unit).
+	Scale   *ScaleConfig `yaml:"scale"`
+	Options yaml.Node    `yaml:"options"`
+}
+
+// ScaleConfig converts raw values into engineering units.
+type ScaleConfig struct {
+	Factor float64 `yaml:"factor"` // default 1
+	Offset float64 `yaml:"offset"`
+	Unit   string  `yaml:"unit"`
 }
 
 // LogConfig sets log verbosity and format.
@@ -258,6 +273,7 @@ func pathErr(err error) error {
 func (c *Config) validateDevices(kinds map[string]deviceKind, errs *yamlconf.Errors) []device {
 	var devs []device
 	names := map[string]int{}
+	claims := map[string]string{} // bus:address or pin → the field path that claimed it
 	for i, d := range c.Devices {
 		p := yamlconf.Index("devices", i)
 		if !nameRE.MatchString(d.Name) {
@@ -278,6 +294,9 @@ func (c *Config) validateDevices(kinds map[string]deviceKind, errs *yamlconf.Err
 			errs.Add(p+".kind", "%q is not a device kind: use one of %s", d.Kind, strings.Join(kindNames(kinds), ", "))
 			continue
 		}
+		if !checkConnection(d, k.conn, p, claims, errs) {
+			continue
+		}
 		dev, err := k.build(d, p+".options")
 		if err != nil {
 			if fe, ok := err.(yamlconf.Errors); ok {
@@ -287,7 +306,14 @@ func (c *Config) validateDevices(kinds map[string]deviceKind, errs *yamlconf.Err
 			}
 			continue
 		}
-		devs = append(devs, device{Device: dev, interval: d.Interval})
+		var scale *poller.Scale
+		if d.Scale != nil {
+			scale = &poller.Scale{Factor: d.Scale.Factor, Offset: d.Scale.Offset, Unit: d.Scale.Unit}
+			if scale.Factor == 0 {
+				scale.Factor = 1
+			}
+		}
+		devs = append(devs, device{Device: dev, interval: d.Interval, scale: scale})
 	}
 	return devs
 }

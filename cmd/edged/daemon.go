@@ -57,7 +57,7 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (*daemon, error) {
 	d := &daemon{cfg: cfg, log: log, outbox: ob}
 	entries := make([]poller.Entry, len(devs))
 	for i, dev := range devs {
-		entries[i] = poller.Entry{Device: dev.Device, Interval: dev.interval}
+		entries[i] = poller.Entry{Device: dev.Device, Interval: dev.interval, Scale: dev.scale}
 	}
 	if d.poller, err = poller.New(entries, ob, poller.Config{Logger: log.With("component", "poller")}); err != nil {
 		ob.Close()

@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"edged/drivers/sim"
@@ -16,14 +18,28 @@ const defaultInterval = time.Second
 // deviceKind is one entry of the built-in device table: how to turn a
 // device's config into something the poller can read.
 type deviceKind struct {
-	help  string
+	help string
+	// conn is what the kind connects through: connNone, connI2C, connSPI,
+	// connI2C|connSPI or connPin.
+	conn  connection
 	build func(d DeviceConfig, optionsPath string) (poller.Device, error)
 }
 
-// device is a built device and its interval.
+// connection is a set of the ways a device kind attaches to hardware.
+type connection uint8
+
+const (
+	connNone connection = 0
+	connI2C  connection = 1 << iota
+	connSPI
+	connPin
+)
+
+// device is a built device and how to poll it.
 type device struct {
 	poller.Device
 	interval time.Duration
+	scale    *poller.Scale
 }
 
 // builtinKinds is the one table of device kinds this binary knows.
@@ -43,6 +59,78 @@ func builtinKinds() map[string]deviceKind {
 			},
 		},
 	}
+}
+
+var (
+	i2cBusRE = regexp.MustCompile(`^(?i)i2c[0-9]+$`)
+	spiBusRE = regexp.MustCompile(`^(?i)spi[0-9]+\.[0-9]+$`)
+	pinRE    = regexp.MustCompile(`^(?i)gpio[0-9]+$`)
+)
+
+// checkConnection checks a device's bus, address and pin against what its
+// kind needs, and records what it claims so that two devices on one pin,
+// one SPI chip select or one I2C address are refused with both paths. It
+// reports whether the device may be built.
+func checkConnection(d DeviceConfig, conn connection, p string, claims map[string]string, errs *yamlconf.Errors) bool {
+	n := len(*errs)
+	claim := func(key, field string) {
+		if other, ok := claims[key]; ok {
+			errs.Add(field, "%s is already used by %s: one device per pin, chip select or I2C address", strings.TrimPrefix(key, "pin "), other)
+			return
+		}
+		claims[key] = field
+	}
+	switch {
+	case conn == connNone:
+		for _, f := range []struct {
+			field string
+			set   bool
+		}{{"bus", d.Bus != ""}, {"address", d.Address != 0}, {"pin", d.Pin != ""}} {
+			if f.set {
+				errs.Add(p+"."+f.field, "a %s device has no %s: remove it", d.Kind, f.field)
+			}
+		}
+	case conn == connPin:
+		if d.Bus != "" || d.Address != 0 {
+			errs.Add(p+".bus", "a %s device uses a pin, not a bus: set pin, e.g. pin: GPIO17", d.Kind)
+		}
+		if !pinRE.MatchString(d.Pin) {
+			errs.Add(p+".pin", "%q is not a GPIO pin: use e.g. GPIO17 (BCM numbering)", d.Pin)
+		} else {
+			claim("pin "+strings.ToUpper(d.Pin), p+".pin")
+		}
+	default:
+		if d.Pin != "" {
+			errs.Add(p+".pin", "a %s device is on a bus, not a pin: use bus (and address)", d.Kind)
+		}
+		isI2C, isSPI := i2cBusRE.MatchString(d.Bus), spiBusRE.MatchString(d.Bus)
+		switch {
+		case isI2C && conn&connI2C != 0:
+			if d.Address < 0x03 || d.Address > 0x77 {
+				errs.Add(p+".address", "0x%02x is not a 7-bit I2C address: set the chip's address, e.g. address: 0x76", d.Address)
+			} else {
+				claim(fmt.Sprintf("%s address 0x%02x", strings.ToLower(d.Bus), d.Address), p+".address")
+			}
+		case isSPI && conn&connSPI != 0:
+			if d.Address != 0 {
+				errs.Add(p+".address", "SPI devices have no address: the chip select is in the bus name (spi0.1)")
+			}
+			claim(strings.ToLower(d.Bus), p+".bus")
+		default:
+			errs.Add(p+".bus", "%q is not a bus a %s device can use: use %s", d.Bus, d.Kind, busHint(conn))
+		}
+	}
+	return len(*errs) == n
+}
+
+func busHint(conn connection) string {
+	switch conn {
+	case connI2C:
+		return "an I2C bus such as i2c1"
+	case connSPI:
+		return "an SPI port such as spi0.0"
+	}
+	return "an I2C bus such as i2c1 or an SPI port such as spi0.0"
 }
 
 // decodeOptions decodes a device's options block strictly into T.

@@ -26,6 +26,28 @@ type Sink interface {
 type Entry struct {
 	Device   Device
 	Interval time.Duration
+	// Scale, when set, maps every value v the device reads to
+	// v*Factor+Offset and, if Unit is set, replaces the unit.
+	Scale *Scale
+}
+
+// Scale turns raw values into engineering units.
+type Scale struct {
+	Factor, Offset float64
+	Unit           string
+}
+
+// apply scales the readings in place.
+func (s *Scale) apply(rs []reading.Reading) {
+	if s == nil {
+		return
+	}
+	for i := range rs {
+		rs[i].Value = rs[i].Value*s.Factor + s.Offset
+		if s.Unit != "" {
+			rs[i].Unit = s.Unit
+		}
+	}
 }
 
 // Config tunes the poller. The zero value is usable.
@@ -180,6 +202,7 @@ func (p *Poller) loop(ctx context.Context, d *polled, q chan<- read) {
 		var err error
 		buf, err = d.Device.Read(ctx, buf[:0])
 		if err == nil {
+			d.Scale.apply(buf)
 			for _, r := range buf {
 				select {
 				case q <- read{dev: d, r: r}:

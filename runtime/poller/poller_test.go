@@ -106,7 +106,7 @@ func TestBlockedDeviceDoesNotStallOthers(t *testing.T) {
 	stuck := &scripted{name: "stuck", gate: make(chan struct{})}
 	fast := &scripted{name: "fast"}
 	sink := newSink()
-	p, err := New([]Entry{{stuck, time.Millisecond}, {fast, time.Millisecond}}, sink, Config{})
+	p, err := New([]Entry{{Device: stuck, Interval: time.Millisecond}, {Device: fast, Interval: time.Millisecond}}, sink, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestBlockedDeviceDoesNotStallOthers(t *testing.T) {
 func TestFailingDeviceIsUnhealthyThenRecovers(t *testing.T) {
 	flaky := &scripted{name: "flaky", fails: 3}
 	sink := newSink()
-	p, _ := New([]Entry{{flaky, time.Millisecond}}, sink, Config{MaxBackoff: 4 * time.Millisecond})
+	p, _ := New([]Entry{{Device: flaky, Interval: time.Millisecond}}, sink, Config{MaxBackoff: 4 * time.Millisecond})
 	stop := start(t, p)
 	sink.waitFor(t, func() bool { return len(sink.got["flaky"]) >= 2 })
 	stop()
@@ -144,7 +144,7 @@ func TestRefusedAppendIsCountedAndPollingGoesOn(t *testing.T) {
 	d := &scripted{name: "d"}
 	sink := newSink()
 	sink.full = true
-	p, _ := New([]Entry{{d, time.Millisecond}}, sink, Config{})
+	p, _ := New([]Entry{{Device: d, Interval: time.Millisecond}}, sink, Config{})
 	stop := start(t, p)
 	for p.Stats()[0].AppendErrors < 5 {
 		time.Sleep(time.Millisecond)
@@ -166,9 +166,9 @@ func TestNewRejectsBadEntries(t *testing.T) {
 		entries []Entry
 		want    string
 	}{
-		{[]Entry{{a, time.Second}, {&scripted{name: "a"}, time.Second}}, `device "a" listed twice`},
-		{[]Entry{{a, time.Microsecond}}, `device "a": interval 1µs is below the minimum 1ms`},
-		{[]Entry{{nil, time.Second}}, "entry 0 has no device"},
+		{[]Entry{{Device: a, Interval: time.Second}, {Device: &scripted{name: "a"}, Interval: time.Second}}, `device "a" listed twice`},
+		{[]Entry{{Device: a, Interval: time.Microsecond}}, `device "a": interval 1µs is below the minimum 1ms`},
+		{[]Entry{{Device: nil, Interval: time.Second}}, "entry 0 has no device"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.want, func(t *testing.T) {
@@ -192,5 +192,22 @@ func TestRunWithNoDevicesWaitsForCancel(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestScaleMapsValuesAndUnit(t *testing.T) {
+	d := &scripted{name: "adc"} // values 1, 2, 3, …
+	sink := newSink()
+	p, _ := New([]Entry{{Device: d, Interval: time.Millisecond, Scale: &Scale{Factor: 2.5, Offset: -1, Unit: "bar"}}}, sink, Config{})
+	stop := start(t, p)
+	sink.waitFor(t, func() bool { return len(sink.got["adc"]) >= 3 })
+	stop()
+	for i, v := range sink.got["adc"][:3] {
+		if want := float64(i+1)*2.5 - 1; v != want {
+			t.Fatalf("reading %d = %v, want %v", i, v, want)
+		}
+	}
+	if u := p.Stats()[0].Last.Unit; u != "bar" {
+		t.Fatalf("unit %q, want bar", u)
 	}
 }
