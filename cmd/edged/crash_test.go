@@ -137,7 +137,7 @@ func TestKill9LosesNoAcknowledgedReading(t *testing.T) {
 	m := last.waitLine(t, openedLine)
 	next, _ := strconv.ParseUint(m[1], 10, 64)
 	n := next - 1
-	if n < 1000 {
+	if n < 300 { // a floor that shows the test loaded edged; pacing is by sleeps, so keep it low
 		t.Fatalf("only %d readings were made durable across %d runs; the test did not load edged", n, rounds)
 	}
 	cl.waitAll(n)

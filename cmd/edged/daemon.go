@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"edged/runtime/commands"
 	"edged/runtime/forwarder"
 	"edged/runtime/poller"
 	"edged/sync/outbox"
@@ -29,6 +30,15 @@ type daemon struct {
 	poller *poller.Poller
 	link   *uplink.Client       // nil when cloud.url is empty
 	fwd    *forwarder.Forwarder // nil when cloud.url is empty
+	cmds   *cloudCommands       // nil when cloud.url is empty
+	exec   *commands.Executor   // commands for the devices that accept them
+	safe   []safer              // devices with a safe state, for shutdown
+}
+
+// safer is a device with a safe state (an actuator) to apply on shutdown.
+type safer interface {
+	Name() string
+	Safe(ctx context.Context) error
 }
 
 // runDaemon builds the gateway from cfg and runs it until ctx ends.
@@ -56,9 +66,17 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (*daemon, error) {
 	}
 	d := &daemon{cfg: cfg, log: log, outbox: ob}
 	entries := make([]poller.Entry, len(devs))
+	actuators := map[string]commands.Actuator{}
 	for i, dev := range devs {
 		entries[i] = poller.Entry{Device: dev.Device, Interval: dev.interval, Scale: dev.scale}
+		if a, ok := dev.Device.(commands.Actuator); ok {
+			actuators[dev.Name()] = a
+		}
+		if s, ok := dev.Device.(safer); ok {
+			d.safe = append(d.safe, s)
+		}
 	}
+	d.exec = commands.New(actuators, commands.Config{})
 	if d.poller, err = poller.New(entries, ob, poller.Config{Logger: log.With("component", "poller")}); err != nil {
 		ob.Close()
 		return nil, err
@@ -92,7 +110,8 @@ func (d *daemon) wireCloud() error {
 		return err
 	}
 	d.link, d.fwd = link, fwd
-	return nil
+	d.cmds = newCloudCommands(d.exec, link, c.TopicPrefix, d.cfg.Gateway.ID, d.log.With("component", "commands"))
+	return d.cmds.subscribe()
 }
 
 // linkAdapter lets the uplink client serve as the forwarder's Link.
@@ -136,7 +155,7 @@ func (d *daemon) run(ctx context.Context, start time.Time) error {
 	// forwarder, then the sources. Stop order is the reverse.
 	var stages []*stage
 	if d.link != nil {
-		stages = append(stages, startStage("uplink", d.link.Run), startStage("forwarder", d.fwd.Run))
+		stages = append(stages, startStage("uplink", d.link.Run), startStage("forwarder", d.fwd.Run), startStage("commands", d.cmds.Run))
 	}
 	stages = append(stages, startStage("poller", d.poller.Run))
 
@@ -198,10 +217,16 @@ func (d *daemon) stop(stages []*stage) error {
 			return fmt.Errorf("shutdown: %s did not stop within %s", s.name, shutdownDeadline)
 		}
 	}
-	if err := d.outbox.Close(); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	var errs []error
+	for _, s := range d.safe {
+		if err := s.Safe(context.Background()); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: safe state of %s: %w", s.Name(), err))
+		}
 	}
-	return nil
+	if err := d.outbox.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("shutdown: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 // logStatus logs one line about the buffer and the link, and one per device.

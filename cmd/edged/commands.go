@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+
+	"edged/runtime/commands"
+	"edged/sync/uplink"
+)
+
+// commandQueue bounds the commands received but not yet executed.
+const commandQueue = 256
+
+// inbound is one command message from the cloud.
+type inbound struct {
+	device  string
+	payload []byte
+}
+
+// cloudCommands receives commands on <prefix>/<gateway>/cmd/<device>,
+// executes them and publishes each result on …/cmd/<device>/result.
+type cloudCommands struct {
+	exec   *commands.Executor
+	link   *uplink.Client
+	prefix string // <topic_prefix>/<gateway.id>/cmd/
+	queue  chan inbound
+	log    *slog.Logger
+}
+
+func newCloudCommands(exec *commands.Executor, link *uplink.Client, topicPrefix, gateway string, log *slog.Logger) *cloudCommands {
+	return &cloudCommands{exec: exec, link: link, prefix: topicPrefix + "/" + gateway + "/cmd/",
+		queue: make(chan inbound, commandQueue), log: log}
+}
+
+// subscribe registers the command topic; the uplink re-subscribes on every
+// reconnect.
+func (c *cloudCommands) subscribe() error {
+	return c.link.Subscribe(c.prefix+"+", 1, c.receive)
+}
+
+// receive runs on the MQTT client's goroutine, so it only queues. When the
+// queue is full the command is answered at once instead of blocking the
+// link.
+func (c *cloudCommands) receive(topic string, payload []byte) {
+	device := strings.TrimPrefix(topic, c.prefix)
+	select {
+	case c.queue <- inbound{device: device, payload: append([]byte(nil), payload...)}:
+	default:
+		id := ""
+		if cmd, err := commands.Decode(payload); err == nil {
+			id = cmd.ID
+		}
+		c.publish(device, commands.Result{ID: id, Error: "gateway busy: too many commands queued, send it again"})
+	}
+}
+
+// Run executes queued commands until ctx ends.
+func (c *cloudCommands) Run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case in := <-c.queue:
+			r := c.exec.Execute(ctx, in.device, in.payload)
+			if !r.OK {
+				c.log.Warn("command refused or failed", "device", in.device, "id", r.ID, "err", r.Error)
+			} else {
+				c.log.Info("command executed", "device", in.device, "id", r.ID)
+			}
+			c.publish(in.device, r)
+		}
+	}
+}
+
+func (c *cloudCommands) publish(device string, r commands.Result) {
+	b, _ := json.Marshal(r)
+	if _, err := c.link.Publish(c.prefix+device+"/result", b, 1, false); err != nil {
+		c.log.Warn("command result not published", "device", device, "id", r.ID, "err", err)
+	}
+}
