@@ -28,6 +28,8 @@ Usage:
   edged run [--config FILE]     run the daemon (Ctrl-C or SIGTERM stops it cleanly)
   edged config check FILE       check a config file; list every problem with its field path
   edged config defaults         print the configuration used when a file sets nothing
+  edged status                  show the running daemon's status (local API)
+  edged device set NAME VALUE   command an actuator of the running daemon
   edged version                 print the build version
   edged help [COMMAND]          explain a command
 
@@ -46,6 +48,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdRun(ctx, args[1:], stdout, stderr)
 	case "config":
 		return cmdConfig(args[1:], stdout, stderr)
+	case "status":
+		return cmdStatus(ctx, args[1:], stdout, stderr)
+	case "device":
+		return cmdDevice(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "edged %s %s/%s %s\n", version, runtime.GOOS, runtime.GOARCH, runtime.Version())
 		return 0
@@ -69,6 +75,10 @@ func cmdHelp(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, configUsage)
 	case "version":
 		fmt.Fprintln(stdout, "edged version: print the version, OS/architecture and Go version of this build.")
+	case "status":
+		return cmdStatus(context.Background(), []string{"--help"}, stdout, stdout)
+	case "device":
+		cmdDevice(context.Background(), nil, stdout, stdout)
 	default:
 		fmt.Fprintf(stderr, "edged help: no command %q\n\n%s", args[0], usage)
 		return 2

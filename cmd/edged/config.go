@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"edged/internal/yamlconf"
+	"edged/runtime/localapi"
 	"edged/runtime/poller"
 	"edged/sync/uplink"
 )
@@ -24,7 +25,15 @@ type Config struct {
 	Cloud   CloudConfig    `yaml:"cloud"`
 	Outbox  OutboxConfig   `yaml:"outbox"`
 	Devices []DeviceConfig `yaml:"devices"`
+	HTTP    HTTPConfig     `yaml:"http"`
 	Log     LogConfig      `yaml:"log"`
+}
+
+// HTTPConfig is the local API the edged CLI talks to.
+type HTTPConfig struct {
+	// Listen is a loopback host:port; default 127.0.0.1:8080; "" turns
+	// the API off (and with it `edged device set` and `edged status`).
+	Listen string `yaml:"listen"`
 }
 
 // GatewayConfig identifies this gateway.
@@ -106,6 +115,7 @@ func defaultConfig() Config {
 		Cloud:   CloudConfig{TopicPrefix: "edged", Batch: 64, Inflight: 32},
 		Outbox:  OutboxConfig{MaxBytes: 256 << 20, MaxAge: 168 * time.Hour, Fsync: true},
 		Devices: []DeviceConfig{demoDevice()},
+		HTTP:    HTTPConfig{Listen: defaultAPI},
 		Log:     LogConfig{Level: "info", Format: "text"},
 	}
 }
@@ -161,6 +171,12 @@ func (c *Config) validate(kinds map[string]deviceKind) ([]device, yamlconf.Error
 	}
 	if c.Outbox.MaxAge <= 0 {
 		errs.Add("outbox.max_age", "must be positive, e.g. 168h")
+	}
+	if c.HTTP.Listen != "" {
+		if err := (localapi.Config{Listen: c.HTTP.Listen}).Validate(); err != nil {
+			path, msg, _ := strings.Cut(err.Error(), ": ")
+			errs.Add(path, "%s", msg)
+		}
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		errs.Add("log.level", "%q is not a level: use debug, info, warn or error", c.Log.Level)

@@ -11,6 +11,7 @@ import (
 
 	"edged/runtime/commands"
 	"edged/runtime/forwarder"
+	"edged/runtime/localapi"
 	"edged/runtime/poller"
 	"edged/sync/outbox"
 	"edged/sync/uplink"
@@ -33,6 +34,8 @@ type daemon struct {
 	cmds   *cloudCommands       // nil when cloud.url is empty
 	exec   *commands.Executor   // commands for the devices that accept them
 	safe   []safer              // devices with a safe state, for shutdown
+	api    *localapi.Server     // nil when http.listen is empty
+	start  time.Time
 }
 
 // safer is a device with a safe state (an actuator) to apply on shutdown.
@@ -77,6 +80,15 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (*daemon, error) {
 		}
 	}
 	d.exec = commands.New(actuators, commands.Config{})
+	if cfg.HTTP.Listen != "" {
+		if d.api, err = localapi.Listen(localapi.Config{
+			Listen: cfg.HTTP.Listen, Status: d.status, Ready: func() bool { return true },
+			Commands: d.exec, Logger: log.With("component", "api"),
+		}); err != nil {
+			ob.Close()
+			return nil, err
+		}
+	}
 	if d.poller, err = poller.New(entries, ob, poller.Config{Logger: log.With("component", "poller")}); err != nil {
 		ob.Close()
 		return nil, err
@@ -144,6 +156,7 @@ func startStage(name string, run func(context.Context) error) *stage {
 }
 
 func (d *daemon) run(ctx context.Context, start time.Time) error {
+	d.start = start
 	cloud := "off (readings stay in the outbox until cloud.url is set)"
 	if d.link != nil {
 		cloud = d.cfg.Cloud.URL
@@ -158,6 +171,10 @@ func (d *daemon) run(ctx context.Context, start time.Time) error {
 		stages = append(stages, startStage("uplink", d.link.Run), startStage("forwarder", d.fwd.Run), startStage("commands", d.cmds.Run))
 	}
 	stages = append(stages, startStage("poller", d.poller.Run))
+	if d.api != nil {
+		stages = append(stages, startStage("api", d.api.Run))
+		d.log.Info("local API listening", "addr", d.api.Addr())
+	}
 
 	firstDurable := d.outbox.Changed()
 	var runErr error

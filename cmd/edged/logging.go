@@ -42,7 +42,9 @@ devices:
     kind: sim
     interval: 1s
     options: {metric: temperature, unit: C, waveform: sine, min: 18, max: 26, period: 10m, seed: 1}
+http:
+  listen: %s         # the local API for edged status / edged device set; loopback only; "" = off
 log: {level: %s, format: %s}  # levels debug|info|warn|error; formats text|json
 `, c.Gateway.ID, c.DataDir, c.Cloud.TopicPrefix, c.Cloud.Batch, c.Cloud.Inflight, c.Outbox.MaxBytes,
-		c.Outbox.MaxAge, c.Outbox.Fsync, c.Log.Level, c.Log.Format)
+		c.Outbox.MaxAge, c.Outbox.Fsync, c.HTTP.Listen, c.Log.Level, c.Log.Format)
 }

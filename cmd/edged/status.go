@@ -1,0 +1,77 @@
+package main
+
+import (
+	"runtime"
+	"time"
+)
+
+// statusDoc is what /api/v1/status and `edged status` show.
+type statusDoc struct {
+	Gateway  string         `json:"gateway"`
+	Version  string         `json:"version"`
+	Arch     string         `json:"arch"`
+	UptimeS  float64        `json:"uptime_s"`
+	Cloud    cloudStatus    `json:"cloud"`
+	Outbox   outboxStatus   `json:"outbox"`
+	Devices  []deviceStatus `json:"devices"`
+	Commands any            `json:"commands"`
+}
+
+type cloudStatus struct {
+	URL       string `json:"url,omitempty"`
+	Enabled   bool   `json:"enabled"`
+	Connected bool   `json:"connected"`
+	Delivered int64  `json:"delivered"`
+	LastError string `json:"last_error,omitempty"`
+}
+
+type outboxStatus struct {
+	Readings     int64   `json:"readings"`
+	Bytes        int64   `json:"bytes"`
+	OldestAgeS   float64 `json:"oldest_age_s"`
+	Dropped      uint64  `json:"dropped"`
+	AppendErrors uint64  `json:"append_errors"`
+	NextSeq      uint64  `json:"next_seq"`
+}
+
+type deviceStatus struct {
+	Name      string       `json:"name"`
+	Healthy   bool         `json:"healthy"`
+	Reads     int64        `json:"reads"`
+	Errors    int64        `json:"errors"`
+	Stored    int64        `json:"stored"`
+	LastError string       `json:"last_error,omitempty"`
+	LastValue *lastReading `json:"last,omitempty"`
+}
+
+type lastReading struct {
+	Metric string    `json:"metric"`
+	Value  float64   `json:"value"`
+	Unit   string    `json:"unit"`
+	Time   time.Time `json:"ts"`
+	Seq    uint64    `json:"seq"`
+}
+
+// status builds the status document from the parts' counters.
+func (d *daemon) status() any {
+	st := d.outbox.Stats()
+	doc := statusDoc{Gateway: d.cfg.Gateway.ID, Version: version, Arch: runtime.GOOS + "/" + runtime.GOARCH,
+		UptimeS: time.Since(d.start).Round(time.Millisecond).Seconds(),
+		Outbox:  outboxStatus{Readings: st.Depth, Bytes: st.Bytes, Dropped: st.Dropped, AppendErrors: st.AppendErrors, NextSeq: st.NextSeq},
+		Devices: []deviceStatus{}, Commands: d.exec.Stats()}
+	if !st.Oldest.IsZero() {
+		doc.Outbox.OldestAgeS = time.Since(st.Oldest).Round(time.Millisecond).Seconds()
+	}
+	if d.link != nil {
+		fs := d.fwd.Stats()
+		doc.Cloud = cloudStatus{URL: d.cfg.Cloud.URL, Enabled: true, Connected: d.link.Connected(), Delivered: fs.Delivered, LastError: fs.LastError}
+	}
+	for _, ds := range d.poller.Stats() {
+		s := deviceStatus{Name: ds.Name, Healthy: ds.Healthy, Reads: ds.Reads, Errors: ds.ReadErrors + ds.AppendErrors, Stored: ds.Stored, LastError: ds.LastError}
+		if ds.Last.Device != "" {
+			s.LastValue = &lastReading{Metric: ds.Last.Metric, Value: ds.Last.Value, Unit: ds.Last.Unit, Time: ds.Last.Time, Seq: ds.Last.Seq}
+		}
+		doc.Devices = append(doc.Devices, s)
+	}
+	return doc
+}

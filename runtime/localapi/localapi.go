@@ -1,0 +1,151 @@
+package localapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"edged/runtime/commands"
+)
+
+// Executor runs a command on a device (runtime/commands.Executor).
+type Executor interface {
+	Execute(ctx context.Context, device string, payload []byte) commands.Result
+}
+
+// Config says where to listen and what to serve.
+type Config struct {
+	// Listen is a loopback host:port, e.g. 127.0.0.1:8080 (port 0 picks one).
+	Listen string
+	// Status returns the document served at /api/v1/status.
+	Status func() any
+	// Ready reports whether the daemon is ready (/readyz).
+	Ready    func() bool
+	Commands Executor
+	Logger   *slog.Logger
+}
+
+// Validate checks Listen.
+func (c Config) Validate() error {
+	host, _, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return fmt.Errorf("http.listen: %q is not host:port, use e.g. 127.0.0.1:8080", c.Listen)
+	}
+	ip := net.ParseIP(host)
+	if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("http.listen: %s is not a loopback address: the local API has no authentication yet, use 127.0.0.1 or ::1", host)
+	}
+	return nil
+}
+
+// Server is the local API.
+type Server struct {
+	cfg Config
+	ln  net.Listener
+	srv *http.Server
+}
+
+// New returns a server for cfg that is not listening yet: its Handler can
+// be served by any http.Server (tests use httptest).
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Server{cfg: cfg}
+}
+
+// Listen binds the address in cfg; Run then serves on it.
+func Listen(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("http.listen: %w", err)
+	}
+	s := New(cfg)
+	s.ln = ln
+	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	return s, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Run serves until ctx ends, then shuts down within 2s.
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(s.ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("local API: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := s.srv.Shutdown(sctx)
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// Handler returns the API's routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if s.cfg.Ready != nil && !s.cfg.Ready() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
+	mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, _ *http.Request) {
+		var doc any = map[string]any{}
+		if s.cfg.Status != nil {
+			doc = s.cfg.Status()
+		}
+		writeJSON(w, http.StatusOK, doc)
+	})
+	mux.HandleFunc("POST /api/v1/devices/{name}/commands", s.command)
+	return mux
+}
+
+// command runs one command; 200 when it ran, 422 when it was refused or
+// failed (the result says why).
+func (s *Server) command(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, commands.MaxPayload+1))
+	if err != nil {
+		writeJSON(w, http.StatusRequestEntityTooLarge, commands.Result{Error: fmt.Sprintf("command is over %d bytes", commands.MaxPayload)})
+		return
+	}
+	if s.cfg.Commands == nil {
+		writeJSON(w, http.StatusNotFound, commands.Result{Error: "this gateway has no devices that accept commands"})
+		return
+	}
+	device := r.PathValue("name")
+	res := s.cfg.Commands.Execute(r.Context(), device, body)
+	code := http.StatusOK
+	if !res.OK {
+		code = http.StatusUnprocessableEntity
+	}
+	s.cfg.Logger.Info("local command", "device", device, "id", res.ID, "ok", res.OK, "err", res.Error)
+	writeJSON(w, code, res)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
