@@ -162,7 +162,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 func BenchmarkBacklogDrain(b *testing.B) {
 	const backlog = 1_000_000
 	dir := b.TempDir()
-	bin := buildEdgedB(b, dir)
+	bin := buildEdged(b, dir)
 	broker := mosquittotest.Start(b)
 	for i := 0; i < b.N; i++ {
 		data := filepath.Join(dir, fmt.Sprintf("data%d", i))
@@ -204,16 +204,6 @@ func fillOutbox(b *testing.B, path string, n int) {
 	}
 }
 
-func buildEdgedB(b *testing.B, dir string) string {
-	bin := filepath.Join(dir, "edged")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // rssKB reads a field (VmRSS, VmHWM) of /proc/PID/status in KiB.
 func rssKB(pid int, field string) float64 {
 	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -231,7 +221,7 @@ func rssKB(pid int, field string) float64 {
 // forwarding 64 sources at 1ms each to mosquitto.
 func BenchmarkDaemonFootprint(b *testing.B) {
 	dir := b.TempDir()
-	bin := buildEdgedB(b, dir)
+	bin := buildEdged(b, dir)
 	broker := mosquittotest.Start(b)
 	for i := 0; i < b.N; i++ {
 		var starts []time.Duration
@@ -241,7 +231,7 @@ func BenchmarkDaemonFootprint(b *testing.B) {
 			cfgFile := filepath.Join(dir, fmt.Sprintf("idle%d-%d.yaml", i, j))
 			os.WriteFile(cfgFile, []byte("http: {listen: 127.0.0.1:0}\ndata_dir: "+data+"\n"), 0o644)
 			t0 := time.Now()
-			c := startChildB(b, bin, cfgFile)
+			c := startChild(b, bin, cfgFile)
 			c.waitLine(b, firstDurable)
 			starts = append(starts, time.Since(t0))
 			if j == 0 {
@@ -256,7 +246,7 @@ func BenchmarkDaemonFootprint(b *testing.B) {
 		data := filepath.Join(dir, fmt.Sprintf("load%d", i))
 		cfgFile := filepath.Join(dir, fmt.Sprintf("load%d.yaml", i))
 		os.WriteFile(cfgFile, []byte(fmt.Sprintf("gateway: {id: load}\nhttp: {listen: 127.0.0.1:0}\ndata_dir: %s\ncloud: {url: %s}\nlog: {level: warn}\n%s", data, broker.URL(), simDevices(64))), 0o644)
-		c := startChildB(b, bin, cfgFile)
+		c := startChild(b, bin, cfgFile)
 		time.Sleep(5 * time.Second) // forward at full rate for a while
 		loadRSS := rssKB(c.cmd.Process.Pid, "VmHWM")
 		c.cmd.Process.Signal(os.Interrupt)
@@ -266,15 +256,4 @@ func BenchmarkDaemonFootprint(b *testing.B) {
 		b.ReportMetric(idleRSS/1024, "MiB_rss_idle")
 		b.ReportMetric(loadRSS/1024, "MiB_rss_peak_forwarding")
 	}
-}
-
-func startChildB(b *testing.B, bin, cfg string) *child {
-	c := &child{cmd: exec.Command(bin, "run", "--config", cfg), added: make(chan struct{}, 1), done: make(chan struct{})}
-	stderr, _ := c.cmd.StderrPipe()
-	if err := c.cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	go c.scan(stderr)
-	b.Cleanup(func() { c.cmd.Process.Kill(); c.cmd.Wait() })
-	return c
 }

@@ -17,11 +17,12 @@ import (
 	"edged/internal/mosquittotest"
 )
 
-// buildEdged compiles this command into dir and returns the binary's path.
-func buildEdged(t *testing.T, dir string) string {
+// buildEdged compiles this command into dir as the Makefile does (static,
+// stripped) and returns the binary's path.
+func buildEdged(t testing.TB, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "edged")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -38,7 +39,7 @@ type child struct {
 	done  chan struct{}
 }
 
-func startChild(t *testing.T, bin, cfg string) *child {
+func startChild(t testing.TB, bin, cfg string) *child {
 	t.Helper()
 	c := &child{cmd: exec.Command(bin, "run", "--config", cfg), added: make(chan struct{}, 1), done: make(chan struct{})}
 	stderr, _ := c.cmd.StderrPipe()
