@@ -313,7 +313,7 @@ func (c *Config) validateDevices(kinds map[string]deviceKind, errs *yamlconf.Err
 		if !checkConnection(d, k.conn, p, claims, errs) {
 			continue
 		}
-		dev, err := k.build(d, p+".options")
+		opts, err := k.options(d, p+".options")
 		if err != nil {
 			if fe, ok := err.(yamlconf.Errors); ok {
 				*errs = append(*errs, fe...)
@@ -329,7 +329,7 @@ func (c *Config) validateDevices(kinds map[string]deviceKind, errs *yamlconf.Err
 				scale.Factor = 1
 			}
 		}
-		devs = append(devs, device{Device: dev, interval: d.Interval, scale: scale})
+		devs = append(devs, device{cfg: d, kind: k, options: opts, interval: d.Interval, scale: scale})
 	}
 	return devs
 }

@@ -70,12 +70,17 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (*daemon, error) {
 	d := &daemon{cfg: cfg, log: log, outbox: ob}
 	entries := make([]poller.Entry, len(devs))
 	actuators := map[string]commands.Actuator{}
-	for i, dev := range devs {
-		entries[i] = poller.Entry{Device: dev.Device, Interval: dev.interval, Scale: dev.scale}
-		if a, ok := dev.Device.(commands.Actuator); ok {
+	for i, spec := range devs {
+		dev, err := spec.open()
+		if err != nil {
+			ob.Close()
+			return nil, err
+		}
+		entries[i] = poller.Entry{Device: dev, Interval: spec.interval, Scale: spec.scale}
+		if a, ok := dev.(commands.Actuator); ok {
 			actuators[dev.Name()] = a
 		}
-		if s, ok := dev.Device.(safer); ok {
+		if s, ok := dev.(safer); ok {
 			d.safe = append(d.safe, s)
 		}
 	}

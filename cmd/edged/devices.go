@@ -21,8 +21,12 @@ type deviceKind struct {
 	help string
 	// conn is what the kind connects through: connNone, connI2C, connSPI,
 	// connI2C|connSPI or connPin.
-	conn  connection
-	build func(d DeviceConfig, optionsPath string) (poller.Device, error)
+	conn connection
+	// options decodes and checks a device's options block; it touches no
+	// hardware, so `edged config check` runs anywhere.
+	options func(d DeviceConfig, optionsPath string) (any, error)
+	// open builds the device from its checked options, at daemon start.
+	open func(d DeviceConfig, options any) (poller.Device, error)
 }
 
 // connection is a set of the ways a device kind attaches to hardware.
@@ -35,27 +39,35 @@ const (
 	connPin
 )
 
-// device is a built device and how to poll it.
+// device is a checked device entry, ready to open.
 type device struct {
-	poller.Device
+	cfg      DeviceConfig
+	kind     deviceKind
+	options  any
 	interval time.Duration
 	scale    *poller.Scale
+}
+
+// Name is the device's configured name.
+func (d device) Name() string { return d.cfg.Name }
+
+// open builds the device.
+func (d device) open() (poller.Device, error) {
+	dev, err := d.kind.open(d.cfg, d.options)
+	if err != nil {
+		return nil, fmt.Errorf("device %s: %w", d.cfg.Name, err)
+	}
+	return dev, nil
 }
 
 // builtinKinds is the one table of device kinds this binary knows.
 func builtinKinds() map[string]deviceKind {
 	return map[string]deviceKind{
 		"sim": {
-			help: "a deterministic waveform source (options: metric, unit, waveform sine|square|random_walk|constant, min, max, period, seed)",
-			build: func(d DeviceConfig, path string) (poller.Device, error) {
-				c, err := decodeOptions[sim.Config](d, path)
-				if err != nil {
-					return nil, err
-				}
-				if err := c.Validate(); err != nil {
-					return nil, yamlconf.Errors{{Path: path, Line: d.Options.Line, Msg: err.Error()}}
-				}
-				return sim.New(d.Name, c, nil)
+			help:    "a deterministic waveform source (options: metric, unit, waveform sine|square|random_walk|constant, min, max, period, seed)",
+			options: checkedOptions[sim.Config],
+			open: func(d DeviceConfig, opts any) (poller.Device, error) {
+				return sim.New(d.Name, opts.(sim.Config), nil)
 			},
 		},
 	}
@@ -133,14 +145,22 @@ func busHint(conn connection) string {
 	return "an I2C bus such as i2c1 or an SPI port such as spi0.0"
 }
 
-// decodeOptions decodes a device's options block strictly into T.
-func decodeOptions[T any](d DeviceConfig, path string) (T, error) {
+// validator is an options type that can check itself.
+type validator interface{ Validate() error }
+
+// checkedOptions decodes a device's options block strictly into T and runs
+// T's Validate, reporting problems at the options' path.
+func checkedOptions[T validator](d DeviceConfig, path string) (any, error) {
 	var c T
-	if d.Options.Kind == 0 {
-		return c, nil
+	if d.Options.Kind != 0 {
+		if err := yamlconf.DecodeNode(&d.Options, &c, path); err != nil {
+			return nil, err
+		}
 	}
-	err := yamlconf.DecodeNode(&d.Options, &c, path)
-	return c, err
+	if err := c.Validate(); err != nil {
+		return nil, yamlconf.Errors{{Path: path, Line: d.Options.Line, Msg: err.Error()}}
+	}
+	return c, nil
 }
 
 func kindNames(kinds map[string]deviceKind) []string {

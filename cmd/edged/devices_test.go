@@ -14,13 +14,14 @@ import (
 // connection rules are tested apart from any one driver.
 func testKinds() map[string]deviceKind {
 	kinds := builtinKinds()
-	build := func(d DeviceConfig, _ string) (poller.Device, error) {
+	options := func(DeviceConfig, string) (any, error) { return nil, nil }
+	open := func(d DeviceConfig, _ any) (poller.Device, error) {
 		return sim.New(d.Name, sim.Config{Waveform: "constant"}, nil)
 	}
-	kinds["i2cchip"] = deviceKind{conn: connI2C, build: build}
-	kinds["spichip"] = deviceKind{conn: connSPI, build: build}
-	kinds["anybus"] = deviceKind{conn: connI2C | connSPI, build: build}
-	kinds["relay"] = deviceKind{conn: connPin, build: build}
+	kinds["i2cchip"] = deviceKind{conn: connI2C, options: options, open: open}
+	kinds["spichip"] = deviceKind{conn: connSPI, options: options, open: open}
+	kinds["anybus"] = deviceKind{conn: connI2C | connSPI, options: options, open: open}
+	kinds["relay"] = deviceKind{conn: connPin, options: options, open: open}
 	return kinds
 }
 
