@@ -24,6 +24,7 @@ type cloud struct {
 	seen     map[uint64]int
 	last     map[string]uint64 // per device, highest seq first seen
 	status   string
+	health   statusDoc
 	problems []string
 	wake     chan struct{}
 }
@@ -33,6 +34,17 @@ func newCloud(t *testing.T, brokerAddr, prefix, gateway string) *cloud {
 	c := &cloud{t: t, seen: map[uint64]int{}, last: map[string]uint64{}, wake: make(chan struct{}, 1)}
 	subscribe := func(cl paho.Client) {
 		cl.Subscribe(prefix+"/"+gateway+"/telemetry/+", 1, c.onTelemetry)
+		cl.Subscribe(prefix+"/"+gateway+"/health", 1, func(_ paho.Client, m paho.Message) {
+			var doc statusDoc
+			err := json.Unmarshal(m.Payload(), &doc)
+			c.mu.Lock()
+			if err != nil {
+				c.problems = append(c.problems, fmt.Sprintf("health is not JSON: %v", err))
+			}
+			c.health = doc
+			c.mu.Unlock()
+			c.poke()
+		})
 		cl.Subscribe(prefix+"/"+gateway+"/status", 1, func(_ paho.Client, m paho.Message) {
 			c.mu.Lock()
 			c.status = string(m.Payload())

@@ -173,7 +173,10 @@ func (d *daemon) run(ctx context.Context, start time.Time) error {
 	// forwarder, then the sources. Stop order is the reverse.
 	var stages []*stage
 	if d.link != nil {
-		stages = append(stages, startStage("uplink", d.link.Run), startStage("forwarder", d.fwd.Run), startStage("commands", d.cmds.Run))
+		health := &healthPublisher{link: d.link, topic: d.cfg.Cloud.TopicPrefix + "/" + d.cfg.Gateway.ID + "/health",
+			status: d.statusDoc, log: d.log.With("component", "health")}
+		stages = append(stages, startStage("uplink", d.link.Run), startStage("forwarder", d.fwd.Run),
+			startStage("commands", d.cmds.Run), startStage("health", health.Run))
 	}
 	stages = append(stages, startStage("poller", d.poller.Run))
 	if d.api != nil {

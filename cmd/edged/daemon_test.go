@@ -73,6 +73,11 @@ func TestOutageBuffersThenDeliversEverySeqInOrder(t *testing.T) {
 	d, stop := startDaemon(t, writeConfig(t, dir, base+devices))
 
 	cl.statusIs("online")
+	cl.waitFor("a health document naming the 3 healthy devices", func() bool {
+		h := cl.health
+		return h.Gateway == "gw-it" && h.Cloud.Connected && len(h.Devices) == 3 && h.Devices[0].Name == "boiler" &&
+			h.Devices[0].Healthy && h.Devices[1].Healthy && h.Devices[2].Healthy
+	})
 	cl.waitAll(200) // flowing
 
 	broker.Stop()

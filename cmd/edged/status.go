@@ -53,7 +53,9 @@ type lastReading struct {
 }
 
 // status builds the status document from the parts' counters.
-func (d *daemon) status() any {
+func (d *daemon) status() any { return d.statusDoc() }
+
+func (d *daemon) statusDoc() statusDoc {
 	st := d.outbox.Stats()
 	doc := statusDoc{Gateway: d.cfg.Gateway.ID, Version: version, Arch: runtime.GOOS + "/" + runtime.GOARCH,
 		UptimeS: time.Since(d.start).Round(time.Millisecond).Seconds(),
