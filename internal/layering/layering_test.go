@@ -23,6 +23,8 @@ var rules = []rule{
 		why: "drivers speak to buses through periph conn only; hardware and the host are wired in cmd/edged"},
 	{from: "edged/hardware", to: []string{"edged/drivers/", "edged/runtime/", "edged/sync/", "edged/services/"},
 		why: "hardware resolves buses and pins; it knows nothing of drivers or the runtime"},
+	{from: "edged/hardware/sim", to: []string{"periph.io/x/host/", "edged/hardware"}, allow: []string{"edged/hardware/sim"},
+		why: "the simulated board implements periph conn only, so it runs where no host driver does"},
 	{from: "edged/runtime/pluginapi", to: []string{"edged/runtime/", "edged/sync/", "edged/drivers/"}, allow: []string{"edged/runtime/pluginapi"},
 		why: "the plugin contract stands alone"},
 	{from: "edged/runtime/", to: []string{"edged/sync/"},
