@@ -25,15 +25,28 @@ type cloud struct {
 	last     map[string]uint64 // per device, highest seq first seen
 	status   string
 	health   statusDoc
+	values   map[string][]sample // "device/metric" → readings in arrival order
+	results  map[string]string   // command id → result JSON
 	problems []string
 	wake     chan struct{}
 }
 
 func newCloud(t *testing.T, brokerAddr, prefix, gateway string) *cloud {
 	t.Helper()
-	c := &cloud{t: t, seen: map[uint64]int{}, last: map[string]uint64{}, wake: make(chan struct{}, 1)}
+	c := &cloud{t: t, seen: map[uint64]int{}, last: map[string]uint64{}, wake: make(chan struct{}, 1),
+		values: map[string][]sample{}, results: map[string]string{}}
 	subscribe := func(cl paho.Client) {
 		cl.Subscribe(prefix+"/"+gateway+"/telemetry/+", 1, c.onTelemetry)
+		cl.Subscribe(prefix+"/"+gateway+"/cmd/+/result", 1, func(_ paho.Client, m paho.Message) {
+			var r struct {
+				ID string `json:"id"`
+			}
+			json.Unmarshal(m.Payload(), &r)
+			c.mu.Lock()
+			c.results[r.ID] = string(m.Payload())
+			c.mu.Unlock()
+			c.poke()
+		})
 		cl.Subscribe(prefix+"/"+gateway+"/health", 1, func(_ paho.Client, m paho.Message) {
 			var doc statusDoc
 			err := json.Unmarshal(m.Payload(), &doc)
@@ -62,6 +75,13 @@ func newCloud(t *testing.T, brokerAddr, prefix, gateway string) *cloud {
 	}
 	t.Cleanup(func() { c.client.Disconnect(100) })
 	return c
+}
+
+// sample is one reading as the cloud received it.
+type sample struct {
+	value float64
+	unit  string
+	ts    time.Time
 }
 
 // cloudWait bounds every wait for the cloud side (a hang guard).
@@ -97,6 +117,10 @@ func (c *cloud) onTelemetry(_ paho.Client, m paho.Message) {
 		}
 		if _, err := time.Parse(time.RFC3339Nano, r.TS); err != nil || r.Metric == "" {
 			c.problems = append(c.problems, fmt.Sprintf("seq %d: ts %q metric %q", r.Seq, r.TS, r.Metric))
+		}
+		if ts, err := time.Parse(time.RFC3339Nano, r.TS); err == nil {
+			key := r.Device + "/" + r.Metric
+			c.values[key] = append(c.values[key], sample{value: r.Value, unit: r.Unit, ts: ts})
 		}
 		if c.seen[r.Seq] == 0 {
 			if r.Seq < c.last[dev] {

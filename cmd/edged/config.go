@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"edged/hardware"
 	"edged/internal/yamlconf"
 	"edged/runtime/localapi"
 	"edged/runtime/poller"
@@ -20,13 +21,14 @@ import (
 // an empty file (or none) runs a gateway with one simulated device that
 // buffers readings locally until cloud.url is set.
 type Config struct {
-	Gateway GatewayConfig  `yaml:"gateway"`
-	DataDir string         `yaml:"data_dir"`
-	Cloud   CloudConfig    `yaml:"cloud"`
-	Outbox  OutboxConfig   `yaml:"outbox"`
-	Devices []DeviceConfig `yaml:"devices"`
-	HTTP    HTTPConfig     `yaml:"http"`
-	Log     LogConfig      `yaml:"log"`
+	Gateway  GatewayConfig   `yaml:"gateway"`
+	DataDir  string          `yaml:"data_dir"`
+	Cloud    CloudConfig     `yaml:"cloud"`
+	Outbox   OutboxConfig    `yaml:"outbox"`
+	Devices  []DeviceConfig  `yaml:"devices"`
+	Hardware hardware.Config `yaml:"hardware"`
+	HTTP     HTTPConfig      `yaml:"http"`
+	Log      LogConfig       `yaml:"log"`
 }
 
 // HTTPConfig is the local API the edged CLI talks to.
@@ -171,6 +173,12 @@ func (c *Config) validate(kinds map[string]deviceKind) ([]device, yamlconf.Error
 	}
 	if c.Outbox.MaxAge <= 0 {
 		errs.Add("outbox.max_age", "must be positive, e.g. 168h")
+	}
+	if err := c.Hardware.Validate(); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			path, msg, _ := strings.Cut(line, ": ")
+			errs.Add("hardware."+path, "%s", msg)
+		}
 	}
 	if c.HTTP.Listen != "" {
 		if err := (localapi.Config{Listen: c.HTTP.Listen}).Validate(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -25,17 +26,40 @@ const shutdownDeadline = 10 * time.Second
 
 // daemon is the running gateway: its parts, wired.
 type daemon struct {
-	cfg    Config
-	log    *slog.Logger
-	outbox *outbox.Outbox
-	poller *poller.Poller
-	link   *uplink.Client       // nil when cloud.url is empty
-	fwd    *forwarder.Forwarder // nil when cloud.url is empty
-	cmds   *cloudCommands       // nil when cloud.url is empty
-	exec   *commands.Executor   // commands for the devices that accept them
-	safe   []safer              // devices with a safe state, for shutdown
-	api    *localapi.Server     // nil when http.listen is empty
-	start  time.Time
+	cfg     Config
+	log     *slog.Logger
+	outbox  *outbox.Outbox
+	poller  *poller.Poller
+	link    *uplink.Client       // nil when cloud.url is empty
+	fwd     *forwarder.Forwarder // nil when cloud.url is empty
+	cmds    *cloudCommands       // nil when cloud.url is empty
+	exec    *commands.Executor   // commands for the devices that accept them
+	safe    []safer              // devices with a safe state, for shutdown
+	api     *localapi.Server     // nil when http.listen is empty
+	board   *board               // nil when no device needs hardware
+	devices []poller.Device      // opened, in config order
+	start   time.Time
+}
+
+// runner is a device with a loop of its own (gpio-in counts edges).
+type runner interface {
+	Run(ctx context.Context) error
+}
+
+// closeDevices closes what the devices opened and the board.
+func (d *daemon) closeDevices() error {
+	var errs []error
+	for _, dev := range d.devices {
+		if c, ok := dev.(io.Closer); ok {
+			if err := c.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close %s: %w", dev.Name(), err))
+			}
+		}
+	}
+	if err := d.board.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // safer is a device with a safe state (an actuator) to apply on shutdown.
@@ -68,14 +92,24 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (*daemon, error) {
 		return nil, err
 	}
 	d := &daemon{cfg: cfg, log: log, outbox: ob}
+	for _, spec := range devs {
+		if spec.needsBoard() && d.board == nil {
+			if d.board, err = openBoard(cfg.Hardware, log.With("component", "hardware")); err != nil {
+				ob.Close()
+				return nil, err
+			}
+		}
+	}
 	entries := make([]poller.Entry, len(devs))
 	actuators := map[string]commands.Actuator{}
 	for i, spec := range devs {
-		dev, err := spec.open()
+		dev, err := spec.open(d.board)
 		if err != nil {
+			d.closeDevices()
 			ob.Close()
 			return nil, err
 		}
+		d.devices = append(d.devices, dev)
 		entries[i] = poller.Entry{Device: dev, Interval: spec.interval, Scale: spec.scale}
 		if a, ok := dev.(commands.Actuator); ok {
 			actuators[dev.Name()] = a
@@ -178,6 +212,11 @@ func (d *daemon) run(ctx context.Context, start time.Time) error {
 		stages = append(stages, startStage("uplink", d.link.Run), startStage("forwarder", d.fwd.Run),
 			startStage("commands", d.cmds.Run), startStage("health", health.Run))
 	}
+	for _, dev := range d.devices {
+		if r, ok := dev.(runner); ok {
+			stages = append(stages, startStage("device "+dev.Name(), r.Run))
+		}
+	}
 	stages = append(stages, startStage("poller", d.poller.Run))
 	if d.api != nil {
 		stages = append(stages, startStage("api", d.api.Run))
@@ -247,6 +286,9 @@ func (d *daemon) stop(stages []*stage) error {
 		if err := s.Safe(context.Background()); err != nil {
 			errs = append(errs, fmt.Errorf("shutdown: safe state of %s: %w", s.Name(), err))
 		}
+	}
+	if err := d.closeDevices(); err != nil {
+		errs = append(errs, fmt.Errorf("shutdown: %w", err))
 	}
 	if err := d.outbox.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("shutdown: %w", err))

@@ -7,6 +7,13 @@ import (
 	"strings"
 	"time"
 
+	"edged/drivers/ads1115"
+	"edged/drivers/bme280"
+	"edged/drivers/gpioin"
+	"edged/drivers/gpioout"
+	"edged/drivers/mcp3008"
+	"edged/drivers/pwm"
+	"edged/drivers/sht3x"
 	"edged/drivers/sim"
 	"edged/internal/yamlconf"
 	"edged/runtime/poller"
@@ -25,8 +32,9 @@ type deviceKind struct {
 	// options decodes and checks a device's options block; it touches no
 	// hardware, so `edged config check` runs anywhere.
 	options func(d DeviceConfig, optionsPath string) (any, error)
-	// open builds the device from its checked options, at daemon start.
-	open func(d DeviceConfig, options any) (poller.Device, error)
+	// open builds the device from its checked options on the board, at
+	// daemon start.
+	open func(d DeviceConfig, options any, hw *board) (poller.Device, error)
 }
 
 // connection is a set of the ways a device kind attaches to hardware.
@@ -51,9 +59,12 @@ type device struct {
 // Name is the device's configured name.
 func (d device) Name() string { return d.cfg.Name }
 
+// needsBoard reports whether the device attaches to a bus or pin.
+func (d device) needsBoard() bool { return d.kind.conn != connNone }
+
 // open builds the device.
-func (d device) open() (poller.Device, error) {
-	dev, err := d.kind.open(d.cfg, d.options)
+func (d device) open(hw *board) (poller.Device, error) {
+	dev, err := d.kind.open(d.cfg, d.options, hw)
 	if err != nil {
 		return nil, fmt.Errorf("device %s: %w", d.cfg.Name, err)
 	}
@@ -66,8 +77,99 @@ func builtinKinds() map[string]deviceKind {
 		"sim": {
 			help:    "a deterministic waveform source (options: metric, unit, waveform sine|square|random_walk|constant, min, max, period, seed)",
 			options: checkedOptions[sim.Config],
-			open: func(d DeviceConfig, opts any) (poller.Device, error) {
+			open: func(d DeviceConfig, opts any, _ *board) (poller.Device, error) {
 				return sim.New(d.Name, opts.(sim.Config), nil)
+			},
+		},
+		"gpio-in": {
+			help:    "a digital input: level, and debounced edge counts (options: metric, pull, edge, debounce)",
+			conn:    connPin,
+			options: checkedOptions[gpioin.Config],
+			open: func(d DeviceConfig, opts any, hw *board) (poller.Device, error) {
+				p, err := hw.Pin(d.Pin)
+				if err != nil {
+					return nil, err
+				}
+				return gpioin.New(d.Name, p, opts.(gpioin.Config), nil)
+			},
+		},
+		"gpio-out": {
+			help:    "a relay or LED; commands set on/off; safe_state applied at start and stop (options: safe_state, active_low)",
+			conn:    connPin,
+			options: checkedOptions[gpioout.Config],
+			open: func(d DeviceConfig, opts any, hw *board) (poller.Device, error) {
+				p, err := hw.Pin(d.Pin)
+				if err != nil {
+					return nil, err
+				}
+				return gpioout.New(d.Name, p, opts.(gpioout.Config), nil)
+			},
+		},
+		"pwm": {
+			help:    "a PWM output; commands set the duty cycle (options: frequency, min_duty, max_duty, safe_duty)",
+			conn:    connPin,
+			options: checkedOptions[pwm.Config],
+			open: func(d DeviceConfig, opts any, hw *board) (poller.Device, error) {
+				p, err := hw.Pin(d.Pin)
+				if err != nil {
+					return nil, err
+				}
+				return pwm.New(d.Name, p, opts.(pwm.Config), nil)
+			},
+		},
+		"bme280": {
+			help:    "temperature, pressure and humidity over I2C (address 0x76/0x77) or SPI",
+			conn:    connI2C | connSPI,
+			options: checkedOptions[bme280.Config],
+			open: func(d DeviceConfig, opts any, hw *board) (poller.Device, error) {
+				if spiBusRE.MatchString(d.Bus) {
+					port, err := hw.SPI(d.Bus)
+					if err != nil {
+						return nil, err
+					}
+					return bme280.NewSPI(d.Name, port, opts.(bme280.Config), nil)
+				}
+				bus, err := hw.I2C(d.Bus)
+				if err != nil {
+					return nil, err
+				}
+				return bme280.NewI2C(d.Name, bus, d.Address, opts.(bme280.Config), nil)
+			},
+		},
+		"ads1115": {
+			help:    "a 4-channel 16-bit ADC over I2C, with gain and per-channel scaling",
+			conn:    connI2C,
+			options: checkedOptions[ads1115.Config],
+			open: func(d DeviceConfig, opts any, hw *board) (poller.Device, error) {
+				bus, err := hw.I2C(d.Bus)
+				if err != nil {
+					return nil, err
+				}
+				return ads1115.New(d.Name, bus, d.Address, opts.(ads1115.Config), nil)
+			},
+		},
+		"mcp3008": {
+			help:    "an 8-channel 10-bit ADC over SPI, with per-channel scaling",
+			conn:    connSPI,
+			options: checkedOptions[mcp3008.Config],
+			open: func(d DeviceConfig, opts any, hw *board) (poller.Device, error) {
+				port, err := hw.SPI(d.Bus)
+				if err != nil {
+					return nil, err
+				}
+				return mcp3008.New(d.Name, port, opts.(mcp3008.Config), nil)
+			},
+		},
+		"sht3x": {
+			help:    "temperature and humidity over I2C (address 0x44/0x45), CRC-checked",
+			conn:    connI2C,
+			options: checkedOptions[sht3x.Config],
+			open: func(d DeviceConfig, opts any, hw *board) (poller.Device, error) {
+				bus, err := hw.I2C(d.Bus)
+				if err != nil {
+					return nil, err
+				}
+				return sht3x.New(d.Name, bus, d.Address, opts.(sht3x.Config), nil)
 			},
 		},
 	}
@@ -158,7 +260,17 @@ func checkedOptions[T validator](d DeviceConfig, path string) (any, error) {
 		}
 	}
 	if err := c.Validate(); err != nil {
-		return nil, yamlconf.Errors{{Path: path, Line: d.Options.Line, Msg: err.Error()}}
+		// Drivers name their fields "options.gain: …"; put them under
+		// the device's own path.
+		var errs yamlconf.Errors
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fe := yamlconf.FieldError{Path: path, Line: d.Options.Line, Msg: line}
+			if field, msg, ok := strings.Cut(line, ": "); ok && strings.HasPrefix(field, "options.") {
+				fe.Path, fe.Msg = path+strings.TrimPrefix(field, "options"), msg
+			}
+			errs = append(errs, fe)
+		}
+		return nil, errs
 	}
 	return c, nil
 }

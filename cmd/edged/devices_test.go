@@ -15,7 +15,7 @@ import (
 func testKinds() map[string]deviceKind {
 	kinds := builtinKinds()
 	options := func(DeviceConfig, string) (any, error) { return nil, nil }
-	open := func(d DeviceConfig, _ any) (poller.Device, error) {
+	open := func(d DeviceConfig, _ any, _ *board) (poller.Device, error) {
 		return sim.New(d.Name, sim.Config{Waveform: "constant"}, nil)
 	}
 	kinds["i2cchip"] = deviceKind{conn: connI2C, options: options, open: open}
