@@ -318,10 +318,11 @@ func (c *Config) validateDevices(kinds map[string]deviceKind, errs *yamlconf.Err
 			errs.Add(p+".kind", "%q is not a device kind: use one of %s", d.Kind, strings.Join(kindNames(kinds), ", "))
 			continue
 		}
-		if !checkConnection(d, k.conn, p, claims, errs) {
+		connected := checkConnection(d, k.conn, p, claims, errs)
+		opts, err := k.options(d, p+".options")
+		if err == nil && !connected {
 			continue
 		}
-		opts, err := k.options(d, p+".options")
 		if err != nil {
 			if fe, ok := err.(yamlconf.Errors); ok {
 				*errs = append(*errs, fe...)
