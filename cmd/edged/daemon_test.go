@@ -25,7 +25,7 @@ func writeConfig(t *testing.T, dir, body string) string {
 }
 
 // startDaemon runs a daemon in-process until the returned stop is called.
-func startDaemon(t *testing.T, cfgPath string) (d *daemon, stop func() error) {
+func startDaemon(t testing.TB, cfgPath string) (d *daemon, stop func() error) {
 	t.Helper()
 	cfg, devs, err := loadConfig(cfgPath, builtinKinds())
 	if err != nil {

@@ -57,6 +57,11 @@ type Config struct {
 	MaxBackoff time.Duration
 	// LogEvery bounds how often one device's errors are logged; default 10s.
 	LogEvery time.Duration
+	// AppendEvery paces appends to the sink: at most one per period, with
+	// everything read meanwhile, so many devices cost one durable commit
+	// per period rather than one each. Default 10ms; a negative value
+	// appends as soon as anything is read.
+	AppendEvery time.Duration
 	// Logger receives errors and state changes; nil discards.
 	Logger *slog.Logger
 }
@@ -78,6 +83,9 @@ func New(entries []Entry, sink Sink, cfg Config) (*Poller, error) {
 	}
 	if cfg.LogEvery <= 0 {
 		cfg.LogEvery = 10 * time.Second
+	}
+	if cfg.AppendEvery == 0 {
+		cfg.AppendEvery = 10 * time.Millisecond
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -138,20 +146,46 @@ func (p *Poller) Run(ctx context.Context) error {
 func (p *Poller) appendLoop(ctx context.Context, q <-chan read) {
 	batch := make([]reading.Reading, 0, queueLen)
 	from := make([]*polled, 0, queueLen)
+	pace := time.NewTimer(time.Hour)
+	pace.Stop()
+	var last time.Time
 	for first := range q {
 		batch, from = append(batch[:0], first.r), append(from[:0], first.dev)
-	drain:
+		// Take what is queued; then, if the last append was less than
+		// AppendEvery ago, gather until that period is over (or the batch
+		// is full, or the poller stops).
+		wait := p.cfg.AppendEvery - time.Since(last)
+		var tick <-chan time.Time
+		if wait > 0 {
+			pace.Reset(wait)
+			tick = pace.C
+		}
+	gather:
 		for len(batch) < cap(batch) {
 			select {
 			case next, ok := <-q:
 				if !ok {
-					break drain
+					break gather
 				}
 				batch, from = append(batch, next.r), append(from, next.dev)
+				continue
 			default:
-				break drain
+			}
+			if tick == nil {
+				break
+			}
+			select {
+			case next, ok := <-q:
+				if !ok {
+					break gather
+				}
+				batch, from = append(batch, next.r), append(from, next.dev)
+			case <-tick:
+				break gather
 			}
 		}
+		pace.Stop()
+		last = time.Now()
 		err := p.sink.Append(ctx, batch)
 		for i, d := range from {
 			if err != nil {
