@@ -28,6 +28,7 @@ Usage:
   edged run [--config FILE]     run the daemon (Ctrl-C or SIGTERM stops it cleanly)
   edged config check FILE       check a config file; list every problem with its field path
   edged config defaults         print the configuration used when a file sets nothing
+  edged hardware [--config F]   show the host's periph drivers, buses and pins, and the board edged would use
   edged status                  show the running daemon's status (local API)
   edged device set NAME VALUE   command an actuator of the running daemon
   edged version                 print the build version
@@ -50,6 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdConfig(args[1:], stdout, stderr)
 	case "status":
 		return cmdStatus(ctx, args[1:], stdout, stderr)
+	case "hardware":
+		return cmdHardware(args[1:], stdout, stderr)
 	case "device":
 		return cmdDevice(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
@@ -77,6 +80,8 @@ func cmdHelp(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "edged version: print the version, OS/architecture and Go version of this build.")
 	case "status":
 		return cmdStatus(context.Background(), []string{"--help"}, stdout, stdout)
+	case "hardware":
+		return cmdHardware([]string{"--help"}, stdout, stdout)
 	case "device":
 		cmdDevice(context.Background(), nil, stdout, stdout)
 	default:

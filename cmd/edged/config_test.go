@@ -120,6 +120,8 @@ func TestCLIUsage(t *testing.T) {
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{[]string{"version"}, 0, "edged dev "},
 		{[]string{"config"}, 2, "edged config check FILE"},
+		{[]string{"hardware", "--config", "../../examples/sim-board.yaml"}, 0, "edged would use: the SIMULATED board (hardware.board is sim)"},
+		{[]string{"help", "hardware"}, 0, "Initialises periph's host drivers"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
