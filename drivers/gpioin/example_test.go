@@ -32,8 +32,9 @@ func Example() {
 	go func() { done <- d.Run(ctx) }() // counts edges until ctx ends
 
 	for range 3 { // open and close the door three times
+		n := d.Edges() // before the edge, or Run may count it first
 		pin.SetLevel(gpio.High)
-		for n := d.Edges(); d.Edges() == n; {
+		for d.Edges() == n {
 			time.Sleep(time.Millisecond)
 		}
 		pin.SetLevel(gpio.Low)

@@ -94,8 +94,8 @@ func run(t *testing.T, d *Device) (stop func()) {
 			if err != nil {
 				t.Fatalf("Run = %v", err)
 			}
-		case <-time.After(time.Second):
-			t.Fatal("Run did not return within 1s of its context ending")
+		case <-time.After(20 * time.Second): // a hang guard, not a speed check
+			t.Fatal("Run did not return after its context ended")
 		}
 	}
 }
@@ -104,7 +104,7 @@ func run(t *testing.T, d *Device) (stop func()) {
 // see that it counts no more.
 func settle(t *testing.T, d *Device, want int64, quiet time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(20 * time.Second) // a hang guard; the count is what is asserted
 	for d.Edges() < want && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}

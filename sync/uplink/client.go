@@ -184,7 +184,7 @@ func (c *Client) pahoOptions(ctx context.Context, s *session, a *attempt) *paho.
 		SetKeepAlive(c.cfg.KeepAlive).
 		SetPingTimeout(min(c.cfg.KeepAlive, 10*time.Second)).
 		SetConnectTimeout(c.cfg.ConnectTimeout).
-		SetWriteTimeout(c.cfg.ConnectTimeout).
+		SetWriteTimeout(c.cfg.WriteTimeout).
 		SetOrderMatters(true).
 		SetCustomOpenConnectionFn(a.open(ctx, c)).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {

@@ -21,6 +21,9 @@ const (
 	// DefaultConnectTimeout bounds the TCP/TLS dial plus the MQTT
 	// handshake, and also a blocked socket write and a SUBACK wait.
 	DefaultConnectTimeout = 10 * time.Second
+	// DefaultWriteTimeout bounds handing one message to the connection
+	// and writing it to the socket.
+	DefaultWriteTimeout = 5 * time.Second
 	// DefaultBackoffMin is the shortest wait between connection attempts.
 	DefaultBackoffMin = 500 * time.Millisecond
 	// DefaultBackoffMax caps the wait between connection attempts.
@@ -67,6 +70,11 @@ type Config struct {
 	// ConnectTimeout bounds one connection attempt, a blocked socket
 	// write and a SUBACK wait. 0 means DefaultConnectTimeout.
 	ConnectTimeout time.Duration
+	// WriteTimeout bounds how long one Publish may wait to hand its
+	// message to the connection and write it, so that a publish racing a
+	// lost connection cannot hold up a shutdown for long. 0 means
+	// DefaultWriteTimeout.
+	WriteTimeout time.Duration
 	// BackoffMin and BackoffMax bound the randomized, exponentially
 	// growing wait between connection attempts. 0 means
 	// DefaultBackoffMin and DefaultBackoffMax.
@@ -80,6 +88,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.KeepAlive == 0 {
 		c.KeepAlive = DefaultKeepAlive
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = DefaultWriteTimeout
 	}
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = DefaultConnectTimeout
@@ -152,6 +163,7 @@ func (c Config) Validate() error {
 	}{
 		{"cloud.keepalive", c.KeepAlive, DefaultKeepAlive},
 		{"cloud.connect_timeout", c.ConnectTimeout, DefaultConnectTimeout},
+		{"cloud.write_timeout", c.WriteTimeout, DefaultWriteTimeout},
 		{"cloud.backoff_min", c.BackoffMin, DefaultBackoffMin},
 		{"cloud.backoff_max", c.BackoffMax, DefaultBackoffMax},
 	}

@@ -97,7 +97,7 @@ func (c *Client) finish(d *Delivery, err error) {
 // its token's result if paho already has one, with the session's end error
 // otherwise. That guard does not rely on paho completing every token (it
 // does with CleanSession and no AutoReconnect, but a Publish that races the
-// loss waits up to WriteTimeout).
+// loss waits up to Config.WriteTimeout).
 type session struct {
 	c     *Client
 	cli   paho.Client
