@@ -1,6 +1,7 @@
 package poller
 
 import (
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,7 @@ type polled struct {
 	readErrors   atomic.Int64
 	stored       atomic.Int64
 	appendErrors atomic.Int64
+	readSince    atomic.Int64 // unix ns when the read in progress began; 0 when none
 
 	mu         sync.Mutex
 	last       reading.Reading
@@ -60,11 +62,20 @@ func (d *polled) note(log *slog.Logger, every time.Duration, msg string, err err
 	log.Warn(msg, "err", err, "suppressed", n)
 }
 
-func (d *polled) stats() DeviceStats {
+// stats snapshots the counters. A read running longer than timeout makes
+// the device unhealthy even if its driver never returns.
+func (d *polled) stats(timeout time.Duration) DeviceStats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return DeviceStats{
+	s := DeviceStats{
 		Name: d.Device.Name(), Healthy: d.healthy.Load(), Reads: d.reads.Load(), ReadErrors: d.readErrors.Load(),
 		Stored: d.stored.Load(), AppendErrors: d.appendErrors.Load(), LastError: d.lastErr, Last: d.last,
 	}
+	if since := d.readSince.Load(); since != 0 {
+		if running := time.Since(time.Unix(0, since)); running > timeout {
+			s.Healthy = false
+			s.LastError = fmt.Sprintf("read timed out: running for %s (limit %s)", running.Round(time.Millisecond), timeout)
+		}
+	}
+	return s
 }

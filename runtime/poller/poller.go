@@ -57,6 +57,10 @@ type Config struct {
 	MaxBackoff time.Duration
 	// LogEvery bounds how often one device's errors are logged; default 10s.
 	LogEvery time.Duration
+	// ReadTimeout bounds one read: the read's context ends then, and a
+	// read still running past it marks the device unhealthy ("timed out")
+	// even if its driver ignores the context. Default 10s.
+	ReadTimeout time.Duration
 	// AppendEvery paces appends to the sink: at most one per period, with
 	// everything read meanwhile, so many devices cost one durable commit
 	// per period rather than one each. Default 10ms; a negative value
@@ -83,6 +87,9 @@ func New(entries []Entry, sink Sink, cfg Config) (*Poller, error) {
 	}
 	if cfg.LogEvery <= 0 {
 		cfg.LogEvery = 10 * time.Second
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 10 * time.Second
 	}
 	if cfg.AppendEvery == 0 {
 		cfg.AppendEvery = 10 * time.Millisecond
@@ -234,7 +241,14 @@ func (p *Poller) loop(ctx context.Context, d *polled, q chan<- read) {
 		case <-timer.C:
 		}
 		var err error
-		buf, err = d.Device.Read(ctx, buf[:0])
+		rctx, cancel := context.WithTimeout(ctx, p.cfg.ReadTimeout)
+		d.readSince.Store(time.Now().UnixNano())
+		buf, err = d.Device.Read(rctx, buf[:0])
+		d.readSince.Store(0)
+		if err != nil && ctx.Err() == nil && rctx.Err() != nil {
+			err = fmt.Errorf("read timed out after %s: %w", p.cfg.ReadTimeout, err)
+		}
+		cancel()
 		if err == nil {
 			d.Scale.apply(buf)
 			for _, r := range buf {
@@ -270,7 +284,7 @@ func (p *Poller) loop(ctx context.Context, d *polled, q chan<- read) {
 func (p *Poller) Stats() []DeviceStats {
 	out := make([]DeviceStats, len(p.devices))
 	for i, d := range p.devices {
-		out[i] = d.stats()
+		out[i] = d.stats(p.cfg.ReadTimeout)
 	}
 	return out
 }

@@ -259,3 +259,44 @@ func TestAppendsArePacedAndNothingIsLost(t *testing.T) {
 		}
 	}
 }
+
+// wedged is a device whose reads never return until released, whatever
+// their context says: a driver stuck on a hung bus.
+type wedged struct {
+	release chan struct{}
+	sawDone chan struct{}
+}
+
+func (w *wedged) Name() string { return "wedged" }
+
+func (w *wedged) Read(ctx context.Context, dst []reading.Reading) ([]reading.Reading, error) {
+	<-ctx.Done()
+	select {
+	case w.sawDone <- struct{}{}:
+	default:
+	}
+	<-w.release
+	return dst, ctx.Err()
+}
+
+func TestAReadPastItsTimeoutMakesTheDeviceUnhealthy(t *testing.T) {
+	w := &wedged{release: make(chan struct{}), sawDone: make(chan struct{}, 1)}
+	p, _ := New([]Entry{{Device: w, Interval: time.Millisecond}}, newSink(), Config{ReadTimeout: 20 * time.Millisecond})
+	stop := start(t, p)
+	<-w.sawDone // the read's context ended at the timeout
+	deadline := time.Now().Add(20 * time.Second)
+	for p.Stats()[0].Healthy || !strings.Contains(p.Stats()[0].LastError, "read timed out") {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v", p.Stats()[0])
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(w.release) // the driver gives up: the error is counted as a timeout
+	for p.Stats()[0].ReadErrors == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	stop()
+	if st := p.Stats()[0]; !strings.Contains(st.LastError, "read timed out after 20ms") {
+		t.Fatalf("stats after the read returned: %+v", st)
+	}
+}
