@@ -1,6 +1,7 @@
 package poller
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -33,10 +34,33 @@ type polled struct {
 	readSince    atomic.Int64 // unix ns when the read in progress began; 0 when none
 
 	mu         sync.Mutex
+	cancel     context.CancelFunc // ends the current read context
 	last       reading.Reading
 	lastErr    string
 	lastLog    time.Time
 	suppressed int
+}
+
+// readContext returns a fresh context for the device's reads, which the
+// watchdog cancels when a read runs too long.
+func (d *polled) readContext(parent context.Context) context.Context {
+	ctx, cancel := context.WithCancel(parent)
+	d.mu.Lock()
+	if d.cancel != nil {
+		d.cancel()
+	}
+	d.cancel = cancel
+	d.mu.Unlock()
+	return ctx
+}
+
+// cancelRead ends the current read context.
+func (d *polled) cancelRead() {
+	d.mu.Lock()
+	if d.cancel != nil {
+		d.cancel()
+	}
+	d.mu.Unlock()
 }
 
 func (d *polled) setLast(r reading.Reading) {

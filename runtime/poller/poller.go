@@ -116,6 +116,25 @@ func New(entries []Entry, sink Sink, cfg Config) (*Poller, error) {
 	return p, nil
 }
 
+// watchdog ends reads that run past ReadTimeout by cancelling their
+// device's read context; it checks four times per ReadTimeout.
+func (p *Poller) watchdog(ctx context.Context) {
+	tick := time.NewTicker(max(p.cfg.ReadTimeout/4, time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for _, d := range p.devices {
+			if since := d.readSince.Load(); since != 0 && time.Since(time.Unix(0, since)) > p.cfg.ReadTimeout {
+				d.cancelRead()
+			}
+		}
+	}
+}
+
 // read is one reading on its way from a device loop to the appender.
 type read struct {
 	dev *polled
@@ -140,6 +159,7 @@ func (p *Poller) Run(ctx context.Context) error {
 	for _, d := range p.devices {
 		wg.Go(func() { p.loop(ctx, d, q) })
 	}
+	wg.Go(func() { p.watchdog(ctx) })
 	<-ctx.Done()
 	wg.Wait()
 	close(q)
@@ -229,6 +249,7 @@ func uniq(ds []*polled) []*polled {
 // waits out a doubling backoff instead of the interval.
 func (p *Poller) loop(ctx context.Context, d *polled, q chan<- read) {
 	log := p.cfg.Logger.With("device", d.Device.Name())
+	rctx := d.readContext(ctx)
 	var buf []reading.Reading
 	backoff := time.Duration(0)
 	timer := time.NewTimer(0)
@@ -241,14 +262,18 @@ func (p *Poller) loop(ctx context.Context, d *polled, q chan<- read) {
 		case <-timer.C:
 		}
 		var err error
-		rctx, cancel := context.WithTimeout(ctx, p.cfg.ReadTimeout)
 		d.readSince.Store(time.Now().UnixNano())
 		buf, err = d.Device.Read(rctx, buf[:0])
 		d.readSince.Store(0)
-		if err != nil && ctx.Err() == nil && rctx.Err() != nil {
+		if rctx.Err() != nil && ctx.Err() == nil {
+			// The watchdog ended this read: report it, and give the
+			// device a fresh context for the next one.
+			if err == nil {
+				err = context.DeadlineExceeded
+			}
 			err = fmt.Errorf("read timed out after %s: %w", p.cfg.ReadTimeout, err)
+			rctx = d.readContext(ctx)
 		}
-		cancel()
 		if err == nil {
 			d.Scale.apply(buf)
 			for _, r := range buf {
