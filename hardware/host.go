@@ -13,6 +13,8 @@ import (
 	"periph.io/x/conn/v3/i2c/i2creg"
 	"periph.io/x/conn/v3/spi/spireg"
 	"periph.io/x/host/v3"
+
+	"edged/hardware/internal/busname"
 )
 
 // Report is what Init found: the board, how each of periph's host drivers
@@ -114,13 +116,13 @@ func newBus(name string, aliases []string, number int, configName func(string) (
 }
 
 func i2cConfigName(s string) (string, bool) {
-	n, ok := parseI2C(s)
-	return i2cName(n), ok
+	n, ok := busname.ParseI2C(s)
+	return busname.I2CName(n), ok
 }
 
 func spiConfigName(s string) (string, bool) {
-	b, cs, ok := parseSPI(s)
-	return spiName(b, cs), ok
+	b, cs, ok := busname.ParseSPI(s)
+	return busname.SPIName(b, cs), ok
 }
 
 // HasRealBuses reports whether the host has a bus or pin of its own: an

@@ -14,6 +14,8 @@ import (
 	"periph.io/x/conn/v3/i2c/i2creg"
 	"periph.io/x/conn/v3/spi"
 	"periph.io/x/conn/v3/spi/spireg"
+
+	"edged/hardware/internal/busname"
 )
 
 // The file every Raspberry Pi OS since Bookworm reads at boot.
@@ -25,10 +27,10 @@ const configTxt = "/boot/firmware/config.txt"
 // host's. A bus the host lacks is a *NotFoundError saying how to enable it.
 func I2C(name string) (i2c.BusCloser, error) {
 	refs := i2creg.All()
-	n, ok := parseI2C(name)
+	n, ok := busname.ParseI2C(name)
 	candidates := []string{strings.TrimSpace(name)}
 	if ok {
-		candidates = append(candidates, i2cName(n), "I2C"+strconv.Itoa(n), i2cDevice(n))
+		candidates = append(candidates, busname.I2CName(n), "I2C"+strconv.Itoa(n), i2cDevice(n))
 	}
 	for _, c := range candidates {
 		for _, r := range refs {
@@ -53,10 +55,10 @@ func I2C(name string) (i2c.BusCloser, error) {
 // *NotFoundError saying how to enable it.
 func SPI(name string) (spi.PortCloser, error) {
 	refs := spireg.All()
-	bus, cs, ok := parseSPI(name)
+	bus, cs, ok := busname.ParseSPI(name)
 	candidates := []string{strings.TrimSpace(name)}
 	if ok {
-		candidates = append(candidates, spiName(bus, cs), fmt.Sprintf("SPI%d.%d", bus, cs), spiDevice(bus, cs))
+		candidates = append(candidates, busname.SPIName(bus, cs), fmt.Sprintf("SPI%d.%d", bus, cs), spiDevice(bus, cs))
 	}
 	for _, c := range candidates {
 		for _, r := range refs {
@@ -76,10 +78,10 @@ func SPI(name string) (spi.PortCloser, error) {
 // result can be type-asserted to the driver's pin type. A pin the host
 // lacks is a *NotFoundError.
 func Pin(name string) (gpio.PinIO, error) {
-	n, ok := parseGPIO(name)
+	n, ok := busname.ParseGPIO(name)
 	candidates := []string{strings.TrimSpace(name)}
 	if ok {
-		candidates = append(candidates, gpioName(n), strconv.Itoa(n))
+		candidates = append(candidates, busname.GPIOName(n), strconv.Itoa(n))
 	}
 	for _, c := range candidates {
 		if p := gpioreg.ByName(c); p != nil {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"edged/hardware/internal/busname"
 	"edged/waveform"
 )
 
@@ -84,7 +85,7 @@ func New(cfg Config, opts ...Option) (*Board, error) {
 				return nil, fmt.Errorf("sim: config: pins[%d].signal: %w", i, err)
 			}
 		}
-		n, _ := parseGPIO(pc.Name)
+		n, _ := busname.ParseGPIO(pc.Name)
 		b.pins[pc.Name] = newPin(pc.Name, n, b.now, w, o.poll)
 	}
 	return b, nil
@@ -114,10 +115,10 @@ func (b *Board) addChip(i int, c ChipConfig) error {
 	case KindMCP3008:
 		chip = newMCP3008(in, c.Vref)
 	}
-	if bus, cs, ok := parseSPI(c.Bus); ok {
+	if bus, cs, ok := busname.ParseSPI(c.Bus); ok {
 		b.spi[c.Bus] = &spiPort{name: c.Bus, bus: bus, cs: cs, chip: chip.(spiDevice)}
 	} else {
-		bus, _ := parseI2C(c.Bus)
+		bus, _ := busname.ParseI2C(c.Bus)
 		if b.i2c[c.Bus] == nil {
 			b.i2c[c.Bus] = newI2CBus(c.Bus, bus)
 		}
@@ -137,8 +138,8 @@ func (b *Board) Now() time.Time { return b.now() }
 // I2C returns a new handle on the I²C bus name (i2c1; I2C1 and /dev/i2c-1
 // work too). It implements i2c.BusCloser.
 func (b *Board) I2C(name string) (*I2CBus, error) {
-	if n, ok := parseI2C(name); ok {
-		if bus := b.i2c[i2cName(n)]; bus != nil {
+	if n, ok := busname.ParseI2C(name); ok {
+		if bus := b.i2c[busname.I2CName(n)]; bus != nil {
 			return &I2CBus{bus: bus}, nil
 		}
 	}
@@ -148,8 +149,8 @@ func (b *Board) I2C(name string) (*I2CBus, error) {
 // SPI returns a new handle on the SPI port name (spi0.0; SPI0.0 and
 // /dev/spidev0.0 work too). It implements spi.PortCloser.
 func (b *Board) SPI(name string) (*SPIPort, error) {
-	if bus, cs, ok := parseSPI(name); ok {
-		if p := b.spi[spiName(bus, cs)]; p != nil {
+	if bus, cs, ok := busname.ParseSPI(name); ok {
+		if p := b.spi[busname.SPIName(bus, cs)]; p != nil {
 			return &SPIPort{port: p}, nil
 		}
 	}
@@ -159,8 +160,8 @@ func (b *Board) SPI(name string) (*SPIPort, error) {
 // Pin returns the GPIO pin name (GPIO17; 17 works too). The same *Pin is
 // returned each time.
 func (b *Board) Pin(name string) (*Pin, error) {
-	if n, ok := parseGPIO(name); ok {
-		if p := b.pins[gpioName(n)]; p != nil {
+	if n, ok := busname.ParseGPIO(name); ok {
+		if p := b.pins[busname.GPIOName(n)]; p != nil {
 			return p, nil
 		}
 	}
@@ -172,14 +173,14 @@ func (b *Board) Pin(name string) (*Pin, error) {
 // Assert the result to *BME280, *ADS1115, *MCP3008 or *SHT3x for a model's
 // own methods.
 func (b *Board) Chip(bus string, addr uint16) (Chip, error) {
-	if n, ok := parseI2C(bus); ok {
-		if ib := b.i2c[i2cName(n)]; ib != nil {
+	if n, ok := busname.ParseI2C(bus); ok {
+		if ib := b.i2c[busname.I2CName(n)]; ib != nil {
 			if c := ib.chips[addr]; c != nil {
 				return c, nil
 			}
 		}
-	} else if n, cs, ok := parseSPI(bus); ok {
-		if p := b.spi[spiName(n, cs)]; p != nil && p.chip != nil {
+	} else if n, cs, ok := busname.ParseSPI(bus); ok {
+		if p := b.spi[busname.SPIName(n, cs)]; p != nil && p.chip != nil {
 			return p.chip, nil
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"edged/hardware/internal/busname"
 	"edged/waveform"
 )
 
@@ -132,12 +133,12 @@ func (c Config) normalize() (Config, error) {
 	}
 	pins := map[string]int{}
 	for i, p := range c.Pins {
-		n, ok := parseGPIO(p.Name)
+		n, ok := busname.ParseGPIO(p.Name)
 		if !ok || strings.TrimSpace(p.Name) == fmt.Sprint(n) {
 			errs = append(errs, fmt.Errorf("pins[%d].name: %q is not a pin name, use GPIO<n> such as GPIO17", i, p.Name))
 			continue
 		}
-		name := gpioName(n)
+		name := busname.GPIOName(n)
 		if j, dup := pins[name]; dup {
 			errs = append(errs, fmt.Errorf("pins[%d].name: %s is already declared by pins[%d]", i, name, j))
 			continue
@@ -166,25 +167,25 @@ func normalizeChip(c ChipConfig) (ChipConfig, error) {
 			c.Bus = "spi0.0"
 		}
 	}
-	if bus, ok := parseI2C(c.Bus); ok && !isNumber(c.Bus) {
+	if bus, ok := busname.ParseI2C(c.Bus); ok && !isNumber(c.Bus) {
 		if k.i2cAddrs == nil {
 			return c, fmt.Errorf("bus: %s is an SPI chip, put it on an SPI port such as spi0.0", c.Kind)
 		}
-		c.Bus = i2cName(bus)
+		c.Bus = busname.I2CName(bus)
 		if c.Address == 0 {
 			c.Address = k.i2cAddrs[0]
 		}
 		if !k.validAddr(c.Address) {
 			return c, fmt.Errorf("address: %#02x is not a valid address for %s, use %s", c.Address, c.Kind, k.addrHint)
 		}
-	} else if bus, cs, ok := parseSPI(c.Bus); ok {
+	} else if bus, cs, ok := busname.ParseSPI(c.Bus); ok {
 		if !k.spi {
 			return c, fmt.Errorf("bus: %s is an I²C chip, put it on an I²C bus such as i2c1", c.Kind)
 		}
 		if c.Address != 0 {
 			return c, fmt.Errorf("address: %s on SPI has no address (%#02x given), remove it", c.Kind, c.Address)
 		}
-		c.Bus = spiName(bus, cs)
+		c.Bus = busname.SPIName(bus, cs)
 	} else {
 		return c, fmt.Errorf("bus: %q is not a bus name, use i2c<n> such as i2c1 or spi<bus>.<cs> such as spi0.0", c.Bus)
 	}

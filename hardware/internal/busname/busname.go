@@ -1,20 +1,20 @@
-package sim
+package busname
 
 // The names edged accepts for I²C buses, SPI ports and GPIO pins.
 // Configuration names are short and lower-case: i2c1, spi0.0, GPIO17.
 // periph's own are accepted too: I2C1 and /dev/i2c-1 (sysfs-i2c), SPI0.0 and
 // /dev/spidev0.0 (sysfs-spi), a bare I²C bus number (i2creg) and a bare GPIO
-// number (gpioreg's aliases). Package hardware parses them the same
-// way (hardware/names.go; its TestNamesAgree keeps the two in step).
+// number (gpioreg's aliases). Both hardware and hardware/sim use it, so a
+// name means the same bus on the host and on the simulated board.
 
 import (
 	"strconv"
 	"strings"
 )
 
-// parseI2C parses an I²C bus name: i2c1, I2C1, i2c-1, /dev/i2c-1 or a bare bus
+// ParseI2C parses an I²C bus name: i2c1, I2C1, i2c-1, /dev/i2c-1 or a bare bus
 // number such as 1. It returns the bus number and whether name was one.
-func parseI2C(name string) (bus int, ok bool) {
+func ParseI2C(name string) (bus int, ok bool) {
 	s := strings.ToLower(strings.TrimSpace(name))
 	s = strings.TrimPrefix(s, "/dev/")
 	switch {
@@ -26,9 +26,9 @@ func parseI2C(name string) (bus int, ok bool) {
 	return number(s)
 }
 
-// parseSPI parses an SPI port name: spi0.0, SPI0.0, spidev0.0 or /dev/spidev0.0.
+// ParseSPI parses an SPI port name: spi0.0, SPI0.0, spidev0.0 or /dev/spidev0.0.
 // It returns the bus and chip-select numbers and whether name was one.
-func parseSPI(name string) (bus, cs int, ok bool) {
+func ParseSPI(name string) (bus, cs int, ok bool) {
 	s := strings.ToLower(strings.TrimSpace(name))
 	s = strings.TrimPrefix(s, "/dev/")
 	switch {
@@ -52,23 +52,23 @@ func parseSPI(name string) (bus, cs int, ok bool) {
 	return bus, cs, true
 }
 
-// parseGPIO parses a GPIO pin name: GPIO17, gpio17 or the bare number 17 that
+// ParseGPIO parses a GPIO pin name: GPIO17, gpio17 or the bare number 17 that
 // gpioreg registers as an alias. It returns the pin number and whether name
 // was one.
-func parseGPIO(name string) (n int, ok bool) {
+func ParseGPIO(name string) (n int, ok bool) {
 	s := strings.ToUpper(strings.TrimSpace(name))
 	s = strings.TrimPrefix(s, "GPIO")
 	return number(s)
 }
 
-// i2cName is the canonical name of I²C bus n: "i2c1".
-func i2cName(bus int) string { return "i2c" + strconv.Itoa(bus) }
+// I2CName is the canonical name of I²C bus n: "i2c1".
+func I2CName(bus int) string { return "i2c" + strconv.Itoa(bus) }
 
-// spiName is the canonical name of SPI port bus.cs: "spi0.0".
-func spiName(bus, cs int) string { return "spi" + strconv.Itoa(bus) + "." + strconv.Itoa(cs) }
+// SPIName is the canonical name of SPI port bus.cs: "spi0.0".
+func SPIName(bus, cs int) string { return "spi" + strconv.Itoa(bus) + "." + strconv.Itoa(cs) }
 
-// gpioName is the canonical name of GPIO pin n: "GPIO17".
-func gpioName(n int) string { return "GPIO" + strconv.Itoa(n) }
+// GPIOName is the canonical name of GPIO pin n: "GPIO17".
+func GPIOName(n int) string { return "GPIO" + strconv.Itoa(n) }
 
 // number parses a small non-negative decimal with no sign, spaces or
 // leading zeros beyond a lone "0".

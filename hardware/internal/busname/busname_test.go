@@ -1,4 +1,4 @@
-package sim
+package busname
 
 import "testing"
 
@@ -25,9 +25,9 @@ func TestParseI2C(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			bus, ok := parseI2C(tt.in)
+			bus, ok := ParseI2C(tt.in)
 			if ok != tt.isOK || bus != tt.bus {
-				t.Fatalf("parseI2C(%q) = %d, %t; want %d, %t", tt.in, bus, ok, tt.bus, tt.isOK)
+				t.Fatalf("ParseI2C(%q) = %d, %t; want %d, %t", tt.in, bus, ok, tt.bus, tt.isOK)
 			}
 		})
 	}
@@ -52,9 +52,9 @@ func TestParseSPI(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			bus, cs, ok := parseSPI(tt.in)
+			bus, cs, ok := ParseSPI(tt.in)
 			if ok != tt.isOK || bus != tt.bus || cs != tt.cs {
-				t.Fatalf("parseSPI(%q) = %d, %d, %t; want %d, %d, %t", tt.in, bus, cs, ok, tt.bus, tt.cs, tt.isOK)
+				t.Fatalf("ParseSPI(%q) = %d, %d, %t; want %d, %d, %t", tt.in, bus, cs, ok, tt.bus, tt.cs, tt.isOK)
 			}
 		})
 	}
@@ -77,9 +77,9 @@ func TestParseGPIO(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			n, ok := parseGPIO(tt.in)
+			n, ok := ParseGPIO(tt.in)
 			if ok != tt.isOK || n != tt.n {
-				t.Fatalf("parseGPIO(%q) = %d, %t; want %d, %t", tt.in, n, ok, tt.n, tt.isOK)
+				t.Fatalf("ParseGPIO(%q) = %d, %t; want %d, %t", tt.in, n, ok, tt.n, tt.isOK)
 			}
 		})
 	}
@@ -87,9 +87,9 @@ func TestParseGPIO(t *testing.T) {
 
 func TestNames(t *testing.T) {
 	tests := []struct{ got, want string }{
-		{i2cName(1), "i2c1"},
-		{spiName(0, 1), "spi0.1"},
-		{gpioName(17), "GPIO17"},
+		{I2CName(1), "i2c1"},
+		{SPIName(0, 1), "spi0.1"},
+		{GPIOName(17), "GPIO17"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
