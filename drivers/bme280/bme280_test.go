@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"math"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"periph.io/x/conn/v3/physic"
 	"periph.io/x/conn/v3/spi/spitest"
 
+	"edged/drivers/internal/recording"
 	"edged/reading"
 )
 
@@ -27,43 +26,7 @@ func clock() time.Time { return at }
 // # comments.
 func loadOps(t testing.TB, file string) []i2ctest.IO {
 	t.Helper()
-	data, err := os.ReadFile("testdata/" + file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ops []i2ctest.IO
-	for n, line := range strings.Split(string(data), "\n") {
-		line, _, _ = strings.Cut(line, "#")
-		fields := strings.Fields(line)
-		if len(fields) == 0 {
-			continue
-		}
-		var io i2ctest.IO
-		var dst *[]byte
-		for i := 0; i < len(fields); i++ {
-			switch f := fields[i]; f {
-			case "addr":
-				i++
-				a, err := strconv.ParseUint(fields[i], 16, 16)
-				if err != nil {
-					t.Fatalf("%s:%d: %v", file, n+1, err)
-				}
-				io.Addr = uint16(a)
-			case "w":
-				dst = &io.W
-			case "r":
-				dst = &io.R
-			default:
-				b, err := strconv.ParseUint(f, 16, 8)
-				if err != nil || dst == nil {
-					t.Fatalf("%s:%d: %q is not a hex byte after w or r", file, n+1, f)
-				}
-				*dst = append(*dst, byte(b))
-			}
-		}
-		ops = append(ops, io)
-	}
-	return ops
+	return recording.I2C(t, "testdata/"+file)
 }
 
 func i2cPlayback(t testing.TB, file string) *i2ctest.Playback {
@@ -71,11 +34,7 @@ func i2cPlayback(t testing.TB, file string) *i2ctest.Playback {
 }
 
 func spiPlayback(t testing.TB, file string) *spitest.Playback {
-	var ops []conntest.IO
-	for _, io := range loadOps(t, file) {
-		ops = append(ops, conntest.IO{W: io.W, R: io.R})
-	}
-	return &spitest.Playback{Playback: conntest.Playback{Ops: ops, DontPanic: true}}
+	return &spitest.Playback{Playback: conntest.Playback{Ops: recording.SPI(t, "testdata/"+file), DontPanic: true}}
 }
 
 type want struct {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"math"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"periph.io/x/conn/v3/spi"
 	"periph.io/x/conn/v3/spi/spitest"
 
+	"edged/drivers/internal/recording"
 	"edged/drivers/scale"
 	"edged/reading"
 )
@@ -28,36 +27,7 @@ func clock() time.Time { return at }
 // "w 01 80 00 r 00 02 00", hex bytes, # comments.
 func loadOps(t testing.TB, file string) []conntest.IO {
 	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ops []conntest.IO
-	for n, line := range strings.Split(string(data), "\n") {
-		line, _, _ = strings.Cut(line, "#")
-		fields := strings.Fields(line)
-		if len(fields) == 0 {
-			continue
-		}
-		var io conntest.IO
-		var dst *[]byte
-		for _, f := range fields {
-			switch f {
-			case "w":
-				dst = &io.W
-			case "r":
-				dst = &io.R
-			default:
-				b, err := strconv.ParseUint(f, 16, 8)
-				if err != nil || dst == nil {
-					t.Fatalf("%s:%d: %q is not a hex byte after w or r", file, n+1, f)
-				}
-				*dst = append(*dst, byte(b))
-			}
-		}
-		ops = append(ops, io)
-	}
-	return ops
+	return recording.SPI(t, file)
 }
 
 func playback(t testing.TB, file string) *spitest.Playback {

@@ -3,8 +3,6 @@ package sht3x
 import (
 	"context"
 	"errors"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +10,7 @@ import (
 	"periph.io/x/conn/v3/i2c/i2ctest"
 	"periph.io/x/conn/v3/physic"
 
+	"edged/drivers/internal/recording"
 	"edged/reading"
 )
 
@@ -23,43 +22,7 @@ func clock() time.Time { return at }
 // "addr 44 w 24 00" or "addr 44 r 66 66 93 ...", hex bytes, # comments.
 func loadOps(t testing.TB, file string) []i2ctest.IO {
 	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ops []i2ctest.IO
-	for n, line := range strings.Split(string(data), "\n") {
-		line, _, _ = strings.Cut(line, "#")
-		fields := strings.Fields(line)
-		if len(fields) == 0 {
-			continue
-		}
-		var io i2ctest.IO
-		var dst *[]byte
-		for i := 0; i < len(fields); i++ {
-			switch f := fields[i]; f {
-			case "addr":
-				i++
-				a, err := strconv.ParseUint(fields[i], 16, 16)
-				if err != nil {
-					t.Fatalf("%s:%d: %v", file, n+1, err)
-				}
-				io.Addr = uint16(a)
-			case "w":
-				dst = &io.W
-			case "r":
-				dst = &io.R
-			default:
-				b, err := strconv.ParseUint(f, 16, 8)
-				if err != nil || dst == nil {
-					t.Fatalf("%s:%d: %q is not a hex byte after w or r", file, n+1, f)
-				}
-				*dst = append(*dst, byte(b))
-			}
-		}
-		ops = append(ops, io)
-	}
-	return ops
+	return recording.I2C(t, file)
 }
 
 // waits records the sleeps a device asks for instead of sleeping.
