@@ -77,7 +77,7 @@ func runDaemon(ctx context.Context, cfg Config, devs []device, log *slog.Logger,
 	return d.run(ctx, start)
 }
 
-func newDaemon(cfg Config, devs []device, log *slog.Logger) (*daemon, error) {
+func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
@@ -92,10 +92,14 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (*daemon, error) {
 		return nil, err
 	}
 	d := &daemon{cfg: cfg, log: log, outbox: ob}
+	defer func() {
+		if err != nil {
+			d.abandon()
+		}
+	}()
 	for _, spec := range devs {
 		if spec.needsBoard() && d.board == nil {
 			if d.board, err = openBoard(cfg.Hardware, log.With("component", "hardware")); err != nil {
-				ob.Close()
 				return nil, err
 			}
 		}
@@ -105,8 +109,6 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (*daemon, error) {
 	for i, spec := range devs {
 		dev, err := spec.open(d.board)
 		if err != nil {
-			d.closeDevices()
-			ob.Close()
 			return nil, err
 		}
 		d.devices = append(d.devices, dev)
@@ -124,21 +126,27 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (*daemon, error) {
 			Listen: cfg.HTTP.Listen, Status: d.status, Ready: func() bool { return true },
 			Commands: d.exec, Logger: log.With("component", "api"),
 		}); err != nil {
-			ob.Close()
 			return nil, err
 		}
 	}
 	if d.poller, err = poller.New(entries, ob, poller.Config{Logger: log.With("component", "poller")}); err != nil {
-		ob.Close()
 		return nil, err
 	}
 	if cfg.Cloud.URL != "" {
 		if err := d.wireCloud(); err != nil {
-			ob.Close()
 			return nil, err
 		}
 	}
 	return d, nil
+}
+
+// abandon releases what a newDaemon that failed half-way had opened.
+func (d *daemon) abandon() {
+	if d.api != nil {
+		d.api.Close()
+	}
+	d.closeDevices()
+	d.outbox.Close()
 }
 
 // wireCloud builds the uplink and the forwarder from cloud.*.

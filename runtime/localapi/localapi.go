@@ -75,6 +75,14 @@ func Listen(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// Close stops listening; for a server whose Run never started.
+func (s *Server) Close() error {
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Close()
+}
+
 // Addr is the address the server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
