@@ -124,7 +124,7 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 	if cfg.HTTP.Listen != "" {
 		if d.api, err = localapi.Listen(localapi.Config{
 			Listen: cfg.HTTP.Listen, Status: d.status, Ready: func() bool { return true },
-			Commands: d.exec, Logger: log.With("component", "api"),
+			Commands: d.exec, Metrics: d.metricsHandler(), Logger: log.With("component", "api"),
 		}); err != nil {
 			return nil, err
 		}

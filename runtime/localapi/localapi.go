@@ -28,7 +28,9 @@ type Config struct {
 	// Ready reports whether the daemon is ready (/readyz).
 	Ready    func() bool
 	Commands Executor
-	Logger   *slog.Logger
+	// Metrics, when set, is served at GET /metrics.
+	Metrics http.Handler
+	Logger  *slog.Logger
 }
 
 // Validate checks Listen.
@@ -125,6 +127,9 @@ func (s *Server) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, doc)
 	})
 	mux.HandleFunc("POST /api/v1/devices/{name}/commands", s.command)
+	if s.cfg.Metrics != nil {
+		mux.Handle("GET /metrics", s.cfg.Metrics)
+	}
 	return mux
 }
 

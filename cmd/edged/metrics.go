@@ -1,0 +1,115 @@
+package main
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metricsHandler serves the daemon's metrics in the Prometheus format: the
+// parts' own counters read at scrape time (nothing is added to hot paths),
+// and the Go runtime and process collectors.
+func (d *daemon) metricsHandler() http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), daemonCollector{d})
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// daemonCollector turns the daemon's Stats into metrics.
+type daemonCollector struct{ d *daemon }
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("edged_"+name, help, labels, nil)
+}
+
+var (
+	mOutboxReadings   = desc("outbox_readings", "Readings stored in the outbox, waiting for the cloud.")
+	mOutboxBytes      = desc("outbox_bytes", "Bytes of readings stored in the outbox (counted against outbox.max_bytes).")
+	mOutboxOldest     = desc("outbox_oldest_age_seconds", "Age of the oldest reading in the outbox; 0 when empty.")
+	mOutboxDropped    = desc("outbox_dropped_total", "Readings dropped by the outbox caps (bytes or age), over the file's life.")
+	mOutboxAppended   = desc("outbox_appended_total", "Readings made durable since start.")
+	mOutboxAcked      = desc("outbox_acked_total", "Readings deleted after the cloud acknowledged them, since start.")
+	mOutboxAppendErrs = desc("outbox_append_errors_total", "Appends that failed (e.g. disk full) since start.")
+	mOutboxCommits    = desc("outbox_commits_total", "Outbox write transactions (each one fsync) since start.")
+	mOutboxLastCommit = desc("outbox_last_commit_seconds", "Duration of the last outbox commit, fsync included.")
+
+	mDeviceReads     = desc("device_reads_total", "Successful reads of a device.", "device")
+	mDeviceReadErrs  = desc("device_read_errors_total", "Failed reads of a device (bus errors, CRC failures, timeouts).", "device")
+	mDeviceStored    = desc("device_readings_stored_total", "Readings of a device made durable.", "device")
+	mDeviceRefused   = desc("device_readings_refused_total", "Readings of a device the outbox refused (lost).", "device")
+	mDeviceHealthy   = desc("device_healthy", "1 when the device's last read succeeded.", "device")
+	mUplinkConnected = desc("uplink_connected", "1 when connected to the cloud broker.")
+	mUplinkReconn    = desc("uplink_reconnects_total", "Connections to the cloud broker after the first.")
+	mUplinkPublished = desc("uplink_published_total", "Messages the cloud broker acknowledged.")
+	mUplinkPubErrs   = desc("uplink_publish_errors_total", "Publishes that failed.")
+	mFwdDelivered    = desc("forwarder_delivered_readings_total", "Readings delivered to the cloud (acknowledged).")
+	mFwdFailures     = desc("forwarder_failures_total", "Delivery interruptions, each followed by a resend from the oldest reading.")
+	mCommands        = desc("commands_total", "Actuator commands by outcome.", "result")
+)
+
+// Describe sends every metric's description.
+func (daemonCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{mOutboxReadings, mOutboxBytes, mOutboxOldest, mOutboxDropped, mOutboxAppended,
+		mOutboxAcked, mOutboxAppendErrs, mOutboxCommits, mOutboxLastCommit, mDeviceReads, mDeviceReadErrs, mDeviceStored,
+		mDeviceRefused, mDeviceHealthy, mUplinkConnected, mUplinkReconn, mUplinkPublished, mUplinkPubErrs, mFwdDelivered,
+		mFwdFailures, mCommands} {
+		ch <- d
+	}
+}
+
+// Collect reads the parts' counters.
+func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
+	d := c.d
+	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(desc *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, v, labels...)
+	}
+	st := d.outbox.Stats()
+	gauge(mOutboxReadings, float64(st.Depth))
+	gauge(mOutboxBytes, float64(st.Bytes))
+	oldest := 0.0
+	if !st.Oldest.IsZero() {
+		oldest = time.Since(st.Oldest).Seconds()
+	}
+	gauge(mOutboxOldest, oldest)
+	counter(mOutboxDropped, float64(st.Dropped))
+	counter(mOutboxAppended, float64(st.Appended))
+	counter(mOutboxAcked, float64(st.Acked))
+	counter(mOutboxAppendErrs, float64(st.AppendErrors))
+	counter(mOutboxCommits, float64(st.Commits))
+	gauge(mOutboxLastCommit, st.LastCommit.Seconds())
+	for _, ds := range d.poller.Stats() {
+		counter(mDeviceReads, float64(ds.Reads), ds.Name)
+		counter(mDeviceReadErrs, float64(ds.ReadErrors), ds.Name)
+		counter(mDeviceStored, float64(ds.Stored), ds.Name)
+		counter(mDeviceRefused, float64(ds.AppendErrors), ds.Name)
+		gauge(mDeviceHealthy, boolFloat(ds.Healthy), ds.Name)
+	}
+	if d.link != nil {
+		ls := d.link.Stats()
+		gauge(mUplinkConnected, boolFloat(ls.Connected))
+		counter(mUplinkReconn, float64(ls.Reconnects))
+		counter(mUplinkPublished, float64(ls.Published))
+		counter(mUplinkPubErrs, float64(ls.PublishErrors))
+		fs := d.fwd.Stats()
+		counter(mFwdDelivered, float64(fs.Delivered))
+		counter(mFwdFailures, float64(fs.Failures))
+	}
+	cs := d.exec.Stats()
+	counter(mCommands, float64(cs.Executed), "executed")
+	counter(mCommands, float64(cs.Failed), "failed")
+	counter(mCommands, float64(cs.Rejected), "rejected")
+	counter(mCommands, float64(cs.Duplicates), "duplicate")
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
