@@ -53,7 +53,9 @@ devices:
 	defer stop()
 	waitUntil(t, "deliveries", func() bool { return d.fwd.Stats().Delivered > 10 })
 	first := scrape(t, d.api.Addr())
-	waitUntil(t, "more reads", func() bool { return d.poller.Stats()[0].Reads > int64(first[`edged_device_reads_total{device="boiler"}`])+20 })
+	waitUntil(t, "more reads", func() bool {
+		return d.poller.Stats()[0].Reads > int64(first[`edged_device_reads_total{device="boiler"}`])+20
+	})
 	second := scrape(t, d.api.Addr())
 
 	for _, name := range []string{
