@@ -5,7 +5,11 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 BUILD   := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 CONFIG  ?=
 
-.PHONY: build build-arm64 build-armv7 run test bench fuzz vet clean
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BIN     ?= bin/edged
+
+.PHONY: build build-arm64 build-armv7 run test bench fuzz vet clean install
 
 build:  ## bin/edged for this machine
 	$(BUILD) -o bin/edged ./cmd/edged
@@ -35,6 +39,18 @@ fuzz:  ## run each fuzzer briefly (seeds live in testdata/fuzz)
 	$(GO) test ./runtime/forwarder -run '^$$' -fuzz FuzzPayload -fuzztime 20s
 	$(GO) test ./sync/outbox -run '^$$' -fuzz FuzzDecode -fuzztime 20s
 	$(GO) test ./runtime/commands -run '^$$' -fuzz FuzzDecode -fuzztime 20s
+
+install:  ## install BIN (default bin/edged), the systemd unit and a first config; as root on the gateway
+	@test -x $(BIN) || { echo "no $(BIN): run make build (or make build-arm64 and BIN=bin/edged-linux-arm64)"; exit 1; }
+	@if [ -z "$(DESTDIR)" ] && ! id -u edged >/dev/null 2>&1; then \
+		useradd --system --home-dir /var/lib/edged --shell /usr/sbin/nologin edged; \
+		for g in gpio i2c spi; do getent group $$g >/dev/null && usermod -aG $$g edged; done; true; fi
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/edged
+	install -D -m 0644 deploy/edged.service $(DESTDIR)/etc/systemd/system/edged.service
+	test -e $(DESTDIR)/etc/edged/edged.yaml || install -D -m 0644 deploy/edged.yaml $(DESTDIR)/etc/edged/edged.yaml
+	install -D -m 0644 examples/sim-board.yaml $(DESTDIR)$(PREFIX)/share/doc/edged/sim-board.yaml
+	@if [ -z "$(DESTDIR)" ] && command -v systemctl >/dev/null; then systemctl daemon-reload; \
+		echo "installed: sudo systemctl enable --now edged; journalctl -u edged -f"; fi
 
 clean:
 	rm -rf bin
