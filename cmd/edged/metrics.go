@@ -50,9 +50,14 @@ var (
 	mCommands        = desc("commands_total", "Actuator commands by outcome.", "result")
 )
 
-// Describe sends the descriptions of what Collect emits.
-func (c daemonCollector) Describe(ch chan<- *prometheus.Desc) {
-	prometheus.DescribeByCollect(c, ch)
+// Describe sends every metric's description.
+func (daemonCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{mOutboxReadings, mOutboxBytes, mOutboxOldest, mOutboxDropped, mOutboxAppended,
+		mOutboxAcked, mOutboxAppendErrs, mOutboxCommits, mOutboxLastCommit, mDeviceReads, mDeviceReadErrs, mDeviceStored,
+		mDeviceRefused, mDeviceHealthy, mUplinkConnected, mUplinkReconn, mUplinkPublished, mUplinkPubErrs, mFwdDelivered,
+		mFwdFailures, mCommands} {
+		ch <- d
+	}
 }
 
 // Collect reads the parts' counters.
