@@ -50,7 +50,9 @@ var (
 	mCommands        = desc("commands_total", "Actuator commands by outcome.", "result")
 )
 
-// Describe sends every metric's description.
+// Describe sends every metric's description. It lists them rather than
+// using prometheus.DescribeByCollect, which calls Collect at registration,
+// before the daemon's parts exist.
 func (daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{mOutboxReadings, mOutboxBytes, mOutboxOldest, mOutboxDropped, mOutboxAppended,
 		mOutboxAcked, mOutboxAppendErrs, mOutboxCommits, mOutboxLastCommit, mDeviceReads, mDeviceReadErrs, mDeviceStored,
