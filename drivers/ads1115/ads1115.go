@@ -9,6 +9,7 @@ import (
 
 	"periph.io/x/conn/v3/i2c"
 
+	"edged/drivers/internal/wait"
 	"edged/drivers/scale"
 	"edged/reading"
 )
@@ -75,7 +76,7 @@ func New(name string, bus i2c.Bus, addr uint16, cfg Config, now func() time.Time
 		where:  fmt.Sprintf("%s 0x%02x", bus, addr),
 		period: (time.Second + time.Duration(rate) - 1) / time.Duration(rate),
 		now:    now,
-		sleep:  sleepCtx,
+		sleep:  wait.Sleep,
 		dev:    i2c.Dev{Bus: bus, Addr: addr},
 	}
 	for _, ch := range cfg.channels() {
@@ -153,16 +154,4 @@ func (d *Device) convert(ctx context.Context, ch channel) (int16, error) {
 		return 0, fmt.Errorf("read result: %w", err)
 	}
 	return int16(uint16(r[0])<<8 | uint16(r[1])), nil
-}
-
-// sleepCtx waits for d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"periph.io/x/conn/v3/i2c"
 
+	"edged/drivers/internal/wait"
 	"edged/reading"
 )
 
@@ -100,7 +101,7 @@ func New(name string, bus i2c.Bus, addr uint16, cfg Config, now func() time.Time
 		where: fmt.Sprintf("%s 0x%02x", bus, addr),
 		shot:  shots[cfg.repeatability()],
 		now:   now,
-		sleep: sleepCtx,
+		sleep: wait.Sleep,
 		dev:   i2c.Dev{Bus: bus, Addr: addr},
 	}
 	if err := d.Reset(context.Background()); err != nil {
@@ -162,16 +163,4 @@ func (d *Device) measure(ctx context.Context) (measurement, error) {
 
 func (d *Device) wrap(op string, err error) error {
 	return fmt.Errorf("sht3x %s (%s): %s: %w", d.name, d.where, op, err)
-}
-
-// sleepCtx waits for d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
