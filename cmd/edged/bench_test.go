@@ -90,7 +90,7 @@ func edgedRate(b *testing.B, broker *mosquittotest.Broker, devices, batch int, t
 	gw := fmt.Sprintf("bench%d", batch)
 	m := newMeter(b, broker.Addr(), "edged/"+gw+"/telemetry/+", target)
 	cfgFile := filepath.Join(dir, "edged.yaml")
-	os.WriteFile(cfgFile, []byte(fmt.Sprintf("gateway: {id: %s}\nhttp: {listen: 127.0.0.1:0}\ndata_dir: %s\ncloud: {url: %s, batch: %d, inflight: 32}\nlog: {level: error}\n%s",
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf("gateway: {id: %s}\nhttp: {listen: 127.0.0.1:0}\nlocal_mqtt: {listen: 127.0.0.1:0}\ndata_dir: %s\ncloud: {url: %s, batch: %d, inflight: 32}\nlog: {level: error}\n%s",
 		gw, dir, broker.URL(), batch, simDevices(devices))), 0o644)
 	cfg, devs, err := loadConfig(cfgFile, builtinKinds())
 	if err != nil {
@@ -171,7 +171,7 @@ func BenchmarkBacklogDrain(b *testing.B) {
 		gw := fmt.Sprintf("drain%d", i)
 		m := newMeter(b, broker.Addr(), "edged/"+gw+"/telemetry/+", backlog)
 		cfgFile := filepath.Join(dir, gw+".yaml")
-		os.WriteFile(cfgFile, []byte(fmt.Sprintf("gateway: {id: %s}\nhttp: {listen: 127.0.0.1:0}\ndata_dir: %s\ncloud: {url: %s}\ndevices: []\nlog: {level: warn}\n", gw, data, broker.URL())), 0o644)
+		os.WriteFile(cfgFile, []byte(fmt.Sprintf("gateway: {id: %s}\nhttp: {listen: 127.0.0.1:0}\nlocal_mqtt: {listen: 127.0.0.1:0}\ndata_dir: %s\ncloud: {url: %s}\ndevices: []\nlog: {level: warn}\n", gw, data, broker.URL())), 0o644)
 		cmd := exec.Command(bin, "run", "--config", cfgFile)
 		cmd.Stderr = os.Stderr
 		m.start = time.Now()
@@ -229,7 +229,7 @@ func BenchmarkDaemonFootprint(b *testing.B) {
 		for j := 0; j < 5; j++ {
 			data := filepath.Join(dir, fmt.Sprintf("idle%d-%d", i, j))
 			cfgFile := filepath.Join(dir, fmt.Sprintf("idle%d-%d.yaml", i, j))
-			os.WriteFile(cfgFile, []byte("http: {listen: 127.0.0.1:0}\ndata_dir: "+data+"\n"), 0o644)
+			os.WriteFile(cfgFile, []byte("http: {listen: 127.0.0.1:0}\nlocal_mqtt: {listen: 127.0.0.1:0}\ndata_dir: "+data+"\n"), 0o644)
 			t0 := time.Now()
 			c := startChild(b, bin, cfgFile)
 			c.waitLine(b, firstDurable)
@@ -245,7 +245,7 @@ func BenchmarkDaemonFootprint(b *testing.B) {
 
 		data := filepath.Join(dir, fmt.Sprintf("load%d", i))
 		cfgFile := filepath.Join(dir, fmt.Sprintf("load%d.yaml", i))
-		os.WriteFile(cfgFile, []byte(fmt.Sprintf("gateway: {id: load}\nhttp: {listen: 127.0.0.1:0}\ndata_dir: %s\ncloud: {url: %s}\nlog: {level: warn}\n%s", data, broker.URL(), simDevices(64))), 0o644)
+		os.WriteFile(cfgFile, []byte(fmt.Sprintf("gateway: {id: load}\nhttp: {listen: 127.0.0.1:0}\nlocal_mqtt: {listen: 127.0.0.1:0}\ndata_dir: %s\ncloud: {url: %s}\nlog: {level: warn}\n%s", data, broker.URL(), simDevices(64))), 0o644)
 		c := startChild(b, bin, cfgFile)
 		time.Sleep(5 * time.Second) // forward at full rate for a while
 		loadRSS := rssKB(c.cmd.Process.Pid, "VmHWM")

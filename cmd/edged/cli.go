@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -18,11 +19,12 @@ var version = "dev"
 
 const usage = `edged: the edge-gateway daemon.
 
-It polls devices (simulated, and chips as drivers land), makes every reading
-durable in a local outbox (bbolt, fsync per group commit) and forwards the
-readings to a cloud MQTT broker at QoS 1, deleting them only after the
-broker's PUBACK. With no configuration it runs one simulated device and
-buffers locally.
+It polls devices (chips over GPIO, I2C and SPI, or simulated ones), takes
+readings that sensors publish to its local MQTT broker (127.0.0.1:1883 by
+default), makes every reading durable in a local outbox (bbolt, fsync per
+group commit) and forwards the readings to a cloud MQTT broker at QoS 1,
+deleting them only after the broker's PUBACK. With no configuration it runs
+one simulated device and the local broker, and buffers locally.
 
 Usage:
   edged run [--config FILE]     run the daemon (Ctrl-C or SIGTERM stops it cleanly)
@@ -31,6 +33,7 @@ Usage:
   edged hardware [--config F]   show the host's periph drivers, buses and pins, and the board edged would use
   edged status                  show the running daemon's status (local API)
   edged device set NAME VALUE   command an actuator of the running daemon
+  edged broker passwd FILE USER add or change a user of the embedded MQTT broker
   edged version                 print the build version
   edged help [COMMAND]          explain a command
 
@@ -55,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdHardware(args[1:], stdout, stderr)
 	case "device":
 		return cmdDevice(ctx, args[1:], stdout, stderr)
+	case "broker":
+		return cmdBroker(args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "edged %s %s/%s %s\n", version, runtime.GOOS, runtime.GOARCH, runtime.Version())
 		return 0
@@ -84,6 +89,8 @@ func cmdHelp(args []string, stdout, stderr io.Writer) int {
 		return cmdHardware([]string{"--help"}, stdout, stdout)
 	case "device":
 		cmdDevice(context.Background(), nil, stdout, stdout)
+	case "broker":
+		return cmdBroker([]string{"--help"}, nil, stdout, stdout)
 	default:
 		fmt.Fprintf(stderr, "edged help: no command %q\n\n%s", args[0], usage)
 		return 2

@@ -12,7 +12,7 @@ import (
 // `edged device set` against an in-process daemon's local API.
 func TestStatusAndDeviceSetTalkToTheRunningDaemon(t *testing.T) {
 	dir := t.TempDir()
-	d, stop := startDaemon(t, writeConfig(t, dir, "gateway: {id: gw-api}\nhttp: {listen: 127.0.0.1:0}\ndata_dir: "+dir+`
+	d, stop := startDaemon(t, writeConfig(t, dir, "gateway: {id: gw-api}\nhttp: {listen: 127.0.0.1:0}\nlocal_mqtt: {listen: 127.0.0.1:0}\ndata_dir: "+dir+`
 devices:
   - {name: boiler, kind: sim, interval: 1ms, options: {metric: temperature, unit: C, waveform: constant, min: 71.5}}
 `))

@@ -21,14 +21,16 @@ import (
 // an empty file (or none) runs a gateway with one simulated device that
 // buffers readings locally until cloud.url is set.
 type Config struct {
-	Gateway  GatewayConfig   `yaml:"gateway"`
-	DataDir  string          `yaml:"data_dir"`
-	Cloud    CloudConfig     `yaml:"cloud"`
-	Outbox   OutboxConfig    `yaml:"outbox"`
-	Devices  []DeviceConfig  `yaml:"devices"`
-	Hardware hardware.Config `yaml:"hardware"`
-	HTTP     HTTPConfig      `yaml:"http"`
-	Log      LogConfig       `yaml:"log"`
+	Gateway GatewayConfig  `yaml:"gateway"`
+	DataDir string         `yaml:"data_dir"`
+	Cloud   CloudConfig    `yaml:"cloud"`
+	Outbox  OutboxConfig   `yaml:"outbox"`
+	Devices []DeviceConfig `yaml:"devices"`
+	// LocalMQTT is the broker on the gateway that sensors publish to.
+	LocalMQTT LocalMQTTConfig `yaml:"local_mqtt"`
+	Hardware  hardware.Config `yaml:"hardware"`
+	HTTP      HTTPConfig      `yaml:"http"`
+	Log       LogConfig       `yaml:"log"`
 }
 
 // HTTPConfig is the local API the edged CLI talks to.
@@ -112,13 +114,14 @@ type LogConfig struct {
 // defaultConfig is what edged runs with when the file says nothing.
 func defaultConfig() Config {
 	return Config{
-		Gateway: GatewayConfig{ID: defaultGatewayID()},
-		DataDir: "./data",
-		Cloud:   CloudConfig{TopicPrefix: "edged", Batch: 64, Inflight: 32},
-		Outbox:  OutboxConfig{MaxBytes: 256 << 20, MaxAge: 168 * time.Hour, Fsync: true},
-		Devices: []DeviceConfig{demoDevice()},
-		HTTP:    HTTPConfig{Listen: defaultAPI},
-		Log:     LogConfig{Level: "info", Format: "text"},
+		Gateway:   GatewayConfig{ID: defaultGatewayID()},
+		DataDir:   "./data",
+		Cloud:     CloudConfig{TopicPrefix: "edged", Batch: 64, Inflight: 32},
+		Outbox:    OutboxConfig{MaxBytes: 256 << 20, MaxAge: 168 * time.Hour, Fsync: true},
+		Devices:   []DeviceConfig{demoDevice()},
+		LocalMQTT: defaultLocalMQTT(),
+		HTTP:      HTTPConfig{Listen: defaultAPI},
+		Log:       LogConfig{Level: "info", Format: "text"},
 	}
 }
 
@@ -193,6 +196,13 @@ func (c *Config) validate(kinds map[string]deviceKind) ([]device, yamlconf.Error
 		errs.Add("log.format", "%q is not a format: use text or json", c.Log.Format)
 	}
 	devs := c.validateDevices(kinds, &errs)
+	sensors := 0
+	for _, d := range devs {
+		if d.kind.sensor != nil {
+			sensors++
+		}
+	}
+	c.validateLocalMQTT(&errs, sensors)
 	return devs, errs
 }
 
@@ -307,6 +317,7 @@ func (c *Config) validateDevices(kinds map[string]deviceKind, errs *yamlconf.Err
 		} else {
 			names[d.Name] = i
 		}
+		polled := d.Interval != 0
 		if d.Interval == 0 {
 			d.Interval = defaultInterval
 		}
@@ -317,6 +328,9 @@ func (c *Config) validateDevices(kinds map[string]deviceKind, errs *yamlconf.Err
 		if !ok {
 			errs.Add(p+".kind", "%q is not a device kind: use one of %s", d.Kind, strings.Join(kindNames(kinds), ", "))
 			continue
+		}
+		if k.sensor != nil && polled {
+			errs.Add(p+".interval", "a %s device is not polled (its sensors publish when they like): remove interval", d.Kind)
 		}
 		connected := checkConnection(d, k.conn, p, claims, errs)
 		opts, err := k.options(d, p+".options")

@@ -110,7 +110,7 @@ func TestKill9LosesNoAcknowledgedReading(t *testing.T) {
 	bin := buildEdged(t, dir)
 	broker := mosquittotest.Start(t, mosquittotest.WithPersistence())
 	cl := newCloud(t, broker.Addr(), "edged", "gw-crash")
-	base := fmt.Sprintf("gateway: {id: gw-crash}\nhttp: {listen: 127.0.0.1:0}\ndata_dir: %s\ncloud: {url: %s, batch: 32, inflight: 16}\nlog: {level: debug}\n", filepath.Join(dir, "data"), broker.URL())
+	base := fmt.Sprintf("gateway: {id: gw-crash}\nhttp: {listen: 127.0.0.1:0}\nlocal_mqtt: {listen: 127.0.0.1:0}\ndata_dir: %s\ncloud: {url: %s, batch: 32, inflight: 16}\nlog: {level: debug}\n", filepath.Join(dir, "data"), broker.URL())
 	flowing := writeConfig(t, dir, base+`devices:
   - {name: a, kind: sim, interval: 1ms}
   - {name: b, kind: sim, interval: 1ms, options: {waveform: random_walk, min: 0, max: 9, period: 3ms, seed: 9}}

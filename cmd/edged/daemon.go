@@ -10,10 +10,13 @@ import (
 	"path/filepath"
 	"time"
 
+	"edged/drivers/mqttsensor"
 	"edged/runtime/commands"
 	"edged/runtime/forwarder"
+	"edged/runtime/ingest"
 	"edged/runtime/localapi"
 	"edged/runtime/poller"
+	"edged/sync/broker"
 	"edged/sync/outbox"
 	"edged/sync/uplink"
 )
@@ -39,6 +42,12 @@ type daemon struct {
 	board   *board               // nil when no device needs hardware
 	devices []poller.Device      // opened, in config order
 	start   time.Time
+
+	broker  *broker.Broker // the embedded local broker; nil unless local_mqtt.mode is embedded
+	local   *uplink.Client // the external local broker; nil unless local_mqtt.mode is external
+	ingest  *ingest.Ingest // pushed readings (MQTT sensors) → outbox
+	sensors *sensorRouter  // local MQTT messages → readings
+	sink    poller.Sink    // the outbox, or the outbox with local re-publish
 }
 
 // runner is a device with a loop of its own (gpio-in counts edges).
@@ -104,15 +113,29 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 			}
 		}
 	}
-	entries := make([]poller.Entry, len(devs))
+	d.sink = ob
+	if l := cfg.LocalMQTT; l.Mode != localOff && l.Republish.Enabled {
+		d.sink = &republishSink{store: ob, publish: d.publishLocal, prefix: cfg.Cloud.TopicPrefix,
+			retain: l.Republish.Retain, log: log.With("component", "republish")}
+	}
+	var entries []poller.Entry
+	var sensors []*mqttsensor.Sensor
 	actuators := map[string]commands.Actuator{}
-	for i, spec := range devs {
+	for _, spec := range devs {
+		if spec.kind.sensor != nil {
+			s, err := spec.kind.sensor(spec.cfg, spec.options)
+			if err != nil {
+				return nil, fmt.Errorf("device %s: %w", spec.cfg.Name, err)
+			}
+			sensors = append(sensors, s)
+			continue
+		}
 		dev, err := spec.open(d.board)
 		if err != nil {
 			return nil, err
 		}
 		d.devices = append(d.devices, dev)
-		entries[i] = poller.Entry{Device: dev, Interval: spec.interval, Scale: spec.scale}
+		entries = append(entries, poller.Entry{Device: dev, Interval: spec.interval, Scale: spec.scale})
 		if a, ok := dev.(commands.Actuator); ok {
 			actuators[dev.Name()] = a
 		}
@@ -129,7 +152,10 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 			return nil, err
 		}
 	}
-	if d.poller, err = poller.New(entries, ob, poller.Config{Logger: log.With("component", "poller")}); err != nil {
+	if d.poller, err = poller.New(entries, d.sink, poller.Config{Logger: log.With("component", "poller")}); err != nil {
+		return nil, err
+	}
+	if err := d.wireLocalMQTT(sensors); err != nil {
 		return nil, err
 	}
 	if cfg.Cloud.URL != "" {
@@ -144,6 +170,9 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 func (d *daemon) abandon() {
 	if d.api != nil {
 		d.api.Close()
+	}
+	if d.broker != nil {
+		d.broker.Close()
 	}
 	d.closeDevices()
 	d.outbox.Close()
@@ -219,6 +248,17 @@ func (d *daemon) run(ctx context.Context, start time.Time) error {
 			status: d.statusDoc, log: d.log.With("component", "health")}
 		stages = append(stages, startStage("uplink", d.link.Run), startStage("forwarder", d.fwd.Run),
 			startStage("commands", d.cmds.Run), startStage("health", health.Run))
+	}
+	if d.ingest != nil {
+		stages = append(stages, startStage("ingest", d.ingest.Run))
+	}
+	if d.broker != nil {
+		stages = append(stages, startStage("broker", d.broker.Run))
+		d.log.Info("local MQTT broker listening", "addr", d.broker.Addr(), "tls_addr", d.broker.TLSAddr(),
+			"sensors", len(d.sensorList()), "anonymous_loopback", d.cfg.LocalMQTT.AllowAnonymous)
+	}
+	if d.local != nil {
+		stages = append(stages, startStage("local mqtt", d.local.Run))
 	}
 	for _, dev := range d.devices {
 		if r, ok := dev.(runner); ok {

@@ -70,7 +70,7 @@ func TestOutageBuffersThenDeliversEverySeqInOrder(t *testing.T) {
   - {name: door, kind: sim, interval: 2ms, options: {metric: open, waveform: square, min: 0, max: 1, period: 50ms}}
   - {name: tank, kind: sim, interval: 3ms, options: {metric: level, unit: "%", waveform: random_walk, min: 0, max: 100, period: 5ms, seed: 3}}
 `
-	base := fmt.Sprintf("gateway: {id: gw-it}\nhttp: {listen: 127.0.0.1:0}\ndata_dir: %s\ncloud: {url: %s, batch: 16, inflight: 8}\n", dir, broker.URL())
+	base := fmt.Sprintf("gateway: {id: gw-it}\nhttp: {listen: 127.0.0.1:0}\nlocal_mqtt: {listen: 127.0.0.1:0}\ndata_dir: %s\ncloud: {url: %s, batch: 16, inflight: 8}\n", dir, broker.URL())
 	d, stop := startDaemon(t, writeConfig(t, dir, base+devices))
 
 	cl.statusIs("online")
@@ -128,7 +128,7 @@ func TestOutageBuffersThenDeliversEverySeqInOrder(t *testing.T) {
 // the bus and the fix, and release what it opened.
 func TestMissingBusFailsStartWithTheFix(t *testing.T) {
 	dir := t.TempDir()
-	cfg := writeConfig(t, dir, "http: {listen: 127.0.0.1:0}\ndata_dir: "+dir+`
+	cfg := writeConfig(t, dir, "http: {listen: 127.0.0.1:0}\nlocal_mqtt: {listen: 127.0.0.1:0}\ndata_dir: "+dir+`
 hardware: {board: host}
 devices:
   - {name: env, kind: bme280, bus: i2c1, address: 0x76}

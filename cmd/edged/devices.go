@@ -12,7 +12,9 @@ import (
 	"edged/drivers/gpioin"
 	"edged/drivers/gpioout"
 	"edged/drivers/mcp3008"
+	"edged/drivers/mqttsensor"
 	"edged/drivers/pwm"
+	"edged/drivers/scale"
 	"edged/drivers/sht3x"
 	"edged/drivers/sim"
 	"edged/internal/yamlconf"
@@ -35,6 +37,9 @@ type deviceKind struct {
 	// open builds the device from its checked options on the board, at
 	// daemon start.
 	open func(d DeviceConfig, options any, hw *board) (poller.Device, error)
+	// sensor, instead of open, builds a device that is not polled: its
+	// readings arrive on the local MQTT broker.
+	sensor func(d DeviceConfig, options any) (*mqttsensor.Sensor, error)
 }
 
 // connection is a set of the ways a device kind attaches to hardware.
@@ -74,6 +79,13 @@ func (d device) open(hw *board) (poller.Device, error) {
 // builtinKinds is the one table of device kinds this binary knows.
 func builtinKinds() map[string]deviceKind {
 	return map[string]deviceKind{
+		"mqttsensor": {
+			help:    "readings that sensors publish on the local MQTT broker (options: topic with +device/+metric, format plain|json|senml, path, fields, metric, unit)",
+			options: mqttSensorOptions,
+			sensor: func(d DeviceConfig, opts any) (*mqttsensor.Sensor, error) {
+				return mqttsensor.New(d.Name, opts.(mqttsensor.Config))
+			},
+		},
 		"sim": {
 			help:    "a deterministic waveform source (options: metric, unit, waveform sine|square|random_walk|constant, min, max, period, seed)",
 			options: checkedOptions[sim.Config],
@@ -247,18 +259,35 @@ func busHint(conn connection) string {
 	return "an I2C bus such as i2c1 or an SPI port such as spi0.0"
 }
 
+// mqttSensorOptions checks an mqttsensor's options; the device's scale
+// block applies to every value it decodes.
+func mqttSensorOptions(d DeviceConfig, path string) (any, error) {
+	var sc scale.Linear
+	if d.Scale != nil {
+		sc = scale.Linear{Factor: d.Scale.Factor, Offset: d.Scale.Offset, Unit: d.Scale.Unit}
+	}
+	return checkedOptionsWith(d, path, func(c *mqttsensor.Config) { c.Scale = sc })
+}
+
 // validator is an options type that can check itself.
 type validator interface{ Validate() error }
 
 // checkedOptions decodes a device's options block strictly into T and runs
 // T's Validate, reporting problems at the options' path.
 func checkedOptions[T validator](d DeviceConfig, path string) (any, error) {
+	return checkedOptionsWith(d, path, func(*T) {})
+}
+
+// checkedOptionsWith is checkedOptions with a step between decoding and
+// validating, for settings that come from outside the options block.
+func checkedOptionsWith[T validator](d DeviceConfig, path string, set func(*T)) (any, error) {
 	var c T
 	if d.Options.Kind != 0 {
 		if err := yamlconf.DecodeNode(&d.Options, &c, path); err != nil {
 			return nil, err
 		}
 	}
+	set(&c)
 	if err := c.Validate(); err != nil {
 		// Drivers name their fields "options.gain: …"; put them under
 		// the device's own path.

@@ -26,7 +26,7 @@ func TestFullDiskIsCountedAndRecovers(t *testing.T) {
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", data).Run() })
 
-	cfg := writeConfig(t, dir, "http: {listen: 127.0.0.1:0}\ndata_dir: "+data+`
+	cfg := writeConfig(t, dir, "http: {listen: 127.0.0.1:0}\nlocal_mqtt: {listen: 127.0.0.1:0}\ndata_dir: "+data+`
 devices:
   - {name: a, kind: sim, interval: 1ms}
   - {name: b, kind: sim, interval: 1ms}

@@ -23,6 +23,7 @@ func TestSimBoardReadingsAndCommands(t *testing.T) {
 	cl := newCloud(t, broker.Addr(), "edged", "gw-hw")
 	cfg := fmt.Sprintf(`gateway: {id: gw-hw}
 http: {listen: 127.0.0.1:0}
+local_mqtt: {listen: 127.0.0.1:0}
 data_dir: %s
 cloud: {url: %s, batch: 8}
 hardware: {board: sim}

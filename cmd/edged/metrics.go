@@ -48,6 +48,18 @@ var (
 	mFwdDelivered    = desc("forwarder_delivered_readings_total", "Readings delivered to the cloud (acknowledged).")
 	mFwdFailures     = desc("forwarder_failures_total", "Delivery interruptions, each followed by a resend from the oldest reading.")
 	mCommands        = desc("commands_total", "Actuator commands by outcome.", "result")
+
+	mLocalClients     = desc("local_mqtt_clients", "Clients connected to the embedded broker.")
+	mLocalReceived    = desc("local_mqtt_received_total", "Publishes the embedded broker received from clients.")
+	mLocalRouted      = desc("local_mqtt_sensor_messages_total", "Publishes on sensor topics by outcome: stored (durable or malformed, see sensor metrics), refused (not stored, the client resends), busy (QoS 0 dropped, queue full).", "result")
+	mLocalRateLimit   = desc("local_mqtt_rate_limit_per_second", "Publishes per second one client may make (local_mqtt.rate_limit); 0 is no limit.")
+	mLocalRateLimited = desc("local_mqtt_rate_limited_total", "Publishes over a client's rate limit: dropped (QoS 0) or delayed (QoS 1/2).", "action")
+	mLocalAuth        = desc("local_mqtt_connections_total", "Connection attempts by outcome.", "result")
+	mLocalACLDenied   = desc("local_mqtt_acl_denied_total", "Publishes, subscriptions and deliveries the ACL denied.")
+	mSensorMessages   = desc("sensor_messages_total", "Messages an mqttsensor device decoded or refused.", "device")
+	mSensorReadings   = desc("sensor_readings_total", "Readings an mqttsensor device decoded.", "device")
+	mSensorMalformed  = desc("sensor_malformed_total", "Messages an mqttsensor device refused for their payload or topic, by the device the topic names (_other past 256 names).", "device", "topic_device")
+	mIngestQueued     = desc("ingest_queued", "Pushed readings (MQTT sensors) waiting to be stored.")
 )
 
 // Describe sends every metric's description. It lists them rather than
@@ -57,7 +69,8 @@ func (daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{mOutboxReadings, mOutboxBytes, mOutboxOldest, mOutboxDropped, mOutboxAppended,
 		mOutboxAcked, mOutboxAppendErrs, mOutboxCommits, mOutboxLastCommit, mDeviceReads, mDeviceReadErrs, mDeviceStored,
 		mDeviceRefused, mDeviceHealthy, mUplinkConnected, mUplinkReconn, mUplinkPublished, mUplinkPubErrs, mFwdDelivered,
-		mFwdFailures, mCommands} {
+		mFwdFailures, mCommands, mLocalClients, mLocalReceived, mLocalRouted, mLocalRateLimit, mLocalRateLimited, mLocalAuth,
+		mLocalACLDenied, mSensorMessages, mSensorReadings, mSensorMalformed, mIngestQueued} {
 		ch <- d
 	}
 }
@@ -107,6 +120,34 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(mCommands, float64(cs.Failed), "failed")
 	counter(mCommands, float64(cs.Rejected), "rejected")
 	counter(mCommands, float64(cs.Duplicates), "duplicate")
+	if b := d.broker; b != nil {
+		bs := b.Stats()
+		gauge(mLocalClients, float64(bs.Clients))
+		counter(mLocalReceived, float64(bs.Received))
+		counter(mLocalRouted, float64(bs.Durable), "stored")
+		counter(mLocalRouted, float64(bs.Refused), "refused")
+		counter(mLocalRouted, float64(bs.Busy), "busy")
+		gauge(mLocalRateLimit, bs.RateLimit)
+		counter(mLocalRateLimited, float64(bs.RateDropped), "dropped")
+		counter(mLocalRateLimited, float64(bs.RateDelayed), "delayed")
+		counter(mLocalAuth, float64(bs.Auth.AuthOK), "accepted")
+		counter(mLocalAuth, float64(bs.Auth.AuthRefused), "refused")
+		counter(mLocalACLDenied, float64(bs.Auth.ACLDenied))
+	}
+	if d.ingest != nil {
+		gauge(mIngestQueued, float64(d.ingest.Stats().Queued))
+	}
+	for _, s := range d.sensorList() {
+		st := s.Stats()
+		counter(mSensorMessages, float64(st.Messages), s.Name())
+		counter(mSensorReadings, float64(st.Readings), s.Name())
+		for dev, n := range st.MalformedByDevice {
+			counter(mSensorMalformed, float64(n), s.Name(), dev)
+		}
+		if st.MalformedOther > 0 {
+			counter(mSensorMalformed, float64(st.MalformedOther), s.Name(), "_other")
+		}
+	}
 }
 
 func boolFloat(b bool) float64 {

@@ -45,6 +45,7 @@ func TestMetricsNameTheWorkAndCountersMove(t *testing.T) {
 	dir := t.TempDir()
 	d, stop := startDaemon(t, writeConfig(t, dir, fmt.Sprintf(`gateway: {id: gw-m}
 http: {listen: 127.0.0.1:0}
+local_mqtt: {listen: 127.0.0.1:0}
 data_dir: %s
 cloud: {url: %s}
 devices:

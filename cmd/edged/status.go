@@ -3,6 +3,9 @@ package main
 import (
 	"runtime"
 	"time"
+
+	"edged/runtime/ingest"
+	"edged/sync/broker"
 )
 
 // statusDoc is what /api/v1/status and `edged status` show.
@@ -15,6 +18,28 @@ type statusDoc struct {
 	Outbox   outboxStatus   `json:"outbox"`
 	Devices  []deviceStatus `json:"devices"`
 	Commands any            `json:"commands"`
+	// LocalMQTT is the local broker and the sensors that publish to it.
+	LocalMQTT localMQTTStatus `json:"local_mqtt"`
+}
+
+type localMQTTStatus struct {
+	Mode      string         `json:"mode"`
+	Addr      string         `json:"addr,omitempty"`
+	TLSAddr   string         `json:"tls_addr,omitempty"`
+	URL       string         `json:"url,omitempty"`
+	Connected bool           `json:"connected"`
+	Broker    *broker.Stats  `json:"broker,omitempty"`
+	Ingest    *ingest.Stats  `json:"ingest,omitempty"`
+	Sensors   []sensorStatus `json:"sensors"`
+}
+
+type sensorStatus struct {
+	Name      string            `json:"name"`
+	Topic     string            `json:"topic"`
+	Messages  uint64            `json:"messages"`
+	Readings  uint64            `json:"readings"`
+	Malformed uint64            `json:"malformed"`
+	ByDevice  map[string]uint64 `json:"malformed_by_device,omitempty"`
 }
 
 type cloudStatus struct {
@@ -68,6 +93,7 @@ func (d *daemon) statusDoc() statusDoc {
 		fs := d.fwd.Stats()
 		doc.Cloud = cloudStatus{URL: d.cfg.Cloud.URL, Enabled: true, Connected: d.link.Connected(), Delivered: fs.Delivered, LastError: fs.LastError}
 	}
+	doc.LocalMQTT = d.localStatus()
 	for _, ds := range d.poller.Stats() {
 		s := deviceStatus{Name: ds.Name, Healthy: ds.Healthy, Reads: ds.Reads, Errors: ds.ReadErrors + ds.AppendErrors, Stored: ds.Stored, LastError: ds.LastError}
 		if ds.Last.Device != "" {
@@ -76,4 +102,25 @@ func (d *daemon) statusDoc() statusDoc {
 		doc.Devices = append(doc.Devices, s)
 	}
 	return doc
+}
+
+func (d *daemon) localStatus() localMQTTStatus {
+	ls := localMQTTStatus{Mode: d.cfg.LocalMQTT.Mode, Sensors: []sensorStatus{}}
+	if d.broker != nil {
+		st := d.broker.Stats()
+		ls.Addr, ls.TLSAddr, ls.Connected, ls.Broker = d.broker.Addr(), d.broker.TLSAddr(), true, &st
+	}
+	if d.local != nil {
+		ls.URL, ls.Connected = d.cfg.LocalMQTT.URL, d.local.Connected()
+	}
+	if d.ingest != nil {
+		st := d.ingest.Stats()
+		ls.Ingest = &st
+	}
+	for _, s := range d.sensorList() {
+		st := s.Stats()
+		ls.Sensors = append(ls.Sensors, sensorStatus{Name: s.Name(), Topic: s.Filter(), Messages: st.Messages,
+			Readings: st.Readings, Malformed: st.Malformed, ByDevice: st.MalformedByDevice})
+	}
+	return ls
 }

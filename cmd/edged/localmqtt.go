@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"edged/drivers/mqttsensor"
+	"edged/runtime/ingest"
+	"edged/sync/broker"
+	"edged/sync/broker/auth"
+	"edged/sync/uplink"
+)
+
+// Local MQTT modes.
+const (
+	localEmbedded = "embedded"
+	localExternal = "external"
+	localOff      = "off"
+)
+
+// LocalMQTTConfig is the MQTT broker on the gateway that sensors publish to:
+// edged's own (embedded, the default) or one already running (external).
+type LocalMQTTConfig struct {
+	// Mode is embedded (default), external or off.
+	Mode string `yaml:"mode"`
+	// Listen is the embedded broker's plain listener; default
+	// 127.0.0.1:1883. Any non-loopback address needs passwd_file.
+	Listen string `yaml:"listen"`
+	// TLS adds a TLS listener (embedded), or secures the link to an
+	// external broker at an mqtts:// url.
+	TLS LocalTLSConfig `yaml:"tls"`
+	// AllowAnonymous lets clients without a username in, from loopback
+	// addresses only; default true.
+	AllowAnonymous bool `yaml:"allow_anonymous"`
+	// PasswdFile lists users with bcrypt hashes: `edged broker passwd`.
+	PasswdFile string `yaml:"passwd_file"`
+	// ACL limits what each user may publish and subscribe to.
+	ACL []auth.Rule `yaml:"acl"`
+	// Persistence keeps retained messages and sessions in
+	// data_dir/broker.db across restarts; default true.
+	Persistence bool `yaml:"persistence"`
+	// RateLimit bounds each client's publishes.
+	RateLimit RateLimitConfig `yaml:"rate_limit"`
+	// Republish puts every reading on the local broker too.
+	Republish RepublishConfig `yaml:"republish"`
+
+	// URL is the external broker (mode external), mqtt:// or mqtts://.
+	URL string `yaml:"url"`
+	// ClientID for the external broker; default edged-local-<gateway.id>.
+	ClientID string `yaml:"client_id"`
+	// Username and PasswordFile log in to the external broker.
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+}
+
+// LocalTLSConfig is the embedded broker's TLS listener, or (external) the
+// files that secure the link to the broker.
+type LocalTLSConfig struct {
+	Listen       string `yaml:"listen"`         // embedded: e.g. 0.0.0.0:8883
+	CertFile     string `yaml:"cert_file"`      // embedded: server cert; external: client cert
+	KeyFile      string `yaml:"key_file"`       // its key
+	ClientCAFile string `yaml:"client_ca_file"` // embedded: require client certs signed by it
+	CAFile       string `yaml:"ca_file"`        // external: CA of the broker's certificate
+}
+
+// RateLimitConfig bounds each client of the embedded broker.
+type RateLimitConfig struct {
+	// MessagesPerSecond per client; default 1000; 0 turns the limit off.
+	// Over it QoS 0 messages are dropped and QoS 1/2 ones slowed down.
+	MessagesPerSecond float64 `yaml:"messages_per_second"`
+	// Burst above the rate; default 2× the rate.
+	Burst int `yaml:"burst"`
+}
+
+// RepublishConfig puts readings on the local broker as
+// <cloud.topic_prefix>/local/<device>/<metric>.
+type RepublishConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// Retain keeps the last value of each metric for new subscribers.
+	Retain bool `yaml:"retain"`
+}
+
+func defaultLocalMQTT() LocalMQTTConfig {
+	return LocalMQTTConfig{Mode: localEmbedded, Listen: broker.DefaultListen, AllowAnonymous: true, Persistence: true,
+		RateLimit: RateLimitConfig{MessagesPerSecond: 1000}}
+}
+
+// validateLocalMQTT checks local_mqtt.* and that sensor devices have a
+// broker to listen on.
+func (c *Config) validateLocalMQTT(errs interface {
+	Add(path, format string, args ...any)
+}, sensors int) {
+	l := &c.LocalMQTT
+	switch l.Mode {
+	case localOff:
+		if sensors > 0 {
+			errs.Add("local_mqtt.mode", "is off but %d mqttsensor device(s) need a broker: use embedded or external", sensors)
+		}
+		return
+	case localExternal:
+		scheme, rest, ok := strings.Cut(l.URL, "://")
+		if !ok || rest == "" || (scheme != "mqtt" && scheme != "mqtts") {
+			errs.Add("local_mqtt.url", "%q is not a broker URL: use mqtt://127.0.0.1:1883 (or mqtts://)", l.URL)
+		}
+		if l.TLS.Listen != "" || l.PasswdFile != "" || len(l.ACL) > 0 {
+			errs.Add("local_mqtt", "tls.listen, passwd_file and acl configure the embedded broker: with mode external, set them on that broker")
+		}
+		for path, f := range map[string]string{"local_mqtt.password_file": l.PasswordFile, "local_mqtt.tls.ca_file": l.TLS.CAFile,
+			"local_mqtt.tls.cert_file": l.TLS.CertFile, "local_mqtt.tls.key_file": l.TLS.KeyFile} {
+			if f != "" {
+				if _, err := os.Stat(f); err != nil {
+					errs.Add(path, "cannot read %s: %v", f, pathErr(err))
+				}
+			}
+		}
+		return
+	case localEmbedded:
+	default:
+		errs.Add("local_mqtt.mode", "%q is not a mode: use embedded (edged is the broker), external (use url) or off", l.Mode)
+		return
+	}
+	if l.URL != "" || l.Username != "" || l.PasswordFile != "" || l.TLS.CAFile != "" {
+		errs.Add("local_mqtt.url", "url, username, password_file and tls.ca_file are for mode external: set mode: external or remove them")
+	}
+	if l.PasswdFile != "" {
+		if _, err := os.Stat(l.PasswdFile); err != nil {
+			errs.Add("local_mqtt.passwd_file", "cannot read %s: %v (create it with \"edged broker passwd %s USER\")", l.PasswdFile, pathErr(err), l.PasswdFile)
+		}
+	}
+	if err := c.brokerConfig(nil).Validate(); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			path, msg, ok := strings.Cut(line, ": ")
+			if !ok {
+				path, msg = "", line
+			}
+			errs.Add(strings.TrimSuffix("local_mqtt."+path, "."), "%s", msg)
+		}
+	}
+}
+
+// brokerConfig is the embedded broker's configuration from local_mqtt.
+func (c *Config) brokerConfig(h *sensorRouter) broker.Config {
+	l := c.LocalMQTT
+	bc := broker.Config{
+		Listen: l.Listen, TLSListen: l.TLS.Listen, CertFile: l.TLS.CertFile, KeyFile: l.TLS.KeyFile,
+		ClientCAFile: l.TLS.ClientCAFile, AllowAnonymous: l.AllowAnonymous, PasswdFile: l.PasswdFile, ACL: l.ACL,
+		RateLimit: l.RateLimit.MessagesPerSecond, Burst: l.RateLimit.Burst,
+	}
+	if l.Persistence {
+		bc.StorePath = filepath.Join(c.DataDir, "broker.db")
+	}
+	if h != nil && len(h.sensors) > 0 {
+		bc.Routes, bc.Handler = h.filters(), h
+	}
+	return bc
+}
+
+// externalConfig is the link to an external local broker.
+func (c *Config) externalConfig() (uplink.Config, error) {
+	l := c.LocalMQTT
+	password := ""
+	if l.PasswordFile != "" {
+		b, err := os.ReadFile(l.PasswordFile)
+		if err != nil {
+			return uplink.Config{}, fmt.Errorf("local_mqtt.password_file: %w", err)
+		}
+		password = strings.TrimRight(string(b), "\r\n")
+	}
+	id := l.ClientID
+	if id == "" {
+		id = "edged-local-" + c.Gateway.ID
+	}
+	return uplink.Config{URL: l.URL, ClientID: id, Username: l.Username, Password: password,
+		CAFile: l.TLS.CAFile, CertFile: l.TLS.CertFile, KeyFile: l.TLS.KeyFile}, nil
+}
+
+// wireLocalMQTT builds the local broker (or the link to an external one)
+// and, when there are mqttsensor devices, the route from it to the outbox.
+func (d *daemon) wireLocalMQTT(sensors []*mqttsensor.Sensor) error {
+	l := d.cfg.LocalMQTT
+	if l.Mode == localOff {
+		return nil
+	}
+	if len(sensors) > 0 {
+		d.ingest = ingest.New(d.sink, ingest.Config{Logger: d.log.With("component", "ingest")})
+		d.sensors = newSensorRouter(sensors, d.ingest, d.log.With("component", "mqttsensor"))
+	}
+	if l.Mode == localExternal {
+		uc, err := d.cfg.externalConfig()
+		if err != nil {
+			return err
+		}
+		uc.Logger = d.log.With("component", "local_mqtt")
+		if d.local, err = uplink.New(uc); err != nil {
+			return fmt.Errorf("local_mqtt: %w", err)
+		}
+		if d.sensors != nil {
+			h := d.sensors.handleExternal(context.Background())
+			for _, f := range d.sensors.filters() {
+				if err := d.local.Subscribe(f, 1, h); err != nil {
+					return fmt.Errorf("local_mqtt: %w", err)
+				}
+			}
+		}
+		return nil
+	}
+	bc := d.cfg.brokerConfig(d.sensors)
+	bc.Logger = d.log.With("component", "broker")
+	b, err := broker.New(bc)
+	if err != nil {
+		return fmt.Errorf("local_mqtt: %w", err)
+	}
+	d.broker = b
+	return nil
+}
+
+// publishLocal puts a message on the local broker, embedded or external.
+func (d *daemon) publishLocal(topic string, payload []byte, retain bool) error {
+	switch {
+	case d.broker != nil:
+		return d.broker.Publish(topic, payload, retain)
+	case d.local != nil:
+		_, err := d.local.Publish(topic, payload, 0, retain)
+		return err
+	}
+	return nil
+}
+
+// sensorList is the mqttsensor devices, for status and metrics.
+func (d *daemon) sensorList() []*mqttsensor.Sensor {
+	if d.sensors == nil {
+		return nil
+	}
+	return d.sensors.sensors
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"edged/drivers/mqttsensor"
+	"edged/runtime/ingest"
+	"edged/sync/broker"
+)
+
+// sensorLogEvery bounds how often one device's bad payloads are logged.
+const sensorLogEvery = 10 * time.Second
+
+// sensorRouter turns messages on the local broker into readings: the first
+// mqttsensor device whose topic pattern matches decodes the payload, and
+// the readings go to the ingest queue. It is the broker's Handler (embedded
+// mode) and the external subscription's handler.
+type sensorRouter struct {
+	sensors []*mqttsensor.Sensor
+	ingest  *ingest.Ingest
+	log     *slog.Logger
+
+	mu     sync.Mutex
+	logged map[string]time.Time // device → last malformed-payload log line
+}
+
+func newSensorRouter(sensors []*mqttsensor.Sensor, in *ingest.Ingest, log *slog.Logger) *sensorRouter {
+	return &sensorRouter{sensors: sensors, ingest: in, log: log, logged: map[string]time.Time{}}
+}
+
+// filters are the MQTT subscriptions that cover every sensor.
+func (r *sensorRouter) filters() []string {
+	fs := make([]string, len(r.sensors))
+	for i, s := range r.sensors {
+		fs[i] = s.Filter()
+	}
+	return fs
+}
+
+// Handle decodes m and queues its readings. A QoS 0 message is dropped when
+// the queue is full; a QoS 1 or 2 message waits for room, which slows its
+// publisher. A message that no sensor can decode is counted, logged now
+// and then, and acknowledged: sending it again would not make it valid.
+func (r *sensorRouter) Handle(ctx context.Context, m broker.Message, done func(error)) {
+	for _, s := range r.sensors {
+		if !s.Matches(m.Topic) {
+			continue
+		}
+		rs, err := s.Decode(m.Topic, m.Payload, time.Now())
+		if err != nil {
+			r.malformed(s, err)
+			done(nil)
+			return
+		}
+		r.ingest.Submit(ctx, rs, m.QoS > 0, func(err error) {
+			if err == ingest.ErrFull {
+				err = broker.ErrBusy
+			}
+			done(err)
+		})
+		return
+	}
+	done(nil) // a route no sensor claims (a $-topic on a # filter): nothing to store
+}
+
+// malformed logs a bad payload, at most once per sensorLogEvery per device.
+func (r *sensorRouter) malformed(s *mqttsensor.Sensor, err error) {
+	now := time.Now()
+	r.mu.Lock()
+	last, seen := r.logged[s.Name()]
+	if seen && now.Sub(last) < sensorLogEvery {
+		r.mu.Unlock()
+		return
+	}
+	r.logged[s.Name()] = now
+	r.mu.Unlock()
+	r.log.Warn("bad sensor payload, not stored", "device", s.Name(), "err", err)
+}
+
+// handleExternal is the handler for subscriptions on an external broker: it
+// returns once the readings are durable (or refused), so the broker keeps
+// the message until then.
+func (r *sensorRouter) handleExternal(ctx context.Context) func(topic string, payload []byte) {
+	return func(topic string, payload []byte) {
+		settled := make(chan struct{})
+		r.Handle(ctx, broker.Message{Topic: topic, Payload: payload, QoS: 1}, func(error) { close(settled) })
+		select {
+		case <-settled:
+		case <-ctx.Done():
+		}
+	}
+}

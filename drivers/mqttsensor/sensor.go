@@ -1,0 +1,209 @@
+package mqttsensor
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"edged/drivers/scale"
+	"edged/reading"
+)
+
+// MaxPayload is the largest payload Decode parses, in bytes; longer ones
+// are rejected unread.
+const MaxPayload = 64 << 10
+
+// Sensor turns the messages published on one topic pattern into readings.
+// Its methods are safe for concurrent use.
+type Sensor struct {
+	name     string
+	pattern  Pattern
+	format   string
+	metric   string    // when the topic has no +metric
+	path     jsonPath  // json with one value
+	fields   []field   // json with several values, by metric
+	timePath *jsonPath // json: where the time is; nil means receive time
+	unit     string    // raw unit
+	scale    scale.Linear
+	stats    counters
+}
+
+// field is one metric of a json message with Fields.
+type field struct {
+	metric string
+	path   jsonPath
+}
+
+// New returns the sensor for the device called name. name is the device of
+// every reading unless the topic captures +device. cfg must pass Validate.
+func New(name string, cfg Config) (*Sensor, error) {
+	if err := checkName(name); err != nil {
+		return nil, fmt.Errorf("mqttsensor: device name %s %w", quoteString(name), err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("mqttsensor %s: %w", name, err)
+	}
+	// Validate has parsed everything once; these cannot fail.
+	p, _ := ParsePattern(cfg.Topic)
+	s := &Sensor{name: name, pattern: p, format: cfg.format(), metric: cfg.Metric, unit: cfg.Unit, scale: cfg.Scale}
+	if s.format == FormatJSON {
+		for _, m := range cfg.fieldNames() {
+			jp, _ := parsePath(cfg.Fields[m])
+			s.fields = append(s.fields, field{metric: m, path: jp})
+		}
+		s.path, _ = parsePath(cfg.path())
+		if cfg.TimePath != "" {
+			tp, _ := parsePath(cfg.TimePath)
+			s.timePath = &tp
+		}
+	}
+	return s, nil
+}
+
+// Name is the device's configured name.
+func (s *Sensor) Name() string { return s.name }
+
+// Filter is the MQTT subscription filter that delivers this sensor's
+// messages, e.g. sensors/+/+.
+func (s *Sensor) Filter() string { return s.pattern.Filter() }
+
+// Matches reports whether topic matches the sensor's pattern, so that a
+// router can pick the sensor for a message before decoding it. It does not
+// allocate or count.
+func (s *Sensor) Matches(topic string) bool {
+	_, ok := s.pattern.Match(topic)
+	return ok
+}
+
+// Decode turns one message into readings: every reading the payload holds,
+// scaled, with the device and metric from the topic or the configuration,
+// and Seq 0. It fails, with no readings, when the topic does not match the
+// pattern (wrapping ErrNoMatch), a captured name is invalid, or the payload
+// is malformed in any part. now is when the message arrived.
+func (s *Sensor) Decode(topic string, payload []byte, now time.Time) ([]reading.Reading, error) {
+	s.stats.messages.Add(1)
+	m, ok := s.pattern.Match(topic)
+	if !ok {
+		s.stats.unmatched.Add(1)
+		return nil, fmt.Errorf("mqttsensor %s: %s: %w %s", s.name, topicText(topic), ErrNoMatch, s.pattern)
+	}
+	device, metric := s.name, s.metric
+	if s.pattern.hasDevice {
+		device = m.Device
+		if err := checkName(device); err != nil {
+			return nil, s.malformed(topic, device, fmt.Errorf("device name %s in the topic %w", quoteString(device), err))
+		}
+	}
+	if s.pattern.hasMetric {
+		metric = m.Metric
+		if err := checkName(metric); err != nil {
+			return nil, s.malformed(topic, device, fmt.Errorf("metric name %s in the topic %w", quoteString(metric), err))
+		}
+	}
+	if len(payload) > MaxPayload {
+		return nil, s.malformed(topic, device, fmt.Errorf("payload of %d bytes is over the %d KiB limit", len(payload), MaxPayload>>10))
+	}
+	var (
+		rs      []reading.Reading
+		skipped int
+		err     error
+	)
+	switch s.format {
+	case FormatJSON:
+		rs, err = s.decodeJSON(device, metric, payload, now)
+	case FormatSenML:
+		rs, skipped, err = s.decodeSenML(device, payload, now)
+	default:
+		var r reading.Reading
+		if r, err = s.decodePlain(device, metric, payload, now); err == nil {
+			rs = []reading.Reading{r}
+		}
+	}
+	if err != nil {
+		return nil, s.malformed(topic, device, fmt.Errorf("payload %s: %w", quote(payload), err))
+	}
+	s.stats.readings.Add(uint64(len(rs)))
+	s.stats.skipped.Add(uint64(skipped))
+	return rs, nil
+}
+
+// malformed counts a rejected message of device and names the sensor and
+// topic in err.
+func (s *Sensor) malformed(topic, device string, err error) error {
+	s.stats.malformed(device)
+	return fmt.Errorf("mqttsensor %s: %s: %w", s.name, topicText(topic), err)
+}
+
+// newReading scales v and builds the reading, refusing a value the scale
+// takes out of the finite numbers.
+func (s *Sensor) newReading(device, metric string, v float64, unit string, t time.Time) (reading.Reading, error) {
+	out := s.scale.Apply(v)
+	if math.IsNaN(out) || math.IsInf(out, 0) {
+		return reading.Reading{}, fmt.Errorf("%s: value %g scales to %g, not a finite number", metric, v, out)
+	}
+	return reading.Reading{Device: device, Metric: metric, Value: out, Unit: s.scale.UnitOr(unit), Time: t}, nil
+}
+
+// decodePlain reads a payload that is one decimal number.
+func (s *Sensor) decodePlain(device, metric string, payload []byte, now time.Time) (reading.Reading, error) {
+	v, err := parsePlain(payload)
+	if err != nil {
+		return reading.Reading{}, err
+	}
+	return s.newReading(device, metric, v, s.unit, now)
+}
+
+// parsePlain parses a decimal number (sign, digits, fraction, exponent)
+// with optional surrounding whitespace. NaN, Inf, hex and Go's underscores
+// are refused.
+func parsePlain(b []byte) (float64, error) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return 0, errors.New("empty: publish a number, e.g. 21.5")
+	}
+	if !isDecimal(b) {
+		return 0, errors.New("not a number: publish a decimal number, e.g. 21.5 or -3e2")
+	}
+	v, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || math.IsInf(v, 0) {
+		return 0, errors.New("number out of range of a float64")
+	}
+	return v, nil
+}
+
+// isDecimal reports whether b is [+-]digits[.digits][e[+-]digits], where
+// either side of the point may be empty but not both.
+func isDecimal(b []byte) bool {
+	i := 0
+	if i < len(b) && (b[i] == '+' || b[i] == '-') {
+		i++
+	}
+	digits := 0
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		digits++
+	}
+	if i < len(b) && b[i] == '.' {
+		for i++; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			digits++
+		}
+	}
+	if digits == 0 {
+		return false
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		exp := i
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		}
+		if i == exp {
+			return false
+		}
+	}
+	return i == len(b)
+}

@@ -1,0 +1,283 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"edged/sync/broker/auth"
+)
+
+// clients returns the paths of mosquitto_pub and mosquitto_sub: real MQTT
+// clients nobody here wrote. Without them the test is skipped, or fails
+// when CI is set.
+func clients(t *testing.T) (pub, sub string) {
+	t.Helper()
+	pub, err1 := exec.LookPath("mosquitto_pub")
+	sub, err2 := exec.LookPath("mosquitto_sub")
+	if err := errors.Join(err1, err2); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("mosquitto clients missing (apt-get install mosquitto-clients); CI is set: %v", err)
+		}
+		t.Skipf("mosquitto clients missing (apt-get install mosquitto-clients): %v", err)
+	}
+	return pub, sub
+}
+
+// start runs a broker on a free loopback port until the test ends.
+func start(t *testing.T, cfg Config) *Broker {
+	t.Helper()
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	b, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("broker run: %v", err)
+		}
+	})
+	return b
+}
+
+// mq runs a mosquitto client against b and returns its exit error and output.
+func mq(t *testing.T, b *Broker, bin string, args ...string) (string, error) {
+	t.Helper()
+	host, port, _ := strings.Cut(b.Addr(), ":")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, append([]string{"-h", host, "-p", port}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+// subscribe starts mosquitto_sub and returns a function that waits for it
+// to exit (after count messages, or its -W timeout) and returns what it
+// printed. It waits until the subscription is in place.
+func subscribe(t *testing.T, b *Broker, sub string, count int, args ...string) func() string {
+	t.Helper()
+	host, port, _ := strings.Cut(b.Addr(), ":")
+	var out bytes.Buffer
+	before := b.Stats().Clients
+	cmd := exec.Command(sub, append([]string{"-h", host, "-p", port, "-v", "-C", strconv.Itoa(count), "-W", "10"}, args...)...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; b.Stats().Clients == before && i < 1000; i++ {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // SUBSCRIBE follows CONNECT
+	return func() string {
+		cmd.Wait()
+		return out.String()
+	}
+}
+
+func writeUsers(t *testing.T, users ...string) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "passwd")
+	for i := 0; i < len(users); i += 2 {
+		if err := auth.SetPassword(f, users[i], users[i+1], bcrypt.MinCost); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
+}
+
+func TestLoginsAcceptedAndRefused(t *testing.T) {
+	pub, _ := clients(t)
+	b := start(t, Config{PasswdFile: writeUsers(t, "porch", "s3cret"), AllowAnonymous: false})
+	tests := []struct {
+		name string
+		args []string
+		ok   bool
+	}{
+		{"right password", []string{"-u", "porch", "-P", "s3cret"}, true},
+		{"wrong password", []string{"-u", "porch", "-P", "guess"}, false},
+		{"unknown user", []string{"-u", "mallory", "-P", "s3cret"}, false},
+		{"anonymous when not allowed", nil, false},
+		{"right password, MQTT 5", []string{"-V", "5", "-u", "porch", "-P", "s3cret"}, true},
+		{"wrong password, MQTT 5", []string{"-V", "5", "-u", "porch", "-P", "guess"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := mq(t, b, pub, append(tt.args, "-t", "sensors/porch/t", "-m", "1")...)
+			if tt.ok && err != nil {
+				t.Fatalf("refused: %v: %s", err, out)
+			}
+			lower := strings.ToLower(out)
+			if !tt.ok && (err == nil || !(strings.Contains(lower, "not authori") || strings.Contains(lower, "bad user name or password"))) {
+				t.Fatalf("want a refusal (not authorised, or bad user name or password in MQTT 5), got err=%v: %s", err, out)
+			}
+		})
+	}
+	if st := b.Stats().Auth; st.AuthOK != 2 || st.AuthRefused != 4 {
+		t.Errorf("auth stats %+v, want 2 accepted and 4 refused", st)
+	}
+}
+
+func TestACLKeepsSensorsToTheirPrefix(t *testing.T) {
+	pub, sub := clients(t)
+	users := writeUsers(t, "porch", "p1", "shed", "p2", "dash", "p3")
+	b := start(t, Config{PasswdFile: users, ACL: []auth.Rule{
+		{Users: []string{"porch", "shed"}, Publish: []string{"sensors/%u/#"}},
+		{Users: []string{"dash"}, Subscribe: []string{"sensors/#"}},
+	}})
+	wait := subscribe(t, b, sub, 2, "-u", "dash", "-P", "p3", "-t", "sensors/#")
+	// porch may publish under its own prefix, not under shed's.
+	if out, err := mq(t, b, pub, "-u", "porch", "-P", "p1", "-t", "sensors/shed/t", "-m", "forged", "-q", "0"); err != nil {
+		t.Fatalf("QoS 0 publish: %v %s", err, out)
+	}
+	out, err := mq(t, b, pub, "-u", "porch", "-P", "p1", "-t", "sensors/shed/t", "-m", "forged", "-q", "1", "-V", "5")
+	if err != nil || !strings.Contains(out, "Not authorized") {
+		t.Fatalf("MQTT 5 QoS 1 publish outside the ACL: want a 'Not authorized' PUBACK, got %v: %s", err, out)
+	}
+	if _, err := mq(t, b, pub, "-u", "porch", "-P", "p1", "-t", "sensors/shed/t", "-m", "forged", "-q", "1"); err == nil {
+		t.Fatal("MQTT 3.1.1 QoS 1 publish outside the ACL succeeded; the broker should drop the client (3.1.1 has no negative PUBACK)")
+	}
+	for _, m := range []struct{ user, pass, topic, msg string }{{"porch", "p1", "sensors/porch/t", "21.5"}, {"shed", "p2", "sensors/shed/t", "9"}} {
+		if out, err := mq(t, b, pub, "-u", m.user, "-P", m.pass, "-t", m.topic, "-m", m.msg, "-q", "1"); err != nil {
+			t.Fatalf("%s publishing on %s: %v %s", m.user, m.topic, err, out)
+		}
+	}
+	got := wait()
+	if strings.Contains(got, "forged") || !strings.Contains(got, "sensors/porch/t 21.5") || !strings.Contains(got, "sensors/shed/t 9") {
+		t.Fatalf("subscriber saw:\n%s\nwant both allowed messages and no forged one", got)
+	}
+	// dash may not subscribe outside sensors/#.
+	out, _ = mq(t, b, sub, "-u", "dash", "-P", "p3", "-t", "#", "-C", "1", "-W", "2")
+	if !strings.Contains(strings.ToLower(out), "denied") && !strings.Contains(strings.ToLower(out), "not authori") {
+		t.Errorf("subscription outside the ACL: want it refused, got %q", out)
+	}
+	if b.Stats().Auth.ACLDenied < 3 {
+		t.Errorf("ACL denials %d, want at least 3", b.Stats().Auth.ACLDenied)
+	}
+}
+
+func TestRetainedMessagesSurviveARestart(t *testing.T) {
+	pub, sub := clients(t)
+	store := filepath.Join(t.TempDir(), "broker.db")
+	ctx, cancel := context.WithCancel(context.Background())
+	b, err := New(Config{Listen: "127.0.0.1:0", AllowAnonymous: true, StorePath: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	if out, err := mq(t, b, pub, "-t", "config/porch/setpoint", "-m", "22.5", "-r", "-q", "1"); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	b2 := start(t, Config{AllowAnonymous: true, StorePath: store})
+	out, err := mq(t, b2, sub, "-t", "config/#", "-v", "-C", "1", "-W", "5")
+	if err != nil || strings.TrimSpace(out) != "config/porch/setpoint 22.5" {
+		t.Fatalf("after restart the retained message is %q (%v), want config/porch/setpoint 22.5", out, err)
+	}
+}
+
+// holdHandler keeps each message until the test settles it.
+type holdHandler struct {
+	mu   sync.Mutex
+	got  []Message
+	done []func(error)
+	in   chan struct{}
+}
+
+func (h *holdHandler) Handle(_ context.Context, m Message, done func(error)) {
+	h.mu.Lock()
+	h.got, h.done = append(h.got, m), append(h.done, done)
+	h.mu.Unlock()
+	h.in <- struct{}{}
+}
+
+func (h *holdHandler) settle(i int, err error) {
+	h.mu.Lock()
+	d := h.done[i]
+	h.mu.Unlock()
+	d(err)
+}
+
+func TestQoS1IsAcknowledgedOnlyWhenDurable(t *testing.T) {
+	pub, sub := clients(t)
+	h := &holdHandler{in: make(chan struct{}, 10)}
+	b := start(t, Config{AllowAnonymous: true, Routes: []string{"sensors/#"}, Handler: h})
+	wait := subscribe(t, b, sub, 1, "-t", "sensors/#")
+
+	host, port, _ := strings.Cut(b.Addr(), ":")
+	cmd := exec.Command(pub, "-h", host, "-p", port, "-t", "sensors/porch/temperature", "-m", "21.5", "-q", "1")
+	exited := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { exited <- cmd.Wait() }()
+	<-h.in // the handler has the message, and holds it
+	select {
+	case err := <-exited:
+		t.Fatalf("mosquitto_pub finished (%v) before the message was durable: the PUBACK came too early", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	h.settle(0, nil)
+	if err := <-exited; err != nil {
+		t.Fatalf("mosquitto_pub after the message became durable: %v", err)
+	}
+	if got := wait(); strings.TrimSpace(got) != "sensors/porch/temperature 21.5" {
+		t.Errorf("local subscriber got %q, want the message after it was stored", got)
+	}
+	if m := h.got[0]; m.Topic != "sensors/porch/temperature" || string(m.Payload) != "21.5" || m.QoS != 1 {
+		t.Errorf("handler got %+v", m)
+	}
+	if st := b.Stats(); st.Routed != 1 || st.Durable != 1 {
+		t.Errorf("stats %+v, want 1 routed and durable", st)
+	}
+}
+
+func TestQoS1NotStoredIsNotAcknowledged(t *testing.T) {
+	pub, _ := clients(t)
+	h := &holdHandler{in: make(chan struct{}, 10)}
+	b := start(t, Config{AllowAnonymous: true, Routes: []string{"sensors/#"}, Handler: h})
+	errc := make(chan string, 2)
+	go func() {
+		out, _ := mq(t, b, pub, "-t", "sensors/a/t", "-m", "1", "-q", "1", "-V", "5")
+		errc <- out
+	}()
+	<-h.in
+	h.settle(0, errors.New("outbox: disk full"))
+	if out := <-errc; !strings.Contains(out, "failed") {
+		t.Errorf("MQTT 5 publisher: want a failed PUBACK, got %q", out)
+	}
+	go func() {
+		_, err := mq(t, b, pub, "-t", "sensors/a/t", "-m", "1", "-q", "1")
+		if err == nil {
+			errc <- "mosquitto_pub 3.1.1 exited 0"
+		} else {
+			errc <- ""
+		}
+	}()
+	<-h.in
+	h.settle(1, errors.New("outbox: disk full"))
+	if msg := <-errc; msg != "" {
+		t.Errorf("MQTT 3.1.1 publisher: %s; want the connection dropped so it resends", msg)
+	}
+	if st := b.Stats(); st.Refused != 2 || st.Durable != 0 {
+		t.Errorf("stats %+v, want 2 refused", st)
+	}
+}

@@ -1,0 +1,5 @@
+package broker
+
+import "syscall"
+
+const syscallEADDRINUSE = syscall.EADDRINUSE
