@@ -278,6 +278,10 @@ func (h dropFirstLoad) Handle(ctx context.Context, r slog.Record) error {
 	return h.Handler.Handle(ctx, r)
 }
 
-func (h dropFirstLoad) WithAttrs(as []slog.Attr) slog.Handler { return dropFirstLoad{h.Handler.WithAttrs(as)} }
+func (h dropFirstLoad) WithAttrs(as []slog.Attr) slog.Handler {
+	return dropFirstLoad{h.Handler.WithAttrs(as)}
+}
 
-func (h dropFirstLoad) WithGroup(name string) slog.Handler { return dropFirstLoad{h.Handler.WithGroup(name)} }
+func (h dropFirstLoad) WithGroup(name string) slog.Handler {
+	return dropFirstLoad{h.Handler.WithGroup(name)}
+}
