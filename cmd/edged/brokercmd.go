@@ -113,7 +113,10 @@ func readPassword(stdin io.Reader, prompt io.Writer, user string) (string, error
 		return string(a), nil
 	}
 	line, err := bufio.NewReader(stdin).ReadString('\n')
-	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+	if errors.Is(err, io.EOF) && line == "" {
+		return "", errors.New("standard input is empty: pipe the password in, e.g. echo \"$PASSWORD\" | edged broker passwd FILE USER")
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
 		return "", fmt.Errorf("read password from standard input: %w (pipe it in, e.g. echo \"$PASSWORD\" | edged broker passwd FILE USER)", err)
 	}
 	line = strings.TrimRight(line, "\r\n")

@@ -35,8 +35,15 @@ func newCloud(t *testing.T, brokerAddr, prefix, gateway string) *cloud {
 	t.Helper()
 	c := &cloud{t: t, seen: map[uint64]int{}, last: map[string]uint64{}, wake: make(chan struct{}, 1),
 		values: map[string][]sample{}, results: map[string]string{}}
+	subscribed := make(chan struct{}, 1)
 	subscribe := func(cl paho.Client) {
-		cl.Subscribe(prefix+"/"+gateway+"/telemetry/+", 1, c.onTelemetry)
+		defer func() {
+			select {
+			case subscribed <- struct{}{}:
+			default:
+			}
+		}()
+		cl.Subscribe(prefix+"/"+gateway+"/telemetry/+", 1, c.onTelemetry).Wait()
 		cl.Subscribe(prefix+"/"+gateway+"/cmd/+/result", 1, func(_ paho.Client, m paho.Message) {
 			var r struct {
 				ID string `json:"id"`
@@ -74,6 +81,11 @@ func newCloud(t *testing.T, brokerAddr, prefix, gateway string) *cloud {
 		t.Fatalf("cloud subscriber: connect: %v", tok.Error())
 	}
 	t.Cleanup(func() { c.client.Disconnect(100) })
+	select { // the subscriptions are in place before the test publishes
+	case <-subscribed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("cloud subscriber: no SUBACK")
+	}
 	return c
 }
 

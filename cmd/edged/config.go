@@ -330,7 +330,7 @@ func (c *Config) validateDevices(kinds map[string]deviceKind, errs *yamlconf.Err
 			continue
 		}
 		if k.sensor != nil && polled {
-			errs.Add(p+".interval", "a %s device is not polled (its sensors publish when they like): remove interval", d.Kind)
+			errs.Add(p+".interval", "%s devices are not polled (their sensors publish when they like): remove interval", d.Kind)
 		}
 		connected := checkConnection(d, k.conn, p, claims, errs)
 		opts, err := k.options(d, p+".options")

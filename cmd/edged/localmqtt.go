@@ -99,6 +99,9 @@ func (c *Config) validateLocalMQTT(errs interface {
 		if sensors > 0 {
 			errs.Add("local_mqtt.mode", "is off but %d mqttsensor device(s) need a broker: use embedded or external", sensors)
 		}
+		if l.Republish.Enabled {
+			errs.Add("local_mqtt.republish.enabled", "re-publishing needs a local broker but mode is off: use embedded or external, or remove republish")
+		}
 		return
 	case localExternal:
 		scheme, rest, ok := strings.Cut(l.URL, "://")

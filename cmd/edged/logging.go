@@ -42,9 +42,22 @@ devices:
     kind: sim
     interval: 1s
     options: {metric: temperature, unit: C, waveform: sine, min: 18, max: 26, period: 10m, seed: 1}
+  # a sensor publishing on the local broker, e.g. mosquitto_pub -t sensors/porch/temperature -m 21.5:
+  # - {name: lan, kind: mqttsensor, options: {topic: sensors/+device/+metric}}
+local_mqtt:
+  mode: %s               # embedded (edged is the broker) | external (use url) | off
+  listen: %s      # any non-loopback address needs passwd_file
+  allow_anonymous: %t      # clients without a username, from loopback only
+  passwd_file: ""              # users with bcrypt hashes: edged broker passwd FILE USER
+  # acl: [{users: [porch], publish: ["sensors/%%u/#"]}]   # none = every user may do everything
+  tls: {listen: "", cert_file: "", key_file: "", client_ca_file: ""}
+  persistence: %t          # retained messages and sessions in data_dir/broker.db
+  rate_limit: {messages_per_second: %g, burst: 0}   # per client; over it QoS 0 drops, QoS 1 waits; 0 = off
+  republish: {enabled: false, retain: false}      # readings also on <topic_prefix>/local/<device>/<metric>
 http:
   listen: %s         # the local API for edged status / edged device set; loopback only; "" = off
 log: {level: %s, format: %s}  # levels debug|info|warn|error; formats text|json
 `, c.Gateway.ID, c.DataDir, c.Cloud.TopicPrefix, c.Cloud.Batch, c.Cloud.Inflight, c.Outbox.MaxBytes,
-		c.Outbox.MaxAge, c.Outbox.Fsync, c.HTTP.Listen, c.Log.Level, c.Log.Format)
+		c.Outbox.MaxAge, c.Outbox.Fsync, c.LocalMQTT.Mode, c.LocalMQTT.Listen, c.LocalMQTT.AllowAnonymous,
+		c.LocalMQTT.Persistence, c.LocalMQTT.RateLimit.MessagesPerSecond, c.HTTP.Listen, c.Log.Level, c.Log.Format)
 }

@@ -1,0 +1,328 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"edged/internal/mosquittotest"
+	"edged/sync/broker/auth"
+)
+
+// mosquittoPub runs mosquitto_pub against addr with args; stdin, when not
+// empty, is its input (one message per line with -l). It skips the test
+// when mosquitto-clients is missing, unless CI is set.
+func mosquittoPub(t testing.TB, addr, stdin string, args ...string) error {
+	t.Helper()
+	bin, err := exec.LookPath("mosquitto_pub")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("mosquitto_pub missing (apt-get install mosquitto-clients); CI is set")
+		}
+		t.Skip("mosquitto_pub missing (apt-get install mosquitto-clients)")
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"-h", host, "-p", port}, args...)...)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("mosquitto_pub %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// lines returns "first\nfirst+1\n…" for n values.
+func lines(first, n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "%d\n", first+i)
+	}
+	return b.String()
+}
+
+// TestLocalSensorsReachTheCloud publishes with mosquitto_pub on the embedded
+// broker, in each payload format, and checks at a real cloud mosquitto that
+// every value arrived once per seq, with seqs 1..N, and that a malformed
+// payload was counted and stored nothing.
+func TestLocalSensorsReachTheCloud(t *testing.T) {
+	cloudBroker := mosquittotest.Start(t)
+	dir := t.TempDir()
+	cl := newCloud(t, cloudBroker.Addr(), "edged", "gw-local")
+	cfg := fmt.Sprintf(`gateway: {id: gw-local}
+http: {listen: 127.0.0.1:0}
+local_mqtt: {listen: 127.0.0.1:0}
+data_dir: %s
+cloud: {url: %s, batch: 16}
+devices:
+  - name: plain
+    kind: mqttsensor
+    options: {topic: sensors/+device/+metric, unit: C}
+  - name: esp32
+    kind: mqttsensor
+    scale: {factor: 0.1, unit: bar}
+    options: {topic: lan/+device/state, format: json, fields: {pressure: $.p, flow: $.f}}
+  - name: senml
+    kind: mqttsensor
+    options: {topic: senml/+device, format: senml}
+`, dir, cloudBroker.URL())
+	d, stop := startDaemon(t, writeConfig(t, dir, cfg))
+	addr := d.broker.Addr()
+
+	const n = 200
+	if err := mosquittoPub(t, addr, lines(1000, n), "-t", "sensors/porch/temperature", "-q", "1", "-l"); err != nil {
+		t.Fatal(err)
+	}
+	if err := mosquittoPub(t, addr, "", "-t", "lan/pump1/state", "-q", "1", "-m", `{"p": 25, "f": 3.5, "rssi": -70}`); err != nil {
+		t.Fatal(err)
+	}
+	senml := `[{"bn":"boiler.","n":"temp","u":"Cel","v":71.5},{"n":"on","vb":true}]`
+	if err := mosquittoPub(t, addr, "", "-t", "senml/boiler", "-q", "1", "-m", senml); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"21,5", "NaN", "", "1e400"} {
+		if err := mosquittoPub(t, addr, "", "-t", "sensors/porch/temperature", "-q", "1", "-m", bad); err != nil {
+			t.Fatalf("a bad payload must still be acknowledged (resending would not fix it): %v", err)
+		}
+	}
+	if err := mosquittoPub(t, addr, "", "-t", "lan/pump1/state", "-q", "1", "-m", `{"p": "25"}`); err != nil {
+		t.Fatal(err)
+	}
+	want := n + 2 + 2
+	cl.waitAll(uint64(want))
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	distinct, _ := cl.check()
+	if distinct != want {
+		t.Fatalf("cloud saw %d distinct seqs, want %d", distinct, want)
+	}
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	temps := cl.values["porch/temperature"]
+	got := make([]float64, 0, len(temps))
+	for _, s := range temps {
+		got = append(got, s.value)
+		if s.unit != "C" {
+			t.Errorf("porch/temperature unit %q, want C", s.unit)
+		}
+	}
+	sort.Float64s(got)
+	got = slicesCompactFloat(got)
+	if len(got) != n || got[0] != 1000 || got[n-1] != 1000+n-1 {
+		t.Errorf("porch/temperature: %d distinct values from %v to %v, want exactly 1000..%d", len(got), first(got), last(got), 1000+n-1)
+	}
+	for key, want := range map[string]sample{
+		"pump1/pressure": {value: 2.5, unit: "bar"}, "pump1/flow": {value: 0.35, unit: "bar"},
+		"boiler/boiler.temp": {value: 71.5, unit: "Cel"}, "boiler/boiler.on": {value: 1},
+	} {
+		vs := cl.values[key]
+		if len(vs) == 0 || math.Abs(vs[0].value-want.value) > 1e-9 || vs[0].unit != want.unit {
+			t.Errorf("%s: got %+v, want value %v unit %q", key, vs, want.value, want.unit)
+		}
+	}
+	var sensors = map[string]sensorStatus{}
+	for _, s := range d.localStatus().Sensors {
+		sensors[s.Name] = s
+	}
+	if s := sensors["plain"]; s.Malformed != 4 || s.Readings != n || s.ByDevice["porch"] != 4 {
+		t.Errorf("plain sensor status %+v, want %d readings and 4 malformed (porch)", s, n)
+	}
+	if s := sensors["esp32"]; s.Malformed != 1 || s.Readings != 2 {
+		t.Errorf("esp32 sensor status %+v, want 2 readings and 1 malformed", s)
+	}
+}
+
+func slicesCompactFloat(s []float64) []float64 {
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func first(s []float64) any {
+	if len(s) == 0 {
+		return "none"
+	}
+	return s[0]
+}
+
+func last(s []float64) any {
+	if len(s) == 0 {
+		return "none"
+	}
+	return s[len(s)-1]
+}
+
+var brokerLine = regexp.MustCompile(`local MQTT broker listening"? addr=(\S+)`)
+
+// TestKill9AfterPubackLosesNoSensorMessage publishes QoS 1 messages from
+// mosquitto_pub to edged's broker, kills edged with SIGKILL the moment the
+// last PUBACK arrived, and again mid-stream, then starts it with the cloud
+// reachable: every acknowledged message must reach the cloud.
+func TestKill9AfterPubackLosesNoSensorMessage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills the edged binary")
+	}
+	dir := t.TempDir()
+	bin := buildEdged(t, dir)
+	cloudBroker := mosquittotest.Start(t)
+	cloudBroker.Stop() // the cloud is down while the sensors publish: everything buffers
+	cfg := writeConfig(t, dir, fmt.Sprintf(`gateway: {id: gw-k9}
+http: {listen: 127.0.0.1:0}
+local_mqtt: {listen: 127.0.0.1:0, rate_limit: {messages_per_second: 0}}
+data_dir: %s
+cloud: {url: %s, batch: 64}
+devices: [{name: s, kind: mqttsensor, options: {topic: sensors/+device/+metric}}]
+`, filepath.Join(dir, "data"), cloudBroker.URL()))
+
+	const rounds, per = 3, 3000
+	for i := range rounds {
+		c := startChild(t, bin, cfg)
+		addr := c.waitLine(t, brokerLine)[1]
+		if err := mosquittoPub(t, addr, lines(i*per, per), "-t", "sensors/node/v", "-q", "1", "-l"); err != nil {
+			t.Fatal(err)
+		}
+		// mosquitto_pub exits after the last PUBACK: kill at once.
+		if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		c.cmd.Wait()
+	}
+	cloudBroker.Restart()
+	// The cloud subscriber connects afresh: a paho session resumed with
+	// thousands of queued messages stalls in paho itself (seen here: edged
+	// had every PUBACK, the subscriber stopped receiving).
+	cl := newCloud(t, cloudBroker.Addr(), "edged", "gw-k9")
+	c := startChild(t, bin, cfg)
+	if m := c.waitLine(t, openedLine); m[1] != strconv.Itoa(rounds*per+1) {
+		t.Fatalf("after the kills the outbox's next seq is %s, want %d: acknowledged messages were not stored", m[1], rounds*per+1)
+	}
+	api := c.waitLine(t, regexp.MustCompile(`local API listening"? addr=(\S+)`))[1]
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		cl.mu.Lock()
+		got := len(distinctValues(cl.values["node/v"]))
+		cl.mu.Unlock()
+		if got == rounds*per {
+			break
+		}
+		if time.Now().After(deadline) {
+			out, _ := exec.Command("curl", "-s", "http://"+api+"/api/v1/status").CombinedOutput()
+			c.mu.Lock()
+			t.Fatalf("cloud has %d of %d values; edged status:\n%s\nlog:\n%s", got, rounds*per, out, strings.Join(c.lines, "\n"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cl.mu.Lock()
+	vals := distinctValues(cl.values["node/v"])
+	cl.mu.Unlock()
+	for v := range rounds * per {
+		if !vals[float64(v)] {
+			t.Fatalf("value %d was acknowledged to mosquitto_pub but never reached the cloud", v)
+		}
+	}
+	distinct, dups := cl.check()
+	if distinct != rounds*per {
+		t.Errorf("%d distinct seqs for %d acknowledged messages", distinct, rounds*per)
+	}
+	t.Logf("%d acknowledged messages across %d kill -9: all delivered, %d duplicates", rounds*per, rounds, dups)
+}
+
+func distinctValues(ss []sample) map[float64]bool {
+	m := make(map[float64]bool, len(ss))
+	for _, s := range ss {
+		m[s.value] = true
+	}
+	return m
+}
+
+// TestExternalLocalBroker uses a mosquitto on the gateway instead of the
+// embedded broker (local_mqtt.mode: external).
+func TestExternalLocalBroker(t *testing.T) {
+	local := mosquittotest.Start(t)
+	cloudBroker := mosquittotest.Start(t)
+	dir := t.TempDir()
+	cl := newCloud(t, cloudBroker.Addr(), "edged", "gw-ext")
+	cfg := fmt.Sprintf(`gateway: {id: gw-ext}
+http: {listen: 127.0.0.1:0}
+local_mqtt: {mode: external, url: %s, republish: {enabled: true}}
+data_dir: %s
+cloud: {url: %s}
+devices: [{name: s, kind: mqttsensor, options: {topic: sensors/+device/+metric}}]
+`, local.URL(), dir, cloudBroker.URL())
+	d, stop := startDaemon(t, writeConfig(t, dir, cfg))
+	defer stop()
+	waitUntil(t, "the link to the local mosquitto", d.local.Connected)
+	time.Sleep(100 * time.Millisecond) // SUBSCRIBE follows CONNECT
+	if err := mosquittoPub(t, local.Addr(), lines(1, 50), "-t", "sensors/porch/t", "-q", "1", "-l"); err != nil {
+		t.Fatal(err)
+	}
+	cl.waitAll(50)
+	if distinct, _ := cl.check(); distinct != 50 {
+		t.Errorf("cloud saw %d distinct readings, want 50", distinct)
+	}
+}
+
+func TestBrokerPasswdCommand(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "passwd")
+	var out, errb bytes.Buffer
+	if code := cmdBroker([]string{"passwd", "--cost", strconv.Itoa(bcrypt.MinCost), f, "porch"}, strings.NewReader("hunter22\n"), &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	pw, err := auth.LoadPasswords(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pw.Check("porch", "hunter22") || pw.Check("porch", "hunter2") {
+		t.Fatal("the password file does not hold the password that was set")
+	}
+	if fi, _ := os.Stat(f); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
+	}
+	for _, tt := range []struct {
+		args  []string
+		stdin string
+		code  int
+		want  string
+	}{
+		{[]string{"passwd", f}, "", 2, "want FILE and USER"},
+		{[]string{"passwd", f, "porch"}, "", 1, "empty"},
+		{[]string{"passwd", f, "bad:name"}, "x\n", 1, "bad:name"},
+		{[]string{"passwd", "--cost", "99", f, "porch"}, "x\n", 2, "--cost 99 is out of range"},
+		{[]string{"frobnicate"}, "", 2, "Usage"},
+	} {
+		out.Reset()
+		errb.Reset()
+		code := cmdBroker(tt.args, strings.NewReader(tt.stdin), &out, &errb)
+		if code != tt.code || !strings.Contains(errb.String()+out.String(), tt.want) {
+			t.Errorf("%v: exit %d, output %q; want exit %d and %q", tt.args, code, errb.String(), tt.code, tt.want)
+		}
+	}
+	if code := cmdBroker([]string{"passwd", "--delete", f, "porch"}, nil, &out, &errb); code != 0 {
+		t.Fatalf("delete: exit %d: %s", code, errb.String())
+	}
+	if pw, err := auth.LoadPasswords(f); err != nil || pw.Check("porch", "hunter22") {
+		t.Fatalf("porch still logs in after --delete (%v)", err)
+	}
+}
