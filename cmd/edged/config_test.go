@@ -16,6 +16,9 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/co
 
 func TestConfigCheckAcceptsGoodFiles(t *testing.T) {
 	files, _ := filepath.Glob("testdata/config/good/*.yaml")
+	examples, _ := filepath.Glob("../../examples/*.yaml")
+	deploy, _ := filepath.Glob("../../deploy/*.yaml")
+	files = append(append(files, examples...), deploy...)
 	if len(files) == 0 {
 		t.Fatal("no good configs found")
 	}

@@ -176,8 +176,10 @@ func (c *Config) externalConfig() (uplink.Config, error) {
 	if id == "" {
 		id = "edged-local-" + c.Gateway.ID
 	}
+	// A persistent session: the broker keeps the sensors' QoS 1 messages
+	// for edged while it is stopped.
 	return uplink.Config{URL: l.URL, ClientID: id, Username: l.Username, Password: password,
-		CAFile: l.TLS.CAFile, CertFile: l.TLS.CertFile, KeyFile: l.TLS.KeyFile}, nil
+		CAFile: l.TLS.CAFile, CertFile: l.TLS.CertFile, KeyFile: l.TLS.KeyFile, Persistent: true}, nil
 }
 
 // wireLocalMQTT builds the local broker (or the link to an external one)

@@ -95,7 +95,8 @@ func (g *edgedGateway) kill() {
 // mosquitto, edged's embedded broker (sensor messages made durable in the
 // outbox, then forwarded) with what gateways run today: a mosquitto on the
 // gateway bridging the same topics to the cloud, persistence on, its other
-// settings left at their defaults. 10 publishing clients. Reported:
+// settings left at their defaults, and the same bridge tuned (no queue cap,
+// autosave every second). 10 publishing clients. Reported:
 // end-to-end messages/s at QoS 0 and 1, and the acknowledged messages each
 // system lost across a kill -9 right after the last PUBACK and across a
 // cloud outage. Run with -benchtime 1x; set EDGED_BENCH_N to change the
@@ -122,7 +123,9 @@ func BenchmarkLocalMQTTvsBridge(b *testing.B) {
 	gw := newEdgedGateway(b, bin, dir, cloudBroker.URL())
 	defer gw.kill()
 	bridge := mqttload.StartBridge(b, cloudBroker.Addr(), []string{"sensors/#"})
-	bridgeURL := bridge.URL()
+	// What a careful operator would set: no queue cap, save every second.
+	tuned := mqttload.StartBridge(b, cloudBroker.Addr(), []string{"sensors/#"},
+		mqttload.WithMaxQueuedMessages(0), mqttload.WithAutosaveInterval(1))
 
 	for i := 0; i < b.N; i++ {
 		type system struct {
@@ -134,11 +137,15 @@ func BenchmarkLocalMQTTvsBridge(b *testing.B) {
 		}
 		systems := []system{
 			{"edged", gw.url(), edgedC, gw.kill, gw.start},
-			{"bridge", bridgeURL, bridgeC, bridge.Kill, bridge.Restart},
+			{"bridge", bridge.URL(), bridgeC, bridge.Kill, bridge.Restart},
+			{"bridge_tuned", tuned.URL(), bridgeC, tuned.Kill, tuned.Restart},
 		}
 		rate := map[string]float64{}
 		for _, qos := range []byte{0, 1} {
 			for k, s := range systems {
+				if qos == 0 && s.name == "bridge_tuned" {
+					continue // QoS 0 never queues
+				}
 				r, err := mqttload.Throughput(ctx, s.url, s.c, 10, per, qos, mqttload.WithFirstClient(1000*(k+1)+10*int(qos)))
 				if err != nil {
 					b.Fatalf("%s QoS %d: %v", s.name, qos, err)
@@ -151,6 +158,9 @@ func BenchmarkLocalMQTTvsBridge(b *testing.B) {
 			}
 			if br := rate[fmt.Sprintf("bridge_qos%d", qos)]; br > 0 {
 				b.ReportMetric(rate[fmt.Sprintf("edged_qos%d", qos)]/br, fmt.Sprintf("qos%d_edged_vs_bridge", qos))
+			}
+			if br := rate[fmt.Sprintf("bridge_tuned_qos%d", qos)]; br > 0 {
+				b.ReportMetric(rate[fmt.Sprintf("edged_qos%d", qos)]/br, fmt.Sprintf("qos%d_edged_vs_tuned_bridge", qos))
 			}
 		}
 		for k, s := range systems {

@@ -7,8 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strings"
-
+	"edged/internal/topic"
 	"edged/sync/broker/auth"
 )
 
@@ -113,7 +112,7 @@ func (c Config) Validate() error {
 		}
 	}
 	for _, r := range c.Routes {
-		if err := checkFilter(r); err != nil {
+		if err := topic.ValidFilter(r); err != nil {
 			add("route %q: %v", r, err)
 		}
 	}
@@ -145,43 +144,4 @@ func loopbackAddr(addr string) (bool, error) {
 		return false, fmt.Errorf("%q: host %q is not an IP address: use 127.0.0.1, ::1 or an interface address", addr, host)
 	}
 	return ip.IsLoopback(), nil
-}
-
-// checkFilter validates an MQTT topic filter.
-func checkFilter(f string) error {
-	if f == "" {
-		return errors.New("empty topic filter")
-	}
-	levels := strings.Split(f, "/")
-	for i, l := range levels {
-		switch {
-		case l == "#" && i != len(levels)-1:
-			return errors.New("# must be the last level")
-		case l != "#" && l != "+" && strings.ContainsAny(l, "+#"):
-			return fmt.Errorf("level %q mixes a wildcard with text", l)
-		}
-	}
-	return nil
-}
-
-// matchFilter reports whether topic matches the MQTT filter f. Topics
-// starting with $ match only filters that start with the same level.
-func matchFilter(f, topic string) bool {
-	if strings.HasPrefix(topic, "$") && (strings.HasPrefix(f, "+") || strings.HasPrefix(f, "#")) {
-		return false
-	}
-	for {
-		fl, frest, fmore := strings.Cut(f, "/")
-		if fl == "#" {
-			return true
-		}
-		tl, trest, tmore := strings.Cut(topic, "/")
-		if fl != "+" && fl != tl {
-			return false
-		}
-		if !fmore || !tmore {
-			return fmore == tmore || (tmore == false && frest == "#")
-		}
-		f, topic = frest, trest
-	}
 }

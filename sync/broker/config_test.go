@@ -44,30 +44,6 @@ func TestConfigValidateNamesFieldAndFix(t *testing.T) {
 	}
 }
 
-func TestMatchFilter(t *testing.T) {
-	tests := []struct {
-		filter, topic string
-		want          bool
-	}{
-		{"sensors/#", "sensors/porch/t", true},
-		{"sensors/#", "sensors", true},
-		{"sensors/+/t", "sensors/porch/t", true},
-		{"sensors/+/t", "sensors/porch/h", false},
-		{"sensors/+", "sensors/porch/t", false},
-		{"#", "$SYS/broker/uptime", false},
-		{"+/x", "$SYS/x", false},
-		{"$SYS/#", "$SYS/x", true},
-		{"a/b", "a/b", true},
-		{"a/b", "a/b/c", false},
-		{"a/+/c", "a//c", true},
-	}
-	for _, tt := range tests {
-		if got := matchFilter(tt.filter, tt.topic); got != tt.want {
-			t.Errorf("matchFilter(%q, %q) = %v, want %v", tt.filter, tt.topic, got, tt.want)
-		}
-	}
-}
-
 func TestPortInUseSaysWhatToDo(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

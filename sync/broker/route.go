@@ -10,6 +10,8 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"edged/internal/topic"
 )
 
 // routeHook hands publishes on the routes to the Handler. A QoS 1 publish is
@@ -34,9 +36,9 @@ func (h *routeHook) ID() string { return "edged-route" }
 
 func (h *routeHook) Provides(b byte) bool { return b == mqtt.OnPublish }
 
-func (h *routeHook) wants(topic string) bool {
+func (h *routeHook) wants(t string) bool {
 	for _, r := range h.routes {
-		if matchFilter(r, topic) {
+		if topic.Match(r, t) {
 			return true
 		}
 	}

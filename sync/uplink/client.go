@@ -178,7 +178,7 @@ func (c *Client) pahoOptions(ctx context.Context, s *session, a *attempt) *paho.
 		AddBroker(c.server.String()).
 		SetClientID(c.cfg.ClientID).
 		SetProtocolVersion(4).
-		SetCleanSession(true).
+		SetCleanSession(!c.cfg.Persistent).
 		SetAutoReconnect(false).
 		SetConnectRetry(false).
 		SetKeepAlive(c.cfg.KeepAlive).
@@ -191,6 +191,13 @@ func (c *Client) pahoOptions(ctx context.Context, s *session, a *attempt) *paho.
 			s.end(fmt.Errorf("%w: %w", ErrConnectionLost, plainError(err)))
 		}).
 		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) {
+			// A persistent session delivers what the broker kept for us
+			// right after CONNACK, before this connection subscribed:
+			// route it by the registered filters.
+			if sub := c.route(m.Topic()); sub != nil {
+				sub.handler(m.Topic(), m.Payload())
+				return
+			}
 			c.log.Debug("uplink message without a subscription", "topic", m.Topic())
 		})
 	if c.cfg.Username != "" {

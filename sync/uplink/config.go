@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"edged/internal/topic"
 )
 
 // Defaults used when the corresponding Config field is zero.
@@ -59,6 +61,11 @@ type Config struct {
 	// CertFile and KeyFile are the PEM client certificate and key for
 	// mutual TLS (mqtts:// only). Both or neither.
 	CertFile, KeyFile string
+	// Persistent asks the broker to keep the session (CleanSession false):
+	// its subscriptions, and the QoS 1 messages that arrive for them while
+	// this client is away, which are handed to the handlers after the next
+	// connect. Default false: a clean session each connection.
+	Persistent bool
 	// StatusTopic, when set, carries the gateway's presence: a retained
 	// "online" is published on every connect, the broker publishes the
 	// retained last will "offline" if the gateway vanishes, and Run
@@ -231,25 +238,4 @@ func checkTopic(topic string) error {
 }
 
 // checkFilter reports why filter cannot be subscribed to.
-func checkFilter(filter string) error {
-	switch {
-	case filter == "":
-		return errors.New("empty filter")
-	case len(filter) > 65535:
-		return errors.New("filter longer than 65535 bytes")
-	case strings.ContainsRune(filter, 0) || !utf8.ValidString(filter):
-		return fmt.Errorf("%q contains NUL or invalid UTF-8", filter)
-	}
-	levels := strings.Split(filter, "/")
-	for i, l := range levels {
-		switch {
-		case l == "#" && i != len(levels)-1:
-			return fmt.Errorf("%q: # must be the last level", filter)
-		case l != "#" && strings.Contains(l, "#"):
-			return fmt.Errorf("%q: # must be a whole level", filter)
-		case l != "+" && strings.Contains(l, "+"):
-			return fmt.Errorf("%q: + must be a whole level", filter)
-		}
-	}
-	return nil
-}
+func checkFilter(filter string) error { return topic.ValidFilter(filter) }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"edged/internal/topic"
 )
 
 // subscription is one registered filter; the pointer identifies it.
@@ -23,8 +25,8 @@ func (sub *subscription) callback() paho.MessageHandler {
 
 // Subscribe registers handler for messages matching filter at the given
 // QoS. The subscription is made now if connected and again on every
-// reconnect (sessions are clean, so the broker forgets it with each
-// connection); a second Subscribe with the same filter replaces the first.
+// reconnect (a clean session forgets it with each connection; a
+// persistent one also keeps it); a second Subscribe with the same filter replaces the first.
 //
 // Handlers run one at a time, in arrival order, on the connection's
 // receiving goroutine. A handler must return quickly: while it runs no
@@ -122,4 +124,16 @@ func (s *session) subscribe(ctx context.Context, subs []*subscription) (rejected
 		}
 	}
 	return errors.Join(errs...), nil
+}
+
+// route returns the registered subscription whose filter matches t, or nil.
+func (c *Client) route(t string) *subscription {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, sub := range c.subs {
+		if topic.Match(sub.filter, t) {
+			return sub
+		}
+	}
+	return nil
 }
