@@ -2,13 +2,14 @@ package broker
 
 import (
 	"context"
-	"edged/internal/topic"
-	"edged/sync/broker/auth"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+
+	"edged/internal/topic"
+	"edged/sync/broker/auth"
 )
 
 // DefaultListen is where the embedded broker listens unless told otherwise:
