@@ -49,6 +49,27 @@ func mosquittoPub(t testing.TB, addr, stdin string, args ...string) error {
 	return nil
 }
 
+// mosquittoSub starts mosquitto_sub on addr for count messages and returns
+// a function that waits for it and returns what it printed.
+func mosquittoSub(t testing.TB, addr string, count int, args ...string) func() string {
+	t.Helper()
+	bin, err := exec.LookPath("mosquitto_sub")
+	if err != nil {
+		t.Skip("mosquitto_sub missing (apt-get install mosquitto-clients)")
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	var out bytes.Buffer
+	cmd := exec.Command(bin, append([]string{"-h", host, "-p", port, "-C", strconv.Itoa(count), "-W", "60"}, args...)...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return func() string {
+		cmd.Wait()
+		return out.String()
+	}
+}
+
 // lines returns "first\nfirst+1\n…" for n values.
 func lines(first, n int) string {
 	var b strings.Builder
@@ -68,7 +89,7 @@ func TestLocalSensorsReachTheCloud(t *testing.T) {
 	cl := newCloud(t, cloudBroker.Addr(), "edged", "gw-local")
 	cfg := fmt.Sprintf(`gateway: {id: gw-local}
 http: {listen: 127.0.0.1:0}
-local_mqtt: {listen: 127.0.0.1:0}
+local_mqtt: {listen: 127.0.0.1:0, republish: {enabled: true}}
 data_dir: %s
 cloud: {url: %s, batch: 16}
 devices:
@@ -87,6 +108,9 @@ devices:
 	addr := d.broker.Addr()
 
 	const n = 200
+	local := mosquittoSub(t, addr, n, "-t", "edged/local/porch/temperature")
+	waitUntil(t, "the local subscriber", func() bool { return d.broker.Stats().Clients == 1 })
+	time.Sleep(100 * time.Millisecond) // its SUBSCRIBE follows the CONNECT
 	if err := mosquittoPub(t, addr, lines(1000, n), "-t", "sensors/porch/temperature", "-q", "1", "-l"); err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +131,11 @@ devices:
 	}
 	want := n + 2 + 2
 	cl.waitAll(uint64(want))
+	// Every reading was also re-published on the local broker.
+	got := local()
+	if c := strings.Count(got, `{"value":`); c != n || !strings.Contains(got, `{"value":1000,"unit":"C","time":"`) {
+		t.Errorf("local subscriber got %d re-published readings, want %d like {\"value\":1000,\"unit\":\"C\",…}:\n%.300s", c, n, got)
+	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -117,17 +146,18 @@ devices:
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
 	temps := cl.values["porch/temperature"]
-	got := make([]float64, 0, len(temps))
+	got = ""
+	vals := make([]float64, 0, len(temps))
 	for _, s := range temps {
-		got = append(got, s.value)
+		vals = append(vals, s.value)
 		if s.unit != "C" {
 			t.Errorf("porch/temperature unit %q, want C", s.unit)
 		}
 	}
-	sort.Float64s(got)
-	got = slicesCompactFloat(got)
-	if len(got) != n || got[0] != 1000 || got[n-1] != 1000+n-1 {
-		t.Errorf("porch/temperature: %d distinct values from %v to %v, want exactly 1000..%d", len(got), first(got), last(got), 1000+n-1)
+	sort.Float64s(vals)
+	vals = slicesCompactFloat(vals)
+	if len(vals) != n || vals[0] != 1000 || vals[n-1] != 1000+n-1 {
+		t.Errorf("porch/temperature: %d distinct values from %v to %v, want exactly 1000..%d", len(vals), first(vals), last(vals), 1000+n-1)
 	}
 	for key, want := range map[string]sample{
 		"pump1/pressure": {value: 2.5, unit: "bar"}, "pump1/flow": {value: 0.35, unit: "bar"},

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"edged/internal/testpki"
 	"edged/sync/broker/auth"
 )
 
@@ -279,5 +280,26 @@ func TestQoS1NotStoredIsNotAcknowledged(t *testing.T) {
 	}
 	if st := b.Stats(); st.Refused != 2 || st.Durable != 0 {
 		t.Errorf("stats %+v, want 2 refused", st)
+	}
+}
+
+func TestTLSListenerWithPasswords(t *testing.T) {
+	pub, _ := clients(t)
+	p := testpki.New(t, t.TempDir())
+	b := start(t, Config{TLSListen: "127.0.0.1:0", CertFile: p.ServerCert, KeyFile: p.ServerKey,
+		PasswdFile: writeUsers(t, "porch", "s3cret")})
+	host, port, _ := strings.Cut(b.TLSAddr(), ":")
+	run := func(args ...string) (string, error) {
+		out, err := exec.Command(pub, append([]string{"-h", host, "-p", port, "-t", "sensors/porch/t", "-m", "1", "-q", "1"}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("--cafile", p.CAFile, "-u", "porch", "-P", "s3cret"); err != nil {
+		t.Fatalf("TLS with the right CA and password: %v %s", err, out)
+	}
+	if _, err := run("--cafile", p.CAFile, "-u", "porch", "-P", "wrong"); err == nil {
+		t.Error("TLS with a wrong password was let in")
+	}
+	if _, err := run("-u", "porch", "-P", "s3cret"); err == nil {
+		t.Error("a plain-TCP client on the TLS port was let in")
 	}
 }

@@ -1,14 +1,6 @@
 package uplink
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,104 +8,27 @@ import (
 	"time"
 
 	"edged/internal/mosquittotest"
+	"edged/internal/testpki"
 )
-
-// pki is a throw-away CA with a server certificate for 127.0.0.1 and a
-// client certificate, all ECDSA P-256, written as PEM files.
-type pki struct {
-	caFile, serverCert, serverKey, clientCert, clientKey string
-}
-
-func newPKI(t *testing.T, dir string) pki {
-	t.Helper()
-	caKey := newKey(t)
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "edged test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	issue := func(serial int64, cn string, usage x509.ExtKeyUsage, ips []net.IP) (certPEM, keyPEM []byte) {
-		key := newKey(t)
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial),
-			Subject:      pkix.Name{CommonName: cn},
-			NotBefore:    time.Now().Add(-time.Hour),
-			NotAfter:     time.Now().Add(24 * time.Hour),
-			KeyUsage:     x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-			IPAddresses:  ips,
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keyDER, err := x509.MarshalECPrivateKey(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-			pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-	}
-	p := pki{
-		caFile:     filepath.Join(dir, "ca.pem"),
-		serverCert: filepath.Join(dir, "server.pem"),
-		serverKey:  filepath.Join(dir, "server.key"),
-		clientCert: filepath.Join(dir, "client.pem"),
-		clientKey:  filepath.Join(dir, "client.key"),
-	}
-	srvCert, srvKey := issue(2, "127.0.0.1", x509.ExtKeyUsageServerAuth, []net.IP{net.IPv4(127, 0, 0, 1)})
-	cliCert, cliKey := issue(3, "gw-1", x509.ExtKeyUsageClientAuth, nil)
-	for path, data := range map[string][]byte{
-		p.caFile:     pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		p.serverCert: srvCert, p.serverKey: srvKey,
-		p.clientCert: cliCert, p.clientKey: cliKey,
-	} {
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return p
-}
-
-func newKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
 
 // startTLSBroker starts mosquitto with a TLS listener that requires a
 // client certificate from p's CA.
-func startTLSBroker(t *testing.T, p pki) *mosquittotest.Broker {
+func startTLSBroker(t *testing.T, p testpki.PKI) *mosquittotest.Broker {
 	return mosquittotest.Start(t, mosquittotest.WithConfig(
-		"cafile "+p.caFile,
-		"certfile "+p.serverCert,
-		"keyfile "+p.serverKey,
+		"cafile "+p.CAFile,
+		"certfile "+p.ServerCert,
+		"keyfile "+p.ServerKey,
 		"require_certificate true",
 	))
 }
 
 func TestTLSMutual(t *testing.T) {
-	p := newPKI(t, t.TempDir())
+	p := testpki.New(t, t.TempDir())
 	b := startTLSBroker(t, p)
 	c := newClient(t, Config{
 		URL:      "mqtts://" + b.Addr(),
 		ClientID: "gw-tls",
-		CAFile:   p.caFile, CertFile: p.clientCert, KeyFile: p.clientKey,
+		CAFile:   p.CAFile, CertFile: p.ClientCert, KeyFile: p.ClientKey,
 		StatusTopic: "edged/gw-tls/status",
 		BackoffMin:  10 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
 	})
@@ -132,23 +47,23 @@ func TestTLSMutual(t *testing.T) {
 // reported with the cause.
 func TestTLSFailures(t *testing.T) {
 	dir := t.TempDir()
-	p := newPKI(t, dir)
-	other := newPKI(t, t.TempDir()) // a CA the broker does not use
+	p := testpki.New(t, dir)
+	other := testpki.New(t, t.TempDir()) // a CA the broker does not use
 	b := startTLSBroker(t, p)
 	tests := []struct {
 		name          string
 		ca, cert, key string
 		want          []string // LastError contains one of these
 	}{
-		{name: "unknown server CA", ca: other.caFile, cert: p.clientCert, key: p.clientKey,
+		{name: "unknown server CA", ca: other.CAFile, cert: p.ClientCert, key: p.ClientKey,
 			want: []string{": tls: failed to verify certificate: x509: certificate signed by unknown authority"}},
 		// With TLS 1.3 the client finishes its handshake before the
 		// server checks the client certificate; the server's alert is
 		// read during the MQTT handshake, or lost when the server's
 		// reset arrives first.
-		{name: "no client certificate", ca: p.caFile,
+		{name: "no client certificate", ca: p.CAFile,
 			want: []string{": mqtt handshake: remote error: tls: certificate required", ": connection reset by peer"}},
-		{name: "client certificate from another CA", ca: p.caFile, cert: other.clientCert, key: other.clientKey,
+		{name: "client certificate from another CA", ca: p.CAFile, cert: other.ClientCert, key: other.ClientKey,
 			want: []string{": mqtt handshake: remote error: tls: unknown certificate authority", ": connection reset by peer"}},
 	}
 	for _, tt := range tests {
@@ -180,8 +95,8 @@ func TestTLSFailures(t *testing.T) {
 
 func TestTLSConfigErrors(t *testing.T) {
 	dir := t.TempDir()
-	p := newPKI(t, dir)
-	other := newPKI(t, t.TempDir())
+	p := testpki.New(t, dir)
+	other := testpki.New(t, t.TempDir())
 	notPEM := filepath.Join(dir, "not.pem")
 	if err := os.WriteFile(notPEM, []byte("hello"), 0o600); err != nil {
 		t.Fatal(err)
@@ -196,13 +111,13 @@ func TestTLSConfigErrors(t *testing.T) {
 			"uplink: cloud.tls.ca_file: stat " + missing + ": no such file or directory"},
 		{"CA file without PEM", notPEM, "", "",
 			"uplink: cloud.tls.ca_file: " + notPEM + ": no PEM certificate found"},
-		{"cert without key", p.caFile, p.clientCert, "",
+		{"cert without key", p.CAFile, p.ClientCert, "",
 			"uplink: cloud.tls.cert_file and key_file go together: key_file is empty"},
-		{"key does not match cert", p.caFile, p.clientCert, other.clientKey,
-			"uplink: cloud.tls.cert_file " + p.clientCert + " and key_file " + other.clientKey +
+		{"key does not match cert", p.CAFile, p.ClientCert, other.ClientKey,
+			"uplink: cloud.tls.cert_file " + p.ClientCert + " and key_file " + other.ClientKey +
 				": tls: private key does not match public key"},
-		{"cert file without PEM", p.caFile, notPEM, p.clientKey,
-			"uplink: cloud.tls.cert_file " + notPEM + " and key_file " + p.clientKey +
+		{"cert file without PEM", p.CAFile, notPEM, p.ClientKey,
+			"uplink: cloud.tls.cert_file " + notPEM + " and key_file " + p.ClientKey +
 				": tls: failed to find any PEM data in certificate input"},
 	}
 	for _, tt := range tests {
