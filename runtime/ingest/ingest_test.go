@@ -17,9 +17,13 @@ type seqSink struct {
 	stored  []reading.Reading
 	appends int
 	gate    chan struct{} // when set, each append waits for a value
+	entered chan struct{} // when set, each append says it started
 }
 
 func (s *seqSink) Append(_ context.Context, rs []reading.Reading) error {
+	if s.entered != nil {
+		s.entered <- struct{}{}
+	}
 	if s.gate != nil {
 		<-s.gate
 	}
@@ -114,7 +118,7 @@ func TestOneBadSubmissionFailsAlone(t *testing.T) {
 }
 
 func TestFullQueueRefusesOrWaits(t *testing.T) {
-	sink := &seqSink{gate: make(chan struct{})}
+	sink := &seqSink{gate: make(chan struct{}), entered: make(chan struct{}, 10)}
 	g := New(sink, Config{Queue: 1})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -122,8 +126,7 @@ func TestFullQueueRefusesOrWaits(t *testing.T) {
 
 	stored := make(chan error, 3)
 	g.Submit(ctx, rd("d", 1), true, func(err error) { stored <- err }) // taken by Run, blocked in Append
-	for g.Stats().Queued != 0 {
-	}
+	<-sink.entered
 	g.Submit(ctx, rd("d", 2), true, func(err error) { stored <- err }) // fills the queue
 	var refused error
 	g.Submit(ctx, rd("d", 3), false, func(err error) { refused = err })

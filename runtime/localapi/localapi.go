@@ -2,6 +2,7 @@ package localapi
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,27 +22,45 @@ type Executor interface {
 
 // Config says where to listen and what to serve.
 type Config struct {
-	// Listen is a loopback host:port, e.g. 127.0.0.1:8080 (port 0 picks one).
+	// Listen is host:port, e.g. 127.0.0.1:8080 (port 0 picks one). An
+	// address beyond loopback needs Token.
 	Listen string
+	// Token is the bearer token that every non-GET request needs, and
+	// every request from beyond loopback. Empty refuses those requests.
+	Token string
+	// CertFile and KeyFile, when set, serve HTTPS.
+	CertFile, KeyFile string
 	// Status returns the document served at /api/v1/status.
 	Status func() any
+	// Devices returns the document served at /api/v1/devices.
+	Devices func() any
+	// Readings returns a device's recent readings since a time, for
+	// /api/v1/devices/{name}/readings; ok is false for an unknown device.
+	Readings func(device string, since time.Time) (doc any, ok bool)
+	// Services returns the document served at /api/v1/services.
+	Services func() any
 	// Ready reports whether the daemon is ready (/readyz).
 	Ready    func() bool
 	Commands Executor
 	// Metrics, when set, is served at GET /metrics.
 	Metrics http.Handler
+	// Console, when set, is served at GET / (the web console).
+	Console http.Handler
 	Logger  *slog.Logger
 }
 
-// Validate checks Listen.
+// Validate checks Listen against Token and the TLS files.
 func (c Config) Validate() error {
 	host, _, err := net.SplitHostPort(c.Listen)
 	if err != nil {
 		return fmt.Errorf("http.listen: %q is not host:port, use e.g. 127.0.0.1:8080", c.Listen)
 	}
 	ip := net.ParseIP(host)
-	if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return fmt.Errorf("http.listen: %s is not a loopback address: the local API has no authentication yet, use 127.0.0.1 or ::1", host)
+	if host != "localhost" && (ip == nil || !ip.IsLoopback()) && c.Token == "" {
+		return fmt.Errorf("http.listen: %q is reachable from other hosts, which needs a token: set http.token_file (and tls) or listen on 127.0.0.1", c.Listen)
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		return errors.New("http.tls: cert_file and key_file go together: set both or neither")
 	}
 	return nil
 }
@@ -70,6 +89,14 @@ func Listen(cfg Config) (*Server, error) {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("http.listen: %w", err)
+	}
+	if cfg.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("http.tls: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
 	s := New(cfg)
 	s.ln = ln
@@ -106,8 +133,12 @@ func (s *Server) Run(ctx context.Context) error {
 	return err
 }
 
-// Handler returns the API's routes.
+// Handler returns the API's routes, behind the token check.
 func (s *Server) Handler() http.Handler {
+	return s.authorize(s.routes())
+}
+
+func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, "ok\n")
@@ -126,11 +157,54 @@ func (s *Server) Handler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, doc)
 	})
+	mux.HandleFunc("GET /api/v1/devices", func(w http.ResponseWriter, _ *http.Request) {
+		var doc any = map[string]any{"devices": []any{}}
+		if s.cfg.Devices != nil {
+			doc = s.cfg.Devices()
+		}
+		writeJSON(w, http.StatusOK, doc)
+	})
+	mux.HandleFunc("GET /api/v1/devices/{name}/readings", s.readings)
+	mux.HandleFunc("GET /api/v1/services", func(w http.ResponseWriter, _ *http.Request) {
+		var doc any = map[string]any{"services": []any{}}
+		if s.cfg.Services != nil {
+			doc = s.cfg.Services()
+		}
+		writeJSON(w, http.StatusOK, doc)
+	})
 	mux.HandleFunc("POST /api/v1/devices/{name}/commands", s.command)
 	if s.cfg.Metrics != nil {
 		mux.Handle("GET /metrics", s.cfg.Metrics)
 	}
+	if s.cfg.Console != nil {
+		mux.Handle("GET /", s.cfg.Console)
+	}
 	return mux
+}
+
+// readings serves a device's recent readings; since is RFC 3339 (default:
+// as far back as the ring goes).
+func (s *Server) readings(w http.ResponseWriter, r *http.Request) {
+	var since time.Time
+	if v := r.URL.Query().Get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("since=%q is not an RFC 3339 time, e.g. 2026-11-23T10:00:00Z", v)})
+			return
+		}
+		since = t
+	}
+	name := r.PathValue("name")
+	if s.cfg.Readings == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no readings of device %q", name)})
+		return
+	}
+	doc, ok := s.cfg.Readings(name, since)
+	if !ok {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no readings of device %q: it is not configured or has read nothing yet", name)})
+		return
+	}
+	writeJSON(w, http.StatusOK, doc)
 }
 
 // command runs one command; 200 when it ran, 422 when it was refused or

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"edged/runtime/commands"
 )
@@ -36,7 +37,7 @@ func (l *lamp) Do(_ context.Context, action string, v any) error {
 
 func TestCommandEndpoint(t *testing.T) {
 	l := &lamp{}
-	s := New(Config{Commands: commands.New(map[string]commands.Actuator{"lamp": l}, commands.Config{})})
+	s := New(Config{Token: "t0k", Commands: commands.New(map[string]commands.Actuator{"lamp": l}, commands.Config{})})
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
 	tests := []struct {
@@ -53,7 +54,9 @@ func TestCommandEndpoint(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, err := http.Post(srv.URL+tc.path, "application/json", strings.NewReader(tc.body))
+			req, _ := http.NewRequest("POST", srv.URL+tc.path, strings.NewReader(tc.body))
+			req.Header.Set("Authorization", "Bearer t0k")
+			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -100,11 +103,18 @@ func TestHealthReadyStatus(t *testing.T) {
 	}
 }
 
-func TestListenRefusesNonLoopback(t *testing.T) {
+func TestListenBeyondLoopbackNeedsAToken(t *testing.T) {
 	for _, addr := range []string{"0.0.0.0:8080", "192.0.2.1:80", ":8080", "nonsense"} {
-		if _, err := Listen(Config{Listen: addr}); err == nil {
-			t.Fatalf("Listen(%q) succeeded", addr)
+		err := Config{Listen: addr}.Validate()
+		if err == nil || !strings.Contains(err.Error(), "http.listen") {
+			t.Fatalf("Listen(%q) without a token: %v, want an error naming http.listen", addr, err)
 		}
+	}
+	if err := (Config{Listen: "0.0.0.0:8080", Token: "x"}).Validate(); err != nil {
+		t.Fatalf("all interfaces with a token: %v", err)
+	}
+	if err := (Config{Listen: "127.0.0.1:8080", CertFile: "c"}).Validate(); err == nil {
+		t.Fatal("a cert without a key was accepted")
 	}
 	s, err := Listen(Config{Listen: "127.0.0.1:0"})
 	if err != nil {
@@ -121,5 +131,102 @@ func TestListenRefusesNonLoopback(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTokenRules checks who needs the token: every non-GET, and every
+// request from beyond loopback. Requests are served in-process with their
+// remote address set, so no traffic leaves the machine.
+func TestTokenRules(t *testing.T) {
+	l := &lamp{}
+	h := New(Config{Token: "s3cret", Status: func() any { return map[string]int{"ok": 1} },
+		Commands: commands.New(map[string]commands.Actuator{"lamp": l}, commands.Config{})}).Handler()
+	tests := []struct {
+		name, method, path, remote, auth string
+		code                             int
+	}{
+		{"GET from loopback", "GET", "/api/v1/status", "127.0.0.1:5000", "", 200},
+		{"GET from ::1", "GET", "/api/v1/status", "[::1]:5000", "", 200},
+		{"GET from the LAN without token", "GET", "/api/v1/status", "192.0.2.7:5000", "", 401},
+		{"GET from the LAN with token", "GET", "/api/v1/status", "192.0.2.7:5000", "Bearer s3cret", 200},
+		{"GET from the LAN, wrong token", "GET", "/api/v1/status", "192.0.2.7:5000", "Bearer nope", 401},
+		{"POST from loopback without token", "POST", "/api/v1/devices/lamp/commands", "127.0.0.1:5000", "", 401},
+		{"POST from loopback, wrong token", "POST", "/api/v1/devices/lamp/commands", "127.0.0.1:5000", "Bearer s3cre", 401},
+		{"POST from loopback with token", "POST", "/api/v1/devices/lamp/commands", "127.0.0.1:5000", "Bearer s3cret", 200},
+		{"POST from the LAN with token", "POST", "/api/v1/devices/lamp/commands", "192.0.2.7:5000", "Bearer s3cret", 200},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			body := fmt.Sprintf(`{"id":"c%d","action":"set","value":true}`, i)
+			req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(body))
+			req.RemoteAddr = tc.remote
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tc.code {
+				t.Fatalf("HTTP %d %s, want %d", rec.Code, rec.Body.String(), tc.code)
+			}
+			if tc.code == 401 && !strings.Contains(rec.Body.String(), "token") {
+				t.Errorf("a refusal should say what is missing: %s", rec.Body.String())
+			}
+		})
+	}
+	if (New(Config{}).Handler()) == nil {
+		t.Fatal("no handler")
+	}
+	// With no token configured, nothing that needs one gets through.
+	req := httptest.NewRequest("POST", "/api/v1/devices/lamp/commands", strings.NewReader(`{}`))
+	req.RemoteAddr = "127.0.0.1:1"
+	req.Header.Set("Authorization", "Bearer ")
+	rec := httptest.NewRecorder()
+	New(Config{}).Handler().ServeHTTP(rec, req)
+	if rec.Code != 401 {
+		t.Fatalf("an empty token was accepted: %d", rec.Code)
+	}
+}
+
+func TestDevicesReadingsServices(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	var gotSince time.Time
+	s := New(Config{
+		Devices: func() any { return map[string]any{"devices": []string{"env"}} },
+		Readings: func(device string, since time.Time) (any, bool) {
+			if device == "env" {
+				gotSince = since
+			}
+			return map[string]any{"device": device}, device == "env"
+		},
+	})
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	get := func(path string) (int, string) {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, tc := range []struct {
+		path string
+		code int
+		want string
+	}{
+		{"/api/v1/devices", 200, `"env"`},
+		{"/api/v1/devices/env/readings?since=" + t0.Format(time.RFC3339), 200, `"device": "env"`},
+		{"/api/v1/devices/env/readings?since=yesterday", 400, `since=\"yesterday\" is not an RFC 3339 time`},
+		{"/api/v1/devices/ghost/readings", 404, `no readings of device \"ghost\"`},
+		{"/api/v1/services", 200, `"services": []`},
+	} {
+		code, body := get(tc.path)
+		if code != tc.code || !strings.Contains(body, tc.want) {
+			t.Errorf("GET %s: %d %s, want %d with %s", tc.path, code, body, tc.code, tc.want)
+		}
+	}
+	if !gotSince.Equal(t0) {
+		t.Errorf("since passed as %v, want %v", gotSince, t0)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"edged/internal/latency"
 	"edged/reading"
 )
 
@@ -53,6 +54,7 @@ type Outbox struct {
 	appended, acked, commits  atomic.Uint64
 	appendErrors, undecodable atomic.Uint64
 	lastCommit, lastBatch     atomic.Int64
+	commitLatency             latency.Histogram
 }
 
 // Stats is a snapshot of an Outbox. Fields are read one by one, so a
@@ -80,7 +82,10 @@ type Stats struct {
 	// LastCommit is the duration of the last commit, fsync included, and
 	// LastBatch the number of readings and acked seqs it carried.
 	LastCommit time.Duration
-	LastBatch  int
+	// CommitLatency is the distribution of commit durations, fsync
+	// included, since Open.
+	CommitLatency latency.Snapshot
+	LastBatch     int
 }
 
 // Append stores rs and returns once they are durable: committed and, unless
@@ -242,17 +247,18 @@ func (o *Outbox) notifyChanged() {
 // Stats returns counters and the state of the store. It does not block.
 func (o *Outbox) Stats() Stats {
 	s := Stats{
-		Depth:        o.depth.Load(),
-		Bytes:        o.bytes.Load(),
-		NextSeq:      o.nextSeq.Load(),
-		Dropped:      o.dropped.Load(),
-		Appended:     o.appended.Load(),
-		Acked:        o.acked.Load(),
-		AppendErrors: o.appendErrors.Load(),
-		Undecodable:  o.undecodable.Load(),
-		Commits:      o.commits.Load(),
-		LastCommit:   time.Duration(o.lastCommit.Load()),
-		LastBatch:    int(o.lastBatch.Load()),
+		Depth:         o.depth.Load(),
+		Bytes:         o.bytes.Load(),
+		NextSeq:       o.nextSeq.Load(),
+		Dropped:       o.dropped.Load(),
+		Appended:      o.appended.Load(),
+		Acked:         o.acked.Load(),
+		AppendErrors:  o.appendErrors.Load(),
+		Undecodable:   o.undecodable.Load(),
+		Commits:       o.commits.Load(),
+		LastCommit:    time.Duration(o.lastCommit.Load()),
+		CommitLatency: o.commitLatency.Snapshot(),
+		LastBatch:     int(o.lastBatch.Load()),
 	}
 	if t := o.oldest.Load(); s.Depth > 0 && t != zeroTime {
 		s.Oldest = time.Unix(0, t).UTC()

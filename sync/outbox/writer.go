@@ -210,6 +210,7 @@ func (o *Outbox) commit(b *batch) {
 	dur := time.Since(start)
 	o.commits.Add(1)
 	o.lastCommit.Store(int64(dur))
+	o.commitLatency.Observe(dur)
 	o.lastBatch.Store(int64(b.size()))
 	if err != nil {
 		b.err = err

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"edged/internal/latency"
 )
 
 const (
@@ -50,6 +52,7 @@ type Client struct {
 	reconnects      atomic.Int64
 	connectFailures atomic.Int64
 	published       atomic.Int64
+	ackLatency      latency.Histogram
 	publishErrors   atomic.Int64
 }
 
@@ -72,6 +75,9 @@ type Stats struct {
 	PublishErrors int64
 	// LastError is the most recent connection or publish error, or "".
 	LastError string
+	// AckLatency is the distribution of the time from Publish to the
+	// broker's acknowledgement (QoS 1) of successful deliveries.
+	AckLatency latency.Snapshot
 }
 
 // New checks cfg, loads its TLS files and returns a Client that is not
@@ -384,6 +390,7 @@ func (c *Client) Stats() Stats {
 		Published:       c.published.Load(),
 		PublishErrors:   c.publishErrors.Load(),
 		LastError:       c.lastErr,
+		AckLatency:      c.ackLatency.Snapshot(),
 	}
 	if s := c.cur.Load(); s != nil {
 		st.Connected, st.Epoch = true, s.epoch

@@ -18,6 +18,7 @@ import (
 // still waiting fail with ErrConnectionLost (or ErrClosed on shutdown).
 type Delivery struct {
 	topic string
+	start time.Time
 	tok   paho.Token // nil once complete
 	done  chan struct{}
 	err   error
@@ -85,6 +86,7 @@ func (c *Client) finish(d *Delivery, err error) {
 		c.setLastError(d.err)
 	} else {
 		c.published.Add(1)
+		c.ackLatency.Observe(time.Since(d.start))
 	}
 	close(d.done)
 }
@@ -143,7 +145,7 @@ func (s *session) ended() bool {
 
 // publish hands the message to paho and queues its Delivery.
 func (s *session) publish(topic string, payload []byte, qos byte, retained bool) *Delivery {
-	d := &Delivery{topic: topic, done: make(chan struct{})}
+	d := &Delivery{topic: topic, start: time.Now(), done: make(chan struct{})}
 	d.tok = s.cli.Publish(topic, qos, retained, payload)
 	s.mu.Lock()
 	if s.over {
