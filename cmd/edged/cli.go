@@ -32,6 +32,8 @@ Usage:
   edged config defaults         print the configuration used when a file sets nothing
   edged hardware [--config F]   show the host's periph drivers, buses and pins, and the board edged would use
   edged status                  show the running daemon's status (local API)
+  edged devices                 list its devices with their latest readings
+  edged services                list its services
   edged device set NAME VALUE   command an actuator of the running daemon
   edged broker passwd FILE USER add or change a user of the embedded MQTT broker
   edged version                 print the build version
@@ -52,8 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdRun(ctx, args[1:], stdout, stderr)
 	case "config":
 		return cmdConfig(args[1:], stdout, stderr)
-	case "status":
-		return cmdStatus(ctx, args[1:], stdout, stderr)
+	case "status", "devices", "services":
+		return cmdGet(ctx, args[0], args[1:], stdout, stderr)
 	case "hardware":
 		return cmdHardware(args[1:], stdout, stderr)
 	case "device":
@@ -83,8 +85,8 @@ func cmdHelp(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, configUsage)
 	case "version":
 		fmt.Fprintln(stdout, "edged version: print the version, OS/architecture and Go version of this build.")
-	case "status":
-		return cmdStatus(context.Background(), []string{"--help"}, stdout, stdout)
+	case "status", "devices", "services":
+		return cmdGet(context.Background(), args[0], []string{"--help"}, stdout, stdout)
 	case "hardware":
 		return cmdHardware([]string{"--help"}, stdout, stdout)
 	case "device":

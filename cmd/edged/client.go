@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -20,19 +23,67 @@ import (
 // says otherwise, and where the CLI looks for it.
 const defaultAPI = "127.0.0.1:8080"
 
-func apiFlag(fs *flag.FlagSet) *string {
-	return fs.String("api", "http://"+defaultAPI, "the running daemon's local API (http.listen in its config)")
+// apiClient reaches the running daemon's local API.
+type apiClient struct {
+	base      *string
+	tokenFile *string
+}
+
+// apiFlags adds --api and --token-file to fs.
+func apiFlags(fs *flag.FlagSet) *apiClient {
+	return &apiClient{
+		base:      fs.String("api", "http://"+defaultAPI, "the running daemon's local API (http.listen in its config)"),
+		tokenFile: fs.String("token-file", "", "the API token (needed for commands, and from other hosts); default: $EDGED_TOKEN_FILE,\n./data/api.token or /var/lib/edged/api.token, whichever exists"),
+	}
+}
+
+// token reads the API token, or returns "" when no file is found.
+func (c *apiClient) token() (string, error) {
+	candidates := []string{*c.tokenFile}
+	if *c.tokenFile == "" {
+		candidates = []string{os.Getenv("EDGED_TOKEN_FILE"), filepath.Join("data", tokenFileName), filepath.Join("/var/lib/edged", tokenFileName)}
+	}
+	for _, f := range candidates {
+		if f == "" {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err == nil {
+			return strings.TrimSpace(string(b)), nil
+		}
+		if *c.tokenFile != "" {
+			return "", fmt.Errorf("--token-file: %w", err)
+		}
+	}
+	return "", nil
+}
+
+// call sends one request to path and decodes the JSON answer into out.
+func (c *apiClient) call(ctx context.Context, method, path string, body []byte, out any) (int, error) {
+	token, err := c.token()
+	if err != nil {
+		return 0, err
+	}
+	code, err := callAPI(ctx, method, strings.TrimSuffix(*c.base, "/")+path, token, body, out)
+	if code == http.StatusUnauthorized && err == nil {
+		hint := "pass --token-file (the daemon's http.token_file, or data_dir/api.token)"
+		if token != "" {
+			hint = "the token was refused: is it the running daemon's?"
+		}
+		return code, fmt.Errorf("not authorized: %s", hint)
+	}
+	return code, err
 }
 
 // cmdDevice implements `edged device set NAME VALUE`.
 func cmdDevice(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("edged device set", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	api := apiFlag(fs)
+	api := apiFlags(fs)
 	action := fs.String("action", "set", "the command's action")
 	id := fs.String("id", "", "the command id (default: a random one); the daemon runs each id once")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: edged device set [--api URL] [--action set] [--id ID] NAME VALUE
+		fmt.Fprint(stderr, `Usage: edged device set [--api URL] [--token-file F] [--action set] [--id ID] NAME VALUE
 
 Sends a command to the actuator NAME of the running daemon, with the same
 validation as commands from the cloud, and prints the result. VALUE is JSON
@@ -69,7 +120,7 @@ Flags:
 	}
 	body, _ := json.Marshal(commands.Command{ID: *id, Action: *action, Value: value})
 	var res commands.Result
-	code, err := callAPI(ctx, http.MethodPost, *api+"/api/v1/devices/"+name+"/commands", body, &res)
+	code, err := api.call(ctx, http.MethodPost, "/api/v1/devices/"+url.PathEscape(name)+"/commands", body, &res)
 	if err != nil {
 		fmt.Fprintf(stderr, "edged device set: %v\n", err)
 		return 1
@@ -82,13 +133,21 @@ Flags:
 	return 0
 }
 
-// cmdStatus implements `edged status`.
-func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("edged status", flag.ContinueOnError)
+// getCommands are the CLI commands that print one API document.
+var getCommands = map[string]struct{ path, help string }{
+	"status":   {"/api/v1/status", "the running daemon's status as JSON: gateway, build, cloud link, outbox depth, plan, local MQTT"},
+	"devices":  {"/api/v1/devices", "the running daemon's devices as JSON: health, error counts and the latest reading per metric"},
+	"services": {"/api/v1/services", "the running daemon's services as JSON: state, restarts, budget and use"},
+}
+
+// cmdGet implements `edged status`, `edged devices` and `edged services`.
+func cmdGet(ctx context.Context, name string, args []string, stdout, stderr io.Writer) int {
+	c := getCommands[name]
+	fs := flag.NewFlagSet("edged "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	api := apiFlag(fs)
+	api := apiFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: edged status [--api URL]\n\nPrints the running daemon's status as JSON: gateway, cloud link, outbox depth, devices.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: edged %s [--api URL] [--token-file F]\n\nPrints %s.\n\nFlags:\n", name, c.help)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -98,8 +157,8 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 2
 	}
 	var doc json.RawMessage
-	if _, err := callAPI(ctx, http.MethodGet, *api+"/api/v1/status", nil, &doc); err != nil {
-		fmt.Fprintf(stderr, "edged status: %v\n", err)
+	if _, err := api.call(ctx, http.MethodGet, c.path, nil, &doc); err != nil {
+		fmt.Fprintf(stderr, "edged %s: %v\n", name, err)
 		return 1
 	}
 	stdout.Write(doc)
@@ -107,7 +166,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 // callAPI sends one request and decodes the JSON answer into out.
-func callAPI(ctx context.Context, method, url string, body []byte, out any) (int, error) {
+func callAPI(ctx context.Context, method, url, token string, body []byte, out any) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(string(body)))
@@ -115,6 +174,9 @@ func callAPI(ctx context.Context, method, url string, body []byte, out any) (int
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("%w (is edged running, with http.listen at that address?)", err)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -39,9 +41,57 @@ devices:
 
 	out.Reset()
 	errb.Reset()
-	code := run(context.Background(), []string{"device", "set", api, "boiler", "on"}, &out, &errb)
+	// Commands need the API token, even on loopback.
+	code := run(context.Background(), []string{"device", "set", api, "--token-file=/nonexistent", "boiler", "on"}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "--token-file") {
+		t.Fatalf("device set without a readable token: exit %d, %q", code, errb.String())
+	}
+	errb.Reset()
+	t.Setenv("EDGED_TOKEN_FILE", "")
+	t.Chdir(t.TempDir()) // no ./data/api.token to find
+	code = run(context.Background(), []string{"device", "set", api, "boiler", "on"}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "not authorized") {
+		t.Fatalf("device set with no token: exit %d, %q", code, errb.String())
+	}
+	errb.Reset()
+	tokenFile := "--token-file=" + filepath.Join(dir, "api.token")
+	code = run(context.Background(), []string{"device", "set", api, tokenFile, "boiler", "on"}, &out, &errb)
 	if code != 1 || !strings.Contains(errb.String(), `device "boiler" does not accept commands`) {
 		t.Fatalf("device set on a sensor: exit %d, %q", code, errb.String())
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "api.token")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the API token file: %v, mode %v; want it created with mode 0600", err, fi.Mode().Perm())
+	}
+
+	// edged devices: the device with its latest reading per metric.
+	out.Reset()
+	if code := run(context.Background(), []string{"devices", api}, &out, &errb); code != 0 {
+		t.Fatalf("edged devices: exit %d: %s", code, errb.String())
+	}
+	var devs struct {
+		Devices []deviceDoc `json:"devices"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &devs); err != nil || len(devs.Devices) != 1 {
+		t.Fatalf("devices: %v %s", err, out.String())
+	}
+	if d0 := devs.Devices[0]; d0.Name != "boiler" || d0.Kind != "sim" || d0.Actuator || len(d0.Last) != 1 || d0.Last[0].Value != 71.5 || d0.Last[0].Seq == 0 {
+		t.Fatalf("device %+v", d0)
+	}
+	// Recent readings, oldest first, with seqs.
+	var rs struct {
+		Readings []apiReading `json:"readings"`
+	}
+	if _, err := callAPI(context.Background(), "GET", "http://"+d.api.Addr()+"/api/v1/devices/boiler/readings", "", nil, &rs); err != nil || len(rs.Readings) < 5 {
+		t.Fatalf("readings: %v, %d", err, len(rs.Readings))
+	}
+	for i := 1; i < len(rs.Readings); i++ {
+		if rs.Readings[i].Seq <= rs.Readings[i-1].Seq {
+			t.Fatalf("readings out of order: %+v then %+v", rs.Readings[i-1], rs.Readings[i])
+		}
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"services", api}, &out, &errb); code != 0 || !strings.Contains(out.String(), `"services": []`) {
+		t.Fatalf("edged services: exit %d: %s %s", code, out.String(), errb.String())
 	}
 	code = run(context.Background(), []string{"device", "set", "--api=http://127.0.0.1:1", "boiler", "on"}, &out, &errb)
 	if code != 1 || !strings.Contains(errb.String(), "is edged running") {

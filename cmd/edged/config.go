@@ -33,11 +33,23 @@ type Config struct {
 	Log       LogConfig       `yaml:"log"`
 }
 
-// HTTPConfig is the local API the edged CLI talks to.
+// HTTPConfig is the local API and web console.
 type HTTPConfig struct {
-	// Listen is a loopback host:port; default 127.0.0.1:8080; "" turns
-	// the API off (and with it `edged device set` and `edged status`).
+	// Listen is host:port; default 127.0.0.1:8080; "" turns the API off
+	// (and with it the console, `edged device set` and `edged status`).
+	// Beyond loopback every request needs the token.
 	Listen string `yaml:"listen"`
+	// TokenFile holds the bearer token for commands and for requests from
+	// other hosts; default data_dir/api.token, created on first start.
+	TokenFile string `yaml:"token_file"`
+	// TLS serves HTTPS with this certificate and key.
+	TLS HTTPTLSConfig `yaml:"tls"`
+}
+
+// HTTPTLSConfig is the local API's certificate.
+type HTTPTLSConfig struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // GatewayConfig identifies this gateway.
@@ -184,9 +196,17 @@ func (c *Config) validate(kinds map[string]deviceKind) ([]device, yamlconf.Error
 		}
 	}
 	if c.HTTP.Listen != "" {
-		if err := (localapi.Config{Listen: c.HTTP.Listen}).Validate(); err != nil {
+		// The daemon always has a token (data_dir/api.token by default).
+		if err := (localapi.Config{Listen: c.HTTP.Listen, Token: "checked-at-start", CertFile: c.HTTP.TLS.CertFile, KeyFile: c.HTTP.TLS.KeyFile}).Validate(); err != nil {
 			path, msg, _ := strings.Cut(err.Error(), ": ")
 			errs.Add(path, "%s", msg)
+		}
+		for path, f := range map[string]string{"http.token_file": c.HTTP.TokenFile, "http.tls.cert_file": c.HTTP.TLS.CertFile, "http.tls.key_file": c.HTTP.TLS.KeyFile} {
+			if f != "" {
+				if _, err := os.Stat(f); err != nil {
+					errs.Add(path, "cannot read %s: %v", f, pathErr(err))
+				}
+			}
 		}
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {

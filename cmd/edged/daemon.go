@@ -16,6 +16,7 @@ import (
 	"edged/runtime/ingest"
 	"edged/runtime/localapi"
 	"edged/runtime/poller"
+	"edged/runtime/recent"
 	"edged/sync/broker"
 	"edged/sync/outbox"
 	"edged/sync/uplink"
@@ -47,7 +48,10 @@ type daemon struct {
 	local   *uplink.Client // the external local broker; nil unless local_mqtt.mode is external
 	ingest  *ingest.Ingest // pushed readings (MQTT sensors) → outbox
 	sensors *sensorRouter  // local MQTT messages → readings
-	sink    poller.Sink    // the outbox, or the outbox with local re-publish
+	sink    poller.Sink    // the outbox, wrapped: recent readings, local re-publish
+
+	recent   *recent.Recent // the latest readings per device, for the API
+	apiToken string         // the local API's bearer token
 }
 
 // runner is a device with a loop of its own (gpio-in counts edges).
@@ -113,9 +117,10 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 			}
 		}
 	}
-	d.sink = ob
+	d.recent = recent.New(recent.Config{})
+	d.sink = recordingSink{store: ob, recent: d.recent}
 	if l := cfg.LocalMQTT; l.Mode != localOff && l.Republish.Enabled {
-		d.sink = &republishSink{store: ob, publish: d.publishLocal, prefix: cfg.Cloud.TopicPrefix,
+		d.sink = &republishSink{store: d.sink, publish: d.publishLocal, prefix: cfg.Cloud.TopicPrefix,
 			retain: l.Republish.Retain, log: log.With("component", "republish")}
 	}
 	var entries []poller.Entry
@@ -145,10 +150,10 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 	}
 	d.exec = commands.New(actuators, commands.Config{})
 	if cfg.HTTP.Listen != "" {
-		if d.api, err = localapi.Listen(localapi.Config{
-			Listen: cfg.HTTP.Listen, Status: d.status, Ready: func() bool { return true },
-			Commands: d.exec, Metrics: d.metricsHandler(), Logger: log.With("component", "api"),
-		}); err != nil {
+		if d.apiToken, err = cfg.apiToken(); err != nil {
+			return nil, err
+		}
+		if d.api, err = localapi.Listen(d.apiConfig()); err != nil {
 			return nil, err
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -146,10 +147,10 @@ devices:
 
 	// The same command from the gateway's own CLI.
 	var out, errb strings.Builder
-	if code := run(t.Context(), []string{"device", "set", "--api=http://" + d.api.Addr(), "fan", "off"}, &out, &errb); code != 0 || relay.Level() != gpio.Low {
+	if code := run(t.Context(), []string{"device", "set", "--api=http://" + d.api.Addr(), "--token-file=" + filepath.Join(dir, "api.token"), "fan", "off"}, &out, &errb); code != 0 || relay.Level() != gpio.Low {
 		t.Fatalf("edged device set fan off: exit %d, %s%s, relay %v", code, out.String(), errb.String(), relay.Level())
 	}
-	if code := run(t.Context(), []string{"device", "set", "--api=http://" + d.api.Addr(), "speed", "2"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "out of range") {
+	if code := run(t.Context(), []string{"device", "set", "--api=http://" + d.api.Addr(), "--token-file=" + filepath.Join(dir, "api.token"), "speed", "2"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "out of range") {
 		t.Fatalf("edged device set speed 2: exit %d, %s", code, errb.String())
 	}
 	send("fan", `{"id":"c5","action":"set","value":true}`)

@@ -60,6 +60,9 @@ var (
 	mSensorReadings   = desc("sensor_readings_total", "Readings an mqttsensor device decoded.", "device")
 	mSensorMalformed  = desc("sensor_malformed_total", "Messages an mqttsensor device refused for their payload or topic, by the device the topic names (_other past 256 names).", "device", "topic_device")
 	mIngestQueued     = desc("ingest_queued", "Pushed readings (MQTT sensors) waiting to be stored.")
+	mIngestStored     = desc("ingest_readings_stored_total", "Pushed readings (MQTT sensors) made durable.")
+	mOutboxCommitLat  = desc("outbox_commit_duration_seconds", "Outbox commit durations, fsync included.")
+	mUplinkAckLat     = desc("uplink_publish_ack_duration_seconds", "Time from publish to the cloud broker's acknowledgement.")
 )
 
 // Describe sends every metric's description. It lists them rather than
@@ -70,7 +73,8 @@ func (daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 		mOutboxAcked, mOutboxAppendErrs, mOutboxCommits, mOutboxLastCommit, mDeviceReads, mDeviceReadErrs, mDeviceStored,
 		mDeviceRefused, mDeviceHealthy, mUplinkConnected, mUplinkReconn, mUplinkPublished, mUplinkPubErrs, mFwdDelivered,
 		mFwdFailures, mCommands, mLocalClients, mLocalReceived, mLocalRouted, mLocalRateLimit, mLocalRateLimited, mLocalAuth,
-		mLocalACLDenied, mSensorMessages, mSensorReadings, mSensorMalformed, mIngestQueued} {
+		mLocalACLDenied, mSensorMessages, mSensorReadings, mSensorMalformed, mIngestQueued, mIngestStored, mOutboxCommitLat,
+		mUplinkAckLat} {
 		ch <- d
 	}
 }
@@ -98,6 +102,7 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(mOutboxAppendErrs, float64(st.AppendErrors))
 	counter(mOutboxCommits, float64(st.Commits))
 	gauge(mOutboxLastCommit, st.LastCommit.Seconds())
+	ch <- prometheus.MustNewConstHistogram(mOutboxCommitLat, st.CommitLatency.Count, st.CommitLatency.Sum, st.CommitLatency.Cumulative)
 	for _, ds := range d.poller.Stats() {
 		counter(mDeviceReads, float64(ds.Reads), ds.Name)
 		counter(mDeviceReadErrs, float64(ds.ReadErrors), ds.Name)
@@ -111,6 +116,7 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(mUplinkReconn, float64(ls.Reconnects))
 		counter(mUplinkPublished, float64(ls.Published))
 		counter(mUplinkPubErrs, float64(ls.PublishErrors))
+		ch <- prometheus.MustNewConstHistogram(mUplinkAckLat, ls.AckLatency.Count, ls.AckLatency.Sum, ls.AckLatency.Cumulative)
 		fs := d.fwd.Stats()
 		counter(mFwdDelivered, float64(fs.Delivered))
 		counter(mFwdFailures, float64(fs.Failures))
@@ -135,7 +141,9 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(mLocalACLDenied, float64(bs.Auth.ACLDenied))
 	}
 	if d.ingest != nil {
-		gauge(mIngestQueued, float64(d.ingest.Stats().Queued))
+		is := d.ingest.Stats()
+		gauge(mIngestQueued, float64(is.Queued))
+		counter(mIngestStored, float64(is.Stored))
 	}
 	for _, s := range d.sensorList() {
 		st := s.Stats()

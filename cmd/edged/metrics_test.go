@@ -54,6 +54,10 @@ devices:
 	defer stop()
 	waitUntil(t, "deliveries", func() bool { return d.fwd.Stats().Delivered > 10 })
 	first := scrape(t, d.api.Addr())
+	// A sensor message on the local broker moves the local MQTT counters.
+	if err := mosquittoPub(t, d.broker.Addr(), "", "-t", "anything/else", "-m", "1", "-q", "1"); err != nil {
+		t.Fatal(err)
+	}
 	waitUntil(t, "more reads", func() bool {
 		return d.poller.Stats()[0].Reads > int64(first[`edged_device_reads_total{device="boiler"}`])+20
 	})
@@ -71,7 +75,9 @@ devices:
 		}
 	}
 	for _, name := range []string{`edged_device_reads_total{device="boiler"}`, `edged_device_readings_stored_total{device="boiler"}`,
-		"edged_outbox_appended_total", "edged_outbox_acked_total", "edged_uplink_published_total", "edged_forwarder_delivered_readings_total"} {
+		"edged_outbox_appended_total", "edged_outbox_acked_total", "edged_uplink_published_total", "edged_forwarder_delivered_readings_total",
+		"edged_outbox_commit_duration_seconds_count", "edged_uplink_publish_ack_duration_seconds_count",
+		`edged_outbox_commit_duration_seconds_bucket{le="+Inf"}`, "edged_local_mqtt_received_total"} {
 		if second[name] <= first[name] {
 			t.Errorf("%s did not move: %v then %v", name, first[name], second[name])
 		}

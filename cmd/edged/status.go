@@ -10,9 +10,14 @@ import (
 
 // statusDoc is what /api/v1/status and `edged status` show.
 type statusDoc struct {
-	Gateway  string         `json:"gateway"`
-	Version  string         `json:"version"`
-	Arch     string         `json:"arch"`
+	Gateway string `json:"gateway"`
+	Version string `json:"version"`
+	Arch    string `json:"arch"`
+	// Board is the hardware the devices use: host, sim, or none.
+	Board string `json:"board"`
+	// Plan is the orchestration plan applied; version 0 and state none
+	// until plans land.
+	Plan     planStatus     `json:"plan"`
 	UptimeS  float64        `json:"uptime_s"`
 	Cloud    cloudStatus    `json:"cloud"`
 	Outbox   outboxStatus   `json:"outbox"`
@@ -40,6 +45,11 @@ type sensorStatus struct {
 	Readings  uint64            `json:"readings"`
 	Malformed uint64            `json:"malformed"`
 	ByDevice  map[string]uint64 `json:"malformed_by_device,omitempty"`
+}
+
+type planStatus struct {
+	Version int64  `json:"version"`
+	State   string `json:"state"`
 }
 
 type cloudStatus struct {
@@ -85,7 +95,7 @@ func (d *daemon) statusDoc() statusDoc {
 	doc := statusDoc{Gateway: d.cfg.Gateway.ID, Version: version, Arch: runtime.GOOS + "/" + runtime.GOARCH,
 		UptimeS: time.Since(d.start).Round(time.Millisecond).Seconds(),
 		Outbox:  outboxStatus{Readings: st.Depth, Bytes: st.Bytes, Dropped: st.Dropped, AppendErrors: st.AppendErrors, NextSeq: st.NextSeq},
-		Devices: []deviceStatus{}, Commands: d.exec.Stats()}
+		Devices: []deviceStatus{}, Commands: d.exec.Stats(), Board: d.boardName(), Plan: planStatus{State: "none"}}
 	if !st.Oldest.IsZero() {
 		doc.Outbox.OldestAgeS = time.Since(st.Oldest).Round(time.Millisecond).Seconds()
 	}
@@ -123,4 +133,15 @@ func (d *daemon) localStatus() localMQTTStatus {
 			Readings: st.Readings, Malformed: st.Malformed, ByDevice: st.MalformedByDevice})
 	}
 	return ls
+}
+
+// boardName says which hardware the devices use.
+func (d *daemon) boardName() string {
+	switch {
+	case d.board == nil:
+		return "none"
+	case d.board.Simulated() != nil:
+		return "sim"
+	}
+	return "host"
 }

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"edged/reading"
+	"edged/runtime/localapi"
+	"edged/runtime/poller"
+	"edged/runtime/recent"
+)
+
+// tokenFileName is the API token edged creates in data_dir when
+// http.token_file is not set.
+const tokenFileName = "api.token"
+
+// apiToken reads http.token_file, or reads (creating it on first start)
+// data_dir/api.token: 32 random bytes in hex, mode 0600.
+func (c *Config) apiToken() (string, error) {
+	if c.HTTP.TokenFile != "" {
+		b, err := os.ReadFile(c.HTTP.TokenFile)
+		if err != nil {
+			return "", fmt.Errorf("http.token_file: %w", err)
+		}
+		t := strings.TrimSpace(string(b))
+		if len(t) < 16 {
+			return "", fmt.Errorf("http.token_file: %s holds %d characters: use at least 16 random ones, e.g. openssl rand -hex 32", c.HTTP.TokenFile, len(t))
+		}
+		return t, nil
+	}
+	path := filepath.Join(c.DataDir, tokenFileName)
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 16 {
+		return strings.TrimSpace(string(b)), nil
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("api token %s: %w", path, err)
+	}
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	t := hex.EncodeToString(raw)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(t+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("api token: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("api token: %w", err)
+	}
+	return t, nil
+}
+
+// apiConfig is the local API's configuration, wired to the daemon.
+func (d *daemon) apiConfig() localapi.Config {
+	return localapi.Config{
+		Listen: d.cfg.HTTP.Listen, Token: d.apiToken, CertFile: d.cfg.HTTP.TLS.CertFile, KeyFile: d.cfg.HTTP.TLS.KeyFile,
+		Status: d.status, Devices: d.devicesDoc, Readings: d.readingsDoc, Services: d.servicesDoc,
+		Ready: func() bool { return true }, Commands: d.exec, Metrics: d.metricsHandler(), Console: consoleHandler(),
+		Logger: d.log.With("component", "api"),
+	}
+}
+
+// recordingSink stores readings, then remembers the durable ones (with
+// their seqs) for the API's recent readings and the console.
+type recordingSink struct {
+	store  poller.Sink
+	recent *recent.Recent
+}
+
+func (s recordingSink) Append(ctx context.Context, rs []reading.Reading) error {
+	if err := s.store.Append(ctx, rs); err != nil {
+		return err
+	}
+	s.recent.Add(rs)
+	return nil
+}
+
+// apiReading is one reading in API answers.
+type apiReading struct {
+	Metric string    `json:"metric"`
+	Value  float64   `json:"value"`
+	Unit   string    `json:"unit"`
+	Time   time.Time `json:"ts"`
+	Seq    uint64    `json:"seq"`
+}
+
+func apiReadings(rs []reading.Reading) []apiReading {
+	out := make([]apiReading, len(rs))
+	for i, r := range rs {
+		out[i] = apiReading{Metric: r.Metric, Value: r.Value, Unit: r.Unit, Time: r.Time, Seq: r.Seq}
+	}
+	return out
+}
+
+// deviceDoc is one device in /api/v1/devices.
+type deviceDoc struct {
+	Name      string       `json:"name"`
+	Kind      string       `json:"kind"`
+	Healthy   bool         `json:"healthy"`
+	Reads     int64        `json:"reads"`
+	Errors    int64        `json:"errors"`
+	Stored    int64        `json:"stored"`
+	LastError string       `json:"last_error,omitempty"`
+	Actuator  bool         `json:"actuator"`
+	Last      []apiReading `json:"last"`
+}
+
+// devicesDoc lists the configured devices that are polled, then the
+// devices MQTT sensors have published for, each with its latest readings.
+func (d *daemon) devicesDoc() any {
+	kinds := map[string]string{}
+	for _, dc := range d.cfg.Devices {
+		kinds[dc.Name] = dc.Kind
+	}
+	actuators := map[string]bool{}
+	for _, name := range d.exec.Devices() {
+		actuators[name] = true
+	}
+	docs := []deviceDoc{}
+	seen := map[string]bool{}
+	for _, ds := range d.poller.Stats() {
+		seen[ds.Name] = true
+		docs = append(docs, deviceDoc{Name: ds.Name, Kind: kinds[ds.Name], Healthy: ds.Healthy, Reads: ds.Reads,
+			Errors: ds.ReadErrors + ds.AppendErrors, Stored: ds.Stored, LastError: ds.LastError,
+			Actuator: actuators[ds.Name], Last: apiReadings(d.recent.Last(ds.Name))})
+	}
+	for _, name := range d.recent.Devices() {
+		if seen[name] {
+			continue
+		}
+		last := d.recent.Last(name)
+		// A device an MQTT sensor publishes for: healthy while it publishes.
+		docs = append(docs, deviceDoc{Name: name, Kind: "mqttsensor", Healthy: true, Last: apiReadings(last)})
+	}
+	return map[string]any{"devices": docs}
+}
+
+// readingsDoc is a device's recent readings since a time.
+func (d *daemon) readingsDoc(device string, since time.Time) (any, bool) {
+	rs, ok := d.recent.Since(device, since, time.Now())
+	if !ok {
+		return nil, false
+	}
+	return map[string]any{"device": device, "readings": apiReadings(rs)}, true
+}
+
+// servicesDoc lists the services; none run yet (plugin services land with
+// the supervisor).
+func (d *daemon) servicesDoc() any {
+	return map[string]any{"services": []any{}}
+}

@@ -1,0 +1,10 @@
+package main
+
+import (
+	"net/http"
+
+	"edged/runtime/localapi/console"
+)
+
+// consoleHandler serves the web console's embedded files.
+func consoleHandler() http.Handler { return console.Handler() }

@@ -1,0 +1,481 @@
+// edged web console: polls the gateway's local API every 2 s and renders
+// its status, devices (latest values and 5-minute sparklines, actuator
+// controls), services and local MQTT. Plain DOM, no dependencies; every
+// value from the API goes in as text, never as markup.
+'use strict';
+
+(function () {
+  const POLL_MS = 2000;
+  const TIMEOUT_MS = 5000;
+  const WINDOW_MS = 5 * 60 * 1000; // sparkline span
+  const MAX_POINTS = 300; // per metric, in memory
+  const TOKEN_KEY = 'edged.apiToken';
+  const SVG_NS = 'http://www.w3.org/2000/svg';
+  const SPARK_W = 120;
+  const SPARK_H = 28;
+
+  const $ = (sel, root) => (root || document).querySelector(sel);
+
+  // el builds an element: el('td', {class: 'x', 'data-label': 'Device'}, child, 'text').
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+    for (const c of children) e.append(c);
+    return e;
+  }
+
+  function setText(sel, text) {
+    const e = typeof sel === 'string' ? $(sel) : sel;
+    if (e && e.textContent !== text) e.textContent = text;
+  }
+
+  // ---- formatting ----
+
+  function num(v) {
+    if (typeof v !== 'number' || !isFinite(v)) return '–';
+    if (Number.isInteger(v)) return String(v);
+    const a = Math.abs(v);
+    if (a >= 10000) return v.toFixed(0);
+    if (a >= 100) return v.toFixed(1);
+    if (a >= 1) return v.toFixed(2);
+    return v.toPrecision(3);
+  }
+
+  function duration(s) {
+    if (typeof s !== 'number' || !isFinite(s)) return '–';
+    if (s < 10) return s.toFixed(1) + ' s';
+    s = Math.round(s);
+    if (s < 60) return s + ' s';
+    if (s < 3600) return Math.floor(s / 60) + ' m ' + (s % 60) + ' s';
+    if (s < 86400) return Math.floor(s / 3600) + ' h ' + Math.floor((s % 3600) / 60) + ' m';
+    return Math.floor(s / 86400) + ' d ' + Math.floor((s % 86400) / 3600) + ' h';
+  }
+
+  function mib(b) {
+    return typeof b === 'number' ? (b / 1048576).toFixed(b < 10485760 ? 1 : 0) : '–';
+  }
+
+  function list(doc, key) {
+    return doc && Array.isArray(doc[key]) ? doc[key] : [];
+  }
+
+  // ---- token ----
+
+  let token = '';
+
+  function storeToken(t) {
+    token = t;
+    try {
+      if (t) localStorage.setItem(TOKEN_KEY, t);
+      else localStorage.removeItem(TOKEN_KEY);
+    } catch (e) { /* storage may be disabled: keep it for this page only */ }
+    setText('#token-state', token ? 'token set' : 'no token');
+  }
+
+  function loadToken() {
+    const params = new URLSearchParams(location.hash.slice(1));
+    const fromHash = params.get('token');
+    if (fromHash) {
+      storeToken(fromHash);
+      params.delete('token');
+      const rest = params.toString();
+      history.replaceState(null, '', location.pathname + location.search + (rest ? '#' + rest : ''));
+      return;
+    }
+    let saved = '';
+    try { saved = localStorage.getItem(TOKEN_KEY) || ''; } catch (e) { /* see storeToken */ }
+    storeToken(saved);
+  }
+
+  // refused holds the methods the API last answered 401: the token
+  // message stays up until a request of that method gets through (GETs on
+  // loopback need no token, commands do).
+  const refused = new Set();
+
+  function noteAuth(method, status, detail) {
+    if (status === 401) {
+      refused.add(method);
+      setText('#auth-detail', detail ? '(' + detail + ')' : '');
+    } else if (status < 400) {
+      refused.delete(method);
+    }
+    $('#auth').hidden = refused.size === 0;
+  }
+
+  // ---- API ----
+
+  // api fetches path (relative to the console) and resolves to
+  // {status, ok, doc}; it rejects only when the daemon is unreachable.
+  async function api(path, method, body) {
+    const headers = { Accept: 'application/json' };
+    if (token) headers.Authorization = 'Bearer ' + token;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), TIMEOUT_MS);
+    try {
+      const res = await fetch(path, {
+        method: method || 'GET', headers, cache: 'no-store', signal: ctl.signal,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      let doc = null;
+      try { doc = await res.json(); } catch (e) { /* not JSON */ }
+      noteAuth(method || 'GET', res.status, doc && doc.error);
+      return { status: res.status, ok: res.ok, doc };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function devicePath(name, rest) {
+    return 'api/v1/devices/' + encodeURIComponent(name) + '/' + rest;
+  }
+
+  function newID() {
+    const b = new Uint8Array(12);
+    crypto.getRandomValues(b);
+    return 'web-' + Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  }
+
+  // ---- status header ----
+
+  function renderStatus(s) {
+    const name = s.gateway || 'edged';
+    setText('#gateway', name);
+    document.title = name + ' · edged console';
+
+    const c = s.cloud || {};
+    const cloud = $('#cloud');
+    const state = c.enabled === false ? 'off' : c.connected ? 'up' : 'down';
+    cloud.dataset.state = state;
+    setText(cloud, 'cloud ' + state);
+    cloud.title = [c.url, c.delivered != null ? c.delivered + ' delivered' : '', c.last_error]
+      .filter(Boolean).join('\n');
+
+    const o = s.outbox || {};
+    let buf = (o.readings != null ? o.readings : '–') + ' readings';
+    if (o.readings > 0 && o.oldest_age_s != null) buf += ' · oldest ' + duration(o.oldest_age_s);
+    setText('#buffer', buf);
+    const dropped = $('#dropped');
+    dropped.hidden = !(o.dropped > 0);
+    setText(dropped, o.dropped + ' dropped');
+    const appendErrors = $('#append-errors');
+    appendErrors.hidden = !(o.append_errors > 0);
+    setText(appendErrors, o.append_errors + ' append errors');
+
+    const p = s.plan || {};
+    setText('#plan', 'v' + (p.version != null ? p.version : 0) + ' · ' + (p.state || 'none'));
+    $('#plan').title = p.error || p.last_error || '';
+    setText('#version', [s.version, s.arch, s.board ? 'board ' + s.board : ''].filter(Boolean).join(' · ') || '–');
+    setText('#uptime', duration(s.uptime_s));
+
+    const m = s.local_mqtt || {};
+    const sensors = Array.isArray(m.sensors) ? m.sensors.length : typeof m.sensors === 'number' ? m.sensors : 0;
+    setText('#mqtt-mode', m.mode || 'off');
+    setText('#mqtt-addr', m.addr || '–');
+    setText('#mqtt-sensors', String(sensors));
+  }
+
+  // ---- devices ----
+
+  // series holds, per device, the readings fetched so far for sparklines.
+  const series = new Map(); // name -> {since, lastSeq, lastT, metrics: Map(metric -> [{t, v}])}
+
+  function seriesFor(name) {
+    let s = series.get(name);
+    if (!s) {
+      s = { since: '', lastSeq: 0, lastT: 0, metrics: new Map() };
+      series.set(name, s);
+    }
+    return s;
+  }
+
+  function addReading(s, r) {
+    const t = Date.parse(r.ts);
+    if (!isFinite(t) || typeof r.value !== 'number') return;
+    const seq = typeof r.seq === 'number' ? r.seq : 0;
+    if (!(seq > s.lastSeq || t > s.lastT)) return; // already have it
+    s.lastSeq = Math.max(s.lastSeq, seq);
+    if (t >= s.lastT) { s.lastT = t; s.since = r.ts; }
+    let pts = s.metrics.get(r.metric);
+    if (!pts) { pts = []; s.metrics.set(r.metric, pts); }
+    pts.push({ t, v: r.value });
+    let drop = Math.max(0, pts.length - MAX_POINTS);
+    while (drop < pts.length && pts[drop].t < t - WINDOW_MS) drop++;
+    if (drop > 0) pts.splice(0, drop);
+  }
+
+  async function fetchReadings(devs) {
+    await Promise.all(devs.map(async (d) => {
+      const s = seriesFor(d.name);
+      const q = s.since ? '?since=' + encodeURIComponent(s.since) : '';
+      const r = await api(devicePath(d.name, 'readings') + q);
+      if (r.ok) for (const rd of list(r.doc, 'readings')) addReading(s, rd);
+    }));
+    for (const name of series.keys()) {
+      if (!devs.some((d) => d.name === name)) series.delete(name);
+    }
+  }
+
+  function drawSpark(svg, pts) {
+    const poly = svg.firstChild;
+    const end = pts.length ? pts[pts.length - 1].t : 0; // the gateway's clock, not ours
+    const vis = pts.filter((p) => p.t >= end - WINDOW_MS);
+    svg.dataset.points = String(vis.length);
+    if (vis.length < 2) { poly.setAttribute('points', ''); return; }
+    let lo = Infinity, hi = -Infinity;
+    for (const p of vis) { lo = Math.min(lo, p.v); hi = Math.max(hi, p.v); }
+    const span = hi - lo || 1;
+    const width = end - vis[0].t || 1; // up to 5 min: a young series fills the box
+    const pad = 2;
+    poly.setAttribute('points', vis.map((p) => {
+      const x = SPARK_W - ((end - p.t) / width) * SPARK_W;
+      const y = pad + (1 - (hi === lo ? 0.5 : (p.v - lo) / span)) * (SPARK_H - 2 * pad);
+      return x.toFixed(1) + ',' + y.toFixed(1);
+    }).join(' '));
+    svg.lastChild.textContent = 'last ' + duration(width / 1000) + ': ' + num(lo) + ' … ' + num(hi);
+  }
+
+  function metricCell(metric) {
+    const svg = document.createElementNS(SVG_NS, 'svg');
+    svg.setAttribute('class', 'spark');
+    svg.setAttribute('data-metric', metric);
+    svg.setAttribute('viewBox', '0 0 ' + SPARK_W + ' ' + SPARK_H);
+    svg.setAttribute('preserveAspectRatio', 'none');
+    svg.append(document.createElementNS(SVG_NS, 'polyline'), document.createElementNS(SVG_NS, 'title'));
+    return el('div', { class: 'metric', 'data-metric': metric },
+      el('span', { class: 'mname' }, metric),
+      el('span', { class: 'reading' },
+        el('span', { class: 'value', 'data-metric': metric }, '–'), el('span', { class: 'unit' })),
+      svg);
+  }
+
+  function setResult(res, ok, text) {
+    res.className = 'result ' + ok;
+    res.textContent = text;
+    res.title = new Date().toLocaleTimeString();
+  }
+
+  async function sendCommand(tr, value) {
+    const res = $('.result', tr);
+    const buttons = tr.querySelectorAll('button');
+    setResult(res, 'pending', 'sending…');
+    buttons.forEach((b) => { b.disabled = true; });
+    try {
+      const r = await api(devicePath(tr.dataset.device, 'commands'), 'POST', { id: newID(), action: 'set', value });
+      if (r.doc && r.doc.ok) setResult(res, 'ok', 'ok');
+      else if (r.status === 401) setResult(res, 'err', 'unauthorized: enter the API token below');
+      else setResult(res, 'err', (r.doc && r.doc.error) || 'HTTP ' + r.status);
+      refreshNow();
+    } catch (e) {
+      setResult(res, 'err', 'not sent: daemon unreachable');
+    } finally {
+      buttons.forEach((b) => { b.disabled = false; });
+    }
+  }
+
+  // parseValue turns what was typed into a JSON value: number, boolean or string.
+  function parseValue(text) {
+    const t = text.trim();
+    if (t === 'true' || t === 'false') return t === 'true';
+    if (t !== '' && isFinite(Number(t))) return Number(t);
+    return t;
+  }
+
+  function controlCell(d) {
+    const td = el('td', { class: 'control', 'data-label': 'Control' });
+    if (!d.actuator) { td.append(el('span', { class: 'muted' }, '—')); return td; }
+    const res = el('span', { class: 'result', 'aria-live': 'polite' });
+    if (d.kind === 'gpio-out') {
+      const on = el('button', { type: 'button', 'data-command': 'on' }, 'On');
+      const off = el('button', { type: 'button', 'data-command': 'off' }, 'Off');
+      on.addEventListener('click', () => sendCommand(td.parentNode, 'on'));
+      off.addEventListener('click', () => sendCommand(td.parentNode, 'off'));
+      td.append(el('span', { class: 'buttons' }, on, off), res);
+      return td;
+    }
+    const pwm = d.kind === 'pwm';
+    const input = pwm
+      ? el('input', { type: 'number', min: '0', max: '1', step: '0.05', inputmode: 'decimal', 'data-command-input': 'set', placeholder: '0..1', 'aria-label': 'duty 0..1' })
+      : el('input', { type: 'text', 'data-command-input': 'set', placeholder: 'value', 'aria-label': 'value' });
+    const form = el('form', { class: 'set', novalidate: '' }, input, el('button', { type: 'submit', 'data-command': 'set' }, 'Set'));
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const text = input.value.trim();
+      if (text === '') { setResult(res, 'err', pwm ? 'enter a duty from 0 to 1' : 'enter a value'); return; }
+      sendCommand(td.parentNode, pwm ? Number(text) : parseValue(text));
+    });
+    td.append(form, res);
+    return td;
+  }
+
+  function deviceRow(d) {
+    const tr = el('tr', { 'data-device': d.name, 'data-kind': d.kind || '' },
+      el('td', { class: 'dev', 'data-label': 'Device' },
+        el('span', { class: 'dot' }), el('span', { class: 'name' }, d.name), el('span', { class: 'kind' }, d.kind || '')),
+      el('td', { class: 'metrics', 'data-label': 'Readings' }),
+      el('td', { class: 'counts', 'data-label': 'Reads / errors' },
+        el('span', { class: 'reads mono' }), ' / ', el('span', { class: 'errors mono' }),
+        el('div', { class: 'last-error' })),
+      controlCell(d));
+    return tr;
+  }
+
+  function updateRow(tr, d) {
+    const healthy = d.healthy !== false;
+    tr.dataset.healthy = String(healthy);
+    const dot = $('.dot', tr);
+    dot.className = 'dot ' + (healthy ? 'ok' : 'bad');
+    dot.title = healthy ? 'healthy' : 'unhealthy' + (d.last_error ? ': ' + d.last_error : '');
+    setText($('.reads', tr), String(d.reads != null ? d.reads : '–'));
+    const errors = $('.errors', tr);
+    setText(errors, String(d.errors != null ? d.errors : '–'));
+    errors.classList.toggle('warn', d.errors > 0);
+    const le = $('.last-error', tr);
+    setText(le, d.last_error || '');
+    le.title = d.last_error || '';
+
+    const s = seriesFor(d.name);
+    const latest = new Map();
+    for (const [m, pts] of s.metrics) if (pts.length) latest.set(m, { value: pts[pts.length - 1].v, unit: '' });
+    for (const r of Array.isArray(d.last) ? d.last : []) latest.set(r.metric, r);
+    const cell = $('.metrics', tr);
+    if (latest.size === 0 && !cell.firstChild) cell.append(el('span', { class: 'muted none' }, 'no readings yet'));
+    for (const [m, r] of latest) {
+      let mc = cell.querySelector('.metric[data-metric="' + CSS.escape(m) + '"]');
+      if (!mc) {
+        const none = $('.none', cell);
+        if (none) none.remove();
+        mc = cell.appendChild(metricCell(m));
+      }
+      setText($('.value', mc), num(r.value));
+      if (r.unit) setText($('.unit', mc), r.unit);
+      drawSpark($('svg', mc), s.metrics.get(m) || []);
+    }
+  }
+
+  function renderDevices(devs) {
+    const body = $('#devices tbody');
+    const rows = new Map();
+    for (const tr of body.querySelectorAll('tr[data-device]')) rows.set(tr.dataset.device, tr);
+    for (const tr of body.querySelectorAll('tr.empty')) tr.remove();
+    devs.forEach((d, i) => {
+      let tr = rows.get(d.name);
+      if (tr && tr.dataset.kind !== (d.kind || '')) { tr.remove(); tr = null; }
+      if (!tr) tr = deviceRow(d);
+      rows.delete(d.name);
+      if (body.children[i] !== tr) body.insertBefore(tr, body.children[i] || null);
+      updateRow(tr, d);
+    });
+    for (const tr of rows.values()) tr.remove();
+    if (devs.length === 0) body.append(el('tr', { class: 'empty' }, el('td', { colspan: '4' }, 'no devices')));
+  }
+
+  // ---- services ----
+
+  function renderServices(svcs) {
+    const body = $('#services tbody');
+    body.replaceChildren();
+    if (svcs.length === 0) {
+      body.append(el('tr', { class: 'empty' }, el('td', { colspan: '6' }, 'no services')));
+      return;
+    }
+    for (const s of svcs) {
+      const b = s.budget || {};
+      const mem = el('td', { class: 'mem', 'data-label': 'Memory' });
+      if (b.memory_bytes > 0) {
+        const pct = Math.min(100, (100 * (s.rss_bytes || 0)) / b.memory_bytes);
+        const fill = el('div', { class: 'fill' + (pct > 95 ? ' crit' : pct > 80 ? ' warn' : '') });
+        fill.style.width = pct.toFixed(1) + '%';
+        mem.append(el('div', { class: 'bar', title: pct.toFixed(0) + '% of the memory budget' }, fill),
+          el('span', { class: 'mono' }, mib(s.rss_bytes) + ' / ' + mib(b.memory_bytes) + ' MiB'));
+      } else {
+        mem.append(el('span', { class: 'mono' }, mib(s.rss_bytes) + ' MiB'), el('span', { class: 'muted' }, ' no budget'));
+      }
+      const cpu = (typeof s.cpu_percent === 'number' ? s.cpu_percent.toFixed(1) + '%' : '–') +
+        (b.cpu ? ' of ' + b.cpu + ' CPU' : '');
+      body.append(el('tr', { 'data-service': s.name, 'data-state': s.state || '' },
+        el('td', { class: 'name', 'data-label': 'Service' }, s.name,
+          el('span', { class: 'kind' }, [s.pid ? 'pid ' + s.pid : '', s.enforcement].filter(Boolean).join(' · '))),
+        el('td', { 'data-label': 'State' }, el('span', { class: 'state', 'data-state': s.state || '' }, s.state || '?')),
+        el('td', { class: 'restarts mono', 'data-label': 'Restarts' }, String(s.restarts || 0)),
+        mem,
+        el('td', { class: 'cpu mono', 'data-label': 'CPU' }, cpu),
+        el('td', { class: 'last-error', 'data-label': 'Last error', title: s.last_error || '' }, s.last_error || '')));
+    }
+  }
+
+  // ---- polling ----
+
+  function setBanner(text) {
+    const b = $('#banner');
+    b.hidden = !text;
+    setText(b, text || '');
+  }
+
+  let lastOK = 0;
+
+  async function poll() {
+    try {
+      const [st, dv, sv] = await Promise.all([api('api/v1/status'), api('api/v1/devices'), api('api/v1/services')]);
+      lastOK = Date.now();
+      const failed = [st, dv].find((r) => !r.ok && r.status !== 401);
+      setBanner(failed ? 'The daemon answered HTTP ' + failed.status + ((failed.doc && failed.doc.error) ? ': ' + failed.doc.error : '') : '');
+      if (st.ok) renderStatus(st.doc || {});
+      if (dv.ok) {
+        const devs = list(dv.doc, 'devices');
+        await fetchReadings(devs);
+        renderDevices(devs);
+      }
+      if (sv.ok || sv.status === 404) renderServices(list(sv.doc, 'services'));
+      document.body.classList.remove('offline');
+      setText('#updated', 'updated ' + new Date(lastOK).toLocaleTimeString());
+    } catch (e) {
+      document.body.classList.add('offline');
+      setBanner('Disconnected: the daemon does not answer' +
+        (lastOK ? ' (last update ' + new Date(lastOK).toLocaleTimeString() + ')' : '') + '. Retrying…');
+    }
+  }
+
+  let timer = 0;
+  let running = false;
+  let again = false;
+
+  async function tick() {
+    if (running) { again = true; return; }
+    running = true;
+    clearTimeout(timer);
+    try {
+      await poll();
+    } finally {
+      running = false;
+      timer = setTimeout(tick, again ? 0 : POLL_MS);
+      again = false;
+    }
+  }
+
+  // refreshNow polls at once (after a command), or right after the poll
+  // in flight.
+  function refreshNow() {
+    if (running) again = true;
+    else { clearTimeout(timer); timer = setTimeout(tick, 0); }
+  }
+
+  function start() {
+    loadToken();
+    $('#token-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const input = $('#token');
+      if (input.value.trim()) storeToken(input.value.trim());
+      input.value = '';
+      refused.clear();
+      $('#auth').hidden = true;
+      refreshNow();
+    });
+    $('#token-forget').addEventListener('click', () => { storeToken(''); refreshNow(); });
+    window.addEventListener('hashchange', () => { if (location.hash.includes('token=')) { loadToken(); refreshNow(); } });
+    tick();
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+  else start();
+})();
