@@ -60,7 +60,7 @@ func (d *daemon) apiConfig() localapi.Config {
 	return localapi.Config{
 		Listen: d.cfg.HTTP.Listen, Token: d.apiToken, CertFile: d.cfg.HTTP.TLS.CertFile, KeyFile: d.cfg.HTTP.TLS.KeyFile,
 		Status: d.status, Devices: d.devicesDoc, Readings: d.readingsDoc, Services: d.servicesDoc,
-		Ready: func() bool { return true }, Commands: d.exec, Metrics: d.metricsHandler(), Console: consoleHandler(),
+		Ready: d.ready.Load, Commands: d.exec, Metrics: d.metricsHandler(), Console: consoleHandler(),
 		Logger: d.log.With("component", "api"),
 	}
 }

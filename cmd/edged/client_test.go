@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +23,14 @@ devices:
 	waitUntil(t, "the API", func() bool { return d.api != nil })
 	waitUntil(t, "readings", func() bool { return d.outbox.Stats().Depth > 5 })
 	api := "--api=http://" + d.api.Addr()
+	waitUntil(t, "ready", func() bool {
+		resp, err := http.Get("http://" + d.api.Addr() + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
 
 	var out, errb bytes.Buffer
 	if code := run(context.Background(), []string{"status", api}, &out, &errb); code != 0 {

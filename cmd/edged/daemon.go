@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"edged/drivers/mqttsensor"
@@ -50,6 +51,7 @@ type daemon struct {
 	sensors *sensorRouter  // local MQTT messages → readings
 	sink    poller.Sink    // the outbox, wrapped: recent readings, local re-publish
 
+	ready    atomic.Bool    // sources running and the outbox open (/readyz)
 	recent   *recent.Recent // the latest readings per device, for the API
 	apiToken string         // the local API's bearer token
 }
@@ -276,6 +278,7 @@ func (d *daemon) run(ctx context.Context, start time.Time) error {
 		d.log.Info("local API listening", "addr", d.api.Addr())
 	}
 
+	d.ready.Store(true)
 	firstDurable := d.outbox.Changed()
 	var runErr error
 	tick := time.NewTicker(statusEvery)
@@ -305,6 +308,7 @@ loop:
 			d.logStatus()
 		}
 	}
+	d.ready.Store(false)
 	d.log.Info("edged stopping", "reason", stopReason(ctx, runErr))
 	if err := d.stop(stages); err != nil {
 		return errors.Join(runErr, err)
