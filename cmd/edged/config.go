@@ -292,13 +292,9 @@ func (c *Config) validateCloud(errs *yamlconf.Errors) {
 // the password file.
 func (c *Config) uplinkConfig() (uplink.Config, error) {
 	cl := c.Cloud
-	password := ""
-	if cl.PasswordFile != "" {
-		b, err := os.ReadFile(cl.PasswordFile)
-		if err != nil {
-			return uplink.Config{}, fmt.Errorf("cloud.password_file: %w", err)
-		}
-		password = strings.TrimRight(string(b), "\r\n")
+	password, err := readSecret("cloud.password_file", cl.PasswordFile)
+	if err != nil {
+		return uplink.Config{}, err
 	}
 	clientID := cl.ClientID
 	if clientID == "" {
@@ -309,6 +305,18 @@ func (c *Config) uplinkConfig() (uplink.Config, error) {
 		CAFile: cl.TLS.CAFile, CertFile: cl.TLS.CertFile, KeyFile: cl.TLS.KeyFile,
 		StatusTopic: cl.TopicPrefix + "/" + c.Gateway.ID + "/status",
 	}, nil
+}
+
+// readSecret reads a password file (one line; "" when path is empty).
+func readSecret(field, path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", field, err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // sortErrs orders problems by path, for output that does not depend on

@@ -3,14 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"periph.io/x/conn/v3/gpio"
+
+	"edged/internal/browsertest"
 )
 
 // TestConsoleInBrowser opens the web console of a daemon on the simulated
@@ -18,7 +18,7 @@ import (
 // switches from the page, an out-of-range duty shows the daemon's error,
 // and the page fits a phone. It leaves screenshots in testdata/out.
 func TestConsoleInBrowser(t *testing.T) {
-	ctx := consoleBrowser(t, 60*time.Second)
+	ctx := browsertest.Start(t, 60*time.Second)
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`gateway: {id: sim-board}
 http: {listen: 127.0.0.1:0}
@@ -39,99 +39,42 @@ devices:
 		}
 	}()
 
-	consoleDo(t, ctx, "open the console", chromedp.Navigate("http://"+d.api.Addr()+"/#token="+d.apiToken))
-	consoleWait(t, ctx, "the token to leave the address bar", `location.hash === '' && localStorage.getItem('edged.apiToken') !== null`)
-	consoleWait(t, ctx, "a numeric temperature for env", `(() => {
+	browsertest.Do(t, ctx, "open the console", chromedp.Navigate("http://"+d.api.Addr()+"/#token="+d.apiToken))
+	browsertest.Wait(t, ctx, "the token to leave the address bar", `location.hash === '' && localStorage.getItem('edged.apiToken') !== null`)
+	browsertest.Wait(t, ctx, "a numeric temperature for env", `(() => {
 		const v = document.querySelector('tr[data-device="env"] .value[data-metric="temperature"]');
 		return v !== null && isFinite(parseFloat(v.textContent)); })()`)
-	consoleWait(t, ctx, "env's temperature sparkline", `(() => {
+	browsertest.Wait(t, ctx, "env's temperature sparkline", `(() => {
 		const svg = document.querySelector('tr[data-device="env"] svg.spark[data-metric="temperature"]');
 		return svg !== null && svg.querySelector('polyline').getAttribute('points').trim().split(/\s+/).length >= 2; })()`)
-	consoleWait(t, ctx, "the header", `document.querySelector('#gateway').textContent === 'sim-board' &&
+	browsertest.Wait(t, ctx, "the header", `document.querySelector('#gateway').textContent === 'sim-board' &&
 		document.querySelector('#mqtt-addr').textContent.startsWith('127.0.0.1:')`)
 
 	relay := `tr[data-device="fan-relay"] `
-	consoleDo(t, ctx, "click fan-relay's On", chromedp.Click(chromedp.CSS(relay+`button[data-command="on"]`)))
-	consoleWait(t, ctx, "ok, then state 1 at the next refresh", `document.querySelector('`+relay+`.result').textContent === 'ok' &&
+	browsertest.Do(t, ctx, "click fan-relay's On", chromedp.Click(chromedp.CSS(relay+`button[data-command="on"]`)))
+	browsertest.Wait(t, ctx, "ok, then state 1 at the next refresh", `document.querySelector('`+relay+`.result').textContent === 'ok' &&
 		document.querySelector('`+relay+`.value[data-metric="state"]').textContent === '1'`)
 	if pin, err := d.board.Simulated().Pin("GPIO27"); err != nil || pin.Level() != gpio.High {
 		t.Fatalf("the console's On did not raise GPIO27 (%v)", err)
 	}
 
 	speed := `tr[data-device="fan-speed"] `
-	consoleDo(t, ctx, "set fan-speed to 1.5",
+	browsertest.Do(t, ctx, "set fan-speed to 1.5",
 		chromedp.SendKeys(chromedp.CSS(speed+`input[data-command-input]`), "1.5"),
 		chromedp.Click(chromedp.CSS(speed+`button[data-command="set"]`)))
-	consoleWait(t, ctx, "the daemon's range error", `(() => {
+	browsertest.Wait(t, ctx, "the daemon's range error", `(() => {
 		const r = document.querySelector('`+speed+`.result');
 		return r.classList.contains('err') && r.textContent.includes('out of range'); })()`)
 	consoleShot(t, ctx, "console.png")
 
-	consoleDo(t, ctx, "a phone's viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
-	consoleWait(t, ctx, "the device table to fit the phone", `document.querySelector('tr[data-device="env"]') !== null &&
+	browsertest.Do(t, ctx, "a phone's viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	browsertest.Wait(t, ctx, "the device table to fit the phone", `document.querySelector('tr[data-device="env"]') !== null &&
 		document.body.scrollWidth <= window.innerWidth + 1`)
 	consoleShot(t, ctx, "console-phone.png")
-}
-
-// consoleBrowser starts headless chromium for the test, bounded by
-// timeout; without chromium the test is skipped, or fails under CI.
-func consoleBrowser(t *testing.T, timeout time.Duration) context.Context {
-	t.Helper()
-	var path string
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("no chromium on PATH: apt-get install -y chromium")
-		}
-		t.Skip("no chromium on PATH: apt-get install -y chromium")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	t.Cleanup(cancel)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path),
-		chromedp.NoSandbox, // tests run as root
-		chromedp.WindowSize(1280, 900), chromedp.Flag("disable-gpu", true))
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancelAlloc)
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	t.Cleanup(cancelBrowser)
-	return bctx
-}
-
-func consoleDo(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-}
-
-// consoleWait waits until the JavaScript expression is truthy.
-func consoleWait(t *testing.T, ctx context.Context, what, expr string) {
-	t.Helper()
-	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
-		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second)))
-	if err != nil {
-		body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
-		t.Fatalf("waiting for %s: %v\npage:\n%s", what, err, body)
-	}
 }
 
 // consoleShot writes a full-page screenshot to testdata/out/name.
 func consoleShot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	out := filepath.Join("testdata", "out")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(out, name), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	browsertest.Shot(t, ctx, filepath.Join("testdata", "out"), name)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"edged/drivers/mqttsensor"
+	"edged/internal/logevery"
 	"edged/runtime/commands"
 	"edged/runtime/forwarder"
 	"edged/runtime/ingest"
@@ -123,7 +124,7 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 	d.sink = recordingSink{store: ob, recent: d.recent}
 	if l := cfg.LocalMQTT; l.Mode != localOff && l.Republish.Enabled {
 		d.sink = &republishSink{store: d.sink, publish: d.publishLocal, prefix: cfg.Cloud.TopicPrefix,
-			retain: l.Republish.Retain, log: log.With("component", "republish")}
+			retain: l.Republish.Retain, log: log.With("component", "republish"), limiter: logevery.New(0)}
 	}
 	var entries []poller.Entry
 	var sensors []*mqttsensor.Sensor

@@ -164,13 +164,9 @@ func (c *Config) brokerConfig(h *sensorRouter) broker.Config {
 // externalConfig is the link to an external local broker.
 func (c *Config) externalConfig() (uplink.Config, error) {
 	l := c.LocalMQTT
-	password := ""
-	if l.PasswordFile != "" {
-		b, err := os.ReadFile(l.PasswordFile)
-		if err != nil {
-			return uplink.Config{}, fmt.Errorf("local_mqtt.password_file: %w", err)
-		}
-		password = strings.TrimRight(string(b), "\r\n")
+	password, err := readSecret("local_mqtt.password_file", l.PasswordFile)
+	if err != nil {
+		return uplink.Config{}, err
 	}
 	id := l.ClientID
 	if id == "" {

@@ -4,9 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
-	"sync/atomic"
 	"time"
 
+	"edged/internal/logevery"
 	"edged/reading"
 )
 
@@ -22,7 +22,7 @@ type republishSink struct {
 	prefix  string
 	retain  bool
 	log     *slog.Logger
-	limiter logEvery
+	limiter *logevery.Limiter
 }
 
 func (s *republishSink) Append(ctx context.Context, rs []reading.Reading) error {
@@ -33,8 +33,10 @@ func (s *republishSink) Append(ctx context.Context, rs []reading.Reading) error 
 	for _, r := range rs {
 		buf = localPayload(buf[:0], r)
 		topic := s.prefix + "/local/" + r.Device + "/" + r.Metric
-		if err := s.publish(topic, buf, s.retain); err != nil && s.limiter.ok() {
-			s.log.Warn("local re-publish failed", "topic", topic, "err", err)
+		if err := s.publish(topic, buf, s.retain); err != nil {
+			if n, ok := s.limiter.Allow("", time.Now()); ok {
+				s.log.Warn("local re-publish failed", "topic", topic, "err", err, "suppressed", n)
+			}
 		}
 	}
 	return nil
@@ -51,16 +53,4 @@ func localPayload(b []byte, r reading.Reading) []byte {
 	b = append(b, `","seq":`...)
 	b = strconv.AppendUint(b, r.Seq, 10)
 	return append(b, '}')
-}
-
-// logEvery lets a repeated warning through once per statusEvery; safe for
-// concurrent use.
-type logEvery struct{ last atomic.Int64 }
-
-func (l *logEvery) ok() bool {
-	now, last := time.Now().UnixNano(), l.last.Load()
-	if last != 0 && now-last < int64(statusEvery) {
-		return false
-	}
-	return l.last.CompareAndSwap(last, now)
 }

@@ -3,16 +3,13 @@ package main
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
 	"edged/drivers/mqttsensor"
+	"edged/internal/logevery"
 	"edged/runtime/ingest"
 	"edged/sync/broker"
 )
-
-// sensorLogEvery bounds how often one device's bad payloads are logged.
-const sensorLogEvery = 10 * time.Second
 
 // sensorRouter turns messages on the local broker into readings: the first
 // mqttsensor device whose topic pattern matches decodes the payload, and
@@ -23,12 +20,11 @@ type sensorRouter struct {
 	ingest  *ingest.Ingest
 	log     *slog.Logger
 
-	mu     sync.Mutex
-	logged map[string]time.Time // device → last malformed-payload log line
+	logged *logevery.Limiter // one malformed-payload line per device per 10 s
 }
 
 func newSensorRouter(sensors []*mqttsensor.Sensor, in *ingest.Ingest, log *slog.Logger) *sensorRouter {
-	return &sensorRouter{sensors: sensors, ingest: in, log: log, logged: map[string]time.Time{}}
+	return &sensorRouter{sensors: sensors, ingest: in, log: log, logged: logevery.New(0)}
 }
 
 // filters are the MQTT subscriptions that cover every sensor.
@@ -66,18 +62,11 @@ func (r *sensorRouter) Handle(ctx context.Context, m broker.Message, done func(e
 	done(nil) // a route no sensor claims (a $-topic on a # filter): nothing to store
 }
 
-// malformed logs a bad payload, at most once per sensorLogEvery per device.
+// malformed logs a bad payload, at most once per logevery.Every per device.
 func (r *sensorRouter) malformed(s *mqttsensor.Sensor, err error) {
-	now := time.Now()
-	r.mu.Lock()
-	last, seen := r.logged[s.Name()]
-	if seen && now.Sub(last) < sensorLogEvery {
-		r.mu.Unlock()
-		return
+	if n, ok := r.logged.Allow(s.Name(), time.Now()); ok {
+		r.log.Warn("bad sensor payload, not stored", "device", s.Name(), "err", err, "suppressed", n)
 	}
-	r.logged[s.Name()] = now
-	r.mu.Unlock()
-	r.log.Warn("bad sensor payload, not stored", "device", s.Name(), "err", err)
 }
 
 // handleExternal is the handler for subscriptions on an external broker: it

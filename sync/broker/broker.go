@@ -18,6 +18,7 @@ import (
 	"go.etcd.io/bbolt"
 	"golang.org/x/time/rate"
 
+	"edged/internal/logevery"
 	"edged/sync/broker/auth"
 )
 
@@ -111,13 +112,14 @@ func New(cfg Config) (_ *Broker, err error) {
 		if burst == 0 {
 			burst = max(1, int(2*cfg.RateLimit))
 		}
-		b.limit = &limitHook{limit: rate.Limit(cfg.RateLimit), burst: burst, ctx: ctx, log: log, clients: map[string]*clientLimit{}}
+		b.limit = &limitHook{limit: rate.Limit(cfg.RateLimit), burst: burst, ctx: ctx, log: log, clients: map[string]*clientLimit{},
+			limiter: logevery.New(0)}
 		if err := srv.AddHook(b.limit, nil); err != nil {
 			return nil, fmt.Errorf("broker: rate limit: %w", err)
 		}
 	}
 	if len(cfg.Routes) > 0 {
-		b.route = &routeHook{srv: srv, routes: cfg.Routes, handler: cfg.Handler, ctx: ctx, log: log}
+		b.route = &routeHook{srv: srv, routes: cfg.Routes, handler: cfg.Handler, ctx: ctx, log: log, limiter: logevery.New(0)}
 		if err := srv.AddHook(b.route, nil); err != nil {
 			return nil, fmt.Errorf("broker: routes: %w", err)
 		}

@@ -11,6 +11,8 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"golang.org/x/time/rate"
+
+	"edged/internal/logevery"
 )
 
 // limitHook holds each client to RateLimit publishes per second. Past it a
@@ -23,7 +25,7 @@ type limitHook struct {
 	burst   int
 	ctx     context.Context
 	log     *slog.Logger
-	limiter logLimiter
+	limiter *logevery.Limiter
 
 	mu      sync.Mutex
 	clients map[string]*clientLimit
@@ -69,7 +71,7 @@ func (h *limitHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packe
 	if pk.FixedHeader.Qos == 0 {
 		h.dropped.Add(1)
 		c.dropped.Add(1)
-		if n, ok := h.limiter.allow(time.Now()); ok {
+		if n, ok := h.limiter.Allow("", time.Now()); ok {
 			h.log.Warn("client over its publish rate: QoS 0 messages dropped", "client", cl.ID,
 				"limit_per_second", float64(h.limit), "suppressed", n)
 		}

@@ -12,6 +12,8 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"edged/internal/topic"
+
+	"edged/internal/logevery"
 )
 
 // routeHook hands publishes on the routes to the Handler. A QoS 1 publish is
@@ -27,7 +29,7 @@ type routeHook struct {
 	ctx     context.Context // ends at Close: handlers stop waiting
 	log     *slog.Logger
 
-	limiter logLimiter
+	limiter *logevery.Limiter
 
 	routed, durable, refused, dropped atomic.Uint64
 }
@@ -132,9 +134,9 @@ func (h *routeHook) fail(cl *mqtt.Client, err error) error {
 	return packets.ErrRejectPacket
 }
 
-// warn logs a refused publish, at most once per logEvery.
+// warn logs a refused publish, at most once per logevery.Every.
 func (h *routeHook) warn(cl *mqtt.Client, err error) {
-	if n, ok := h.limiter.allow(time.Now()); ok {
+	if n, ok := h.limiter.Allow("", time.Now()); ok {
 		h.log.Warn("publish not stored; the client will send it again", "client", cl.ID, "err", err, "suppressed", n)
 	}
 }

@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"edged/internal/browsertest"
 	"edged/runtime/localapi/console"
 )
 
@@ -296,50 +295,6 @@ func (f *fakeAPI) handler() http.Handler {
 	})
 }
 
-// newBrowser starts a headless chromium for the test, or skips the test
-// when there is none (outside CI).
-func newBrowser(t *testing.T, timeout time.Duration) context.Context {
-	t.Helper()
-	var path string
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("no chromium on PATH (apt-get install -y chromium)")
-		}
-		t.Skip("no chromium on PATH (apt-get install -y chromium)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	t.Cleanup(cancel)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
-		chromedp.WindowSize(1280, 900), chromedp.Flag("disable-gpu", true))
-	actx, cancelA := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancelA)
-	bctx, cancelB := chromedp.NewContext(actx)
-	t.Cleanup(cancelB)
-	return bctx
-}
-
-func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-}
-
-// waitJS waits until the JavaScript expression is truthy.
-func waitJS(t *testing.T, ctx context.Context, what, expr string) {
-	t.Helper()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(100*time.Millisecond),
-		chromedp.WithPollingTimeout(20*time.Second))); err != nil {
-		t.Fatalf("waiting for %s: %v", what, err)
-	}
-}
-
 // TestPageAgainstFakeAPI drives the page in a browser against fakeAPI:
 // values and sparklines, services, commands with and without the token,
 // the disconnected banner, and the phone layout.
@@ -347,30 +302,30 @@ func TestPageAgainstFakeAPI(t *testing.T) {
 	f := &fakeAPI{token: "s3cret", start: time.Now().Add(-3 * time.Minute)}
 	srv := httptest.NewServer(f.handler()) // 127.0.0.1
 	defer srv.Close()
-	ctx := newBrowser(t, 60*time.Second)
+	ctx := browsertest.Start(t, 60*time.Second)
 
-	do(t, ctx, "open the console", chromedp.Navigate(srv.URL+"/"))
-	waitJS(t, ctx, "env's temperature", `(() => {
+	browsertest.Do(t, ctx, "open the console", chromedp.Navigate(srv.URL+"/"))
+	browsertest.Wait(t, ctx, "env's temperature", `(() => {
 		const v = document.querySelector('tr[data-device="env"] .value[data-metric="temperature"]');
 		return v && isFinite(parseFloat(v.textContent)); })()`)
-	waitJS(t, ctx, "env's sparkline", `document.querySelector('tr[data-device="env"] svg.spark[data-metric="temperature"]').dataset.points >= 2`)
-	waitJS(t, ctx, "the services table", `(() => {
+	browsertest.Wait(t, ctx, "env's sparkline", `document.querySelector('tr[data-device="env"] svg.spark[data-metric="temperature"]').dataset.points >= 2`)
+	browsertest.Wait(t, ctx, "the services table", `(() => {
 		const fill = document.querySelector('tr[data-service="aggregate"] .bar .fill');
 		return fill && fill.style.width === '18.8%'; })()`)
-	waitJS(t, ctx, "header and MQTT line", `document.querySelector('#cloud').dataset.state === 'down' &&
+	browsertest.Wait(t, ctx, "header and MQTT line", `document.querySelector('#cloud').dataset.state === 'down' &&
 		!document.querySelector('#dropped').hidden && document.querySelector('#mqtt-sensors').textContent === '2' &&
 		document.querySelector('tr[data-device="door"] .dot').classList.contains('bad')`)
 
 	// Without a token a command is refused, and the page says where the token is.
 	relay := `tr[data-device="fan-relay"] `
-	do(t, ctx, "click On", chromedp.Click(chromedp.CSS(relay+`button[data-command="on"]`)))
-	waitJS(t, ctx, "the unauthorized result", `document.querySelector('`+relay+`.result').textContent.includes('unauthorized') &&
+	browsertest.Do(t, ctx, "click On", chromedp.Click(chromedp.CSS(relay+`button[data-command="on"]`)))
+	browsertest.Wait(t, ctx, "the unauthorized result", `document.querySelector('`+relay+`.result').textContent.includes('unauthorized') &&
 		!document.querySelector('#auth').hidden && document.querySelector('#auth').textContent.includes('api.token')`)
-	do(t, ctx, "enter the token",
+	browsertest.Do(t, ctx, "enter the token",
 		chromedp.SendKeys(chromedp.ID("token"), f.token),
 		chromedp.Click(chromedp.ID("token-save")),
 		chromedp.Click(chromedp.CSS(relay+`button[data-command="on"]`)))
-	waitJS(t, ctx, "ok and state 1", `document.querySelector('`+relay+`.result').textContent === 'ok' &&
+	browsertest.Wait(t, ctx, "ok and state 1", `document.querySelector('`+relay+`.result').textContent === 'ok' &&
 		document.querySelector('`+relay+`.value[data-metric="state"]').textContent === '1' &&
 		document.querySelector('#auth').hidden`)
 	if !f.authGet.Load() {
@@ -381,21 +336,21 @@ func TestPageAgainstFakeAPI(t *testing.T) {
 	}
 
 	speed := `tr[data-device="fan-speed"] `
-	do(t, ctx, "set duty 1.5",
+	browsertest.Do(t, ctx, "set duty 1.5",
 		chromedp.SendKeys(chromedp.CSS(speed+`input[data-command-input]`), "1.5"),
 		chromedp.Click(chromedp.CSS(speed+`button[data-command="set"]`)))
-	waitJS(t, ctx, "the range error", `document.querySelector('`+speed+`.result').textContent.includes('out of range') &&
+	browsertest.Wait(t, ctx, "the range error", `document.querySelector('`+speed+`.result').textContent.includes('out of range') &&
 		document.querySelector('`+speed+`.result').classList.contains('err')`)
 
 	f.down.Store(true)
-	waitJS(t, ctx, "the disconnected banner", `!document.querySelector('#banner').hidden &&
+	browsertest.Wait(t, ctx, "the disconnected banner", `!document.querySelector('#banner').hidden &&
 		document.querySelector('#banner').textContent.includes('Disconnected')`)
 	f.down.Store(false)
-	waitJS(t, ctx, "the banner to clear", `document.querySelector('#banner').hidden`)
+	browsertest.Wait(t, ctx, "the banner to clear", `document.querySelector('#banner').hidden`)
 
 	shot(t, ctx, "console-fake.png")
-	do(t, ctx, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
-	waitJS(t, ctx, "a phone layout without horizontal overflow", `document.querySelector('tr[data-device="env"]') &&
+	browsertest.Do(t, ctx, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	browsertest.Wait(t, ctx, "a phone layout without horizontal overflow", `document.querySelector('tr[data-device="env"]') &&
 		document.body.scrollWidth <= window.innerWidth + 1`)
 	shot(t, ctx, "console-fake-phone.png")
 }
@@ -403,15 +358,7 @@ func TestPageAgainstFakeAPI(t *testing.T) {
 // shot writes a full-page screenshot to $CONSOLE_SCREENSHOT_DIR, if set.
 func shot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	dir := os.Getenv("CONSOLE_SCREENSHOT_DIR")
-	if dir == "" {
-		return
-	}
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
-		t.Fatal(err)
+	if dir := os.Getenv("CONSOLE_SCREENSHOT_DIR"); dir != "" {
+		browsertest.Shot(t, ctx, dir, name)
 	}
 }

@@ -9,6 +9,8 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"edged/internal/logevery"
 )
 
 // Options configures a Hook.
@@ -52,7 +54,7 @@ type Hook struct {
 	acl       *ACL
 	anonymous bool
 	logger    *slog.Logger
-	limit     *logLimiter
+	limit     *logevery.Limiter
 	now       func() time.Time
 
 	authOK, authRefused, aclDenied atomic.Uint64
@@ -68,7 +70,7 @@ func NewHook(o Options) *Hook {
 		acl:       o.ACL,
 		anonymous: o.AllowAnonymous,
 		logger:    o.Logger,
-		limit:     newLogLimiter(),
+		limit:     logevery.New(0),
 		now:       time.Now,
 	}
 }
@@ -165,11 +167,11 @@ func (h *Hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	return ok
 }
 
-// warn logs a refusal, at most once per logEvery for each kind, user and
+// warn logs a refusal, at most once per logevery.Every for each kind, user and
 // remote host.
 func (h *Hook) warn(kind, msg string, cl *mqtt.Client, user string, attr slog.Attr) {
 	host := remoteHost(cl.Net.Remote)
-	suppressed, ok := h.limit.allow(kind+"\x00"+user+"\x00"+host, h.now())
+	suppressed, ok := h.limit.Allow(kind+"\x00"+user+"\x00"+host, h.now())
 	if !ok {
 		return
 	}

@@ -11,6 +11,8 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"golang.org/x/crypto/bcrypt"
+
+	"edged/internal/logevery"
 )
 
 // testPasswords makes a password file with bob:bob-pw and alice:alice-pw.
@@ -179,7 +181,7 @@ func TestRefusalLogIsRateLimited(t *testing.T) {
 		}
 	}
 	buf.Reset()
-	now = now.Add(logEvery)
+	now = now.Add(logevery.Every)
 	h.OnConnectAuthenticate(client("c1", "bob", "192.0.2.7:1"), bad)
 	if !strings.Contains(buf.String(), "suppressed=49") {
 		t.Errorf("the next line does not count the 49 held back:\n%s", buf.String())

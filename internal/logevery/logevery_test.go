@@ -1,4 +1,4 @@
-package auth
+package logevery
 
 import (
 	"fmt"
@@ -28,9 +28,9 @@ func TestLogLimiter(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			l := newLogLimiter()
+			l := New(0)
 			for i, e := range tc.events {
-				n, ok := l.allow(e.key, t0.Add(e.at))
+				n, ok := l.Allow(e.key, t0.Add(e.at))
 				if ok != e.wantOK || n != e.wantSuppressed {
 					t.Errorf("event %d (%s at %v): allow = %d, %v; want %d, %v", i, e.key, e.at, n, ok, e.wantSuppressed, e.wantOK)
 				}
@@ -40,22 +40,22 @@ func TestLogLimiter(t *testing.T) {
 }
 
 func TestLogLimiterBounded(t *testing.T) {
-	l := newLogLimiter()
+	l := New(0)
 	t0 := time.Unix(1000, 0)
 	passed := 0
-	for i := range 3 * logKeys {
-		if _, ok := l.allow(fmt.Sprint("key", i), t0); ok {
+	for i := range 3 * MaxKeys {
+		if _, ok := l.Allow(fmt.Sprint("key", i), t0); ok {
 			passed++
 		}
 	}
-	if len(l.seen) > logKeys+1 {
-		t.Errorf("limiter holds %d keys, want at most %d", len(l.seen), logKeys+1)
+	if len(l.seen) > MaxKeys+1 {
+		t.Errorf("limiter holds %d keys, want at most %d", len(l.seen), MaxKeys+1)
 	}
-	if passed != logKeys+1 {
-		t.Errorf("%d lines passed, want %d (one per slot)", passed, logKeys+1)
+	if passed != MaxKeys+1 {
+		t.Errorf("%d lines passed, want %d (one per slot)", passed, MaxKeys+1)
 	}
 	// Once the keys are idle they make room again.
-	if _, ok := l.allow("new", t0.Add(logEvery)); !ok {
+	if _, ok := l.Allow("new", t0.Add(Every)); !ok {
 		t.Error("a new key after the idle ones expired was held back")
 	}
 	if len(l.seen) != 1 {
