@@ -55,3 +55,20 @@ install:  ## install BIN (default bin/edged), the systemd unit and a first confi
 
 clean:
 	rm -rf bin
+
+# proto regenerates runtime/pluginapi/internal/pluginpb from runtime/pluginapi/pluginapi.proto.
+# Pinned: protoc 3.21.12 (Debian 12: apt-get install -y protobuf-compiler; another protoc
+# only changes the version comment in the output), protoc-gen-go v1.36.12 (matches
+# google.golang.org/protobuf in go.mod), protoc-gen-go-grpc v1.6.2 (needs grpc >= 1.64).
+PROTOC_GEN_GO_VERSION      ?= v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
+.PHONY: proto
+proto:  ## regenerate the plugin contract's Go code (needs protoc)
+	@command -v protoc >/dev/null || { echo "no protoc: apt-get install -y protobuf-compiler"; exit 1; }
+	@protoc --version | grep -q ' 3\.21\.12$$' || echo "note: protoc is $$(protoc --version), the committed code used 3.21.12"
+	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+	PATH="$$($(GO) env GOBIN):$$($(GO) env GOPATH)/bin:$$PATH" protoc -I runtime/pluginapi \
+		--go_out=. --go_opt=module=edged \
+		--go-grpc_out=. --go-grpc_opt=module=edged \
+		runtime/pluginapi/pluginapi.proto

@@ -59,7 +59,7 @@ func (c *Config) apiToken() (string, error) {
 func (d *daemon) apiConfig() localapi.Config {
 	return localapi.Config{
 		Listen: d.cfg.HTTP.Listen, Token: d.apiToken, CertFile: d.cfg.HTTP.TLS.CertFile, KeyFile: d.cfg.HTTP.TLS.KeyFile,
-		Status: d.status, Devices: d.devicesDoc, Readings: d.readingsDoc, Services: d.servicesDoc,
+		Status: d.status, Devices: d.devicesDoc, Readings: d.readingsDoc, Services: d.servicesDoc, RestartService: d.restartService,
 		Ready: d.ready.Load, Commands: d.exec, Metrics: d.metricsHandler(), Console: consoleHandler(),
 		Logger: d.log.With("component", "api"),
 	}
@@ -149,8 +149,18 @@ func (d *daemon) readingsDoc(device string, since time.Time) (any, bool) {
 	return map[string]any{"device": device, "readings": apiReadings(rs)}, true
 }
 
-// servicesDoc lists the services; none run yet (plugin services land with
-// the supervisor).
+// servicesDoc lists the services with their state, budget and use.
 func (d *daemon) servicesDoc() any {
-	return map[string]any{"services": []any{}}
+	if d.sup == nil {
+		return map[string]any{"services": []any{}}
+	}
+	return map[string]any{"services": d.sup.Status()}
+}
+
+// restartService restarts a service now (its breaker closes).
+func (d *daemon) restartService(name string) error {
+	if d.sup == nil {
+		return fmt.Errorf("no service %q: this gateway runs no services", name)
+	}
+	return d.sup.Restart(name)
 }

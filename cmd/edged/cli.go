@@ -33,7 +33,8 @@ Usage:
   edged hardware [--config F]   show the host's periph drivers, buses and pins, and the board edged would use
   edged status                  show the running daemon's status (local API)
   edged devices                 list its devices with their latest readings
-  edged services                list its services
+  edged services                list its services: state, pid, restarts, budget, enforcement, RSS, CPU
+  edged service restart NAME    restart a service (also one that failed too often)
   edged device set NAME VALUE   command an actuator of the running daemon
   edged broker passwd FILE USER add or change a user of the embedded MQTT broker
   edged version                 print the build version
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdDevice(ctx, args[1:], stdout, stderr)
 	case "broker":
 		return cmdBroker(args[1:], os.Stdin, stdout, stderr)
+	case "service":
+		return cmdService(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "edged %s %s/%s %s\n", version, runtime.GOOS, runtime.GOARCH, runtime.Version())
 		return 0

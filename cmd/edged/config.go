@@ -14,6 +14,7 @@ import (
 	"edged/internal/yamlconf"
 	"edged/runtime/localapi"
 	"edged/runtime/poller"
+	"edged/runtime/supervisor"
 	"edged/sync/uplink"
 )
 
@@ -26,11 +27,15 @@ type Config struct {
 	Cloud   CloudConfig    `yaml:"cloud"`
 	Outbox  OutboxConfig   `yaml:"outbox"`
 	Devices []DeviceConfig `yaml:"devices"`
+	// Services run as plugin processes inside their budgets.
+	Services []ServiceConfig `yaml:"services"`
 	// LocalMQTT is the broker on the gateway that sensors publish to.
 	LocalMQTT LocalMQTTConfig `yaml:"local_mqtt"`
 	Hardware  hardware.Config `yaml:"hardware"`
 	HTTP      HTTPConfig      `yaml:"http"`
 	Log       LogConfig       `yaml:"log"`
+
+	specs []supervisor.Spec // services[], checked by validate
 }
 
 // HTTPConfig is the local API and web console.
@@ -223,6 +228,7 @@ func (c *Config) validate(kinds map[string]deviceKind) ([]device, yamlconf.Error
 		}
 	}
 	c.validateLocalMQTT(&errs, sensors)
+	c.specs = c.validateServices(&errs)
 	return devs, errs
 }
 

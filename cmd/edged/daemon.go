@@ -13,12 +13,14 @@ import (
 
 	"edged/drivers/mqttsensor"
 	"edged/internal/logevery"
+	"edged/runtime/budget"
 	"edged/runtime/commands"
 	"edged/runtime/forwarder"
 	"edged/runtime/ingest"
 	"edged/runtime/localapi"
 	"edged/runtime/poller"
 	"edged/runtime/recent"
+	"edged/runtime/supervisor"
 	"edged/sync/broker"
 	"edged/sync/outbox"
 	"edged/sync/uplink"
@@ -52,9 +54,12 @@ type daemon struct {
 	sensors *sensorRouter  // local MQTT messages → readings
 	sink    poller.Sink    // the outbox, wrapped: recent readings, local re-publish
 
-	ready    atomic.Bool    // sources running and the outbox open (/readyz)
-	recent   *recent.Recent // the latest readings per device, for the API
-	apiToken string         // the local API's bearer token
+	ready    atomic.Bool            // sources running and the outbox open (/readyz)
+	recent   *recent.Recent         // the latest readings per device, for the API
+	sup      *supervisor.Supervisor // services; nil when none are configured
+	emits    *ingest.Ingest         // readings services emit → outbox
+	budgets  *budget.Manager        // nil when no service has a budget
+	apiToken string                 // the local API's bearer token
 }
 
 // runner is a device with a loop of its own (gpio-in counts edges).
@@ -125,6 +130,9 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 	if l := cfg.LocalMQTT; l.Mode != localOff && l.Republish.Enabled {
 		d.sink = &republishSink{store: d.sink, publish: d.publishLocal, prefix: cfg.Cloud.TopicPrefix,
 			retain: l.Republish.Retain, log: log.With("component", "republish"), limiter: logevery.New(0)}
+	}
+	if err := d.wireServices(); err != nil {
+		return nil, err
 	}
 	var entries []poller.Entry
 	var sensors []*mqttsensor.Sensor
@@ -260,6 +268,9 @@ func (d *daemon) run(ctx context.Context, start time.Time) error {
 	if d.ingest != nil {
 		stages = append(stages, startStage("ingest", d.ingest.Run))
 	}
+	if d.sup != nil {
+		stages = append(stages, startStage("service emits", d.emits.Run), startStage("services", d.sup.Run))
+	}
 	if d.broker != nil {
 		stages = append(stages, startStage("broker", d.broker.Run))
 		d.log.Info("local MQTT broker listening", "addr", d.broker.Addr(), "tls_addr", d.broker.TLSAddr(),
@@ -347,6 +358,11 @@ func (d *daemon) stop(stages []*stage) error {
 	}
 	if err := d.closeDevices(); err != nil {
 		errs = append(errs, fmt.Errorf("shutdown: %w", err))
+	}
+	if d.budgets != nil {
+		if err := d.budgets.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: budgets: %w", err))
+		}
 	}
 	if err := d.outbox.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("shutdown: %w", err))

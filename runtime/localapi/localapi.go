@@ -39,6 +39,8 @@ type Config struct {
 	Readings func(device string, since time.Time) (doc any, ok bool)
 	// Services returns the document served at /api/v1/services.
 	Services func() any
+	// RestartService restarts a service (POST /api/v1/services/{name}/restart).
+	RestartService func(name string) error
 	// Ready reports whether the daemon is ready (/readyz).
 	Ready    func() bool
 	Commands Executor
@@ -173,6 +175,19 @@ func (s *Server) routes() http.Handler {
 		writeJSON(w, http.StatusOK, doc)
 	})
 	mux.HandleFunc("POST /api/v1/devices/{name}/commands", s.command)
+	mux.HandleFunc("POST /api/v1/services/{name}/restart", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		if s.cfg.RestartService == nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "this gateway runs no services"})
+			return
+		}
+		if err := s.cfg.RestartService(name); err != nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+			return
+		}
+		s.cfg.Logger.Info("local service restart", "service", name)
+		writeJSON(w, http.StatusOK, map[string]string{"service": name, "state": "restarting"})
+	})
 	if s.cfg.Metrics != nil {
 		mux.Handle("GET /metrics", s.cfg.Metrics)
 	}

@@ -22,6 +22,10 @@ import (
 	"edged/sync/broker/auth"
 )
 
+// acceptGrace is how long Close waits, after closing the listeners, for
+// connections accepted just before to register with the server.
+const acceptGrace = 20 * time.Millisecond
+
 // Broker is the running embedded broker.
 type Broker struct {
 	srv    *mqtt.Server
@@ -191,6 +195,15 @@ func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
 		b.closed.Store(true)
 		b.cancel()
+		// Stop accepting first and let connections just accepted register
+		// themselves: mochi's Close waits on a WaitGroup that a connection
+		// accepted during Close would Add to (a race in mochi v2.7.9).
+		for _, l := range []*listeners.TCP{b.plain, b.secure} {
+			if l != nil {
+				l.Close(func(string) {})
+			}
+		}
+		time.Sleep(acceptGrace)
 		b.closeErr = b.srv.Close()
 	})
 	return b.closeErr

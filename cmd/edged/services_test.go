@@ -1,0 +1,144 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"periph.io/x/conn/v3/gpio"
+
+	"edged/runtime/supervisor"
+)
+
+// TestBuiltinServicesRunAsProcesses runs aggregate, rules and anomaly as
+// real processes of a daemon on the simulated board: the aggregates and
+// anomaly scores come back as readings, the rule switches the relay through
+// the command path, and a service killed with SIGKILL is restarted.
+func TestBuiltinServicesRunAsProcesses(t *testing.T) {
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`gateway: {id: svc}
+http: {listen: 127.0.0.1:0}
+local_mqtt: {listen: 127.0.0.1:0}
+data_dir: %s
+hardware: {board: sim}
+devices:
+  - {name: porch, kind: sim, interval: 20ms, options: {metric: temperature, unit: C, waveform: constant, min: 35}}
+  - {name: boiler, kind: sim, interval: 20ms, options: {metric: temperature, unit: C, waveform: random_walk, min: 60, max: 80, period: 20ms, seed: 7}}
+  - {name: fan-relay, kind: gpio-out, pin: GPIO27}
+services:
+  - name: stats
+    kind: aggregate
+    subscribe: ["+/temperature"]
+    config: {window: 1s, grace: 0s, stats: [mean, count]}
+    budget: {memory: 128Mi}
+  - name: fan
+    kind: rules
+    subscribe: ["porch/temperature"]
+    config:
+      rules:
+        - name: fan-on
+          when: {device: porch, metric: temperature, above: 30}
+          then: {command: {device: fan-relay, action: set, value: "on"}}
+    budget: {memory: 128Mi}
+  - name: boiler-watch
+    kind: anomaly
+    subscribe: ["boiler/temperature"]
+    config: {warmup: 5, emit_all_scores: true}
+`, dir)
+	d, stopDaemon := startDaemon(t, writeConfig(t, dir, cfg))
+	stop := sync.OnceValue(stopDaemon)
+	defer stop()
+	running := func() bool {
+		for _, s := range d.sup.Status() {
+			if s.State != supervisor.StateRunning {
+				return false
+			}
+		}
+		return true
+	}
+	waitUntil(t, "all services running", running)
+	waitUntil(t, "aggregates of porch", func() bool { return hasMetric(d, "porch", "temperature_mean") })
+	waitUntil(t, "anomaly scores of boiler", func() bool { return hasMetric(d, "boiler", "temperature_anomaly_score") })
+	relay, _ := d.board.Simulated().Pin("GPIO27")
+	waitUntil(t, "the rule to switch the relay on", func() bool { return relay.Level() == gpio.High })
+	for _, r := range d.recent.Last("porch") {
+		if r.Metric == "temperature_mean" && r.Value != 35 {
+			t.Errorf("porch temperature_mean %v, want 35", r.Value)
+		}
+	}
+
+	// kill -9 one service: the supervisor starts it again.
+	var pid int
+	for _, s := range d.sup.Status() {
+		if s.Name == "stats" {
+			pid = s.Pid
+		}
+	}
+	if pid == 0 {
+		t.Fatal("stats has no pid")
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "stats restarted", func() bool {
+		for _, s := range d.sup.Status() {
+			if s.Name == "stats" {
+				return s.Restarts == 1 && s.State == supervisor.StateRunning && s.Pid != pid
+			}
+		}
+		return false
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	// No service outlives the daemon.
+	for _, s := range d.sup.Status() {
+		if s.Pid != 0 {
+			t.Errorf("service %s still has pid %d after stop", s.Name, s.Pid)
+		}
+	}
+	if _, err := os.FindProcess(pid); err == nil {
+		if err := syscall.Kill(pid, 0); err == nil {
+			t.Errorf("the killed service's pid %d still exists", pid)
+		}
+	}
+}
+
+func hasMetric(d *daemon, device, metric string) bool {
+	for _, r := range d.recent.Last(device) {
+		if r.Metric == metric {
+			return true
+		}
+	}
+	return false
+}
+
+func TestServiceConfigErrorsNameTheField(t *testing.T) {
+	dir := t.TempDir()
+	_, _, err := loadConfig(writeConfig(t, dir, `services:
+  - {name: a, kind: agregate, subscribe: ["#"]}
+  - {name: a, kind: rules, subscribe: ["a/#/b"], config: {rules: [{name: r, when: {device: x, metric: y, abve: 3}}]}}
+  - {name: ext, path: /opt/svc, sha256: "abc", subscribe: ["#"]}
+  - {name: noisy, kind: anomaly, budget: {memory: 1Ki, cpu: -1}}
+`), builtinKinds())
+	if err == nil {
+		t.Fatal("bad services were accepted")
+	}
+	for _, want := range []string{
+		`services[0].kind: "agregate" is not a built-in service: use one of aggregate, anomaly, rules`,
+		`services[1].name: "a" is already used by services[0]`,
+		`services[1].subscribe[0]`,
+		`services[1].config`,
+		`abve`,
+		`services[2].sha256: "abc" is not a sha256`,
+		`services[3].subscribe: is empty`,
+		`services[3].budget`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("errors lack %q:\n%v", want, err)
+		}
+	}
+}

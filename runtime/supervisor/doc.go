@@ -1,0 +1,9 @@
+// Package supervisor keeps services running like a small init system: it
+// starts each service process through runtime/pluginapi, puts it inside its
+// budget (runtime/budget), configures it, feeds it the readings of its
+// subscriptions, health-checks it, restarts it with exponential backoff and
+// jitter when it dies, and stops restarting it (state failed, with its last
+// error and stderr lines) after too many crashes in a window, until Restart.
+// A service killed for exceeding its memory budget is reported as oom with
+// its budget and peak use.
+package supervisor

@@ -1,0 +1,368 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"edged/internal/topic"
+	"edged/reading"
+	"edged/runtime/budget"
+	"edged/runtime/pluginapi"
+)
+
+// Status is one service as the API and `edged services` show it.
+type Status struct {
+	Name        string    `json:"name"`
+	State       string    `json:"state"`
+	Pid         int       `json:"pid,omitempty"`
+	Restarts    int       `json:"restarts"`
+	Healthy     bool      `json:"healthy"`
+	Budget      BudgetDoc `json:"budget"`
+	Enforcement string    `json:"enforcement"`
+	RSS         int64     `json:"rss_bytes"`
+	PeakRSS     int64     `json:"peak_rss_bytes"`
+	CPUPercent  float64   `json:"cpu_percent"`
+	OOMKills    uint64    `json:"oom_kills"`
+	Dropped     uint64    `json:"dropped_batches"`
+	LastError   string    `json:"last_error,omitempty"`
+	Stderr      []string  `json:"stderr,omitempty"`
+	Since       time.Time `json:"since"`
+	Subscribe   []string  `json:"subscribe"`
+}
+
+// BudgetDoc is a budget in the API's units.
+type BudgetDoc struct {
+	MemoryBytes int64   `json:"memory_bytes"`
+	CPU         float64 `json:"cpu"`
+	Pids        int64   `json:"pids"`
+}
+
+type service struct {
+	sup     *Supervisor
+	spec    Spec
+	queue   chan []pluginapi.Reading
+	restart chan struct{}
+	tail    *tail
+	dropped atomic.Uint64
+
+	mu       sync.Mutex
+	state    string
+	since    time.Time
+	pid      int
+	restarts int
+	healthy  bool
+	lastErr  string
+	crashes  []time.Time
+	group    *budget.Group
+	usage    budget.Stats
+	cpuPct   float64
+	oomKills uint64
+}
+
+func newService(s *Supervisor, sp Spec) *service {
+	return &service{sup: s, spec: sp, queue: make(chan []pluginapi.Reading, s.cfg.Queue),
+		restart: make(chan struct{}, 1), tail: newTail(20), state: StateStopped, since: time.Now()}
+}
+
+func (sv *service) set(state, lastErr string) {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	if sv.state != state {
+		sv.state, sv.since = state, time.Now()
+	}
+	if lastErr != "" {
+		sv.lastErr = lastErr
+	}
+}
+
+// offer queues the readings the service subscribes to, without waiting.
+func (sv *service) offer(rs []reading.Reading) {
+	var batch []pluginapi.Reading
+	for _, r := range rs {
+		if sv.wants(r.Device + "/" + r.Metric) {
+			batch = append(batch, pluginapi.Reading{Device: r.Device, Metric: r.Metric, Value: r.Value, Unit: r.Unit, Time: r.Time, Seq: r.Seq})
+		}
+	}
+	if len(batch) == 0 {
+		return
+	}
+	select {
+	case sv.queue <- batch:
+	default:
+		sv.dropped.Add(1)
+	}
+}
+
+func (sv *service) wants(t string) bool {
+	for _, f := range sv.spec.Subscribe {
+		if topic.Match(f, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// loop starts the service again and again until ctx ends.
+func (sv *service) loop(ctx context.Context) {
+	log := sv.sup.cfg.Logger.With("service", sv.spec.Name)
+	streak := 0 // crashes since the last run that stayed up a while
+	for ctx.Err() == nil {
+		if sv.breakerOpen() {
+			sv.set(StateFailed, "")
+			log.Error("service failed too often; not restarting until its config changes or `edged service restart`",
+				"crashes", sv.sup.cfg.Crashes, "window", sv.sup.cfg.Window, "last_error", sv.status().LastError)
+			select {
+			case <-ctx.Done():
+				sv.set(StateStopped, "")
+				return
+			case <-sv.restart:
+				sv.mu.Lock()
+				sv.crashes = nil
+				sv.mu.Unlock()
+				streak = 0
+			}
+		}
+		started := time.Now()
+		err := sv.runOnce(ctx, log)
+		if ctx.Err() != nil {
+			sv.set(StateStopped, "")
+			return
+		}
+		if err == errRestart {
+			continue
+		}
+		if time.Since(started) > sv.sup.cfg.BackoffMax {
+			streak = 0
+		}
+		streak++
+		sv.mu.Lock()
+		sv.crashes = append(sv.crashes, time.Now())
+		sv.restarts++
+		sv.mu.Unlock()
+		wait := sv.sup.cfg.backoff(streak)
+		sv.set(StateBackoff, err.Error())
+		log.Warn("service stopped; restarting", "err", err, "in", wait.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+			sv.set(StateStopped, "")
+			return
+		case <-time.After(wait):
+		case <-sv.restart:
+		}
+	}
+}
+
+// breakerOpen reports whether Crashes crashes fell within Window.
+func (sv *service) breakerOpen() bool {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	cut := time.Now().Add(-sv.sup.cfg.Window)
+	kept := sv.crashes[:0]
+	for _, t := range sv.crashes {
+		if t.After(cut) {
+			kept = append(kept, t)
+		}
+	}
+	sv.crashes = kept
+	return len(kept) >= sv.sup.cfg.Crashes
+}
+
+var errRestart = errors.New("restart requested")
+
+// runOnce starts the process, runs it until it exits or ctx ends, and
+// returns why it stopped.
+func (sv *service) runOnce(ctx context.Context, log *slog.Logger) error {
+	sv.set(StateStarting, "")
+	cfg := sv.sup.cfg
+	// Command ids are unique per session in the service; across restarts
+	// they repeat, so they are prefixed with this run.
+	run := fmt.Sprintf("%s@%d", sv.spec.Name, time.Now().UnixNano())
+	cmd := sv.spec.Command()
+	dieWithParent(cmd)
+	conn, err := pluginapi.Launch(ctx, pluginapi.LaunchConfig{
+		Name: sv.spec.Name, Cmd: cmd, SecureChecksum: sv.spec.Checksum,
+		Logger: slog.New(teeHandler{log.Handler(), sv.tail}), StartTimeout: sv.spec.StartTimeout,
+		OnEmit: func(rs []pluginapi.Reading) {
+			if cfg.OnEmit != nil {
+				cfg.OnEmit(sv.spec.Name, fromPlugin(rs))
+			}
+		},
+		OnCommand: func(ctx context.Context, c pluginapi.Command) pluginapi.Result {
+			if cfg.OnCommand == nil {
+				return pluginapi.Result{Error: "this gateway takes no commands from services"}
+			}
+			c.ID = run + "/" + c.ID
+			return cfg.OnCommand(ctx, sv.spec.Name, c)
+		},
+		OnHealth: func(ok bool, detail string) {
+			sv.mu.Lock()
+			sv.healthy = ok
+			sv.mu.Unlock()
+			if !ok {
+				log.Warn("service unhealthy", "detail", detail)
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	defer conn.Kill()
+	sv.mu.Lock()
+	sv.pid, sv.healthy = conn.Pid(), true
+	sv.mu.Unlock()
+	defer func() {
+		sv.mu.Lock()
+		sv.pid = 0
+		sv.mu.Unlock()
+	}()
+	if sv.sup.cfg.Budgets != nil && sv.spec.Budget != (budget.Budget{}) {
+		g, err := sv.sup.cfg.Budgets.Apply(sv.spec.Name, conn.Pid(), sv.spec.Budget)
+		if err != nil {
+			return fmt.Errorf("budget %s: %w", sv.spec.Budget, err)
+		}
+		sv.mu.Lock()
+		sv.group = g
+		sv.mu.Unlock()
+		defer func() {
+			g.Close()
+			sv.mu.Lock()
+			sv.group = nil
+			sv.mu.Unlock()
+		}()
+	}
+	cctx, cancel := context.WithTimeout(ctx, sv.spec.StartTimeout)
+	err = conn.Configure(cctx, pluginapi.Config{Name: sv.spec.Name, JSON: sv.spec.Config, Subscriptions: sv.spec.Subscribe})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("configure: %w", err)
+	}
+	sv.set(StateRunning, "")
+	log.Info("service running", "pid", conn.Pid(), "budget", sv.spec.Budget.String())
+
+	health := time.NewTicker(sv.spec.HealthEvery)
+	defer health.Stop()
+	sample := time.NewTicker(5 * time.Second)
+	defer sample.Stop()
+	lastCPU, lastAt := 0.0, time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			sctx, cancel := context.WithTimeout(context.Background(), sv.spec.StopTimeout)
+			err := conn.Close(sctx)
+			cancel()
+			if err != nil {
+				log.Warn("service did not stop in time; killed", "err", err)
+			}
+			return nil
+		case <-sv.restart:
+			sctx, cancel := context.WithTimeout(context.Background(), sv.spec.StopTimeout)
+			conn.Close(sctx)
+			cancel()
+			return errRestart
+		case <-conn.Exited():
+			return sv.exitReason(conn)
+		case batch := <-sv.queue:
+			if err := conn.Send(ctx, batch); err != nil && ctx.Err() == nil {
+				select {
+				case <-conn.Exited():
+					return sv.exitReason(conn)
+				default:
+				}
+				log.Warn("batch not delivered", "err", err)
+			}
+		case <-health.C:
+			hctx, cancel := context.WithTimeout(ctx, sv.spec.HealthEvery/2)
+			ok, detail, err := conn.Health(hctx)
+			cancel()
+			sv.mu.Lock()
+			sv.healthy = err == nil && ok
+			sv.mu.Unlock()
+			if err != nil {
+				log.Warn("health check failed", "err", err)
+			} else if !ok {
+				log.Warn("service reports unhealthy", "detail", detail)
+			}
+		case now := <-sample.C:
+			lastCPU, lastAt = sv.sampleUsage(lastCPU, lastAt, now)
+		}
+	}
+}
+
+// exitReason says why the process ended: oom (over its memory budget,
+// with its peak) or its exit error.
+func (sv *service) exitReason(conn *pluginapi.Conn) error {
+	sv.mu.Lock()
+	g := sv.group
+	sv.mu.Unlock()
+	if g != nil && g.OOMKilled() {
+		st := g.Stats()
+		sv.mu.Lock()
+		sv.oomKills++
+		sv.usage = st
+		sv.mu.Unlock()
+		return fmt.Errorf("oom: killed for exceeding its memory budget of %s (peak %s)",
+			budget.Budget{Memory: sv.spec.Budget.Memory}.String(), sizeString(st.PeakRSS))
+	}
+	if err := conn.ExitErr(); err != nil {
+		return err
+	}
+	return errors.New("exited")
+}
+
+// sampleUsage reads the service's resource use.
+func (sv *service) sampleUsage(lastCPU float64, lastAt, now time.Time) (float64, time.Time) {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	if sv.group == nil {
+		return lastCPU, now
+	}
+	st := sv.group.Stats()
+	if dt := now.Sub(lastAt).Seconds(); dt > 0 && st.CPUSeconds >= lastCPU {
+		sv.cpuPct = 100 * (st.CPUSeconds - lastCPU) / dt
+	}
+	sv.usage = st
+	return st.CPUSeconds, now
+}
+
+func (sv *service) status() Status {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	enf := "none"
+	if sv.sup.cfg.Budgets != nil && sv.spec.Budget != (budget.Budget{}) {
+		enf = string(sv.sup.cfg.Budgets.Mode())
+	}
+	if sv.group != nil {
+		sv.usage = sv.group.Stats()
+	}
+	st := Status{Name: sv.spec.Name, State: sv.state, Pid: sv.pid, Restarts: sv.restarts, Healthy: sv.healthy && sv.state == StateRunning,
+		Budget:      BudgetDoc{MemoryBytes: sv.spec.Budget.Memory, CPU: sv.spec.Budget.CPU, Pids: sv.spec.Budget.Pids},
+		Enforcement: enf, RSS: sv.usage.RSS, PeakRSS: sv.usage.PeakRSS, CPUPercent: sv.cpuPct, OOMKills: sv.oomKills,
+		Dropped: sv.dropped.Load(), LastError: sv.lastErr, Since: sv.since, Subscribe: sv.spec.Subscribe}
+	if sv.state == StateFailed || sv.state == StateBackoff {
+		st.Stderr = sv.tail.lines()
+	}
+	return st
+}
+
+func fromPlugin(rs []pluginapi.Reading) []reading.Reading {
+	out := make([]reading.Reading, len(rs))
+	for i, r := range rs {
+		out[i] = reading.Reading{Device: r.Device, Metric: r.Metric, Value: r.Value, Unit: r.Unit, Time: r.Time}
+	}
+	return out
+}
+
+func sizeString(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1fGi", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1fMi", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%dKi", n>>10)
+}

@@ -1,0 +1,63 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"os/exec"
+	"time"
+
+	"edged/runtime/budget"
+)
+
+// Spec is one service to run.
+type Spec struct {
+	// Name is the service's instance name (unique).
+	Name string
+	// Command builds the process each time the service starts: a re-exec
+	// `edged service <kind>` for a built-in, the artifact for a third-party
+	// service.
+	Command func() *exec.Cmd
+	// Checksum, when set, is the sha256 the executable must have.
+	Checksum []byte
+	// Config is the service's own configuration as JSON.
+	Config []byte
+	// Subscribe are filters over "device/metric" ("boiler/+", "#").
+	Subscribe []string
+	// Budget bounds memory, CPU and pids; zero fields are unlimited.
+	Budget budget.Budget
+	// StartTimeout bounds start-up and Configure; default 10s.
+	StartTimeout time.Duration
+	// HealthEvery is how often health is checked; default 10s.
+	HealthEvery time.Duration
+	// StopTimeout bounds a graceful stop before the process is killed;
+	// default 5s.
+	StopTimeout time.Duration
+}
+
+func (s Spec) withDefaults() Spec {
+	if s.StartTimeout <= 0 {
+		s.StartTimeout = 10 * time.Second
+	}
+	if s.HealthEvery <= 0 {
+		s.HealthEvery = 10 * time.Second
+	}
+	if s.StopTimeout <= 0 {
+		s.StopTimeout = 5 * time.Second
+	}
+	return s
+}
+
+// Validate names what is wrong with the spec.
+func (s Spec) Validate() error {
+	var errs []error
+	if s.Name == "" {
+		errs = append(errs, errors.New("name: empty"))
+	}
+	if s.Command == nil {
+		errs = append(errs, fmt.Errorf("service %q: no command", s.Name))
+	}
+	if err := s.Budget.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("service %q: %w", s.Name, err))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,105 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"edged/runtime/pluginapi"
+	"edged/services/internal/series"
+)
+
+// Logic is a built-in service's logic.
+type Logic interface {
+	Process(batch []series.Reading, now time.Time) (emit []series.Reading, cmds []series.Command)
+	Tick(now time.Time) (emit []series.Reading, cmds []series.Command)
+}
+
+// New builds a service's logic from its JSON config.
+type New func(config []byte) (Logic, error)
+
+// Serve runs the logic as a service process; call it from `edged service
+// <kind>`. It returns when the host ends the session.
+func Serve(kind string, build New) {
+	pluginapi.Serve(&adapter{kind: kind, build: build, tick: time.Second})
+}
+
+// adapter is the pluginapi.Service around a Logic.
+type adapter struct {
+	kind  string
+	build New
+	tick  time.Duration
+
+	mu    sync.Mutex
+	logic Logic
+}
+
+func (a *adapter) Configure(_ context.Context, cfg pluginapi.Config) error {
+	l, err := a.build(cfg.JSON)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", a.kind, cfg.Name, err)
+	}
+	a.mu.Lock()
+	a.logic = l
+	a.mu.Unlock()
+	return nil
+}
+
+func (a *adapter) Process(ctx context.Context, batch []pluginapi.Reading, host pluginapi.Host) error {
+	in := make([]series.Reading, len(batch))
+	for i, r := range batch {
+		in[i] = series.Reading{Device: r.Device, Metric: r.Metric, Value: r.Value, Unit: r.Unit, Time: r.Time, Source: r.Source}
+	}
+	a.mu.Lock()
+	emit, cmds := a.logic.Process(in, time.Now())
+	a.mu.Unlock()
+	return a.send(ctx, host, emit, cmds)
+}
+
+// Run ticks the logic: windows close, hold timers expire, devices go
+// offline even when no reading comes.
+func (a *adapter) Run(ctx context.Context, host pluginapi.Host) error {
+	t := time.NewTicker(a.tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case now := <-t.C:
+			a.mu.Lock()
+			emit, cmds := a.logic.Tick(now)
+			a.mu.Unlock()
+			if err := a.send(ctx, host, emit, cmds); err != nil {
+				host.Log(slog.LevelWarn, "tick output not delivered", "err", err)
+			}
+		}
+	}
+}
+
+func (a *adapter) send(ctx context.Context, host pluginapi.Host, emit []series.Reading, cmds []series.Command) error {
+	if len(emit) > 0 {
+		out := make([]pluginapi.Reading, len(emit))
+		for i, r := range emit {
+			src := r.Source
+			if src == "" {
+				src = a.kind
+			}
+			out[i] = pluginapi.Reading{Device: r.Device, Metric: r.Metric, Value: r.Value, Unit: r.Unit, Time: r.Time, Source: src}
+		}
+		if err := host.Emit(ctx, out); err != nil {
+			return err
+		}
+	}
+	for _, c := range cmds {
+		res, err := host.Command(ctx, c.Device, c.Action, c.Value)
+		switch {
+		case err != nil:
+			return err
+		case !res.OK:
+			host.Log(slog.LevelWarn, "command refused", "device", c.Device, "action", c.Action, "err", res.Error)
+		}
+	}
+	return nil
+}
