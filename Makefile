@@ -31,7 +31,7 @@ test: vet build  ## go vet, gofmt check, and every test with the race detector
 	$(GO) test -race -count=1 ./...
 
 bench: build  ## the figures README quotes (needs mosquitto)
-	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./sync/outbox ./sync/uplink
+	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./sync/outbox ./sync/uplink ./runtime/pluginapi
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./cmd/edged
 
 fuzz:  ## run each fuzzer briefly (seeds live in testdata/fuzz)

@@ -306,7 +306,7 @@ func (sv *service) exitReason(conn *pluginapi.Conn) error {
 		sv.usage = st
 		sv.mu.Unlock()
 		return fmt.Errorf("oom: killed for exceeding its memory budget of %s (peak %s)",
-			budget.Budget{Memory: sv.spec.Budget.Memory}.String(), sizeString(st.PeakRSS))
+			sizeString(sv.spec.Budget.Memory), sizeString(st.PeakRSS))
 	}
 	if err := conn.ExitErr(); err != nil {
 		return err
@@ -357,8 +357,13 @@ func fromPlugin(rs []pluginapi.Reading) []reading.Reading {
 	return out
 }
 
+// sizeString writes bytes the way budgets are configured: 64Mi, 1.5Gi.
 func sizeString(n int64) string {
 	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%dGi", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMi", n>>20)
 	case n >= 1<<30:
 		return fmt.Sprintf("%.1fGi", float64(n)/(1<<30))
 	case n >= 1<<20:

@@ -11,6 +11,7 @@
 //	{"mode": "command"}              per batch: command its first reading's device, emit the result
 //	{"mode": "unhealthy"}            report unhealthy from Run
 //	{"mode": "stuck"}                Run ignores its ctx and never returns
+//	{"mode": "hog"}                  Run allocates and touches 8 MiB every 20 ms, up to 1 GiB
 //
 // -start-delay sleeps before Serve (a slow start).
 package main
@@ -112,6 +113,17 @@ func (s *service) Run(ctx context.Context, host pluginapi.Host) error {
 		host.SetHealth(false, "sensor stale")
 	case "stuck":
 		select {}
+	case "hog":
+		var held [][]byte
+		for len(held) < 128 && ctx.Err() == nil {
+			b := make([]byte, 8<<20)
+			for i := range b {
+				b[i] = byte(i)
+			}
+			held = append(held, b)
+			time.Sleep(20 * time.Millisecond)
+		}
+		<-ctx.Done()
 	}
 	return nil
 }
