@@ -269,7 +269,8 @@ func (d *daemon) run(ctx context.Context, start time.Time) error {
 		stages = append(stages, startStage("ingest", d.ingest.Run))
 	}
 	if d.sup != nil {
-		stages = append(stages, startStage("service emits", d.emits.Run), startStage("services", d.sup.Run))
+		stages = append(stages, startStage("service emits", d.emits.Run), startStage("services", d.sup.Run),
+			startStage("service usage", d.publishUsage))
 	}
 	if d.broker != nil {
 		stages = append(stages, startStage("broker", d.broker.Run))

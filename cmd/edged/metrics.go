@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"edged/runtime/supervisor"
 )
 
 // metricsHandler serves the daemon's metrics in the Prometheus format: the
@@ -63,6 +65,14 @@ var (
 	mIngestStored     = desc("ingest_readings_stored_total", "Pushed readings (MQTT sensors) made durable.")
 	mOutboxCommitLat  = desc("outbox_commit_duration_seconds", "Outbox commit durations, fsync included.")
 	mUplinkAckLat     = desc("uplink_publish_ack_duration_seconds", "Time from publish to the cloud broker's acknowledgement.")
+
+	mServiceUp       = desc("service_up", "1 when the service is running.", "service")
+	mServiceRestarts = desc("service_restarts_total", "Times the service was started again after it stopped.", "service")
+	mServiceRSS      = desc("service_memory_bytes", "Memory the service holds (cgroup charge, or RSS under rlimits).", "service")
+	mServiceBudget   = desc("service_memory_budget_bytes", "The service's memory budget; 0 is none.", "service")
+	mServiceCPU      = desc("service_cpu_cores", "CPU the service used over the last sample, in cores.", "service")
+	mServiceOOM      = desc("service_oom_kills_total", "Times the service was killed for exceeding its memory budget.", "service")
+	mServiceDropped  = desc("service_dropped_batches_total", "Reading batches not delivered because the service was behind.", "service")
 )
 
 // Describe sends every metric's description. It lists them rather than
@@ -74,7 +84,7 @@ func (daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 		mDeviceRefused, mDeviceHealthy, mUplinkConnected, mUplinkReconn, mUplinkPublished, mUplinkPubErrs, mFwdDelivered,
 		mFwdFailures, mCommands, mLocalClients, mLocalReceived, mLocalRouted, mLocalRateLimit, mLocalRateLimited, mLocalAuth,
 		mLocalACLDenied, mSensorMessages, mSensorReadings, mSensorMalformed, mIngestQueued, mIngestStored, mOutboxCommitLat,
-		mUplinkAckLat} {
+		mUplinkAckLat, mServiceUp, mServiceRestarts, mServiceRSS, mServiceBudget, mServiceCPU, mServiceOOM, mServiceDropped} {
 		ch <- d
 	}
 }
@@ -144,6 +154,21 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 		is := d.ingest.Stats()
 		gauge(mIngestQueued, float64(is.Queued))
 		counter(mIngestStored, float64(is.Stored))
+	}
+	if d.sup != nil {
+		for _, st := range d.sup.Status() {
+			up := 0.0
+			if st.State == supervisor.StateRunning {
+				up = 1
+			}
+			gauge(mServiceUp, up, st.Name)
+			counter(mServiceRestarts, float64(st.Restarts), st.Name)
+			gauge(mServiceRSS, float64(st.RSS), st.Name)
+			gauge(mServiceBudget, float64(st.Budget.MemoryBytes), st.Name)
+			gauge(mServiceCPU, st.CPUPercent/100, st.Name)
+			counter(mServiceOOM, float64(st.OOMKills), st.Name)
+			counter(mServiceDropped, float64(st.Dropped), st.Name)
+		}
 	}
 	for _, s := range d.sensorList() {
 		st := s.Stats()

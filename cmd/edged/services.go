@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -324,4 +325,34 @@ func (d *daemon) wireServices() error {
 	d.sup, d.budgets = sup, mgr
 	d.sink = feedSink{store: d.sink, sup: sup}
 	return nil
+}
+
+// usageEvery is how often services' resource use becomes readings.
+const usageEvery = 10 * time.Second
+
+// publishUsage turns each running service's memory and CPU into readings
+// of the gateway itself (device gateway.id, metrics <service>_memory_bytes
+// and <service>_cpu_percent), stored and forwarded like any reading.
+func (d *daemon) publishUsage(ctx context.Context) error {
+	t := time.NewTicker(usageEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-t.C:
+			var rs []reading.Reading
+			for _, st := range d.sup.Status() {
+				if st.Pid == 0 {
+					continue
+				}
+				rs = append(rs,
+					reading.Reading{Device: d.cfg.Gateway.ID, Metric: st.Name + "_memory_bytes", Value: float64(st.RSS), Unit: "B", Time: now},
+					reading.Reading{Device: d.cfg.Gateway.ID, Metric: st.Name + "_cpu_percent", Value: st.CPUPercent, Unit: "%", Time: now})
+			}
+			if len(rs) > 0 {
+				d.emits.Submit(ctx, rs, false, nil)
+			}
+		}
+	}
 }

@@ -70,6 +70,11 @@ services:
 		}
 	}
 
+	m := scrape(t, d.api.Addr())
+	if m[`edged_service_up{service="stats"}`] != 1 || m[`edged_service_memory_budget_bytes{service="stats"}`] != 128<<20 {
+		t.Errorf("service metrics: up %v, budget %v", m[`edged_service_up{service="stats"}`], m[`edged_service_memory_budget_bytes{service="stats"}`])
+	}
+
 	// kill -9 one service: the supervisor starts it again.
 	var pid int
 	for _, s := range d.sup.Status() {
