@@ -191,6 +191,9 @@ func TestCommandIDsAreUniqueAcrossRestarts(t *testing.T) {
 	s.Publish([]reading.Reading{{Device: "lamp", Metric: "m"}})
 	waitFor(t, "a command", func() bool { mu.Lock(); defer mu.Unlock(); return len(ids) == 1 })
 	pid := status(s, "cmd").Pid
+	if pid <= 0 {
+		t.Fatalf("no pid (%d): kill(0) would hit the test's own process group", pid)
+	}
 	syscall.Kill(pid, syscall.SIGKILL)
 	waitFor(t, "running again", func() bool { st := status(s, "cmd"); return st.State == StateRunning && st.Pid != pid })
 	s.Publish([]reading.Reading{{Device: "lamp", Metric: "m"}})
