@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -146,4 +148,37 @@ func TestServiceConfigErrorsNameTheField(t *testing.T) {
 			t.Errorf("errors lack %q:\n%v", want, err)
 		}
 	}
+}
+
+// TestServicesDieWithTheDaemon kills the edged binary with SIGKILL while a
+// service runs: the kernel's parent-death signal takes the service down
+// too, so no orphan keeps running (or holds its cgroup) after a crash.
+func TestServicesDieWithTheDaemon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills the edged binary")
+	}
+	dir := t.TempDir()
+	bin := buildEdged(t, dir)
+	cfg := writeConfig(t, dir, fmt.Sprintf(`gateway: {id: orphan}
+http: {listen: 127.0.0.1:0}
+local_mqtt: {listen: 127.0.0.1:0}
+data_dir: %s
+devices: [{name: a, kind: sim, interval: 10ms}]
+services: [{name: stats, kind: aggregate, subscribe: ["#"], config: {window: 1s}}]
+`, filepath.Join(dir, "data")))
+	c := startChild(t, bin, cfg)
+	api := c.waitLine(t, regexp.MustCompile(`local API listening"? addr=(\S+)`))[1]
+	c.waitLine(t, regexp.MustCompile(`service running.* pid=(\d+)`))
+	var doc struct {
+		Services []supervisor.Status `json:"services"`
+	}
+	if _, err := callAPI(t.Context(), "GET", "http://"+api+"/api/v1/services", "", nil, &doc); err != nil || len(doc.Services) != 1 || doc.Services[0].Pid <= 0 {
+		t.Fatalf("services: %v %+v", err, doc)
+	}
+	pid := doc.Services[0].Pid
+	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	c.cmd.Wait()
+	waitUntil(t, "the service to die with the daemon", func() bool { return syscall.Kill(pid, 0) != nil })
 }

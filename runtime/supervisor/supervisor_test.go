@@ -204,3 +204,14 @@ func TestCommandIDsAreUniqueAcrossRestarts(t *testing.T) {
 		t.Fatalf("command ids %q: want them prefixed with the service and different after a restart", ids)
 	}
 }
+
+func TestWrongChecksumIsNeverStarted(t *testing.T) {
+	sp := spec("tampered", "passthrough")
+	sp.Checksum = make([]byte, 32) // all zeros: not the binary's sha256
+	s := run(t, Config{Crashes: 2, Window: time.Minute}, sp)
+	waitFor(t, "failed", func() bool { return status(s, "tampered").State == StateFailed })
+	st := status(s, "tampered")
+	if !strings.Contains(st.LastError, "sha256") || st.Pid != 0 {
+		t.Fatalf("status %+v, want a checksum error and no process", st)
+	}
+}
