@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"edged/internal/yamlconf"
 	"edged/services/internal/series"
-	"edged/services/internal/strict"
 )
 
 // Defaults applied by New to the zero fields of Config.
@@ -78,7 +78,7 @@ type Config struct {
 // error naming it) and validates the result.
 func DecodeConfig(data []byte) (Config, error) {
 	var c Config
-	if err := strict.Decode(data, &c); err != nil {
+	if err := yamlconf.Decode(data, &c); err != nil {
 		return Config{}, fmt.Errorf("aggregate config: %w", err)
 	}
 	if err := c.Validate(); err != nil {

@@ -14,8 +14,8 @@ func TestDecodeConfig(t *testing.T) {
 	}{
 		{name: "empty is every default", in: ""},
 		{name: "json", in: `{"window": "5m", "match": ["+/temperature"], "forward_raw": true}`},
-		{name: "unknown key", in: "windows: 1m", want: `aggregate config: windows: unknown key: did you mean "window"?`},
-		{name: "window without unit", in: "window: 60", want: `aggregate config: window: "60" is not a duration: write it with a unit, e.g. 30s, 5m or 1h30m`},
+		{name: "unknown key", in: "windows: 1m", want: `aggregate config: windows: unknown key "windows": did you mean "window"? (line 1)`},
+		{name: "window without unit", in: "window: 60", want: `aggregate config: window: "60" is not a duration, use e.g. 500ms, 10s, 5m, 168h (line 1)`},
 		{name: "window too short", in: "window: 500ms", want: "aggregate config: window: 500ms is out of range: use 1s to 24h, e.g. 1m"},
 		{name: "window too long", in: "window: 48h", want: "aggregate config: window: 48h0m0s is out of range: use 1s to 24h, e.g. 1m"},
 		{name: "window not dividing a day", in: "window: 7m", want: "aggregate config: window: 7m0s does not divide a day, so windows would not line up with the clock: use e.g. 1m, 5m, 15m or 1h"},
@@ -25,7 +25,7 @@ func TestDecodeConfig(t *testing.T) {
 		{name: "naming without stat", in: "naming: '{metric}_agg'", want: `aggregate config: naming: "{metric}_agg" must hold both {metric} and {stat}, else emitted names collide: e.g. "{metric}_{stat}"`},
 		{name: "naming with unknown placeholder", in: "naming: '{device}_{metric}_{stat}'", want: `aggregate config: naming: "{device}_{metric}_{stat}" has a placeholder other than {stat} and {metric}, or a stray brace`},
 		{name: "negative max_series", in: "max_series: -1", want: "aggregate config: max_series: -1 is negative: use a positive number, or leave it out for 10000"},
-		{name: "forward_raw not a bool", in: "forward_raw: maybe", want: `aggregate config: forward_raw: "maybe" is not true or false`},
+		{name: "forward_raw not a bool", in: "forward_raw: maybe", want: `aggregate config: forward_raw: "maybe" is not true or false (line 1)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

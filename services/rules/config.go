@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"edged/internal/yamlconf"
 	"edged/services/internal/series"
-	"edged/services/internal/strict"
 )
 
 // DefaultPer is the span of a rate when When.Per is zero.
@@ -118,7 +118,7 @@ type Alert struct {
 // error naming it) and validates the result.
 func DecodeConfig(data []byte) (Config, error) {
 	var c Config
-	if err := strict.Decode(data, &c); err != nil {
+	if err := yamlconf.Decode(data, &c); err != nil {
 		return Config{}, fmt.Errorf("rules config: %w", err)
 	}
 	if err := c.Validate(); err != nil {

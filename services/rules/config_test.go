@@ -15,9 +15,9 @@ func TestDecodeConfig(t *testing.T) {
 		{name: "json", in: `{"rules": [{"name": "hot", "when": {"device": "porch", "metric": "t", "above": 30}, "then": {"command": {"device": "fan", "action": "set", "value": true}}}]}`},
 		{name: "no rules", in: "", want: "rules config: rules: no rules: add at least one, e.g. {name: fan-on, when: {device: porch, metric: temperature, above: 30}, then: {command: {device: fan, action: set, value: on}}}"},
 		{name: "unknown key in when", in: "rules: [{name: a, when: {device: d, metric: m, abve: 3}, " + ok + "}]",
-			want: `rules config: rules[0].when.abve: unknown key: did you mean "above"?`},
+			want: `rules config: rules[0].when.abve: unknown key "abve": did you mean "above"? (line 1)`},
 		{name: "unknown key in command", in: "rules: [{name: a, when: {device: d, metric: m, above: 3}, then: {command: {device: f, action: set, valeu: 1}}}]",
-			want: `rules config: rules[0].then.command.valeu: unknown key: did you mean "value"?`},
+			want: `rules config: rules[0].then.command.valeu: unknown key "valeu": did you mean "value"? (line 1)`},
 		{name: "missing device and metric", in: "rules: [{name: a, when: {above: 3}, " + ok + "}]",
 			want: "rules config: rules[0].when.device: required: name the device to watch, e.g. porch\nrules[0].when.metric: required: name the metric to watch, e.g. temperature"},
 		{name: "wildcard device", in: "rules: [{name: a, when: {device: '+', metric: m, above: 3}, " + ok + "}]",
@@ -75,9 +75,9 @@ rules:
 				"rules[1].clear.below: an offline rule clears on the device's next reading: remove it\n" +
 				"rules[1].clear.for: an offline rule clears on the device's next reading: remove it"},
 		{name: "duration without unit", in: "rules: [{name: a, offline: {device: d, after: 300}, " + ok + "}]",
-			want: `rules config: rules[0].offline.after: "300" is not a duration: write it with a unit, e.g. 30s, 5m or 1h30m`},
+			want: `rules config: rules[0].offline.after: "300" is not a duration, use e.g. 500ms, 10s, 5m, 168h (line 1)`},
 		{name: "threshold not a number", in: "rules: [{name: a, when: {device: d, metric: m, above: hot}, " + ok + "}]",
-			want: `rules config: rules[0].when.above: "hot" is not a number`},
+			want: `rules config: rules[0].when.above: "hot" is not a number (line 1)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
