@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"edged/runtime/ingest"
+	"edged/runtime/supervisor"
 	"edged/sync/broker"
 )
 
@@ -23,6 +24,8 @@ type statusDoc struct {
 	Outbox   outboxStatus   `json:"outbox"`
 	Devices  []deviceStatus `json:"devices"`
 	Commands any            `json:"commands"`
+	// Services are the plugin services with state, budget and use.
+	Services []supervisor.Status `json:"services"`
 	// LocalMQTT is the local broker and the sensors that publish to it.
 	LocalMQTT localMQTTStatus `json:"local_mqtt"`
 }
@@ -104,6 +107,10 @@ func (d *daemon) statusDoc() statusDoc {
 		doc.Cloud = cloudStatus{URL: d.cfg.Cloud.URL, Enabled: true, Connected: d.link.Connected(), Delivered: fs.Delivered, LastError: fs.LastError}
 	}
 	doc.LocalMQTT = d.localStatus()
+	doc.Services = []supervisor.Status{}
+	if d.sup != nil {
+		doc.Services = d.sup.Status()
+	}
 	for _, ds := range d.poller.Stats() {
 		s := deviceStatus{Name: ds.Name, Healthy: ds.Healthy, Reads: ds.Reads, Errors: ds.ReadErrors + ds.AppendErrors, Stored: ds.Stored, LastError: ds.LastError}
 		if ds.Last.Device != "" {
