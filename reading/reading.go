@@ -17,6 +17,9 @@ type Reading struct {
 	Unit   string
 	Time   time.Time
 	Seq    uint64
+	// Source is what produced the reading: empty for a device's own
+	// readings, the service instance name for readings a service emitted.
+	Source string
 }
 
 // String formats the reading for logs: "demo-temp/temperature=21.5C @… #seq".

@@ -91,9 +91,10 @@ func newCloud(t *testing.T, brokerAddr, prefix, gateway string) *cloud {
 
 // sample is one reading as the cloud received it.
 type sample struct {
-	value float64
-	unit  string
-	ts    time.Time
+	value  float64
+	unit   string
+	ts     time.Time
+	source string // the service that emitted it; "" for a device's own
 }
 
 // cloudWait bounds every wait for the cloud side (a hang guard).
@@ -114,6 +115,7 @@ func (c *cloud) onTelemetry(_ paho.Client, m paho.Message) {
 		Value  float64 `json:"value"`
 		Unit   string  `json:"unit"`
 		TS     string  `json:"ts"`
+		Source string  `json:"source"`
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -132,7 +134,7 @@ func (c *cloud) onTelemetry(_ paho.Client, m paho.Message) {
 		}
 		if ts, err := time.Parse(time.RFC3339Nano, r.TS); err == nil {
 			key := r.Device + "/" + r.Metric
-			c.values[key] = append(c.values[key], sample{value: r.Value, unit: r.Unit, ts: ts})
+			c.values[key] = append(c.values[key], sample{value: r.Value, unit: r.Unit, ts: ts, source: r.Source})
 		}
 		if c.seen[r.Seq] == 0 {
 			if r.Seq < c.last[dev] {

@@ -209,13 +209,23 @@ func (d *daemon) wireCloud() error {
 	fwd, err := forwarder.New(forwarder.Config{
 		TopicPrefix: c.TopicPrefix, GatewayID: d.cfg.Gateway.ID, Batch: c.Batch, Inflight: c.Inflight,
 		Logger: d.log.With("component", "forwarder"),
-	}, d.outbox, linkAdapter{link})
+	}, d.cloudStore(), linkAdapter{link})
 	if err != nil {
 		return err
 	}
 	d.link, d.fwd = link, fwd
 	d.cmds = newCloudCommands(d.exec, link, c.TopicPrefix, d.cfg.Gateway.ID, d.log.With("component", "commands"))
 	return d.cmds.subscribe()
+}
+
+// cloudStore is what the forwarder reads: the outbox, minus the raw
+// series that aggregates keep local (forward_raw: false).
+func (d *daemon) cloudStore() forwarder.Store {
+	if f := localOnlyFilters(&d.cfg); len(f) > 0 {
+		d.log.Info("raw readings kept on the gateway (aggregates go to the cloud)", "series", f)
+		return localOnlyStore{Outbox: d.outbox, filters: f}
+	}
+	return d.outbox
 }
 
 // linkAdapter lets the uplink client serve as the forwarder's Link.

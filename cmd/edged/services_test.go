@@ -12,6 +12,7 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 
+	"edged/internal/mosquittotest"
 	"edged/runtime/supervisor"
 )
 
@@ -181,4 +182,48 @@ services: [{name: stats, kind: aggregate, subscribe: ["#"], config: {window: 1s}
 	}
 	c.cmd.Wait()
 	waitUntil(t, "the service to die with the daemon", func() bool { return syscall.Kill(pid, 0) != nil })
+}
+
+// TestAggregatesOnlyGoToTheCloud runs an aggregate with forward_raw false:
+// the cloud gets the porch's window means, tagged with the service as
+// source, and none of its raw readings; the boiler's raw readings, not
+// aggregated, still go.
+func TestAggregatesOnlyGoToTheCloud(t *testing.T) {
+	cloudBroker := mosquittotest.Start(t)
+	dir := t.TempDir()
+	cl := newCloud(t, cloudBroker.Addr(), "edged", "gw-agg")
+	d, stopDaemon := startDaemon(t, writeConfig(t, dir, fmt.Sprintf(`gateway: {id: gw-agg}
+http: {listen: 127.0.0.1:0}
+local_mqtt: {listen: 127.0.0.1:0}
+data_dir: %s
+cloud: {url: %s}
+devices:
+  - {name: porch, kind: sim, interval: 20ms, options: {metric: temperature, unit: C, waveform: constant, min: 21}}
+  - {name: boiler, kind: sim, interval: 50ms, options: {metric: temperature, unit: C, waveform: constant, min: 70}}
+services:
+  - name: porch-stats
+    kind: aggregate
+    subscribe: ["porch/#"]
+    config: {window: 1s, grace: 0s, stats: [mean], forward_raw: false}
+`, dir, cloudBroker.URL())))
+	stop := sync.OnceValue(stopDaemon)
+	defer stop()
+	cl.waitFor("a porch mean and boiler readings", func() bool {
+		return len(cl.values["porch/temperature_mean"]) >= 2 && len(cl.values["boiler/temperature"]) >= 5
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if n := len(cl.values["porch/temperature"]); n != 0 {
+		t.Errorf("the cloud got %d raw porch readings; with forward_raw false only the aggregates go", n)
+	}
+	if m := cl.values["porch/temperature_mean"][0]; m.value != 21 || m.unit != "C" || m.source != "porch-stats" {
+		t.Errorf("porch mean %+v, want 21 C from source porch-stats", m)
+	}
+	if b := cl.values["boiler/temperature"][0]; b.source != "" {
+		t.Errorf("a device's own reading has source %q, want none", b.source)
+	}
+	_ = d
 }

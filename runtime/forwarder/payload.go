@@ -10,8 +10,11 @@ import (
 )
 
 // AppendPayload appends the telemetry JSON for rs to dst: an array of
-// {"seq":N,"device":"…","metric":"…","value":1.5,"unit":"C","ts":"RFC3339Nano"}.
-// A value that JSON cannot carry (NaN, ±Inf) is written as null.
+// {"seq":N,"device":"…","metric":"…","value":1.5,"unit":"C","ts":"RFC3339Nano"},
+// with ,"source":"…" before the closing brace when Reading.Source is not
+// empty (readings a service emitted), so a device's own readings look as
+// they did before Source existed. A value that JSON cannot carry (NaN, ±Inf)
+// is written as null. It allocates only when dst must grow.
 func AppendPayload(dst []byte, rs []reading.Reading) []byte {
 	dst = append(dst, '[')
 	for i := range rs {
@@ -35,7 +38,12 @@ func AppendPayload(dst []byte, rs []reading.Reading) []byte {
 		dst = appendString(dst, r.Unit)
 		dst = append(dst, `,"ts":"`...)
 		dst = r.Time.UTC().AppendFormat(dst, time.RFC3339Nano)
-		dst = append(dst, `"}`...)
+		dst = append(dst, '"')
+		if r.Source != "" {
+			dst = append(dst, `,"source":`...)
+			dst = appendString(dst, r.Source)
+		}
+		dst = append(dst, '}')
 	}
 	return append(dst, ']')
 }

@@ -189,7 +189,7 @@ func (sv *service) runOnce(ctx context.Context, log *slog.Logger) error {
 		Logger: slog.New(teeHandler{log.Handler(), sv.tail}), StartTimeout: sv.spec.StartTimeout,
 		OnEmit: func(rs []pluginapi.Reading) {
 			if cfg.OnEmit != nil {
-				cfg.OnEmit(sv.spec.Name, fromPlugin(rs))
+				cfg.OnEmit(sv.spec.Name, fromPlugin(sv.spec.Name, rs))
 			}
 		},
 		OnCommand: func(ctx context.Context, c pluginapi.Command) pluginapi.Result {
@@ -349,10 +349,12 @@ func (sv *service) status() Status {
 	return st
 }
 
-func fromPlugin(rs []pluginapi.Reading) []reading.Reading {
+// fromPlugin converts emitted readings, tagged with the service instance
+// as their source (whatever the service put there).
+func fromPlugin(service string, rs []pluginapi.Reading) []reading.Reading {
 	out := make([]reading.Reading, len(rs))
 	for i, r := range rs {
-		out[i] = reading.Reading{Device: r.Device, Metric: r.Metric, Value: r.Value, Unit: r.Unit, Time: r.Time}
+		out[i] = reading.Reading{Device: r.Device, Metric: r.Metric, Value: r.Value, Unit: r.Unit, Time: r.Time, Source: service}
 	}
 	return out
 }

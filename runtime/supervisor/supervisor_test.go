@@ -105,8 +105,8 @@ func TestReadingsFlowByTheSubscription(t *testing.T) {
 	waitFor(t, "the emitted reading", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) > 0 })
 	mu.Lock()
 	defer mu.Unlock()
-	if len(got) != 1 || got[0].Device != "boiler" || got[0].Value != 43 || got[0].Unit != "C" {
-		t.Fatalf("emitted %+v, want only boiler's reading, doubled", got)
+	if len(got) != 1 || got[0].Device != "boiler" || got[0].Value != 43 || got[0].Unit != "C" || got[0].Source != "double" {
+		t.Fatalf("emitted %+v, want only boiler's reading, doubled, with the service as source", got)
 	}
 }
 

@@ -18,11 +18,17 @@ import (
 //	device   uvarint length, bytes
 //	metric   uvarint length, bytes
 //	unit     uvarint length, bytes
+//	source   uvarint length, bytes (version 2 only)
 //
-// The time sits at a fixed offset so the age cap reads it without decoding
-// the rest. The seq is not repeated in the value.
+// Version 1, written by releases before Reading.Source existed, ends after
+// unit; it still decodes (with Source "") so a file written by an older
+// release drains after an upgrade. New records are always version 2.
+//
+// The time sits at a fixed offset in every version so the age cap reads it
+// without decoding the rest. The seq is not repeated in the value.
 const (
-	codecVersion byte = 1
+	codecV1      byte = 1 // device, metric, unit
+	codecVersion byte = 2 // device, metric, unit, source; what appendEncoded writes
 	keyLen            = 8
 	headerLen         = 1 + 8 + 8
 	// zeroTime encodes time.Time{}, whose UnixNano is undefined.
@@ -31,13 +37,13 @@ const (
 	maxInterned = 4096
 )
 
-// MaxNameLen is the longest Device, Metric or Unit, in bytes, that Append
-// accepts.
+// MaxNameLen is the longest Device, Metric, Unit or Source, in bytes, that
+// Append accepts.
 const MaxNameLen = 1024
 
-// encodedLen is the size of r's value.
+// encodedLen is the size of r's value as appendEncoded writes it.
 func encodedLen(r *reading.Reading) int {
-	return headerLen + strLen(r.Device) + strLen(r.Metric) + strLen(r.Unit)
+	return headerLen + strLen(r.Device) + strLen(r.Metric) + strLen(r.Unit) + strLen(r.Source)
 }
 
 func strLen(s string) int {
@@ -50,7 +56,9 @@ func strLen(s string) int {
 
 // checkReading reports why r cannot be encoded faithfully, or nil.
 func checkReading(r *reading.Reading) error {
-	for _, f := range [...]struct{ name, s string }{{"device", r.Device}, {"metric", r.Metric}, {"unit", r.Unit}} {
+	for _, f := range [...]struct{ name, s string }{
+		{"device", r.Device}, {"metric", r.Metric}, {"unit", r.Unit}, {"source", r.Source},
+	} {
 		if len(f.s) > MaxNameLen {
 			return fmt.Errorf("%s is %d bytes, at most %d allowed", f.name, len(f.s), MaxNameLen)
 		}
@@ -63,7 +71,8 @@ func checkReading(r *reading.Reading) error {
 	return nil
 }
 
-// appendEncoded appends r's value to dst. r must pass checkReading.
+// appendEncoded appends r's value to dst, in the current version. r must
+// pass checkReading.
 func appendEncoded(dst []byte, r *reading.Reading) []byte {
 	t := int64(zeroTime)
 	if !r.Time.IsZero() {
@@ -74,7 +83,8 @@ func appendEncoded(dst []byte, r *reading.Reading) []byte {
 	dst = binary.BigEndian.AppendUint64(dst, math.Float64bits(r.Value))
 	dst = appendStr(dst, r.Device)
 	dst = appendStr(dst, r.Metric)
-	return appendStr(dst, r.Unit)
+	dst = appendStr(dst, r.Unit)
+	return appendStr(dst, r.Source)
 }
 
 func appendStr(dst []byte, s string) []byte {
@@ -82,20 +92,22 @@ func appendStr(dst []byte, s string) []byte {
 	return append(dst, s...)
 }
 
-// decodeTime returns the unix-nano time of an encoded value.
+// decodeTime returns the unix-nano time of an encoded value of any known
+// version.
 func decodeTime(v []byte) (int64, error) {
 	if len(v) < headerLen {
 		return 0, errShort
 	}
-	if v[0] != codecVersion {
+	if v[0] != codecV1 && v[0] != codecVersion {
 		return 0, fmt.Errorf("%w %d", errVersion, v[0])
 	}
 	return int64(binary.BigEndian.Uint64(v[1:9])), nil
 }
 
-// decode fills r (all fields but Seq) from v. Strings are copied out of v
-// (which may be bbolt's mmap) and, when in is not nil, shared with earlier
-// identical strings.
+// decode fills r (all fields but Seq) from v, a record of any known version;
+// a version 1 record has Source "". Strings are copied out of v (which may
+// be bbolt's mmap) and, when in is not nil, shared with earlier identical
+// strings.
 func decode(v []byte, r *reading.Reading, in *interner) error {
 	t, err := decodeTime(v)
 	if err != nil {
@@ -103,8 +115,12 @@ func decode(v []byte, r *reading.Reading, in *interner) error {
 	}
 	value := math.Float64frombits(binary.BigEndian.Uint64(v[9:17]))
 	rest := v[headerLen:]
-	var strs [3]string
-	for i := range strs {
+	var strs [4]string
+	nstrs := len(strs)
+	if v[0] == codecV1 {
+		nstrs = 3 // no source
+	}
+	for i := range nstrs {
 		n, w := binary.Uvarint(rest)
 		if w <= 0 || n > uint64(len(rest)-w) {
 			return errShort
@@ -115,7 +131,7 @@ func decode(v []byte, r *reading.Reading, in *interner) error {
 	if len(rest) != 0 {
 		return errTrail
 	}
-	r.Device, r.Metric, r.Unit = strs[0], strs[1], strs[2]
+	r.Device, r.Metric, r.Unit, r.Source = strs[0], strs[1], strs[2], strs[3]
 	r.Value = value
 	r.Time = time.Time{}
 	if t != zeroTime {
@@ -124,9 +140,10 @@ func decode(v []byte, r *reading.Reading, in *interner) error {
 	return nil
 }
 
-// interner shares the few distinct device, metric and unit names across the
-// readings of a Peek, so a forwarder's loop does not allocate per reading.
-// It is not safe for concurrent use; a nil *interner copies every string.
+// interner shares the few distinct device, metric, unit and source names
+// across the readings of a Peek, so a forwarder's loop does not allocate per
+// reading. It is not safe for concurrent use; a nil *interner copies every
+// string.
 type interner struct {
 	m map[string]string
 }

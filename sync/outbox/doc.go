@@ -39,8 +39,10 @@
 //	          "state":  next seq, count, bytes, dropped (4 × uint64 BE)
 //
 // A record is a version byte, the time in unix nanoseconds and the value's
-// float64 bits (8 bytes big-endian each), then device, metric and unit as
-// uvarint-length strings. The meta state is rewritten in the transaction
+// float64 bits (8 bytes big-endian each), then device, metric, unit and
+// source as uvarint-length strings. Version 1 records (written before
+// Reading.Source existed, no source string) still decode, with Source "", so
+// a file from an older release drains after an upgrade. The meta state is rewritten in the transaction
 // that changes the readings, so Open reads it and both ends of the readings
 // bucket instead of scanning: opening a file of a million readings costs the
 // same as an empty one.

@@ -22,7 +22,8 @@ var (
 	// damage return it.
 	ErrCorrupt = errors.New("database file is corrupt")
 	// ErrInvalidReading is wrapped by Append when a reading cannot be
-	// stored (a name too long, a time outside 1678–2262).
+	// stored (a device, metric, unit or source name too long, a time
+	// outside 1678–2262).
 	ErrInvalidReading = errors.New("invalid reading")
 )
 
