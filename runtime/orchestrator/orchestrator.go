@@ -1,0 +1,388 @@
+package orchestrator
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"edged/runtime/plan"
+)
+
+// Workload is what a Target runs for one plan (devices, services, sync
+// policy); the orchestrator only hands it back.
+type Workload any
+
+// Target is the gateway that plans change.
+type Target interface {
+	// Current is the workload running now, to roll back to.
+	Current() Workload
+	// Prepare checks p against the gateway and fetches what it needs,
+	// changing nothing that runs. An error rejects the plan; a
+	// plan.InvalidError's problems are listed one by one.
+	Prepare(ctx context.Context, p *plan.Plan, r *Reporter) (Workload, error)
+	// Switch makes w the running workload: start and reconfigure what
+	// changed, health-gated. After an error the orchestrator switches
+	// back to the previous workload.
+	Switch(ctx context.Context, w Workload, r *Reporter) error
+}
+
+// Store keeps what must survive a reboot.
+type Store interface {
+	// Applied is the version of the applied plan, 0 when none is.
+	Applied() (int64, error)
+	// Attempted is the highest version ever tried, 0 when none was.
+	Attempted() (int64, error)
+	// SetAttempted raises Attempted to v.
+	SetAttempted(v int64) error
+	// Commit records env as the applied plan.
+	Commit(version int64, env []byte, artifacts []string) error
+	// Status and SetStatus keep the last status document.
+	Status() ([]byte, error)
+	SetStatus(doc []byte) error
+}
+
+// Config wires an Orchestrator.
+type Config struct {
+	// Trust holds the keys plans must be signed with.
+	Trust *plan.Trust
+	// GatewayID and Labels decide which plans are for this gateway.
+	GatewayID string
+	Labels    map[string]string
+	Target    Target
+	Store     Store
+	// OnStatus is called with every change of the status (it must not
+	// block for long): the daemon publishes it.
+	OnStatus func(Status)
+	// OnApplied is called after a plan was applied and committed (the
+	// daemon collects unused artifacts).
+	OnApplied func()
+	Logger    *slog.Logger
+}
+
+// Orchestrator applies plans one at a time.
+type Orchestrator struct {
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.Mutex
+	pending []submission
+	wake    chan struct{}
+	last    Status    // the latest status
+	cur     *Reporter // the apply in progress, nil when idle
+}
+
+type submission struct {
+	env    []byte
+	sum    string
+	source string
+	reply  chan Status // buffered, 1
+}
+
+// New checks cfg and loads the last status from the store.
+func New(cfg Config) (*Orchestrator, error) {
+	if cfg.Trust == nil || cfg.Target == nil || cfg.Store == nil {
+		return nil, errors.New("orchestrator: Trust, Target and Store are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	o := &Orchestrator{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1)}
+	doc, err := cfg.Store.Status()
+	if err != nil {
+		return nil, fmt.Errorf("orchestrator: %w", err)
+	}
+	if len(doc) > 0 {
+		if err := json.Unmarshal(doc, &o.last); err != nil {
+			o.log.Warn("last plan status unreadable; starting without it", "err", err)
+			o.last = Status{}
+		}
+	}
+	if o.last.State == StateApplying { // the daemon died mid-apply
+		applied, err := cfg.Store.Applied()
+		if err != nil {
+			return nil, fmt.Errorf("orchestrator: %w", err)
+		}
+		o.last.State, o.last.Applied, o.last.Finished = StateRolledBack, applied, time.Now()
+		o.last.Error = fmt.Sprintf("edged stopped while applying plan %d; it came back on plan %d", o.last.Version, applied)
+	}
+	return o, nil
+}
+
+// Status is the latest plan status.
+func (o *Orchestrator) Status() Status {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.cur != nil {
+		return o.cur.status()
+	}
+	st := o.last
+	st.Steps = append([]Step(nil), st.Steps...)
+	return st
+}
+
+// Submit queues a signed envelope. The returned channel receives the
+// plan's final status (applied, rejected or rolled_back) once.
+func (o *Orchestrator) Submit(env []byte, source string) <-chan Status {
+	sum := sha256.Sum256(env)
+	s := submission{env: env, sum: hex.EncodeToString(sum[:]), source: source, reply: make(chan Status, 1)}
+	o.mu.Lock()
+	o.pending = append(o.pending, s)
+	o.mu.Unlock()
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+	return s.reply
+}
+
+// Run applies submitted plans until ctx ends.
+func (o *Orchestrator) Run(ctx context.Context) error {
+	if o.last.Version != 0 {
+		o.publish(o.last)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-o.wake:
+		}
+		for {
+			o.mu.Lock()
+			batch := o.pending
+			o.pending = nil
+			o.mu.Unlock()
+			if len(batch) == 0 {
+				break
+			}
+			o.handle(ctx, batch)
+			if ctx.Err() != nil {
+				return nil
+			}
+		}
+	}
+}
+
+// verified is a submission that passed the checks that need no Target.
+type verified struct {
+	submission
+	plan *plan.Plan
+	key  string
+}
+
+// handle verifies every waiting submission, rejects the bad ones and
+// applies the newest good one; older good ones are superseded.
+func (o *Orchestrator) handle(ctx context.Context, batch []submission) {
+	var best *verified
+	var good []verified
+	for _, s := range batch {
+		if o.seen(s) {
+			continue
+		}
+		v, st := o.verify(s)
+		if st != nil {
+			o.finish(s, *st, true)
+			continue
+		}
+		good = append(good, v)
+		if best == nil || v.plan.Version > best.plan.Version {
+			best = &good[len(good)-1]
+		}
+	}
+	for _, v := range good {
+		if v.plan.Version != best.plan.Version || v.sum != best.sum {
+			o.finish(v.submission, o.rejected(v.submission, v.plan.Version,
+				fmt.Sprintf("superseded by plan %d, which arrived while it waited", best.plan.Version), nil), true)
+		}
+	}
+	if best != nil {
+		o.apply(ctx, *best)
+	}
+}
+
+// seen reports whether s is the plan the last status is about (a retained
+// plan comes again on every reconnect): it is answered, not redone.
+func (o *Orchestrator) seen(s submission) bool {
+	o.mu.Lock()
+	last := o.last
+	o.mu.Unlock()
+	if last.SHA256 != s.sum || !last.Terminal() {
+		return false
+	}
+	o.log.Debug("plan already handled", "version", last.Version, "state", last.State)
+	s.reply <- last
+	return true
+}
+
+// verify checks the envelope, the signature, the gateway and the version.
+func (o *Orchestrator) verify(s submission) (verified, *Status) {
+	env, err := plan.DecodeEnvelope(s.env)
+	if err != nil {
+		st := o.rejected(s, 0, err.Error(), nil)
+		return verified{}, &st
+	}
+	p, err := o.cfg.Trust.Verify(env)
+	if err != nil {
+		var inv *plan.InvalidError
+		if errors.As(err, &inv) {
+			st := o.rejected(s, 0, "invalid plan", problems(inv))
+			st.KeyID = env.KeyID
+			return verified{}, &st
+		}
+		st := o.rejected(s, 0, err.Error(), nil)
+		st.KeyID = env.KeyID
+		return verified{}, &st
+	}
+	reject := func(msg string) (verified, *Status) {
+		st := o.rejected(s, p.Version, msg, nil)
+		st.KeyID = env.KeyID
+		return verified{}, &st
+	}
+	if !p.Gateway.Matches(o.cfg.GatewayID, o.cfg.Labels) {
+		return reject(fmt.Sprintf("the plan is for gateway %s, not this one (id %s, labels %v)", p.Gateway, o.cfg.GatewayID, o.cfg.Labels))
+	}
+	applied, err := o.cfg.Store.Applied()
+	if err != nil {
+		return reject(err.Error())
+	}
+	attempted, err := o.cfg.Store.Attempted()
+	if err != nil {
+		return reject(err.Error())
+	}
+	if err := plan.CheckVersion(applied, p); err != nil {
+		return reject(fmt.Sprintf("replay or stale plan: version %d is not newer than the applied version %d", p.Version, applied))
+	}
+	if p.Version <= attempted {
+		return reject(fmt.Sprintf("replay: version %d was already tried (and failed); sign the fix as version %d or later", p.Version, attempted+1))
+	}
+	return verified{submission: s, plan: p, key: env.KeyID}, nil
+}
+
+func (o *Orchestrator) rejected(s submission, version int64, msg string, probs []string) Status {
+	applied, _ := o.cfg.Store.Applied()
+	now := time.Now()
+	return Status{Version: version, State: StateRejected, Steps: []Step{}, Error: msg, Problems: probs,
+		Applied: applied, SHA256: s.sum, Source: s.source, Started: now, Finished: now}
+}
+
+func problems(inv *plan.InvalidError) []string {
+	out := make([]string, len(inv.Problems))
+	for i, p := range inv.Problems {
+		out[i] = p.Error()
+	}
+	return out
+}
+
+// apply prepares, switches and commits one verified plan, rolling back on
+// failure.
+func (o *Orchestrator) apply(ctx context.Context, v verified) {
+	applied, _ := o.cfg.Store.Applied()
+	r := newReporter(Status{Version: v.plan.Version, State: StateApplying, Steps: []Step{}, Applied: applied,
+		KeyID: v.key, SHA256: v.sum, Source: v.source, Started: time.Now()}, o.publish)
+	o.mu.Lock()
+	o.cur = r
+	o.mu.Unlock()
+	log := o.log.With("version", v.plan.Version, "source", v.source)
+	log.Info("plan applying", "key_id", v.key)
+	r.Step("verify").OK("signed by key " + v.key)
+
+	prev := o.cfg.Target.Current()
+	w, err := o.cfg.Target.Prepare(ctx, v.plan, r)
+	if err != nil {
+		var inv *plan.InvalidError
+		st := r.set(func(s *Status) {
+			s.State, s.Finished, s.Error = StateRejected, time.Now(), err.Error()
+			if errors.As(err, &inv) {
+				s.Error, s.Problems = "invalid plan", problems(inv)
+			}
+		})
+		log.Warn("plan rejected", "err", err)
+		o.finish(v.submission, st, false)
+		return
+	}
+	if err := o.cfg.Store.SetAttempted(v.plan.Version); err != nil {
+		st := r.set(func(s *Status) { s.State, s.Finished, s.Error = StateRejected, time.Now(), err.Error() })
+		o.finish(v.submission, st, false)
+		return
+	}
+	if err := o.cfg.Target.Switch(ctx, w, r); err != nil {
+		log.Error("plan failed; rolling back", "err", err)
+		h := r.Step("roll back")
+		rerr := o.cfg.Target.Switch(context.WithoutCancel(ctx), prev, r)
+		if rerr != nil {
+			h.Fail(rerr)
+			log.Error("roll back failed", "err", rerr)
+		} else {
+			h.OK(fmt.Sprintf("plan %d runs again", applied))
+		}
+		st := r.set(func(s *Status) {
+			s.State, s.Finished, s.Error = StateRolledBack, time.Now(), err.Error()
+			if rerr != nil {
+				s.Error += "; and the roll back failed: " + rerr.Error()
+			}
+		})
+		o.finish(v.submission, st, false)
+		return
+	}
+	h := r.Step("commit")
+	if err := o.cfg.Store.Commit(v.plan.Version, v.env, sums(v.plan.Artifacts())); err != nil {
+		// It runs, but would not come back after a reboot: say so, and
+		// go back to what would.
+		h.Fail(err)
+		rerr := o.cfg.Target.Switch(context.WithoutCancel(ctx), prev, r)
+		st := r.set(func(s *Status) {
+			s.State, s.Finished, s.Error = StateRolledBack, time.Now(), "cannot store the plan: "+err.Error()
+			if rerr != nil {
+				s.Error += "; and the roll back failed: " + rerr.Error()
+			}
+		})
+		o.finish(v.submission, st, false)
+		return
+	}
+	h.OK("")
+	st := r.set(func(s *Status) { s.State, s.Finished, s.Applied = StateApplied, time.Now(), v.plan.Version })
+	log.Info("plan applied", "steps", len(st.Steps), "took", st.Finished.Sub(st.Started).Round(time.Millisecond))
+	if o.cfg.OnApplied != nil {
+		o.cfg.OnApplied()
+	}
+	o.finish(v.submission, st, false)
+}
+
+func sums(as []plan.Artifact) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.SHA256
+	}
+	return out
+}
+
+// finish records st as the latest status, stores and publishes it, and
+// answers the submitter.
+func (o *Orchestrator) finish(s submission, st Status, publish bool) {
+	o.mu.Lock()
+	o.last, o.cur = st, nil
+	o.mu.Unlock()
+	if st.State == StateRejected {
+		o.log.Warn("plan rejected", "version", st.Version, "err", st.Error, "problems", len(st.Problems), "source", s.source)
+	}
+	if doc, err := json.Marshal(st); err == nil {
+		if err := o.cfg.Store.SetStatus(doc); err != nil {
+			o.log.Error("plan status not stored", "err", err)
+		}
+	}
+	if publish {
+		o.publish(st)
+	}
+	s.reply <- st
+}
+
+func (o *Orchestrator) publish(st Status) {
+	if o.cfg.OnStatus != nil {
+		o.cfg.OnStatus(st)
+	}
+}
