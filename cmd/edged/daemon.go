@@ -37,7 +37,7 @@ type daemon struct {
 	cfg     Config
 	log     *slog.Logger
 	outbox  *outbox.Outbox
-	poller  *poller.Poller
+	devs    *deviceHost          // the polled devices and their poller
 	link    *uplink.Client       // nil when cloud.url is empty
 	fwd     *forwarder.Forwarder // nil when cloud.url is empty
 	cmds    *cloudCommands       // nil when cloud.url is empty
@@ -45,7 +45,6 @@ type daemon struct {
 	safe    []safer              // devices with a safe state, for shutdown
 	api     *localapi.Server     // nil when http.listen is empty
 	board   *board               // nil when no device needs hardware
-	devices []poller.Device      // opened, in config order
 	start   time.Time
 
 	broker  *broker.Broker // the embedded local broker; nil unless local_mqtt.mode is embedded
@@ -70,7 +69,10 @@ type runner interface {
 // closeDevices closes what the devices opened and the board.
 func (d *daemon) closeDevices() error {
 	var errs []error
-	for _, dev := range d.devices {
+	if d.devs == nil {
+		return d.board.Close()
+	}
+	for _, dev := range d.devs.current().devices {
 		if c, ok := dev.(io.Closer); ok {
 			if err := c.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close %s: %w", dev.Name(), err))
@@ -134,9 +136,7 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 	if err := d.wireServices(); err != nil {
 		return nil, err
 	}
-	var entries []poller.Entry
 	var sensors []*mqttsensor.Sensor
-	actuators := map[string]commands.Actuator{}
 	for _, spec := range devs {
 		if spec.kind.sensor != nil {
 			s, err := spec.kind.sensor(spec.cfg, spec.options)
@@ -144,22 +144,15 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 				return nil, fmt.Errorf("device %s: %w", spec.cfg.Name, err)
 			}
 			sensors = append(sensors, s)
-			continue
-		}
-		dev, err := spec.open(d.board)
-		if err != nil {
-			return nil, err
-		}
-		d.devices = append(d.devices, dev)
-		entries = append(entries, poller.Entry{Device: dev, Interval: spec.interval, Scale: spec.scale})
-		if a, ok := dev.(commands.Actuator); ok {
-			actuators[dev.Name()] = a
-		}
-		if s, ok := dev.(safer); ok {
-			d.safe = append(d.safe, s)
 		}
 	}
-	d.exec = commands.New(actuators, commands.Config{})
+	d.exec = commands.New(nil, commands.Config{})
+	d.devs = newDeviceHost(d)
+	set, err := d.devs.build(devs)
+	if err != nil {
+		return nil, err
+	}
+	d.devs.install(set)
 	if cfg.HTTP.Listen != "" {
 		if d.apiToken, err = cfg.apiToken(); err != nil {
 			return nil, err
@@ -167,9 +160,6 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 		if d.api, err = localapi.Listen(d.apiConfig()); err != nil {
 			return nil, err
 		}
-	}
-	if d.poller, err = poller.New(entries, d.sink, poller.Config{Logger: log.With("component", "poller")}); err != nil {
-		return nil, err
 	}
 	if err := d.wireLocalMQTT(sensors); err != nil {
 		return nil, err
@@ -264,7 +254,7 @@ func (d *daemon) run(ctx context.Context, start time.Time) error {
 		cloud = d.cfg.Cloud.URL
 	}
 	d.log.Info("edged starting", "version", version, "gateway", d.cfg.Gateway.ID, "data_dir", d.cfg.DataDir,
-		"devices", len(d.poller.Stats()), "cloud", cloud, "backlog", d.outbox.Stats().Depth)
+		"devices", len(d.devs.current().devices), "cloud", cloud, "backlog", d.outbox.Stats().Depth)
 
 	// Start order: the link first so the forwarder finds it, then the
 	// forwarder, then the sources. Stop order is the reverse.
@@ -290,12 +280,7 @@ func (d *daemon) run(ctx context.Context, start time.Time) error {
 	if d.local != nil {
 		stages = append(stages, startStage("local mqtt", d.local.Run))
 	}
-	for _, dev := range d.devices {
-		if r, ok := dev.(runner); ok {
-			stages = append(stages, startStage("device "+dev.Name(), r.Run))
-		}
-	}
-	stages = append(stages, startStage("poller", d.poller.Run))
+	stages = append(stages, startStage("devices", d.devs.Run))
 	if d.api != nil {
 		stages = append(stages, startStage("api", d.api.Run))
 		d.log.Info("local API listening", "addr", d.api.Addr())
@@ -362,7 +347,7 @@ func (d *daemon) stop(stages []*stage) error {
 		}
 	}
 	var errs []error
-	for _, s := range d.safe {
+	for _, s := range d.devs.current().safe {
 		if err := s.Safe(context.Background()); err != nil {
 			errs = append(errs, fmt.Errorf("shutdown: safe state of %s: %w", s.Name(), err))
 		}
@@ -398,7 +383,7 @@ func (d *daemon) logStatus() {
 		attrs = append(attrs, "cloud", "off")
 	}
 	d.log.Info("status", attrs...)
-	for _, ds := range d.poller.Stats() {
+	for _, ds := range d.devs.current().poller.Stats() {
 		if ds.Reads == 0 && ds.ReadErrors == 0 {
 			continue
 		}

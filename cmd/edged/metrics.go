@@ -113,7 +113,7 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(mOutboxCommits, float64(st.Commits))
 	gauge(mOutboxLastCommit, st.LastCommit.Seconds())
 	ch <- prometheus.MustNewConstHistogram(mOutboxCommitLat, st.CommitLatency.Count, st.CommitLatency.Sum, st.CommitLatency.Cumulative)
-	for _, ds := range d.poller.Stats() {
+	for _, ds := range d.devs.current().poller.Stats() {
 		counter(mDeviceReads, float64(ds.Reads), ds.Name)
 		counter(mDeviceReadErrs, float64(ds.ReadErrors), ds.Name)
 		counter(mDeviceStored, float64(ds.Stored), ds.Name)

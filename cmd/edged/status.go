@@ -111,7 +111,7 @@ func (d *daemon) statusDoc() statusDoc {
 	if d.sup != nil {
 		doc.Services = d.sup.Status()
 	}
-	for _, ds := range d.poller.Stats() {
+	for _, ds := range d.devs.current().poller.Stats() {
 		s := deviceStatus{Name: ds.Name, Healthy: ds.Healthy, Reads: ds.Reads, Errors: ds.ReadErrors + ds.AppendErrors, Stored: ds.Stored, LastError: ds.LastError}
 		if ds.Last.Device != "" {
 			s.LastValue = &lastReading{Metric: ds.Last.Metric, Value: ds.Last.Value, Unit: ds.Last.Unit, Time: ds.Last.Time, Seq: ds.Last.Seq}

@@ -76,8 +76,10 @@ type Stats struct {
 	Executed, Failed, Duplicates, Rejected int64
 }
 
-// Executor runs commands against a fixed set of actuators.
+// Executor runs commands against a set of actuators (SetActuators
+// replaces it when a plan changes the devices).
 type Executor struct {
+	actMu     sync.RWMutex
 	actuators map[string]Actuator
 	remember  int
 
@@ -97,8 +99,25 @@ func New(actuators map[string]Actuator, cfg Config) *Executor {
 	return &Executor{actuators: actuators, remember: cfg.Remember, done: map[string]Result{}, busy: map[string]chan struct{}{}}
 }
 
+// SetActuators replaces the actuators commands go to; commands already
+// running finish on the old ones, and the ids seen stay remembered.
+func (e *Executor) SetActuators(actuators map[string]Actuator) {
+	e.actMu.Lock()
+	e.actuators = actuators
+	e.actMu.Unlock()
+}
+
+func (e *Executor) actuator(device string) (Actuator, bool) {
+	e.actMu.RLock()
+	defer e.actMu.RUnlock()
+	a, ok := e.actuators[device]
+	return a, ok
+}
+
 // Devices lists the devices that accept commands, sorted.
 func (e *Executor) Devices() []string {
+	e.actMu.RLock()
+	defer e.actMu.RUnlock()
 	names := make([]string, 0, len(e.actuators))
 	for n := range e.actuators {
 		names = append(names, n)
@@ -126,7 +145,7 @@ func (e *Executor) Execute(ctx context.Context, device string, payload []byte) R
 // Run runs a decoded command on device once per id: the same id again
 // returns the first result, and waits for it if that run is in progress.
 func (e *Executor) Run(ctx context.Context, device string, c Command) Result {
-	a, ok := e.actuators[device]
+	a, ok := e.actuator(device)
 	if !ok {
 		e.rejected.Add(1)
 		return Result{ID: c.ID, Error: fmt.Sprintf("device %q does not accept commands (devices that do: %s)", device, strings.Join(e.Devices(), ", "))}
