@@ -87,6 +87,7 @@ type Forwarder struct {
 	link  Link
 	log   *slog.Logger
 
+	batch     atomic.Int64 // readings per message (SetBatch changes it)
 	messages  atomic.Int64
 	delivered atomic.Int64
 	failures  atomic.Int64
@@ -114,7 +115,9 @@ func New(cfg Config, store Store, link Link) (*Forwarder, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Forwarder{cfg: cfg, store: store, link: link, log: log}, nil
+	f := &Forwarder{cfg: cfg, store: store, link: link, log: log}
+	f.batch.Store(int64(cfg.Batch))
+	return f, nil
 }
 
 // Stats returns the counters.
@@ -238,7 +241,7 @@ func (s *session) run(ctx context.Context) error {
 // window is how many unsent readings a session keeps at hand to fill
 // messages from: enough for every message in flight to be a full batch.
 func (s *session) window() int {
-	return max(s.f.cfg.Inflight*s.f.cfg.Batch, 256)
+	return max(s.f.cfg.Inflight*int(s.f.batch.Load()), 256)
 }
 
 // fill publishes up to free messages and returns how many it published.
@@ -254,7 +257,7 @@ func (s *session) fill(free int) (int, error) {
 			s.peeked = s.buf[len(s.buf)-1].Seq
 		}
 	}
-	msgs, rest := take(s.pending, s.f.cfg.Batch, free)
+	msgs, rest := take(s.pending, int(s.f.batch.Load()), free)
 	for i, m := range msgs {
 		if err := s.publish(m); err != nil {
 			return i, err
@@ -369,4 +372,12 @@ func take(pending []reading.Reading, batch, maxMsgs int) (msgs [][]reading.Readi
 		rest = append(rest, *r)
 	}
 	return msgs, rest
+}
+
+// SetBatch changes the most readings per message (1 to 10000; others are
+// ignored), from the next message on.
+func (f *Forwarder) SetBatch(n int) {
+	if n >= 1 && n <= 10000 {
+		f.batch.Store(int64(n))
+	}
 }

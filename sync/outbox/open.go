@@ -95,6 +95,8 @@ func Open(cfg Config) (*Outbox, error) {
 		writerDone: make(chan struct{}),
 		changed:    make(chan struct{}),
 	}
+	o.maxBytes.Store(cfg.MaxBytes)
+	o.maxAge.Store(int64(cfg.MaxAge))
 	o.w.st = st
 	o.pending = o.newBatchLocked()
 	o.publish(0, 0)

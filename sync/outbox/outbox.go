@@ -26,6 +26,9 @@ type Outbox struct {
 	db  *bbolt.DB
 	log *slog.Logger
 
+	maxBytes atomic.Int64 // the caps in force (SetLimits changes them)
+	maxAge   atomic.Int64 // nanoseconds
+
 	mu      sync.Mutex // guards closed, pending, queue, free
 	closed  bool
 	pending *batch   // the batch new requests join
@@ -286,4 +289,25 @@ func (o *Outbox) Close() error {
 		o.log.Info("outbox: closed", "path", o.cfg.Path, "depth", o.depth.Load(), "next_seq", o.nextSeq.Load())
 	})
 	return o.closeErr
+}
+
+// SetLimits changes the caps (a plan's sync policy does): readings beyond
+// maxBytes or older than maxAge are dropped, oldest first, at the next
+// commit. Zero keeps a cap as it is.
+func (o *Outbox) SetLimits(maxBytes int64, maxAge time.Duration) {
+	if maxBytes > 0 {
+		o.maxBytes.Store(maxBytes)
+	}
+	if maxAge > 0 {
+		o.maxAge.Store(int64(maxAge))
+	}
+	select {
+	case o.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Limits are the caps in force.
+func (o *Outbox) Limits() (maxBytes int64, maxAge time.Duration) {
+	return o.maxBytes.Load(), time.Duration(o.maxAge.Load())
 }

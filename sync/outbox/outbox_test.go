@@ -358,3 +358,27 @@ func TestCloseWhileAppending(t *testing.T) {
 		t.Error("no append finished before Close")
 	}
 }
+
+func TestSetLimitsDropsOldestAtNextCommit(t *testing.T) {
+	o := openTest(t, Config{})
+	ctx := context.Background()
+	if err := o.Append(ctx, mkReadings(1000, 0)); err != nil {
+		t.Fatal(err)
+	}
+	before := o.Stats()
+	o.SetLimits(before.Bytes/4, 0)
+	if err := o.Append(ctx, mkReadings(1, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	after := o.Stats()
+	if after.Bytes > before.Bytes/4 || after.Dropped == 0 {
+		t.Fatalf("after SetLimits(%d): %d bytes, %d dropped; want at most the cap and drops counted", before.Bytes/4, after.Bytes, after.Dropped)
+	}
+	rs, err := o.Peek(0, 1, nil)
+	if err != nil || len(rs) != 1 || rs[0].Seq <= 1 {
+		t.Fatalf("oldest left %+v (%v): the oldest readings must go first", rs, err)
+	}
+	if b, a := o.Limits(); b != before.Bytes/4 || a != DefaultMaxAge {
+		t.Errorf("Limits() = %d, %s", b, a)
+	}
+}

@@ -318,7 +318,7 @@ func (o *Outbox) write(b *batch) (st state, acked uint64, err error) {
 // trim deletes readings from the front while the byte cap is exceeded, they
 // are older than MaxAge, or they do not decode, and sets st.oldest.
 func (o *Outbox) trim(c *bbolt.Cursor, st *state, d *dropCounts) error {
-	cutoff := o.cfg.Now().Add(-o.cfg.MaxAge).UnixNano()
+	cutoff := o.cfg.Now().Add(-time.Duration(o.maxAge.Load())).UnixNano()
 	for {
 		k, v := c.First()
 		if k == nil {
@@ -330,7 +330,7 @@ func (o *Outbox) trim(c *bbolt.Cursor, st *state, d *dropCounts) error {
 		case err != nil:
 			d.corrupt++
 			o.log.Error("outbox: dropping undecodable reading", "path", o.cfg.Path, "key", fmt.Sprintf("%x", k), "err", err)
-		case st.bytes > o.cfg.MaxBytes:
+		case st.bytes > o.maxBytes.Load():
 			d.bytes++
 		case t < cutoff:
 			d.age++
@@ -355,7 +355,7 @@ func (o *Outbox) needsMaintenance() bool {
 	if st.count == 0 {
 		return false
 	}
-	return st.bytes > o.cfg.MaxBytes || st.oldest < o.cfg.Now().Add(-o.cfg.MaxAge).UnixNano()
+	return st.bytes > o.maxBytes.Load() || st.oldest < o.cfg.Now().Add(-time.Duration(o.maxAge.Load())).UnixNano()
 }
 
 // dropCounts counts readings dropped since the last warning, by cause.
@@ -376,7 +376,7 @@ func (o *Outbox) flushDropLog(force bool) {
 	}
 	o.log.Warn("outbox: dropped readings to stay within caps",
 		"path", o.cfg.Path, "by_bytes", d.bytes, "by_age", d.age, "undecodable", d.corrupt,
-		"max_bytes", o.cfg.MaxBytes, "max_age", o.cfg.MaxAge.String(), "dropped_total", o.w.st.dropped)
+		"max_bytes", o.maxBytes.Load(), "max_age", time.Duration(o.maxAge.Load()).String(), "dropped_total", o.w.st.dropped)
 	*d = dropCounts{}
 	o.w.lastDropLog = now
 }
