@@ -6,4 +6,10 @@
 // error and stderr lines) after too many crashes in a window, until Restart.
 // A service killed for exceeding its memory budget is reported as oom with
 // its budget and peak use.
+//
+// The set of services can change while it runs: Apply takes the services
+// of an orchestration plan in start order and starts the new ones, restarts
+// those whose Version changed, health-gates each before going on, and only
+// then stops the ones no longer wanted. A failed gate returns at once;
+// applying the previous specs rolls back.
 package supervisor

@@ -47,10 +47,13 @@ type service struct {
 	spec    Spec
 	queue   chan []pluginapi.Reading
 	restart chan struct{}
+	probe   chan chan<- probeResult // the health gate's checks, taken while running
+	done    chan struct{}           // closed when the loop started by start has returned
 	tail    *tail
 	dropped atomic.Uint64
 
 	mu       sync.Mutex
+	cancel   context.CancelFunc // ends the loop; nil until start
 	state    string
 	since    time.Time
 	pid      int
@@ -66,12 +69,46 @@ type service struct {
 
 func newService(s *Supervisor, sp Spec) *service {
 	return &service{sup: s, spec: sp, queue: make(chan []pluginapi.Reading, s.cfg.Queue),
-		restart: make(chan struct{}, 1), tail: newTail(20), state: StateStopped, since: time.Now()}
+		restart: make(chan struct{}, 1), probe: make(chan chan<- probeResult), done: make(chan struct{}),
+		tail: newTail(20), state: StateStopped, since: time.Now()}
+}
+
+// start runs the service's loop in a goroutine, counted in wg, until ctx
+// ends or stop. A service starts at most once.
+func (sv *service) start(ctx context.Context, wg *sync.WaitGroup) {
+	ctx, cancel := context.WithCancel(ctx)
+	sv.mu.Lock()
+	sv.cancel = cancel
+	sv.mu.Unlock()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(sv.done)
+		defer cancel()
+		sv.loop(ctx)
+	}()
+}
+
+// stop ends the service (gracefully, within its StopTimeout) and returns
+// once its loop has returned. A service never started has nothing to stop.
+func (sv *service) stop() {
+	sv.mu.Lock()
+	cancel := sv.cancel
+	sv.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	<-sv.done
 }
 
 func (sv *service) set(state, lastErr string) {
 	sv.mu.Lock()
 	defer sv.mu.Unlock()
+	sv.setLocked(state, lastErr)
+}
+
+func (sv *service) setLocked(state, lastErr string) {
 	if sv.state != state {
 		sv.state, sv.since = state, time.Now()
 	}
@@ -140,12 +177,15 @@ func (sv *service) loop(ctx context.Context) {
 			streak = 0
 		}
 		streak++
-		sv.mu.Lock()
+		wait := sv.sup.cfg.backoff(streak)
+		sv.mu.Lock() // one step, so counts always come with their error
 		sv.crashes = append(sv.crashes, time.Now())
 		sv.restarts++
+		if errors.Is(err, errOOM) {
+			sv.oomKills++
+		}
+		sv.setLocked(StateBackoff, err.Error())
 		sv.mu.Unlock()
-		wait := sv.sup.cfg.backoff(streak)
-		sv.set(StateBackoff, err.Error())
 		log.Warn("service stopped; restarting", "err", err, "in", wait.Round(time.Millisecond))
 		select {
 		case <-ctx.Done():
@@ -275,6 +315,14 @@ func (sv *service) runOnce(ctx context.Context, log *slog.Logger) error {
 				}
 				log.Warn("batch not delivered", "err", err)
 			}
+		case reply := <-sv.probe:
+			hctx, cancel := context.WithTimeout(ctx, sv.spec.StartTimeout)
+			ok, detail, err := conn.Health(hctx)
+			cancel()
+			sv.mu.Lock()
+			sv.healthy = err == nil && ok
+			sv.mu.Unlock()
+			reply <- probeResult{ok: ok, detail: detail, err: err}
 		case <-health.C:
 			hctx, cancel := context.WithTimeout(ctx, sv.spec.HealthEvery/2)
 			ok, detail, err := conn.Health(hctx)
@@ -302,10 +350,9 @@ func (sv *service) exitReason(conn *pluginapi.Conn) error {
 	if g != nil && g.OOMKilled() {
 		st := g.Stats()
 		sv.mu.Lock()
-		sv.oomKills++
 		sv.usage = st
 		sv.mu.Unlock()
-		return fmt.Errorf("oom: killed for exceeding its memory budget of %s (peak %s)",
+		return fmt.Errorf("%w: killed for exceeding its memory budget of %s (peak %s)", errOOM,
 			sizeString(sv.spec.Budget.Memory), sizeString(st.PeakRSS))
 	}
 	if err := conn.ExitErr(); err != nil {

@@ -13,6 +13,11 @@ import (
 type Spec struct {
 	// Name is the service's instance name (unique).
 	Name string
+	// Version is an opaque fingerprint the caller sets (a hash of the
+	// service's artifact and config, say). Apply restarts a service whose
+	// Version changed and leaves one with an equal Version alone, even if
+	// other fields differ; "" is a version like any other.
+	Version string
 	// Command builds the process each time the service starts: a re-exec
 	// `edged service <kind>` for a built-in, the artifact for a third-party
 	// service.

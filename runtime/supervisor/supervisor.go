@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -70,61 +71,147 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Supervisor runs a set of services.
+// Supervisor runs a set of services. The set can change at runtime with
+// Apply; Publish, Restart, Status and Apply are safe to call concurrently.
 type Supervisor struct {
-	cfg      Config
-	services []*service
+	cfg     Config
+	applyMu sync.Mutex // serializes Apply
+
+	mu       sync.RWMutex
+	services []*service // in the order of the last applied specs
 	byName   map[string]*service
+	phase    phase
+
+	starts chan startReq // Apply's services for Run to start
+	ended  chan struct{} // closed when Run's ctx has ended
+}
+
+type phase int
+
+const (
+	phaseIdle    phase = iota // before Run
+	phaseRunning              // Run runs its services
+	phaseEnded                // Run's ctx has ended
+)
+
+// startReq asks Run to start a service; ack is closed once it is started.
+type startReq struct {
+	sv  *service
+	ack chan struct{}
 }
 
 // New checks the specs and returns a supervisor that starts them in Run.
+// With no specs it supervises nothing until Apply.
 func New(cfg Config, specs []Spec) (*Supervisor, error) {
-	cfg = cfg.withDefaults()
-	s := &Supervisor{cfg: cfg, byName: map[string]*service{}}
+	specs, err := check(specs)
+	if err != nil {
+		return nil, err
+	}
+	s := &Supervisor{cfg: cfg.withDefaults(), starts: make(chan startReq), ended: make(chan struct{})}
+	next := make([]*service, len(specs))
+	for i, sp := range specs {
+		next[i] = newService(s, sp)
+	}
+	s.setServices(next, nil)
+	return s, nil
+}
+
+// check validates specs (each, and that no name is used twice) and returns
+// them with their defaults.
+func check(specs []Spec) ([]Spec, error) {
 	var errs []error
+	out := make([]Spec, 0, len(specs))
+	seen := map[string]bool{}
 	for _, sp := range specs {
 		if err := sp.Validate(); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if s.byName[sp.Name] != nil {
+		if seen[sp.Name] {
 			errs = append(errs, fmt.Errorf("service %q: the name is used twice", sp.Name))
 			continue
 		}
+		seen[sp.Name] = true
 		for _, f := range sp.Subscribe {
 			if err := topic.ValidFilter(f); err != nil {
 				errs = append(errs, fmt.Errorf("service %q: subscribe %q: %w", sp.Name, f, err))
 			}
 		}
-		sv := newService(s, sp.withDefaults())
-		s.services = append(s.services, sv)
-		s.byName[sp.Name] = sv
+		out = append(out, sp.withDefaults())
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return s, nil
+	return out, nil
+}
+
+// setServices makes first, then those of rest not named in first, the
+// supervised set, in that order. The caller holds s.mu.
+func (s *Supervisor) setServices(first, rest []*service) {
+	list := slices.Clone(first)
+	byName := make(map[string]*service, len(first)+len(rest))
+	for _, sv := range first {
+		byName[sv.spec.Name] = sv
+	}
+	for _, sv := range rest {
+		if byName[sv.spec.Name] == nil {
+			list = append(list, sv)
+			byName[sv.spec.Name] = sv
+		}
+	}
+	s.services, s.byName = list, byName
 }
 
 // Run keeps every service running until ctx ends, then stops them all
-// (gracefully, each within its StopTimeout) and returns.
+// (gracefully, each within its StopTimeout) and returns once every
+// service's goroutine has ended. Services added by Apply while it runs are
+// started by it too. A supervisor runs once: a second Run is an error.
 func (s *Supervisor) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	for _, sv := range s.services {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sv.loop(ctx)
-		}()
+	s.mu.Lock()
+	if s.phase != phaseIdle {
+		s.mu.Unlock()
+		return errors.New("supervisor: run: already running or ended")
 	}
-	wg.Wait()
-	return nil
+	s.phase = phaseRunning
+	for _, sv := range s.services {
+		sv.start(ctx, &wg)
+	}
+	s.mu.Unlock()
+	for {
+		select {
+		case <-ctx.Done():
+			s.mu.Lock()
+			s.phase = phaseEnded
+			s.mu.Unlock()
+			close(s.ended)
+			wg.Wait()
+			return nil
+		case req := <-s.starts:
+			req.sv.start(ctx, &wg)
+			close(req.ack)
+		}
+	}
+}
+
+// startLive has Run start sv.
+func (s *Supervisor) startLive(sv *service) error {
+	req := startReq{sv: sv, ack: make(chan struct{})}
+	select {
+	case s.starts <- req:
+		<-req.ack
+		return nil
+	case <-s.ended:
+		return ErrStopped
+	}
 }
 
 // Publish hands durable readings to the services whose subscriptions
 // match them. It never blocks: a service whose queue is full loses the
 // batch (counted in its status).
 func (s *Supervisor) Publish(rs []reading.Reading) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	for _, sv := range s.services {
 		sv.offer(rs)
 	}
@@ -133,6 +220,8 @@ func (s *Supervisor) Publish(rs []reading.Reading) {
 // Restart closes the breaker of a failed service (or restarts a running
 // one) now.
 func (s *Supervisor) Restart(name string) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	sv := s.byName[name]
 	if sv == nil {
 		return fmt.Errorf("supervisor: no service %q (services: %v)", name, s.names())
@@ -144,6 +233,7 @@ func (s *Supervisor) Restart(name string) error {
 	return nil
 }
 
+// names lists the services; the caller holds s.mu.
 func (s *Supervisor) names() []string {
 	out := make([]string, len(s.services))
 	for i, sv := range s.services {
@@ -152,8 +242,11 @@ func (s *Supervisor) names() []string {
 	return out
 }
 
-// Status reports every service, in spec order.
+// Status reports every service, in the order of the last applied specs
+// (during an Apply: those it has reached, then the others).
 func (s *Supervisor) Status() []Status {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	out := make([]Status, len(s.services))
 	for i, sv := range s.services {
 		out[i] = sv.status()
