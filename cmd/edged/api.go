@@ -14,6 +14,7 @@ import (
 
 	"edged/reading"
 	"edged/runtime/localapi"
+	"edged/runtime/orchestrator"
 	"edged/runtime/poller"
 	"edged/runtime/recent"
 )
@@ -57,12 +58,20 @@ func (c *Config) apiToken() (string, error) {
 
 // apiConfig is the local API's configuration, wired to the daemon.
 func (d *daemon) apiConfig() localapi.Config {
-	return localapi.Config{
+	c := localapi.Config{
 		Listen: d.cfg.HTTP.Listen, Token: d.apiToken, CertFile: d.cfg.HTTP.TLS.CertFile, KeyFile: d.cfg.HTTP.TLS.KeyFile,
 		Status: d.status, Devices: d.devicesDoc, Readings: d.readingsDoc, Services: d.servicesDoc, RestartService: d.restartService,
 		Ready: d.ready.Load, Commands: d.exec, Metrics: d.metricsHandler(), Console: consoleHandler(),
 		Logger: d.log.With("component", "api"),
 	}
+	if d.plans != nil {
+		c.Plan = func() any { return d.plans.statusDoc() }
+		c.ApplyPlan = func(ctx context.Context, env []byte) (any, bool, error) {
+			st, err := d.plans.submit(ctx, env)
+			return st, st.State == orchestrator.StateApplied, err
+		}
+	}
+	return c
 }
 
 // recordingSink stores readings, then remembers the durable ones (with
@@ -114,8 +123,8 @@ type deviceDoc struct {
 // devices MQTT sensors have published for, each with its latest readings.
 func (d *daemon) devicesDoc() any {
 	kinds := map[string]string{}
-	for _, dc := range d.cfg.Devices {
-		kinds[dc.Name] = dc.Kind
+	for _, spec := range d.devs.current().specs {
+		kinds[spec.cfg.Name] = spec.cfg.Kind
 	}
 	actuators := map[string]bool{}
 	for _, name := range d.exec.Devices() {

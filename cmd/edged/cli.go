@@ -37,6 +37,8 @@ Usage:
   edged service restart NAME    restart a service (also one that failed too often)
   edged device set NAME VALUE   command an actuator of the running daemon
   edged broker passwd FILE USER add or change a user of the embedded MQTT broker
+  edged plan keygen|sign|verify|apply|push|status
+                                signed orchestration plans (edged plan help)
   edged version                 print the build version
   edged help [COMMAND]          explain a command
 
@@ -65,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdBroker(args[1:], os.Stdin, stdout, stderr)
 	case "service":
 		return cmdService(ctx, args[1:], stdout, stderr)
+	case "plan":
+		return cmdPlan(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "edged %s %s/%s %s\n", version, runtime.GOOS, runtime.GOARCH, runtime.Version())
 		return 0
@@ -96,6 +100,8 @@ func cmdHelp(args []string, stdout, stderr io.Writer) int {
 		cmdDevice(context.Background(), nil, stdout, stdout)
 	case "broker":
 		return cmdBroker([]string{"--help"}, nil, stdout, stdout)
+	case "plan":
+		return cmdPlan(context.Background(), []string{"help"}, stdout, stdout)
 	default:
 		fmt.Fprintf(stderr, "edged help: no command %q\n\n%s", args[0], usage)
 		return 2

@@ -60,11 +60,20 @@ func (c *apiClient) token() (string, error) {
 
 // call sends one request to path and decodes the JSON answer into out.
 func (c *apiClient) call(ctx context.Context, method, path string, body []byte, out any) (int, error) {
+	return c.callTimeout(ctx, method, path, body, out, apiTimeout)
+}
+
+// apiTimeout bounds a CLI request that does not say otherwise.
+const apiTimeout = 10 * time.Second
+
+// callTimeout is call with a timeout of its own (a plan apply waits for
+// downloads and health gates).
+func (c *apiClient) callTimeout(ctx context.Context, method, path string, body []byte, out any, timeout time.Duration) (int, error) {
 	token, err := c.token()
 	if err != nil {
 		return 0, err
 	}
-	code, err := callAPI(ctx, method, strings.TrimSuffix(*c.base, "/")+path, token, body, out)
+	code, err := callAPI(ctx, method, strings.TrimSuffix(*c.base, "/")+path, token, body, out, timeout)
 	if code == http.StatusUnauthorized && err == nil {
 		hint := "pass --token-file (the daemon's http.token_file, or data_dir/api.token)"
 		if token != "" {
@@ -166,8 +175,8 @@ func cmdGet(ctx context.Context, name string, args []string, stdout, stderr io.W
 }
 
 // callAPI sends one request and decodes the JSON answer into out.
-func callAPI(ctx context.Context, method, url, token string, body []byte, out any) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+func callAPI(ctx context.Context, method, url, token string, body []byte, out any, timeout time.Duration) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(string(body)))
 	if err != nil {

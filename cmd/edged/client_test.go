@@ -90,7 +90,7 @@ devices:
 	var rs struct {
 		Readings []apiReading `json:"readings"`
 	}
-	if _, err := callAPI(context.Background(), "GET", "http://"+d.api.Addr()+"/api/v1/devices/boiler/readings", "", nil, &rs); err != nil || len(rs.Readings) < 5 {
+	if _, err := callAPI(context.Background(), "GET", "http://"+d.api.Addr()+"/api/v1/devices/boiler/readings", "", nil, &rs, apiTimeout); err != nil || len(rs.Readings) < 5 {
 		t.Fatalf("readings: %v, %d", err, len(rs.Readings))
 	}
 	for i := 1; i < len(rs.Readings); i++ {

@@ -34,8 +34,11 @@ type Config struct {
 	Hardware  hardware.Config `yaml:"hardware"`
 	HTTP      HTTPConfig      `yaml:"http"`
 	Log       LogConfig       `yaml:"log"`
+	// Plans are orchestration plans pushed from the cloud.
+	Plans PlansConfig `yaml:"plans"`
 
-	specs []supervisor.Spec // services[], checked by validate
+	specs        []supervisor.Spec // services[], checked by validate
+	cloudMetrics []string          // a plan's sync.metrics
 }
 
 // HTTPConfig is the local API and web console.
@@ -61,6 +64,9 @@ type HTTPTLSConfig struct {
 type GatewayConfig struct {
 	// ID names the gateway in topics; default: the host name.
 	ID string `yaml:"id"`
+	// Labels describe the gateway (site: plant-3); a plan may pick
+	// gateways by labels instead of id.
+	Labels map[string]string `yaml:"labels"`
 }
 
 // CloudConfig is the link to the cloud MQTT broker.
@@ -229,6 +235,7 @@ func (c *Config) validate(kinds map[string]deviceKind) ([]device, yamlconf.Error
 	}
 	c.validateLocalMQTT(&errs, sensors)
 	c.specs = c.validateServices(&errs)
+	c.validatePlans(&errs)
 	return devs, errs
 }
 

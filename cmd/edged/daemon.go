@@ -59,6 +59,9 @@ type daemon struct {
 	emits    *ingest.Ingest         // readings services emit → outbox
 	budgets  *budget.Manager        // nil when no service has a budget
 	apiToken string                 // the local API's bearer token
+
+	policy atomic.Pointer[cloudPolicy] // which readings go to the cloud
+	plans  *planner                    // nil when plans are off
 }
 
 // runner is a device with a loop of its own (gpio-in counts edges).
@@ -120,6 +123,18 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 			d.abandon()
 		}
 	}()
+	if cfg.Plans.enabled() {
+		// The last applied plan decides devices, services and sync.
+		p, w, err := openPlanner(cfg, devs, builtinKinds(), log)
+		if err != nil {
+			return nil, err
+		}
+		d.plans = p
+		cfg, devs = w.cfg, w.devs
+		cfg.specs = w.specs
+		d.cfg = cfg
+		ob.SetLimits(int64(cfg.Outbox.MaxBytes), cfg.Outbox.MaxAge)
+	}
 	for _, spec := range devs {
 		if spec.needsBoard() && d.board == nil {
 			if d.board, err = openBoard(cfg.Hardware, log.With("component", "hardware")); err != nil {
@@ -169,6 +184,16 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 			return nil, err
 		}
 	}
+	if d.plans != nil {
+		if err := d.plans.start(d); err != nil {
+			return nil, err
+		}
+		if d.link != nil {
+			if err := d.plans.subscribe(); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return d, nil
 }
 
@@ -181,6 +206,7 @@ func (d *daemon) abandon() {
 		d.broker.Close()
 	}
 	d.closeDevices()
+	d.plans.close()
 	d.outbox.Close()
 }
 
@@ -209,13 +235,18 @@ func (d *daemon) wireCloud() error {
 }
 
 // cloudStore is what the forwarder reads: the outbox, minus the raw
-// series that aggregates keep local (forward_raw: false).
+// series that aggregates keep local (forward_raw: false) and, with a plan
+// that lists sync.metrics, the readings it does not list.
 func (d *daemon) cloudStore() forwarder.Store {
-	if f := localOnlyFilters(&d.cfg); len(f) > 0 {
-		d.log.Info("raw readings kept on the gateway (aggregates go to the cloud)", "series", f)
-		return localOnlyStore{Outbox: d.outbox, filters: f}
+	p := &cloudPolicy{local: localOnlyFilters(&d.cfg), only: d.cfg.cloudMetrics}
+	d.policy.Store(p)
+	if p.empty() && !d.cfg.Plans.enabled() {
+		return d.outbox
 	}
-	return d.outbox
+	if len(p.local) > 0 {
+		d.log.Info("raw readings kept on the gateway (aggregates go to the cloud)", "series", p.local)
+	}
+	return localOnlyStore{Outbox: d.outbox, policy: &d.policy}
 }
 
 // linkAdapter lets the uplink client serve as the forwarder's Link.
@@ -271,6 +302,12 @@ func (d *daemon) run(ctx context.Context, start time.Time) error {
 	if d.sup != nil {
 		stages = append(stages, startStage("service emits", d.emits.Run), startStage("services", d.sup.Run),
 			startStage("service usage", d.publishUsage))
+	}
+	if d.plans != nil {
+		stages = append(stages, startStage("plans", d.plans.orch.Run))
+		if d.link != nil {
+			stages = append(stages, startStage("plan status", d.plans.publishStatus))
+		}
 	}
 	if d.broker != nil {
 		stages = append(stages, startStage("broker", d.broker.Run))
@@ -359,6 +396,9 @@ func (d *daemon) stop(stages []*stage) error {
 		if err := d.budgets.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("shutdown: budgets: %w", err))
 		}
+	}
+	if err := d.plans.close(); err != nil {
+		errs = append(errs, fmt.Errorf("shutdown: %w", err))
 	}
 	if err := d.outbox.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("shutdown: %w", err))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"sync/atomic"
 
 	"edged/internal/topic"
 	"edged/reading"
@@ -9,14 +10,28 @@ import (
 	"edged/sync/outbox"
 )
 
-// localOnlyStore is the outbox as the forwarder sees it, minus the raw
-// readings that an aggregate service with forward_raw: false keeps on the
-// gateway: Peek skips them and deletes them at once, so only their
-// aggregates go to the cloud. Readings that services emit always go.
+// localOnlyStore is the outbox as the forwarder sees it, minus the
+// readings that stay on the gateway: the raw readings that an aggregate
+// service with forward_raw: false keeps local, and, when a plan's sync
+// policy lists metrics, every reading it does not list. Peek skips them and
+// deletes them at once.
 type localOnlyStore struct {
 	*outbox.Outbox
-	filters []string // "device/metric" filters of series that stay local
+	policy *atomic.Pointer[cloudPolicy]
 }
+
+// cloudPolicy decides which readings go to the cloud.
+type cloudPolicy struct {
+	// local are "device/metric" filters of raw series that stay local;
+	// readings that services emit always go.
+	local []string
+	// only, when set, are the filters of the readings that go (a plan's
+	// sync.metrics); the rest stay.
+	only []string
+}
+
+// empty reports whether the policy sends everything.
+func (p *cloudPolicy) empty() bool { return len(p.local) == 0 && len(p.only) == 0 }
 
 // localOnlyFilters lists, for every aggregate service with forward_raw
 // false, the series it aggregates: its subscriptions narrowed by its match.
@@ -66,11 +81,16 @@ func within(a, b string) bool {
 }
 
 func (s localOnlyStore) local(r reading.Reading) bool {
-	if r.Source != "" {
-		return false
-	}
+	p := s.policy.Load()
 	t := r.Device + "/" + r.Metric
-	for _, f := range s.filters {
+	if len(p.only) > 0 && !matchAny(p.only, t) {
+		return true
+	}
+	return r.Source == "" && matchAny(p.local, t)
+}
+
+func matchAny(filters []string, t string) bool {
+	for _, f := range filters {
 		if topic.Match(f, t) {
 			return true
 		}

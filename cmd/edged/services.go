@@ -284,24 +284,25 @@ func cmdServiceRestart(ctx context.Context, args []string, stdout, stderr io.Wri
 // budgets, the readings they subscribe to (from d.sink, which it wraps),
 // and where their emits and commands go.
 func (d *daemon) wireServices() error {
-	if len(d.cfg.specs) == 0 {
+	if len(d.cfg.specs) == 0 && d.plans == nil {
 		return nil
 	}
-	var mgr *budget.Manager
+	budgets := d.plans != nil // a plan may bring budgets at any time
 	for _, sp := range d.cfg.specs {
-		if sp.Budget != (budget.Budget{}) {
-			m, err := budget.New(budget.Config{Logger: d.log.With("component", "budget")})
-			if err != nil {
-				return fmt.Errorf("services: budgets: %w", err)
-			}
-			mgr = m
-			level := slog.LevelInfo
-			if m.Mode() == budget.ModeRlimit || m.Mode() == budget.ModeNone {
-				level = slog.LevelWarn
-			}
-			d.log.Log(context.Background(), level, "service budgets", "enforcement", m.Mode(), "reason", m.Reason())
-			break
+		budgets = budgets || sp.Budget != (budget.Budget{})
+	}
+	var mgr *budget.Manager
+	if budgets {
+		m, err := budget.New(budget.Config{Logger: d.log.With("component", "budget")})
+		if err != nil {
+			return fmt.Errorf("services: budgets: %w", err)
 		}
+		mgr = m
+		level := slog.LevelInfo
+		if m.Mode() == budget.ModeRlimit || m.Mode() == budget.ModeNone {
+			level = slog.LevelWarn
+		}
+		d.log.Log(context.Background(), level, "service budgets", "enforcement", m.Mode(), "reason", m.Reason())
 	}
 	// Emitted readings go to the outbox (and the API, and the local
 	// broker) but not back to the services, so no service feeds on its own

@@ -173,7 +173,7 @@ services: [{name: stats, kind: aggregate, subscribe: ["#"], config: {window: 1s}
 	var doc struct {
 		Services []supervisor.Status `json:"services"`
 	}
-	if _, err := callAPI(t.Context(), "GET", "http://"+api+"/api/v1/services", "", nil, &doc); err != nil || len(doc.Services) != 1 || doc.Services[0].Pid <= 0 {
+	if _, err := callAPI(t.Context(), "GET", "http://"+api+"/api/v1/services", "", nil, &doc, apiTimeout); err != nil || len(doc.Services) != 1 || doc.Services[0].Pid <= 0 {
 		t.Fatalf("services: %v %+v", err, doc)
 	}
 	pid := doc.Services[0].Pid

@@ -51,8 +51,29 @@ type sensorStatus struct {
 }
 
 type planStatus struct {
-	Version int64  `json:"version"`
-	State   string `json:"state"`
+	// Version is the plan running now (0: the config file's workload).
+	Version int64 `json:"version"`
+	// State is off (no trusted keys), none (no plan yet), or the state of
+	// the latest plan handled: applying, applied, rejected, rolled_back.
+	State string `json:"state"`
+	// Latest is the version of the latest plan handled, when it is not
+	// the one running (rejected or rolled back), and Error says why.
+	Latest int64  `json:"latest,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+func (d *daemon) planStatus() planStatus {
+	if d.plans == nil {
+		return planStatus{State: "off"}
+	}
+	ps := planStatus{Version: d.plans.version(), State: "none"}
+	if st := d.plans.statusDoc(); st.State != "" {
+		ps.State, ps.Error = st.State, st.Error
+		if st.Version != ps.Version {
+			ps.Latest = st.Version
+		}
+	}
+	return ps
 }
 
 type cloudStatus struct {
@@ -98,7 +119,7 @@ func (d *daemon) statusDoc() statusDoc {
 	doc := statusDoc{Gateway: d.cfg.Gateway.ID, Version: version, Arch: runtime.GOOS + "/" + runtime.GOARCH,
 		UptimeS: time.Since(d.start).Round(time.Millisecond).Seconds(),
 		Outbox:  outboxStatus{Readings: st.Depth, Bytes: st.Bytes, Dropped: st.Dropped, AppendErrors: st.AppendErrors, NextSeq: st.NextSeq},
-		Devices: []deviceStatus{}, Commands: d.exec.Stats(), Board: d.boardName(), Plan: planStatus{State: "none"}}
+		Devices: []deviceStatus{}, Commands: d.exec.Stats(), Board: d.boardName(), Plan: d.planStatus()}
 	if !st.Oldest.IsZero() {
 		doc.Outbox.OldestAgeS = time.Since(st.Oldest).Round(time.Millisecond).Seconds()
 	}

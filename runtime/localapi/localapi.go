@@ -41,6 +41,12 @@ type Config struct {
 	Services func() any
 	// RestartService restarts a service (POST /api/v1/services/{name}/restart).
 	RestartService func(name string) error
+	// Plan returns the plan status served at GET /api/v1/plan.
+	Plan func() any
+	// ApplyPlan applies a signed plan envelope (POST /api/v1/plan, at
+	// most MaxPlanBody bytes) and returns its final status; ok false
+	// means the plan was not applied (rejected or rolled back).
+	ApplyPlan func(ctx context.Context, envelope []byte) (doc any, ok bool, err error)
 	// Ready reports whether the daemon is ready (/readyz).
 	Ready    func() bool
 	Commands Executor
@@ -188,6 +194,14 @@ func (s *Server) routes() http.Handler {
 		s.cfg.Logger.Info("local service restart", "service", name)
 		writeJSON(w, http.StatusOK, map[string]string{"service": name, "state": "restarting"})
 	})
+	mux.HandleFunc("GET /api/v1/plan", func(w http.ResponseWriter, _ *http.Request) {
+		if s.cfg.Plan == nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "plans are off on this gateway (plans.trusted_keys is empty)"})
+			return
+		}
+		writeJSON(w, http.StatusOK, s.cfg.Plan())
+	})
+	mux.HandleFunc("POST /api/v1/plan", s.applyPlan)
 	if s.cfg.Metrics != nil {
 		mux.Handle("GET /metrics", s.cfg.Metrics)
 	}
@@ -242,6 +256,35 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request) {
 	}
 	s.cfg.Logger.Info("local command", "device", device, "id", res.ID, "ok", res.OK, "err", res.Error)
 	writeJSON(w, code, res)
+}
+
+// MaxPlanBody bounds POST /api/v1/plan: the largest envelope a plan of
+// the maximum size makes.
+const MaxPlanBody = 2 << 20
+
+// applyPlan applies a signed envelope and answers with its final status:
+// 200 applied, 422 rejected or rolled back.
+func (s *Server) applyPlan(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.ApplyPlan == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "plans are off on this gateway (plans.trusted_keys is empty)"})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxPlanBody))
+	if err != nil {
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": fmt.Sprintf("plan envelope is over %d bytes", MaxPlanBody)})
+		return
+	}
+	doc, ok, err := s.cfg.ApplyPlan(r.Context(), body)
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+		return
+	}
+	code := http.StatusOK
+	if !ok {
+		code = http.StatusUnprocessableEntity
+	}
+	s.cfg.Logger.Info("local plan apply", "ok", ok)
+	writeJSON(w, code, doc)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -59,9 +59,9 @@ type Config struct {
 	// OnStatus is called with every change of the status (it must not
 	// block for long): the daemon publishes it.
 	OnStatus func(Status)
-	// OnApplied is called after a plan was applied and committed (the
-	// daemon collects unused artifacts).
-	OnApplied func()
+	// OnSettled is called after every apply that got as far as switching,
+	// applied or rolled back (the daemon collects unused artifacts).
+	OnSettled func()
 	Logger    *slog.Logger
 }
 
@@ -326,6 +326,7 @@ func (o *Orchestrator) apply(ctx context.Context, v verified) {
 				s.Error += "; and the roll back failed: " + rerr.Error()
 			}
 		})
+		o.settled()
 		o.finish(v.submission, st, false)
 		return
 	}
@@ -347,10 +348,14 @@ func (o *Orchestrator) apply(ctx context.Context, v verified) {
 	h.OK("")
 	st := r.set(func(s *Status) { s.State, s.Finished, s.Applied = StateApplied, time.Now(), v.plan.Version })
 	log.Info("plan applied", "steps", len(st.Steps), "took", st.Finished.Sub(st.Started).Round(time.Millisecond))
-	if o.cfg.OnApplied != nil {
-		o.cfg.OnApplied()
-	}
+	o.settled()
 	o.finish(v.submission, st, false)
+}
+
+func (o *Orchestrator) settled() {
+	if o.cfg.OnSettled != nil {
+		o.cfg.OnSettled()
+	}
 }
 
 func sums(as []plan.Artifact) []string {

@@ -1,0 +1,472 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"edged/internal/progress"
+	"edged/runtime/orchestrator"
+	"edged/runtime/plan"
+	"edged/sync/uplink"
+)
+
+const planUsage = `Usage: edged plan COMMAND [flags] ...
+
+Orchestration plans tell a gateway which devices to poll, which services to
+run (with config and budget) and how to sync. A plan is a YAML file signed
+with ed25519; gateways accept plans signed by a key in plans.trusted_keys.
+
+  edged plan keygen --out NAME           make a key pair: NAME.key (private, 0600) and NAME.pub
+  edged plan sign --key NAME.key [--out F] PLAN.yaml
+                                         check PLAN.yaml and sign it: writes the envelope (JSON)
+  edged plan verify --pub NAME.pub [--config F] FILE
+                                         check an envelope's signature and the plan inside; with
+                                         --config, also check it against that gateway's config
+  edged plan apply [--api URL] FILE      apply an envelope on the running daemon (local API) and
+                                         show its steps; exit 0 when applied
+  edged plan push --url mqtt://HOST:PORT --gateway ID FILE
+                                         publish an envelope, retained, on <prefix>/<ID>/plan and
+                                         wait for the gateway's status
+  edged plan status [--api URL]          the latest plan status of the running daemon
+
+Run "edged plan COMMAND --help" for a command's flags. See README.md for the
+plan format.
+`
+
+// cmdPlan implements `edged plan …`.
+func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, planUsage)
+		return 2
+	}
+	switch args[0] {
+	case "keygen":
+		return planKeygen(args[1:], stdout, stderr)
+	case "sign":
+		return planSign(args[1:], stdout, stderr)
+	case "verify":
+		return planVerify(args[1:], stdout, stderr)
+	case "apply":
+		return planApply(ctx, args[1:], stdout, stderr)
+	case "push":
+		return planPush(ctx, args[1:], stdout, stderr)
+	case "status":
+		return planStatusCmd(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, planUsage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "edged plan: unknown command %q\n\n%s", args[0], planUsage)
+	return 2
+}
+
+// planFlags is a flag set whose usage prints the synopsis and the flags.
+func planFlags(name, synopsis, about string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("edged plan "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: edged plan %s %s\n\n%s\n\nFlags:\n", name, synopsis, about)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args and wants exactly n positional arguments; it returns
+// an exit code, or -1 to go on.
+func parse(fs *flag.FlagSet, args []string, n int) int {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() != n {
+		fs.Usage()
+		return 2
+	}
+	return -1
+}
+
+func planKeygen(args []string, stdout, stderr io.Writer) int {
+	fs := planFlags("keygen", "--out NAME", "Makes an ed25519 key pair for signing plans: NAME.key (private, mode 0600:\nkeep it off the gateways) and NAME.pub (list it in plans.trusted_keys).", stderr)
+	out := fs.String("out", "", "file name without extension (required)")
+	force := fs.Bool("force", false, "overwrite existing files")
+	if c := parse(fs, args, 0); c >= 0 {
+		return c
+	}
+	if *out == "" {
+		fs.Usage()
+		return 2
+	}
+	for _, f := range []string{*out + ".key", *out + ".pub"} {
+		if _, err := os.Stat(f); err == nil && !*force {
+			fmt.Fprintf(stderr, "edged plan keygen: %s exists; pass --force to overwrite it (plans signed by the old key will no longer verify)\n", f)
+			return 1
+		}
+	}
+	pub, priv, id := plan.GenerateKey()
+	if err := plan.WritePrivateKey(*out+".key", priv); err != nil {
+		fmt.Fprintf(stderr, "edged plan keygen: %v\n", err)
+		return 1
+	}
+	if err := plan.WritePublicKey(*out+".pub", pub); err != nil {
+		fmt.Fprintf(stderr, "edged plan keygen: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "key id %s\nprivate key: %s.key (sign plans with it)\npublic key:  %s.pub (add it to plans.trusted_keys)\n", id, *out, *out)
+	return 0
+}
+
+func planSign(args []string, stdout, stderr io.Writer) int {
+	fs := planFlags("sign", "--key NAME.key [--out FILE] PLAN.yaml",
+		"Checks PLAN.yaml and signs its exact bytes. Writes the envelope\n{\"plan\",\"signature\",\"key_id\"} to --out or stdout.", stderr)
+	key := fs.String("key", "", "private key file (edged plan keygen)")
+	out := fs.String("out", "", "write the envelope here instead of stdout")
+	if c := parse(fs, args, 1); c >= 0 {
+		return c
+	}
+	if *key == "" {
+		fs.Usage()
+		return 2
+	}
+	priv, err := plan.ReadPrivateKey(*key)
+	if err != nil {
+		fmt.Fprintf(stderr, "edged plan sign: %v\n", err)
+		return 1
+	}
+	data, err := os.ReadFile(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(stderr, "edged plan sign: %v\n", err)
+		return 1
+	}
+	p, err := plan.Parse(data)
+	if err != nil {
+		fmt.Fprintf(stderr, "edged plan sign: %s: %v\nnot signed\n", fs.Arg(0), err)
+		return 1
+	}
+	env := plan.Sign(priv, data).Encode()
+	if *out == "" {
+		stdout.Write(append(env, '\n'))
+	} else if err := os.WriteFile(*out, append(env, '\n'), 0o644); err != nil {
+		fmt.Fprintf(stderr, "edged plan sign: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "signed plan version %d for gateway %s with key %s\n", p.Version, p.Gateway, plan.KeyID(priv.Public().(ed25519.PublicKey)))
+	return 0
+}
+
+func planVerify(args []string, stdout, stderr io.Writer) int {
+	fs := planFlags("verify", "(--pub NAME.pub ... | --config FILE) ENVELOPE",
+		"Checks the envelope's signature against the given public keys (or the\ntrusted_keys of a config file) and the plan inside. With --config it also\nchecks the plan against that gateway: device kinds, pins and addresses,\nservices and their configs, budgets (artifacts are not fetched).", stderr)
+	var pubs multiFlag
+	fs.Var(&pubs, "pub", "a trusted public key file (repeat for several)")
+	config := fs.String("config", "", "a gateway's config file: its plans.trusted_keys, and checks against its config")
+	if c := parse(fs, args, 1); c >= 0 {
+		return c
+	}
+	var keys []ed25519.PublicKey
+	var cfg *Config
+	if *config != "" {
+		c, _, err := loadConfig(*config, builtinKinds())
+		if err != nil {
+			fmt.Fprintf(stderr, "edged plan verify: %s: %v\n", *config, err)
+			return 1
+		}
+		cfg, keys = &c, c.Plans.keys
+	}
+	for _, f := range pubs {
+		k, err := plan.ReadPublicKey(f)
+		if err != nil {
+			fmt.Fprintf(stderr, "edged plan verify: %v\n", err)
+			return 1
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		fs.Usage()
+		return 2
+	}
+	trust, err := plan.NewTrust(keys...)
+	if err != nil {
+		fmt.Fprintf(stderr, "edged plan verify: %v\n", err)
+		return 1
+	}
+	data, err := os.ReadFile(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(stderr, "edged plan verify: %v\n", err)
+		return 1
+	}
+	env, err := plan.DecodeEnvelope(bytes.TrimSpace(data))
+	if err != nil {
+		fmt.Fprintf(stderr, "edged plan verify: %s: %v\n", fs.Arg(0), err)
+		return 1
+	}
+	p, err := trust.Verify(env)
+	if err != nil {
+		fmt.Fprintf(stderr, "edged plan verify: %s: %v\n", fs.Arg(0), err)
+		return 1
+	}
+	if cfg != nil {
+		if _, err := planWorkload(*cfg, p, builtinKinds(), "artifacts"); err != nil {
+			fmt.Fprintf(stderr, "edged plan verify: %s: against %s: %v\n", fs.Arg(0), *config, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stdout, "ok: plan version %d for gateway %s, signed by key %s; services start in order %v\n", p.Version, p.Gateway, env.KeyID, p.Order())
+	return 0
+}
+
+// multiFlag is a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
+
+// readEnvelope reads an envelope file and checks that it decodes.
+func readEnvelope(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	data = bytes.TrimSpace(data)
+	if _, err := plan.DecodeEnvelope(data); err != nil {
+		return nil, fmt.Errorf("%s: %w (sign a plan with `edged plan sign`)", path, err)
+	}
+	return data, nil
+}
+
+func planApply(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := planFlags("apply", "[--api URL] [--token-file F] ENVELOPE",
+		"Applies a signed plan on the running daemon through its local API, the\nsame way as a plan from the cloud, and shows the steps (with a progress bar\nfor artifact downloads). Exit 0 when applied, 1 when rejected or rolled back.", stderr)
+	api := apiFlags(fs)
+	timeout := fs.Duration("timeout", 10*time.Minute, "how long to wait for the apply (downloads included)")
+	if c := parse(fs, args, 1); c >= 0 {
+		return c
+	}
+	env, err := readEnvelope(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(stderr, "edged plan apply: %v\n", err)
+		return 1
+	}
+	sum := sha256.Sum256(env)
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	watched := make(chan struct{})
+	go func() { // show the download progress while the daemon works
+		defer close(watched)
+		watchProgress(ctx, api, hex.EncodeToString(sum[:]), stderr)
+	}()
+	var st orchestrator.Status
+	code, err := api.callTimeout(ctx, http.MethodPost, "/api/v1/plan", env, &st, *timeout)
+	cancel()
+	<-watched
+	if err != nil {
+		fmt.Fprintf(stderr, "edged plan apply: %v\n", err)
+		return 1
+	}
+	if code == http.StatusNotFound || st.State == "" {
+		fmt.Fprintf(stderr, "edged plan apply: HTTP %d: the daemon does not take plans (set plans.trusted_keys in its config)\n", code)
+		return 1
+	}
+	printStatus(stdout, st)
+	if st.State != orchestrator.StateApplied {
+		return 1
+	}
+	return 0
+}
+
+// watchProgress draws a progress bar for each download step of the plan
+// with envelope sum sum, until ctx ends.
+func watchProgress(ctx context.Context, api *apiClient, sum string, w io.Writer) {
+	bars := map[string]func(int64, int64){}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		var st orchestrator.Status
+		if _, err := api.call(ctx, http.MethodGet, "/api/v1/plan", nil, &st); err != nil || st.SHA256 != sum {
+			continue
+		}
+		for _, s := range st.Steps {
+			if !strings.HasPrefix(s.Name, "fetch ") || s.Total == 0 {
+				continue
+			}
+			bar := bars[s.Name]
+			if bar == nil {
+				bar = progress.Bar(w, s.Name)
+				bars[s.Name] = bar
+			}
+			bar(s.Done, s.Total)
+		}
+		if st.Terminal() {
+			return
+		}
+	}
+}
+
+// printStatus writes a plan status for people.
+func printStatus(w io.Writer, st orchestrator.Status) {
+	fmt.Fprintf(w, "plan %d: %s", st.Version, st.State)
+	if st.KeyID != "" {
+		fmt.Fprintf(w, " (key %s, from %s)", st.KeyID, st.Source)
+	}
+	fmt.Fprintf(w, "; running plan %d\n", st.Applied)
+	for _, s := range st.Steps {
+		fmt.Fprintf(w, "  %-7s %-20s %8.1f ms  %s\n", s.State, s.Name, s.MS, s.Detail)
+	}
+	if st.Error != "" {
+		fmt.Fprintf(w, "error: %s\n", st.Error)
+	}
+	for _, p := range st.Problems {
+		fmt.Fprintf(w, "  %s\n", p)
+	}
+}
+
+func planStatusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := planFlags("status", "[--api URL] [--json]", "Shows the latest plan the running daemon handled: version, state, steps, error.", stderr)
+	api := apiFlags(fs)
+	asJSON := fs.Bool("json", false, "print the status document as JSON")
+	if c := parse(fs, args, 0); c >= 0 {
+		return c
+	}
+	var raw json.RawMessage
+	code, err := api.call(ctx, http.MethodGet, "/api/v1/plan", nil, &raw)
+	if err != nil {
+		fmt.Fprintf(stderr, "edged plan status: %v\n", err)
+		return 1
+	}
+	if code != http.StatusOK {
+		fmt.Fprintf(stderr, "edged plan status: HTTP %d: %s\n", code, raw)
+		return 1
+	}
+	if *asJSON {
+		stdout.Write(append(raw, '\n'))
+		return 0
+	}
+	var st orchestrator.Status
+	json.Unmarshal(raw, &st)
+	if st.State == "" {
+		fmt.Fprintln(stdout, "no plan yet: the daemon runs its config file's devices and services")
+		return 0
+	}
+	printStatus(stdout, st)
+	return 0
+}
+
+func planPush(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := planFlags("push", "--url mqtt://HOST:PORT --gateway ID [flags] ENVELOPE",
+		"Publishes a signed plan, retained at QoS 1, on <topic-prefix>/<gateway>/plan of\nthe cloud broker (where the gateway subscribes), then waits for the\ngateway's retained status on …/plan/status. Exit 0 when the gateway applied\nit, 1 when it rejected or rolled it back or did not answer within --wait.", stderr)
+	u := fs.String("url", "", "the cloud broker: mqtt://host:1883 or mqtts://host:8883 (required)")
+	gw := fs.String("gateway", "", "the gateway id (required)")
+	prefix := fs.String("topic-prefix", "edged", "the gateways' cloud.topic_prefix")
+	user := fs.String("username", "", "broker user name")
+	pwFile := fs.String("password-file", "", "file with the broker password")
+	ca := fs.String("ca-file", "", "CA certificate (PEM) for mqtts://")
+	cert := fs.String("cert-file", "", "client certificate (PEM) for mutual TLS")
+	key := fs.String("key-file", "", "client key (PEM) for mutual TLS")
+	wait := fs.Duration("wait", time.Minute, "how long to wait for the gateway's status; 0 publishes and returns")
+	if c := parse(fs, args, 1); c >= 0 {
+		return c
+	}
+	if *u == "" || *gw == "" {
+		fs.Usage()
+		return 2
+	}
+	env, err := readEnvelope(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(stderr, "edged plan push: %v\n", err)
+		return 1
+	}
+	pw, err := readSecret("--password-file", *pwFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "edged plan push: %v\n", err)
+		return 1
+	}
+	rnd := sha256.Sum256([]byte(time.Now().String()))
+	link, err := uplink.New(uplink.Config{URL: *u, ClientID: "edged-plan-push-" + hex.EncodeToString(rnd[:4]), Username: *user, Password: pw,
+		CAFile: *ca, CertFile: *cert, KeyFile: *key})
+	if err != nil {
+		fmt.Fprintf(stderr, "edged plan push: %v\n", err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { link.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
+	_, err = link.WaitConnected(cctx)
+	ccancel()
+	if err != nil {
+		fmt.Fprintf(stderr, "edged plan push: cannot connect to %s: %v (last error: %s)\n", *u, err, link.Stats().LastError)
+		return 1
+	}
+	sum := sha256.Sum256(env)
+	want := hex.EncodeToString(sum[:])
+	statuses := make(chan orchestrator.Status, 16)
+	base := *prefix + "/" + *gw + "/plan"
+	if *wait > 0 {
+		if err := link.Subscribe(base+"/status", 1, func(_ string, payload []byte) {
+			var st orchestrator.Status
+			if json.Unmarshal(payload, &st) == nil && st.SHA256 == want {
+				select {
+				case statuses <- st:
+				default:
+				}
+			}
+		}); err != nil {
+			fmt.Fprintf(stderr, "edged plan push: %v\n", err)
+			return 1
+		}
+	}
+	d, err := link.Publish(base, env, 1, true)
+	if err == nil {
+		wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+		err = d.Wait(wctx)
+		wcancel()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "edged plan push: publish on %s: %v\n", base, err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "published on %s (retained); envelope sha256 %s\n", base, want[:16])
+	if *wait == 0 {
+		return 0
+	}
+	timer := time.NewTimer(*wait)
+	defer timer.Stop()
+	for {
+		select {
+		case st := <-statuses:
+			if !st.Terminal() {
+				continue
+			}
+			printStatus(stdout, st)
+			if st.State != orchestrator.StateApplied {
+				return 1
+			}
+			return 0
+		case <-timer.C:
+			fmt.Fprintf(stderr, "edged plan push: no final status from gateway %s within %s: is it online and subscribed (plans.trusted_keys set)? The plan stays retained; it is applied when the gateway connects.\n", *gw, *wait)
+			return 1
+		case <-ctx.Done():
+			return 1
+		}
+	}
+}

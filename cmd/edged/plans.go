@@ -1,0 +1,329 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"edged/internal/yamlconf"
+	"edged/runtime/artifacts"
+	"edged/runtime/orchestrator"
+	"edged/runtime/plan"
+	"edged/sync/planstore"
+)
+
+// planner is the daemon's side of orchestration plans: the plan store,
+// the artifact store, the orchestrator, and the Target it drives.
+type planner struct {
+	d      *daemon
+	log    *slog.Logger
+	store  *planstore.Store
+	arts   *artifacts.Store
+	orch   *orchestrator.Orchestrator
+	trust  *plan.Trust
+	kinds  map[string]deviceKind
+	artDir string
+	base   Config // the config file: plans replace its devices, services and sync policy
+
+	cur    atomic.Pointer[workload]
+	status atomic.Pointer[orchestrator.Status]
+	kick   chan struct{} // a new status to publish
+}
+
+// openPlanner opens the plan and artifact stores in the data dir and, if a
+// plan was applied before, returns its workload: the gateway comes back on
+// its last good plan without the network.
+func openPlanner(cfg Config, devs []device, kinds map[string]deviceKind, log *slog.Logger) (*planner, *workload, error) {
+	log = log.With("component", "plans")
+	trust, err := plan.NewTrust(cfg.Plans.keys...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("plans.trusted_keys: %w", err)
+	}
+	path := filepath.Join(cfg.DataDir, "plans.db")
+	store, err := planstore.Open(path, planstore.Config{Logger: log})
+	if errors.Is(err, planstore.ErrCorrupt) {
+		// A damaged store must not keep the gateway down: keep the file
+		// for a post-mortem and start with no plan (the cloud's retained
+		// plan comes again).
+		aside := fmt.Sprintf("%s.corrupt-%d", path, time.Now().Unix())
+		log.Error("plan store damaged; moved aside, starting without a plan", "err", err, "moved_to", aside)
+		if rerr := os.Rename(path, aside); rerr != nil {
+			return nil, nil, errors.Join(err, rerr)
+		}
+		store, err = planstore.Open(path, planstore.Config{Logger: log})
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	artDir := filepath.Join(cfg.DataDir, "artifacts")
+	arts, err := artifacts.Open(artDir, artifacts.Config{Logger: log})
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	p := &planner{log: log, store: store, arts: arts, trust: trust, kinds: kinds, artDir: artDir, base: cfg, kick: make(chan struct{}, 1)}
+	w := fileWorkload(cfg, devs)
+	if rec, ok, err := store.Applied(); err != nil {
+		log.Error("stored plan unreadable; running the config file's devices and services", "err", err)
+	} else if ok {
+		if pw, err := p.restore(rec); err != nil {
+			log.Error("stored plan cannot run; running the config file's devices and services", "version", rec.Version, "err", err)
+		} else {
+			w = pw
+			log.Info("running the last applied plan", "version", rec.Version, "applied_at", rec.AppliedAt)
+		}
+	}
+	p.cur.Store(w)
+	return p, w, nil
+}
+
+// restore checks a stored plan again (keys may have been rotated) and
+// finds its artifacts in the store.
+func (p *planner) restore(rec planstore.Record) (*workload, error) {
+	env, err := plan.DecodeEnvelope(rec.Envelope)
+	if err != nil {
+		return nil, err
+	}
+	pl, err := p.trust.Verify(env)
+	if err != nil {
+		return nil, err
+	}
+	w, err := planWorkload(p.base, pl, p.kinds, p.artDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range w.fetch {
+		if _, ok := p.arts.Path(a.SHA256); !ok {
+			return nil, fmt.Errorf("artifact of service %s (%s) is missing from %s", a.Service, a.SHA256, p.artDir)
+		}
+	}
+	return w, nil
+}
+
+// start builds the orchestrator once the daemon is wired.
+func (p *planner) start(d *daemon) error {
+	p.d = d
+	o, err := orchestrator.New(orchestrator.Config{
+		Trust: p.trust, GatewayID: d.cfg.Gateway.ID, Labels: d.cfg.Gateway.Labels,
+		Target: p, Store: storeAdapter{p.store},
+		OnStatus: p.setStatus, OnSettled: p.collect, Logger: p.log,
+	})
+	if err != nil {
+		return err
+	}
+	p.orch = o
+	st := o.Status()
+	p.status.Store(&st)
+	return nil
+}
+
+func (p *planner) setStatus(st orchestrator.Status) {
+	p.status.Store(&st)
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Current is the running workload.
+func (p *planner) Current() orchestrator.Workload { return p.cur.Load() }
+
+// Prepare checks the plan's sections with the daemon's config code and
+// fetches its artifacts.
+func (p *planner) Prepare(ctx context.Context, pl *plan.Plan, r *orchestrator.Reporter) (orchestrator.Workload, error) {
+	h := r.Step("check")
+	w, err := planWorkload(p.base, pl, p.kinds, p.artDir)
+	if err == nil && w.sensorKeys() != p.cur.Load().sensorKeys() {
+		err = &plan.InvalidError{Problems: yamlconf.Errors{{Path: "devices",
+			Msg: "the mqttsensor devices differ from the ones this edged started with: the local broker's routes are set at start, so change them in the config file and restart edged"}}}
+	}
+	if err != nil {
+		h.Fail(err)
+		return nil, err
+	}
+	h.OK(fmt.Sprintf("%d devices, %d services", len(w.devs), len(w.specs)))
+	for _, a := range w.fetch {
+		h := r.Step("fetch " + a.Service)
+		if _, err := p.arts.Fetch(ctx, a.URL, a.SHA256, h.Progress); err != nil {
+			h.Fail(err)
+			return nil, fmt.Errorf("service %s: %w", a.Service, err)
+		}
+		h.OK(a.SHA256)
+	}
+	return w, nil
+}
+
+// Switch makes w run: devices first (services may command them), then
+// services in dependency order, each health-gated, then the sync policy.
+func (p *planner) Switch(ctx context.Context, wl orchestrator.Workload, r *orchestrator.Reporter) error {
+	w := wl.(*workload)
+	d := p.d
+	h := r.Step("devices")
+	added, changed, removed, err := d.devs.swap(ctx, w.devs)
+	if err != nil {
+		h.Fail(err)
+		return fmt.Errorf("devices: %w", err)
+	}
+	h.OK(changeText("added", added, "changed", changed, "removed", removed))
+	h = r.Step("services")
+	ch, err := d.sup.Apply(ctx, w.specs)
+	if err != nil {
+		h.Fail(err)
+		return err
+	}
+	h.OK(changeText("started", ch.Started, "restarted", ch.Restarted, "stopped", ch.Stopped, "unchanged", ch.Unchanged))
+	h = r.Step("sync")
+	d.outbox.SetLimits(int64(w.cfg.Outbox.MaxBytes), w.cfg.Outbox.MaxAge)
+	if d.fwd != nil {
+		d.fwd.SetBatch(w.cfg.Cloud.Batch)
+	}
+	d.policy.Store(&cloudPolicy{local: localOnlyFilters(&w.cfg), only: w.cfg.cloudMetrics})
+	h.OK(fmt.Sprintf("outbox %s/%s, batch %d, metrics %v", w.cfg.Outbox.MaxBytes, w.cfg.Outbox.MaxAge, w.cfg.Cloud.Batch, orAll(w.cfg.cloudMetrics)))
+	p.cur.Store(w)
+	return nil
+}
+
+func orAll(fs []string) any {
+	if len(fs) == 0 {
+		return "all"
+	}
+	return fs
+}
+
+// changeText is "added [a b], removed [c]" for the lists that are not
+// empty, or "no change".
+func changeText(pairs ...any) string {
+	var parts []string
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if names := pairs[i+1].([]string); len(names) > 0 {
+			parts = append(parts, fmt.Sprintf("%s %v", pairs[i], names))
+		}
+	}
+	if len(parts) == 0 {
+		return "no change"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// collect removes artifacts that neither of the last two plans uses.
+func (p *planner) collect() {
+	hist, err := p.store.History()
+	if err != nil {
+		p.log.Warn("artifacts not collected", "err", err)
+		return
+	}
+	var keep []string
+	for _, r := range hist {
+		keep = append(keep, r.Artifacts...)
+	}
+	removed, err := p.arts.GC(keep)
+	if err != nil {
+		p.log.Warn("artifacts not collected", "err", err)
+	}
+	if len(removed) > 0 {
+		p.log.Info("artifacts removed", "sha256", removed)
+	}
+}
+
+// version is the applied plan's version (0: the config file).
+func (p *planner) version() int64 {
+	if p == nil {
+		return 0
+	}
+	return p.cur.Load().version
+}
+
+// subscribe takes plans from <prefix>/<gateway>/plan on the cloud broker.
+func (p *planner) subscribe() error {
+	t := p.d.cfg.Cloud.TopicPrefix + "/" + p.d.cfg.Gateway.ID + "/plan"
+	return p.d.link.Subscribe(t, 1, func(_ string, payload []byte) {
+		p.orch.Submit(payload, "mqtt")
+	})
+}
+
+// publishStatus publishes the plan status, retained, on
+// <prefix>/<gateway>/plan/status: on every change and every (re)connect.
+func (p *planner) publishStatus(ctx context.Context) error {
+	t := p.d.cfg.Cloud.TopicPrefix + "/" + p.d.cfg.Gateway.ID + "/plan/status"
+	link := p.d.link
+	check := time.NewTicker(time.Second)
+	defer check.Stop()
+	var lastEpoch uint64
+	var last *orchestrator.Status
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-p.kick:
+		case <-check.C:
+		}
+		st := p.status.Load()
+		if st == nil || st.Version == 0 && st.State == "" || !link.Connected() {
+			continue
+		}
+		epoch := link.Stats().Epoch
+		if st == last && epoch == lastEpoch {
+			continue
+		}
+		b, _ := json.Marshal(st)
+		if _, err := link.Publish(t, b, 1, true); err != nil {
+			p.log.Debug("plan status not published", "err", err)
+			continue
+		}
+		last, lastEpoch = st, epoch
+	}
+}
+
+// submit applies an envelope from the local API and waits for the result.
+func (p *planner) submit(ctx context.Context, env []byte) (orchestrator.Status, error) {
+	select {
+	case st := <-p.orch.Submit(env, "api"):
+		return st, nil
+	case <-ctx.Done():
+		return orchestrator.Status{}, ctx.Err()
+	}
+}
+
+// statusDoc is the plan status for the API and `edged plan status`.
+func (p *planner) statusDoc() orchestrator.Status {
+	if p == nil || p.orch == nil {
+		return orchestrator.Status{}
+	}
+	return p.orch.Status()
+}
+
+func (p *planner) close() error {
+	if p == nil {
+		return nil
+	}
+	return p.store.Close()
+}
+
+// storeAdapter is the plan store as the orchestrator wants it.
+type storeAdapter struct{ s *planstore.Store }
+
+func (a storeAdapter) Applied() (int64, error) {
+	r, ok, err := a.s.Applied()
+	if err != nil || !ok {
+		return 0, err
+	}
+	return r.Version, nil
+}
+
+func (a storeAdapter) Attempted() (int64, error)  { return a.s.Attempted() }
+func (a storeAdapter) SetAttempted(v int64) error { return a.s.SetAttempted(v) }
+func (a storeAdapter) Status() ([]byte, error)    { return a.s.Status() }
+func (a storeAdapter) SetStatus(doc []byte) error { return a.s.SetStatus(doc) }
+
+func (a storeAdapter) Commit(version int64, env []byte, arts []string) error {
+	return a.s.SetApplied(planstore.Record{Version: version, Envelope: env, Artifacts: arts, AppliedAt: time.Now()})
+}
+
+var errPlansOff = errors.New("plans are off on this gateway: list public keys in plans.trusted_keys (edged plan keygen makes a pair)")
