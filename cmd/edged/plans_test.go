@@ -236,4 +236,3 @@ func fileSHA256(t *testing.T, path string) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
-
