@@ -29,6 +29,9 @@ run (with config and budget) and how to sync. A plan is a YAML file signed
 with ed25519; gateways accept plans signed by a key in plans.trusted_keys.
 
   edged plan keygen --out NAME           make a key pair: NAME.key (private, 0600) and NAME.pub
+  edged plan check [--config F] PLAN.yaml
+                                         check a plan (unsigned) and, with --config, check it
+                                         against that gateway's config: every problem with its path
   edged plan sign --key NAME.key [--out F] PLAN.yaml
                                          check PLAN.yaml and sign it: writes the envelope (JSON)
   edged plan verify --pub NAME.pub [--config F] FILE
@@ -54,6 +57,8 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "keygen":
 		return planKeygen(args[1:], stdout, stderr)
+	case "check":
+		return planCheck(args[1:], stdout, stderr)
 	case "sign":
 		return planSign(args[1:], stdout, stderr)
 	case "verify":
@@ -164,6 +169,35 @@ func planSign(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stderr, "signed plan version %d for gateway %s with key %s\n", p.Version, p.Gateway, plan.KeyID(priv.Public().(ed25519.PublicKey)))
+	return 0
+}
+
+func planCheck(args []string, stdout, stderr io.Writer) int {
+	fs := planFlags("check", "[--config FILE] PLAN.yaml",
+		"Checks a plan before it is signed: its format, and with --config, what a\ngateway with that config would check: device kinds, pins and addresses,\nservices and their configs, budgets against plans.memory_allowance, the\nsync policy. Lists every problem with its field path; exit 1 if any.", stderr)
+	config := fs.String("config", "", "a gateway's config file to check the plan against")
+	if c := parse(fs, args, 1); c >= 0 {
+		return c
+	}
+	data, err := os.ReadFile(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(stderr, "edged plan check: %v\n", err)
+		return 1
+	}
+	p, err := plan.Parse(data)
+	if err == nil && *config != "" {
+		cfg, _, cerr := loadConfig(*config, builtinKinds())
+		if cerr != nil {
+			fmt.Fprintf(stderr, "edged plan check: %s: %v\n", *config, cerr)
+			return 1
+		}
+		_, err = planWorkload(cfg, p, builtinKinds(), "artifacts")
+	}
+	if err != nil {
+		fmt.Fprintf(stdout, "%s: %v\n", fs.Arg(0), err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok: plan version %d for gateway %s; services start in order %v\n", fs.Arg(0), p.Version, p.Gateway, p.Order())
 	return 0
 }
 

@@ -143,7 +143,7 @@ func (c *Config) validateServices(errs *yamlconf.Errors) []supervisor.Spec {
 		case s.Kind != "":
 			k, ok := kinds[s.Kind]
 			if !ok {
-				errs.Add(p+".kind", "%q is not a built-in service: use one of %s, or path and sha256 for your own binary", s.Kind, strings.Join(serviceNames(kinds), ", "))
+				errs.Add(p+".kind", "%q is not a built-in service: use one of %s, or path (url in a plan) and sha256 for your own binary", s.Kind, strings.Join(serviceNames(kinds), ", "))
 				continue
 			}
 			if err := k.check(cfgJSON); err != nil {
@@ -169,7 +169,7 @@ func (c *Config) validateServices(errs *yamlconf.Errors) []supervisor.Spec {
 			spec.Command = func() *exec.Cmd { return exec.Command(path) }
 			spec.Checksum = sum
 		default:
-			errs.Add(p+".kind", "is empty: name a built-in service (%s) or give path and sha256", strings.Join(serviceNames(kinds), ", "))
+			errs.Add(p+".kind", "is empty: name a built-in service (%s) or give path (url in a plan) and sha256", strings.Join(serviceNames(kinds), ", "))
 			continue
 		}
 		if len(s.Subscribe) == 0 {

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestPlanCheckGolden checks plans against a gateway's config the way the
+// daemon does before it changes anything: every problem with its field
+// path, compared with testdata/plans/bad/*.golden (-update rewrites them).
+func TestPlanCheckGolden(t *testing.T) {
+	files, _ := filepath.Glob("testdata/plans/bad/*.yaml")
+	if len(files) < 5 {
+		t.Fatalf("only %d bad plans found", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(context.Background(), []string{"plan", "check", "--config", "testdata/plans/gateway.yaml", f}, &out, &errb)
+			if code != 1 {
+				t.Fatalf("exit %d, want 1\n%s%s", code, out.String(), errb.String())
+			}
+			golden := strings.TrimSuffix(f, ".yaml") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -run %s -update to create it)", err, t.Name())
+			}
+			if out.String() != string(want) {
+				t.Fatalf("output differs from %s:\n--- got\n%s--- want\n%s", golden, out.String(), want)
+			}
+		})
+	}
+	goods, _ := filepath.Glob("testdata/plans/good/*.yaml")
+	goods = append(goods, "../../examples/plan.yaml")
+	for _, f := range goods {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := run(context.Background(), []string{"plan", "check", "--config", "testdata/plans/gateway.yaml", f}, &out, &errb); code != 0 {
+				t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
+			}
+		})
+	}
+}
