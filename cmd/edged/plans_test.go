@@ -227,7 +227,7 @@ plans: {trusted_keys: [%s/ops.pub]}
 	}
 }
 
-func fileSHA256(t *testing.T, path string) string {
+func fileSHA256(t testing.TB, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
