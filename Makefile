@@ -41,6 +41,8 @@ fuzz:  ## run each fuzzer briefly (seeds live in testdata/fuzz)
 	$(GO) test ./sync/outbox -run '^$$' -fuzz FuzzDecode -fuzztime 20s
 	$(GO) test ./runtime/commands -run '^$$' -fuzz FuzzDecode -fuzztime 20s
 	$(GO) test ./drivers/mqttsensor -run '^$$' -fuzz FuzzDecode -fuzztime 20s
+	$(GO) test ./runtime/plan -run '^$$' -fuzz FuzzParse -fuzztime 20s
+	$(GO) test ./runtime/plan -run '^$$' -fuzz FuzzDecodeEnvelope -fuzztime 20s
 
 install:  ## install BIN (default bin/edged), the systemd unit and a first config; as root on the gateway
 	@test -x $(BIN) || { echo "no $(BIN): run make build (or make build-arm64 and BIN=bin/edged-linux-arm64)"; exit 1; }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"edged/runtime/plan"
 )
 
 // TestPlanCheckGolden checks plans against a gateway's config the way the
@@ -49,4 +51,30 @@ func TestPlanCheckGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzPlanWorkload feeds plans through the whole check a gateway runs
+// (parse, then the config validation of every section): it must answer
+// with problems, never panic.
+func FuzzPlanWorkload(f *testing.F) {
+	files, _ := filepath.Glob("testdata/plans/*/*.yaml")
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	base, _, err := loadConfig("testdata/plans/gateway.yaml", builtinKinds())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := plan.Parse(data)
+		if err != nil {
+			return
+		}
+		w, err := planWorkload(base, p, builtinKinds(), "artifacts")
+		if err == nil && len(w.specs) != len(w.cfg.Services) {
+			t.Fatalf("%d specs for %d services", len(w.specs), len(w.cfg.Services))
+		}
+	})
 }
