@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"edged/runtime/orchestrator"
 	"edged/runtime/supervisor"
 )
 
@@ -73,6 +74,8 @@ var (
 	mServiceCPU      = desc("service_cpu_cores", "CPU the service used over the last sample, in cores.", "service")
 	mServiceOOM      = desc("service_oom_kills_total", "Times the service was killed for exceeding its memory budget.", "service")
 	mServiceDropped  = desc("service_dropped_batches_total", "Reading batches not delivered because the service was behind.", "service")
+	mPlanVersion     = desc("plan_version", "Version of the plan running now; 0 is the config file's devices and services.")
+	mPlanState       = desc("plan_state", "1 for the state of the latest plan handled (applying, applied, rejected, rolled_back), 0 for the others.", "state")
 )
 
 // Describe sends every metric's description. It lists them rather than
@@ -84,7 +87,7 @@ func (daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 		mDeviceRefused, mDeviceHealthy, mUplinkConnected, mUplinkReconn, mUplinkPublished, mUplinkPubErrs, mFwdDelivered,
 		mFwdFailures, mCommands, mLocalClients, mLocalReceived, mLocalRouted, mLocalRateLimit, mLocalRateLimited, mLocalAuth,
 		mLocalACLDenied, mSensorMessages, mSensorReadings, mSensorMalformed, mIngestQueued, mIngestStored, mOutboxCommitLat,
-		mUplinkAckLat, mServiceUp, mServiceRestarts, mServiceRSS, mServiceBudget, mServiceCPU, mServiceOOM, mServiceDropped} {
+		mUplinkAckLat, mServiceUp, mServiceRestarts, mServiceRSS, mServiceBudget, mServiceCPU, mServiceOOM, mServiceDropped, mPlanVersion, mPlanState} {
 		ch <- d
 	}
 }
@@ -168,6 +171,13 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(mServiceCPU, st.CPUPercent/100, st.Name)
 			counter(mServiceOOM, float64(st.OOMKills), st.Name)
 			counter(mServiceDropped, float64(st.Dropped), st.Name)
+		}
+	}
+	if d.plans != nil {
+		gauge(mPlanVersion, float64(d.plans.version()))
+		latest := d.plans.statusDoc().State
+		for _, state := range []string{orchestrator.StateApplying, orchestrator.StateApplied, orchestrator.StateRejected, orchestrator.StateRolledBack} {
+			gauge(mPlanState, boolFloat(latest == state), state)
 		}
 	}
 	for _, s := range d.sensorList() {

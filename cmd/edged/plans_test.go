@@ -225,6 +225,11 @@ plans: {trusted_keys: [%s/ops.pub]}
 	if code, out := f.edged("plan", "status", "--api", "http://"+f.api); code != 0 || !strings.Contains(out, "running plan 2") {
 		t.Errorf("edged plan status: exit %d\n%s", code, out)
 	}
+	m := scrape(t, f.api)
+	if m["edged_plan_version"] != 2 || m[`edged_plan_state{state="rejected"}`] != 1 || m[`edged_plan_state{state="applied"}`] != 0 {
+		t.Errorf("plan metrics: version %v, rejected %v, applied %v; want 2, 1 (the replay was the last plan handled), 0",
+			m["edged_plan_version"], m[`edged_plan_state{state="rejected"}`], m[`edged_plan_state{state="applied"}`])
+	}
 }
 
 func fileSHA256(t testing.TB, path string) string {
