@@ -42,7 +42,8 @@ func TestPlanCheckGolden(t *testing.T) {
 		})
 	}
 	goods, _ := filepath.Glob("testdata/plans/good/*.yaml")
-	goods = append(goods, "../../examples/plan.yaml")
+	examples, _ := filepath.Glob("../../examples/plans/*.yaml")
+	goods = append(goods, examples...)
 	for _, f := range goods {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			var out, errb bytes.Buffer
