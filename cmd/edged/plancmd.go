@@ -297,15 +297,17 @@ func planApply(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	sum := sha256.Sum256(env)
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
+	view := &progressView{w: stderr, bars: map[string]func(int64, int64){}, full: map[string]bool{}}
 	watched := make(chan struct{})
 	go func() { // show the download progress while the daemon works
 		defer close(watched)
-		watchProgress(ctx, api, hex.EncodeToString(sum[:]), stderr)
+		view.watch(ctx, api, hex.EncodeToString(sum[:]))
 	}()
 	var st orchestrator.Status
 	code, err := api.callTimeout(ctx, http.MethodPost, "/api/v1/plan", env, &st, *timeout)
 	cancel()
 	<-watched
+	view.show(st.Steps) // the downloads' last state (a quick one may not have been seen)
 	if err != nil {
 		fmt.Fprintf(stderr, "edged plan apply: %v\n", err)
 		return 1
@@ -321,10 +323,16 @@ func planApply(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return 0
 }
 
-// watchProgress draws a progress bar for each download step of the plan
-// with envelope sum sum, until ctx ends.
-func watchProgress(ctx context.Context, api *apiClient, sum string, w io.Writer) {
-	bars := map[string]func(int64, int64){}
+// progressView draws a progress bar per download step of a plan.
+type progressView struct {
+	w    io.Writer
+	bars map[string]func(done, total int64)
+	full map[string]bool // steps whose bar reached 100% (and ended its line)
+}
+
+// watch polls the plan status of the envelope with sha256 sum and draws
+// its downloads until ctx ends or the plan is done.
+func (v *progressView) watch(ctx context.Context, api *apiClient, sum string) {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -337,20 +345,26 @@ func watchProgress(ctx context.Context, api *apiClient, sum string, w io.Writer)
 		if _, err := api.call(ctx, http.MethodGet, "/api/v1/plan", nil, &st); err != nil || st.SHA256 != sum {
 			continue
 		}
-		for _, s := range st.Steps {
-			if !strings.HasPrefix(s.Name, "fetch ") || s.Total == 0 {
-				continue
-			}
-			bar := bars[s.Name]
-			if bar == nil {
-				bar = progress.Bar(w, s.Name)
-				bars[s.Name] = bar
-			}
-			bar(s.Done, s.Total)
-		}
+		v.show(st.Steps)
 		if st.Terminal() {
 			return
 		}
+	}
+}
+
+// show draws the download steps among steps.
+func (v *progressView) show(steps []orchestrator.Step) {
+	for _, s := range steps {
+		if !strings.HasPrefix(s.Name, "fetch ") || s.Total == 0 || v.full[s.Name] {
+			continue
+		}
+		v.full[s.Name] = s.Done == s.Total
+		bar := v.bars[s.Name]
+		if bar == nil {
+			bar = progress.Bar(v.w, s.Name)
+			v.bars[s.Name] = bar
+		}
+		bar(s.Done, s.Total)
 	}
 }
 

@@ -160,12 +160,20 @@ func (p *planner) Prepare(ctx context.Context, pl *plan.Plan, r *orchestrator.Re
 	return w, nil
 }
 
-// Switch makes w run: devices first (services may command them), then
-// services in dependency order, each health-gated, then the sync policy.
+// Switch makes w run: the sync policy first (the new devices' readings
+// follow it from their first), devices (services may command them), then
+// services in dependency order, each health-gated.
 func (p *planner) Switch(ctx context.Context, wl orchestrator.Workload, r *orchestrator.Reporter) error {
 	w := wl.(*workload)
 	d := p.d
-	h := r.Step("devices")
+	h := r.Step("sync")
+	d.outbox.SetLimits(int64(w.cfg.Outbox.MaxBytes), w.cfg.Outbox.MaxAge)
+	if d.fwd != nil {
+		d.fwd.SetBatch(w.cfg.Cloud.Batch)
+	}
+	d.policy.Store(&cloudPolicy{local: localOnlyFilters(&w.cfg), only: w.cfg.cloudMetrics})
+	h.OK(fmt.Sprintf("outbox %s/%s, batch %d, metrics %v", w.cfg.Outbox.MaxBytes, w.cfg.Outbox.MaxAge, w.cfg.Cloud.Batch, orAll(w.cfg.cloudMetrics)))
+	h = r.Step("devices")
 	added, changed, removed, err := d.devs.swap(ctx, w.devs)
 	if err != nil {
 		h.Fail(err)
@@ -179,13 +187,6 @@ func (p *planner) Switch(ctx context.Context, wl orchestrator.Workload, r *orche
 		return err
 	}
 	h.OK(changeText("started", ch.Started, "restarted", ch.Restarted, "stopped", ch.Stopped, "unchanged", ch.Unchanged))
-	h = r.Step("sync")
-	d.outbox.SetLimits(int64(w.cfg.Outbox.MaxBytes), w.cfg.Outbox.MaxAge)
-	if d.fwd != nil {
-		d.fwd.SetBatch(w.cfg.Cloud.Batch)
-	}
-	d.policy.Store(&cloudPolicy{local: localOnlyFilters(&w.cfg), only: w.cfg.cloudMetrics})
-	h.OK(fmt.Sprintf("outbox %s/%s, batch %d, metrics %v", w.cfg.Outbox.MaxBytes, w.cfg.Outbox.MaxAge, w.cfg.Cloud.Batch, orAll(w.cfg.cloudMetrics)))
 	p.cur.Store(w)
 	return nil
 }

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"edged/internal/mosquittotest"
+	"edged/runtime/plan"
+	"edged/runtime/supervisor"
+)
+
+// TestPlanArtifactAndSyncPolicy applies, through `edged plan apply`, a plan
+// whose service is a third-party binary fetched over HTTP (the example
+// pass-through service, served slowly so the CLI draws its progress bar)
+// and whose sync policy sends only the boiler's readings to the cloud.
+// Later plans reuse the artifact without fetching it again, and once no
+// plan of the last two uses it, it is deleted.
+func TestPlanArtifactAndSyncPolicy(t *testing.T) {
+	broker := mosquittotest.Start(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "passthrough")
+	build := exec.Command("go", "build", "-o", bin, "../../examples/passthrough-service")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the example service: %v\n%s", err, out)
+	}
+	sum := fileSHA256(t, bin)
+	body, _ := os.ReadFile(bin)
+	var fetches atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		for off := 0; off < len(body); off += len(body) / 8 {
+			w.Write(body[off:min(off+len(body)/8, len(body))])
+			w.(http.Flusher).Flush()
+			time.Sleep(200 * time.Millisecond) // slow enough for the CLI to poll its progress
+		}
+	}))
+	defer srv.Close()
+
+	pub, priv, _ := plan.GenerateKey()
+	plan.WritePublicKey(filepath.Join(dir, "ops.pub"), pub)
+	cfg := writeConfig(t, dir, fmt.Sprintf(`gateway: {id: gw-art}
+data_dir: %s/data
+cloud: {url: %s}
+http: {listen: 127.0.0.1:0}
+local_mqtt: {mode: off}
+plans: {trusted_keys: [%s/ops.pub]}
+`, dir, broker.URL(), dir))
+	cl := newCloud(t, broker.Addr(), "edged", "gw-art")
+	d, stop := startDaemon(t, cfg)
+	defer stop()
+	apply := func(version int, services, extra string) (int, string) {
+		y := fmt.Sprintf(`version: %d
+gateway: {id: gw-art}
+devices:
+  - {name: boiler, kind: sim, interval: 50ms, options: {metric: temperature, unit: C, waveform: constant, min: 21}}
+  - {name: flow, kind: sim, interval: 50ms, options: {metric: rate, waveform: constant, min: 3}}
+%s%s`, version, services, extra)
+		f := filepath.Join(dir, fmt.Sprintf("v%d.json", version))
+		os.WriteFile(f, plan.Sign(priv, []byte(y)).Encode(), 0o644)
+		var out bytes.Buffer
+		code := run(context.Background(), []string{"plan", "apply", "--api", "http://" + d.api.Addr(), "--token-file", filepath.Join(dir, "data", "api.token"), f}, &out, &out)
+		return code, out.String()
+	}
+	echo := fmt.Sprintf(`services:
+  - {name: echo, url: "%s/passthrough", sha256: %s, subscribe: ["boiler/temperature"], config: {factor: 2}}
+`, srv.URL, sum)
+	code, out := apply(1, echo, "sync: {metrics: [\"boiler/#\"]}\n")
+	if code != 0 || !strings.Contains(out, "plan 1: applied") || !strings.Contains(out, "ok      fetch echo") {
+		t.Fatalf("apply v1: exit %d\n%s", code, out)
+	}
+	if !strings.Contains(out, "fetch echo [") || strings.Count(out, "100%") != 1 {
+		t.Errorf("no progress bar for the download in the CLI's output:\n%s", out)
+	}
+	cl.waitFor("the service's doubled readings in the cloud", func() bool {
+		for _, s := range cl.values["boiler/temperature"] {
+			if s.source == "echo" && s.value == 42 {
+				return true
+			}
+		}
+		return false
+	})
+	cl.waitFor("the boiler's own readings", func() bool { return len(cl.values["boiler/temperature"]) > 20 })
+	cl.mu.Lock()
+	flow := len(cl.values["flow/rate"])
+	cl.mu.Unlock()
+	if flow != 0 {
+		t.Errorf("%d flow/rate readings reached the cloud; sync.metrics sends only boiler/#", flow)
+	}
+	if st := d.devs.current().poller.Stats(); len(st) != 2 {
+		t.Errorf("%d devices polled, want 2 (flow is polled and stored, only not sent)", len(st))
+	}
+
+	// v2 keeps the service (config changed): the artifact is reused.
+	code, out = apply(2, strings.Replace(echo, "factor: 2", "factor: 3", 1), "")
+	if code != 0 || fetches.Load() != 1 {
+		t.Fatalf("apply v2: exit %d, %d downloads (want 1: reused)\n%s", code, fetches.Load(), out)
+	}
+	for _, s := range d.sup.Status() {
+		if s.Name == "echo" && s.State != supervisor.StateRunning {
+			t.Errorf("echo %s after v2", s.State)
+		}
+	}
+	cl.waitFor("flow readings once sync.metrics is gone", func() bool { return len(cl.values["flow/rate"]) > 0 })
+
+	// v3 and v4 drop it: after v4 neither of the last two plans uses it.
+	art := filepath.Join(dir, "data", "artifacts", sum)
+	if code, out := apply(3, "", ""); code != 0 {
+		t.Fatalf("apply v3: %d\n%s", code, out)
+	}
+	if _, err := os.Stat(art); err != nil {
+		t.Errorf("artifact gone after v3, but v2 (the previous plan) uses it: %v", err)
+	}
+	if code, out := apply(4, "", ""); code != 0 {
+		t.Fatalf("apply v4: %d\n%s", code, out)
+	}
+	if _, err := os.Stat(art); !os.IsNotExist(err) {
+		t.Errorf("artifact still in the store after v4 (err %v): no plan of the last two uses it", err)
+	}
+}
