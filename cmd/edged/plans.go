@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -247,7 +245,7 @@ func (p *planner) version() int64 {
 func (p *planner) subscribe() error {
 	t := p.d.cfg.Cloud.TopicPrefix + "/" + p.d.cfg.Gateway.ID + "/plan"
 	return p.d.link.Subscribe(t, 1, func(_ string, payload []byte) {
-		p.orch.Submit(payload, orchestrator.SourceMQTT)
+		p.orch.Submit(payload, "mqtt")
 	})
 }
 
@@ -324,19 +322,6 @@ func (a storeAdapter) Attempted() (int64, error)  { return a.s.Attempted() }
 func (a storeAdapter) SetAttempted(v int64) error { return a.s.SetAttempted(v) }
 func (a storeAdapter) Status() ([]byte, error)    { return a.s.Status() }
 func (a storeAdapter) SetStatus(doc []byte) error { return a.s.SetStatus(doc) }
-
-func (a storeAdapter) Known(sum string) (bool, error) {
-	hist, err := a.s.History()
-	if err != nil {
-		return false, err
-	}
-	for _, r := range hist {
-		if h := sha256.Sum256(r.Envelope); hex.EncodeToString(h[:]) == sum {
-			return true, nil
-		}
-	}
-	return false, nil
-}
 
 func (a storeAdapter) Commit(version int64, env []byte, arts []string) error {
 	return a.s.SetApplied(planstore.Record{Version: version, Envelope: env, Artifacts: arts, AppliedAt: time.Now()})

@@ -45,9 +45,6 @@ type Store interface {
 	// Status and SetStatus keep the last status document.
 	Status() ([]byte, error)
 	SetStatus(doc []byte) error
-	// Known reports whether the envelope with this sha256 is the applied
-	// plan or the one before it.
-	Known(sum string) (bool, error)
 }
 
 // Config wires an Orchestrator.
@@ -210,31 +207,17 @@ func (o *Orchestrator) handle(ctx context.Context, batch []submission) {
 
 // seen reports whether s is the plan the last status is about (a retained
 // plan comes again on every reconnect): it is answered, not redone.
-// A plan from MQTT that was applied before (the broker still retains it
-// after a local operator applied a newer one) is ignored too.
 func (o *Orchestrator) seen(s submission) bool {
 	o.mu.Lock()
 	last := o.last
 	o.mu.Unlock()
-	if last.SHA256 == s.sum && last.Terminal() {
-		o.log.Debug("plan already handled", "version", last.Version, "state", last.State)
-		s.reply <- last
-		return true
-	}
-	if s.source != SourceMQTT {
+	if last.SHA256 != s.sum || !last.Terminal() {
 		return false
 	}
-	if known, err := o.cfg.Store.Known(s.sum); err == nil && known {
-		o.log.Info("retained plan applied before; ignored", "sha256", s.sum[:16], "running", last.Applied)
-		st := o.rejected(s, 0, "this plan was applied before; a newer one runs now", nil)
-		s.reply <- st
-		return true
-	}
-	return false
+	o.log.Debug("plan already handled", "version", last.Version, "state", last.State)
+	s.reply <- last
+	return true
 }
-
-// SourceMQTT is the source of plans from the cloud's plan topic.
-const SourceMQTT = "mqtt"
 
 // verify checks the envelope, the signature, the gateway and the version.
 func (o *Orchestrator) verify(s submission) (verified, *Status) {

@@ -3,8 +3,6 @@ package orchestrator
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -20,7 +18,6 @@ type memStore struct {
 	mu        sync.Mutex
 	applied   int64
 	env       []byte
-	envs      [][]byte // the last two applied
 	attempted int64
 	status    []byte
 }
@@ -41,21 +38,7 @@ func (m *memStore) Commit(v int64, env []byte, _ []string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.applied, m.env = v, env
-	m.envs = append(m.envs, env)
-	if len(m.envs) > 2 {
-		m.envs = m.envs[1:]
-	}
 	return nil
-}
-func (m *memStore) Known(sum string) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, e := range m.envs {
-		if hexSum(e) == sum {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 func (m *memStore) Status() ([]byte, error) { m.mu.Lock(); defer m.mu.Unlock(); return m.status, nil }
 func (m *memStore) SetStatus(doc []byte) error {
@@ -281,30 +264,3 @@ func TestDiedWhileApplyingIsReportedOnStart(t *testing.T) {
 }
 
 func waitABit() { time.Sleep(time.Millisecond) }
-
-func hexSum(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
-
-// TestRetainedOldPlanAfterALocalApplyIsIgnored: the cloud retains v1, an
-// operator applies v2 on the gateway; when the broker sends v1 again (on
-// reconnect), the status keeps saying v2 applied.
-func TestRetainedOldPlanAfterALocalApplyIsIgnored(t *testing.T) {
-	f := newFixture(t)
-	v1 := f.signed(1, "{id: gw-01}", "a")
-	if st := <-f.o.Submit(v1, SourceMQTT); st.State != StateApplied {
-		t.Fatal(st.Error)
-	}
-	if st := <-f.o.Submit(f.signed(2, "{id: gw-01}", "a", "b"), "api"); st.State != StateApplied {
-		t.Fatal(st.Error)
-	}
-	<-f.o.Submit(v1, SourceMQTT)
-	if st := f.o.Status(); st.Version != 2 || st.State != StateApplied {
-		t.Errorf("status after the retained v1 came again: %d %s (%s), want 2 applied", st.Version, st.State, st.Error)
-	}
-	// The same bytes from a local operator are a replay, and said so.
-	if st := <-f.o.Submit(v1, "api"); st.State != StateRejected || !strings.Contains(st.Error, "not newer") {
-		t.Errorf("v1 from the API: %s %q", st.State, st.Error)
-	}
-}
