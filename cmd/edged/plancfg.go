@@ -92,6 +92,9 @@ type planService struct {
 	Subscribe []string     `yaml:"subscribe"`
 	Budget    BudgetConfig `yaml:"budget"`
 	DependsOn []string     `yaml:"depends_on"`
+	// StartTimeout is the service's health gate: running and healthy
+	// within it, or the plan rolls back; default 10s.
+	StartTimeout time.Duration `yaml:"start_timeout"`
 }
 
 // SyncPolicy is a plan's sync section; fields left out keep the config
@@ -148,7 +151,7 @@ func planWorkload(base Config, p *plan.Plan, kinds map[string]deviceKind, artifa
 	}
 	deps := map[string][]string{}
 	for _, s := range svcs {
-		sc := ServiceConfig{Name: s.Name, Kind: s.Kind, SHA256: s.SHA256, Config: s.Config, Subscribe: s.Subscribe, Budget: s.Budget}
+		sc := ServiceConfig{Name: s.Name, Kind: s.Kind, SHA256: s.SHA256, Config: s.Config, Subscribe: s.Subscribe, Budget: s.Budget, StartTimeout: s.StartTimeout}
 		if s.URL != "" {
 			sc.Path = filepath.Join(artifactDir, strings.ToLower(s.SHA256))
 			w.fetch = append(w.fetch, plan.Artifact{Service: s.Name, URL: s.URL, SHA256: strings.ToLower(s.SHA256)})
@@ -221,7 +224,7 @@ func fileWorkload(cfg Config, devs []device) *workload {
 // a plan does not change keeps running.
 func serviceKey(s ServiceConfig) string {
 	cfgJSON, _ := nodeJSON(&s.Config)
-	b, _ := json.Marshal([]any{s.Kind, s.Path, strings.ToLower(s.SHA256), json.RawMessage(cfgJSON), s.Subscribe, s.Budget})
+	b, _ := json.Marshal([]any{s.Kind, s.Path, strings.ToLower(s.SHA256), json.RawMessage(cfgJSON), s.Subscribe, s.Budget, s.StartTimeout})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
 }

@@ -48,6 +48,9 @@ type ServiceConfig struct {
 	Subscribe []string `yaml:"subscribe"`
 	// Budget bounds the process; every field is optional.
 	Budget BudgetConfig `yaml:"budget"`
+	// StartTimeout bounds start-up and configuration, and is how long a
+	// plan waits for the service to be healthy (its health gate); 10s.
+	StartTimeout time.Duration `yaml:"start_timeout"`
 }
 
 // BudgetConfig is a service's resource budget.
@@ -134,8 +137,11 @@ func (c *Config) validateServices(errs *yamlconf.Errors) []supervisor.Spec {
 			errs.Add(p+".config", "%v", err)
 			continue
 		}
-		spec := supervisor.Spec{Name: s.Name, Config: cfgJSON, Subscribe: s.Subscribe,
+		spec := supervisor.Spec{Name: s.Name, Config: cfgJSON, Subscribe: s.Subscribe, StartTimeout: s.StartTimeout,
 			Budget: budget.Budget{Memory: int64(s.Budget.Memory), CPU: s.Budget.CPU, Pids: s.Budget.Pids}}
+		if s.StartTimeout < 0 || s.StartTimeout > 10*time.Minute {
+			errs.Add(p+".start_timeout", "%s is out of range: use up to 10m (default 10s)", s.StartTimeout)
+		}
 		switch {
 		case s.Kind != "" && s.Path != "":
 			errs.Add(p, "kind (a built-in) and path (a binary) exclude each other: keep one")
