@@ -50,19 +50,7 @@ func TestConfigCheckReportsEveryProblem(t *testing.T) {
 			if code != 1 {
 				t.Fatalf("exit %d, want 1\n%s%s", code, out.String(), errb.String())
 			}
-			golden := strings.TrimSuffix(f, ".yaml") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -run %s -update to create it)", err, t.Name())
-			}
-			if out.String() != string(want) {
-				t.Fatalf("output differs from %s:\n--- got\n%s--- want\n%s", golden, out.String(), want)
-			}
+			matchGolden(t, strings.TrimSuffix(f, ".yaml")+".golden", out.Bytes())
 			if strings.Contains(out.String(), "goroutine") || strings.Contains(out.String(), "panic") {
 				t.Fatal("config errors must never show a stack trace")
 			}
@@ -135,5 +123,22 @@ func TestCLIUsage(t *testing.T) {
 				t.Fatalf("exit %d (want %d), output:\n%s\nwant it to contain %q", code, tc.code, out.String(), tc.want)
 			}
 		})
+	}
+}
+
+// matchGolden compares got with the golden file (-update rewrites it).
+func matchGolden(t *testing.T, golden string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -run %s -update to create it)", err, t.Name())
+	}
+	if string(got) != string(want) {
+		t.Fatalf("output differs from %s:\n--- got\n%s--- want\n%s", golden, got, want)
 	}
 }

@@ -26,19 +26,7 @@ func TestPlanCheckGolden(t *testing.T) {
 			if code != 1 {
 				t.Fatalf("exit %d, want 1\n%s%s", code, out.String(), errb.String())
 			}
-			golden := strings.TrimSuffix(f, ".yaml") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -run %s -update to create it)", err, t.Name())
-			}
-			if out.String() != string(want) {
-				t.Fatalf("output differs from %s:\n--- got\n%s--- want\n%s", golden, out.String(), want)
-			}
+			matchGolden(t, strings.TrimSuffix(f, ".yaml")+".golden", out.Bytes())
 		})
 	}
 	goods, _ := filepath.Glob("testdata/plans/good/*.yaml")

@@ -89,7 +89,7 @@ func (d *decoder) node(n *yaml.Node, v reflect.Value, path string) {
 		return
 	case v.Type() == durationType:
 		if n.Kind != yaml.ScalarNode {
-			add("expected a duration such as 500ms, 10s or 5m, got %s", kindName(n))
+			add("expected a duration such as 500ms, 10s or 5m, got %s", KindName(n))
 			return
 		}
 		d, err := time.ParseDuration(n.Value)
@@ -101,7 +101,7 @@ func (d *decoder) node(n *yaml.Node, v reflect.Value, path string) {
 		return
 	case reflect.PointerTo(v.Type()).Implements(textUnmarshal):
 		if n.Kind != yaml.ScalarNode {
-			add("expected a single value, got %s", kindName(n))
+			add("expected a single value, got %s", KindName(n))
 			return
 		}
 		if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.Value)); err != nil {
@@ -116,7 +116,7 @@ func (d *decoder) node(n *yaml.Node, v reflect.Value, path string) {
 		d.mapping(n, v, path)
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			add("expected a list, got %s", kindName(n))
+			add("expected a list, got %s", KindName(n))
 			return
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
@@ -140,7 +140,7 @@ func (d *decoder) node(n *yaml.Node, v reflect.Value, path string) {
 
 func decodeScalar(n *yaml.Node, v reflect.Value, add func(string, ...any)) {
 	if n.Kind != yaml.ScalarNode {
-		add("expected a %s, got %s", typeName(v.Kind()), kindName(n))
+		add("expected a %s, got %s", typeName(v.Kind()), KindName(n))
 		return
 	}
 	s := n.Value
@@ -227,7 +227,7 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 // that appears again, or an n that is not a mapping, is a problem.
 func (d *decoder) pairs(n *yaml.Node, path string, each func(k, val *yaml.Node, p string)) {
 	if n.Kind != yaml.MappingNode {
-		d.errs = append(d.errs, FieldError{Path: path, Line: n.Line, Msg: "expected a mapping of keys, got " + kindName(n)})
+		d.errs = append(d.errs, FieldError{Path: path, Line: n.Line, Msg: "expected a mapping of keys, got " + KindName(n)})
 		return
 	}
 	seen := map[string]bool{}
@@ -282,14 +282,20 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-func kindName(n *yaml.Node) string {
+// KindName says what a node is, for messages: "a mapping", "a list", the
+// quoted scalar (cut to 80 characters), or "nothing".
+func KindName(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
 	case yaml.SequenceNode:
 		return "a list"
 	case yaml.ScalarNode:
-		return fmt.Sprintf("%q", n.Value)
+		v := n.Value
+		if len(v) > 80 {
+			v = strings.ToValidUTF8(v[:77], "") + "…"
+		}
+		return fmt.Sprintf("%q", v)
 	}
 	return "nothing"
 }

@@ -95,7 +95,7 @@ func readServices(n *yaml.Node, errs yamlconf.Errors) ([]service, yamlconf.Error
 	case n.Kind == 0:
 		return nil, errs
 	case n.Kind != yaml.SequenceNode:
-		add("services", n.Line, "expected a list of services, got %s", kindName(n))
+		add("services", n.Line, "expected a list of services, got %s", yamlconf.KindName(n))
 		return nil, errs
 	case len(n.Content) > MaxServices:
 		add("services", n.Line, "%d services, more than the %d a plan may hold", len(n.Content), MaxServices)
@@ -109,7 +109,7 @@ func readServices(n *yaml.Node, errs yamlconf.Errors) ([]service, yamlconf.Error
 			e = e.Alias
 		}
 		if e.Kind != yaml.MappingNode {
-			add(path, e.Line, "expected a mapping (name: …), got %s", kindName(e))
+			add(path, e.Line, "expected a mapping (name: …), got %s", yamlconf.KindName(e))
 			continue
 		}
 		s := service{line: e.Line}
@@ -400,18 +400,6 @@ func short(s string) string {
 		return s
 	}
 	return strings.ToValidUTF8(s[:77], "") + "…"
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		return fmt.Sprintf("%q", short(n.Value))
-	}
-	return "nothing"
 }
 
 func sortedKeys(m map[string]string) []string {
