@@ -163,7 +163,9 @@
     setText(appendErrors, o.append_errors + ' append errors');
 
     const p = s.plan || {};
-    setText('#plan', 'v' + (p.version != null ? p.version : 0) + ' · ' + (p.state || 'none'));
+    // "v2 · applied", or "v2 · v3 rolled_back" when the latest plan is not the one running.
+    setText('#plan', 'v' + (p.version != null ? p.version : 0) + ' · ' +
+      (p.latest ? 'v' + p.latest + ' ' : '') + (p.state || 'none'));
     $('#plan').title = p.error || p.last_error || '';
     setText('#version', [s.version, s.arch, s.board ? 'board ' + s.board : ''].filter(Boolean).join(' · ') || '–');
     setText('#uptime', duration(s.uptime_s));
