@@ -155,7 +155,7 @@ func (c *Config) brokerConfig(h *sensorRouter) broker.Config {
 	if l.Persistence {
 		bc.StorePath = filepath.Join(c.DataDir, "broker.db")
 	}
-	if h != nil && len(h.sensors) > 0 {
+	if h != nil {
 		bc.Routes, bc.Handler = h.filters(), h
 	}
 	return bc
@@ -185,7 +185,9 @@ func (d *daemon) wireLocalMQTT(sensors []*mqttsensor.Sensor) error {
 	if l.Mode == localOff {
 		return nil
 	}
-	if len(sensors) > 0 {
+	// With plans on, the embedded broker gets a router even with no
+	// sensors yet: a plan may bring some.
+	if len(sensors) > 0 || (d.plans != nil && l.Mode == localEmbedded) {
 		d.ingest = ingest.New(d.sink, ingest.Config{Logger: d.log.With("component", "ingest")})
 		d.sensors = newSensorRouter(sensors, d.ingest, d.log.With("component", "mqttsensor"))
 	}
@@ -235,5 +237,5 @@ func (d *daemon) sensorList() []*mqttsensor.Sensor {
 	if d.sensors == nil {
 		return nil
 	}
-	return d.sensors.sensors
+	return d.sensors.list()
 }

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"edged/drivers/mqttsensor"
 	"edged/internal/yamlconf"
 	"edged/runtime/artifacts"
 	"edged/runtime/orchestrator"
@@ -32,9 +33,10 @@ type planner struct {
 	artDir string
 	base   Config // the config file: plans replace its devices, services and sync policy
 
-	cur    atomic.Pointer[workload]
-	status atomic.Pointer[orchestrator.Status]
-	kick   chan struct{} // a new status to publish
+	cur        atomic.Pointer[workload]
+	sensorKeys map[*mqttsensor.Sensor]string // the routed sensors' config keys (Switch only)
+	status     atomic.Pointer[orchestrator.Status]
+	kick       chan struct{} // a new status to publish
 }
 
 // openPlanner opens the plan and artifact stores in the data dir and, if a
@@ -140,9 +142,9 @@ func (p *planner) Current() orchestrator.Workload { return p.cur.Load() }
 func (p *planner) Prepare(ctx context.Context, pl *plan.Plan, r *orchestrator.Reporter) (orchestrator.Workload, error) {
 	h := r.Step("check")
 	w, err := planWorkload(p.base, pl, p.kinds, p.artDir)
-	if err == nil && w.sensorKeys() != p.cur.Load().sensorKeys() {
+	if err == nil && p.d.broker == nil && w.sensorKeys() != p.cur.Load().sensorKeys() {
 		err = &plan.InvalidError{Problems: yamlconf.Errors{{Path: "devices",
-			Msg: "the mqttsensor devices differ from the ones this edged started with: the local broker's routes are set at start, so change them in the config file and restart edged"}}}
+			Msg: "the mqttsensor devices differ from the ones this edged started with: with local_mqtt.mode external the subscriptions are set at start, so change them in the config file and restart edged"}}}
 	}
 	if err != nil {
 		h.Fail(err)
@@ -179,6 +181,10 @@ func (p *planner) Switch(ctx context.Context, wl orchestrator.Workload, r *orche
 		h.Fail(err)
 		return fmt.Errorf("devices: %w", err)
 	}
+	if err := p.swapSensors(w); err != nil {
+		h.Fail(err)
+		return fmt.Errorf("devices: %w", err)
+	}
 	h.OK(changeText("added", added, "changed", changed, "removed", removed))
 	h = r.Step("services")
 	ch, err := d.sup.Apply(ctx, w.specs)
@@ -189,6 +195,49 @@ func (p *planner) Switch(ctx context.Context, wl orchestrator.Workload, r *orche
 	h.OK(changeText("started", ch.Started, "restarted", ch.Restarted, "stopped", ch.Stopped, "unchanged", ch.Unchanged))
 	p.cur.Store(w)
 	return nil
+}
+
+// swapSensors makes w's mqttsensor devices the ones the local broker
+// routes to (unchanged ones keep their counters).
+func (p *planner) swapSensors(w *workload) error {
+	d := p.d
+	if d.sensors == nil || d.broker == nil {
+		return nil
+	}
+	if p.sensorKeys == nil { // the sensors edged started with
+		p.sensorKeys = map[*mqttsensor.Sensor]string{}
+		for _, s := range d.sensors.list() {
+			for _, spec := range p.cur.Load().devs {
+				if spec.cfg.Name == s.Name() {
+					p.sensorKeys[s] = deviceKey(spec.cfg)
+				}
+			}
+		}
+	}
+	old := map[string]*mqttsensor.Sensor{}
+	for _, s := range d.sensors.list() {
+		old[s.Name()] = s
+	}
+	var sensors []*mqttsensor.Sensor
+	keys := map[*mqttsensor.Sensor]string{}
+	for _, spec := range w.devs {
+		if spec.kind.sensor == nil {
+			continue
+		}
+		key := deviceKey(spec.cfg)
+		s, ok := old[spec.cfg.Name]
+		if !ok || p.sensorKeys[s] != key {
+			var err error
+			if s, err = spec.kind.sensor(spec.cfg, spec.options); err != nil {
+				return fmt.Errorf("device %s: %w", spec.cfg.Name, err)
+			}
+		}
+		sensors = append(sensors, s)
+		keys[s] = key
+	}
+	p.sensorKeys = keys
+	d.sensors.set(sensors)
+	return d.broker.SetRoutes(d.sensors.filters())
 }
 
 func orAll(fs []string) any {

@@ -129,3 +129,61 @@ devices:
 		t.Errorf("artifact still in the store after v4 (err %v): no plan of the last two uses it", err)
 	}
 }
+
+// TestPlanChangesMQTTSensors: with the embedded broker, a plan may add,
+// change and remove mqttsensor devices; the broker's routes follow.
+func TestPlanChangesMQTTSensors(t *testing.T) {
+	dir := t.TempDir()
+	pub, priv, _ := plan.GenerateKey()
+	plan.WritePublicKey(filepath.Join(dir, "ops.pub"), pub)
+	d, stop := startDaemon(t, writeConfig(t, dir, fmt.Sprintf(`gateway: {id: gw-lan}
+data_dir: %s/data
+http: {listen: ""}
+local_mqtt: {listen: 127.0.0.1:0}
+devices: []
+plans: {trusted_keys: [%s/ops.pub]}
+`, dir, dir)))
+	defer stop()
+	apply := func(version int, devices string) {
+		t.Helper()
+		y := fmt.Sprintf("version: %d\ngateway: {id: gw-lan}\ndevices:\n%s", version, devices)
+		st, err := d.plans.submit(context.Background(), plan.Sign(priv, []byte(y)).Encode())
+		if err != nil || st.State != "applied" {
+			t.Fatalf("plan %d: %v %s %s %v", version, err, st.State, st.Error, st.Problems)
+		}
+	}
+	addr := d.broker.Addr()
+	last := func(device string) (float64, string) {
+		for _, r := range d.recent.Last(device) {
+			return r.Value, r.Unit
+		}
+		return 0, ""
+	}
+	apply(1, "  - {name: lan, kind: mqttsensor, options: {topic: sensors/+device/+metric, unit: C}}\n")
+	if err := mosquittoPub(t, addr, "", "-t", "sensors/porch/temperature", "-m", "21.5", "-q", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if v, u := last("porch"); v != 21.5 || u != "C" {
+		t.Fatalf("porch after v1: %v %q, want 21.5 C", v, u)
+	}
+	// v2 changes its unit: a new decoder.
+	apply(2, "  - {name: lan, kind: mqttsensor, options: {topic: sensors/+device/+metric, unit: K}}\n")
+	if err := mosquittoPub(t, addr, "", "-t", "sensors/porch/temperature", "-m", "294.6", "-q", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if v, u := last("porch"); v != 294.6 || u != "K" {
+		t.Errorf("porch after v2: %v %q, want 294.6 K", v, u)
+	}
+	// v3 removes it: the topic is no longer a route.
+	routed := d.broker.Stats().Routed
+	apply(3, "  - {name: boiler, kind: sim, interval: 1s}\n")
+	if err := mosquittoPub(t, addr, "", "-t", "sensors/porch/temperature", "-m", "1", "-q", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.broker.Stats().Routed; got != routed {
+		t.Errorf("%d publishes routed after the sensor was removed", got-routed)
+	}
+	if len(d.sensorList()) != 0 {
+		t.Errorf("sensors after v3: %d", len(d.sensorList()))
+	}
+}

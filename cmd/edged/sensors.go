@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"edged/drivers/mqttsensor"
@@ -16,7 +17,7 @@ import (
 // the readings go to the ingest queue. It is the broker's Handler (embedded
 // mode) and the external subscription's handler.
 type sensorRouter struct {
-	sensors []*mqttsensor.Sensor
+	sensors atomic.Pointer[[]*mqttsensor.Sensor] // a plan may replace them
 	ingest  *ingest.Ingest
 	log     *slog.Logger
 
@@ -24,13 +25,22 @@ type sensorRouter struct {
 }
 
 func newSensorRouter(sensors []*mqttsensor.Sensor, in *ingest.Ingest, log *slog.Logger) *sensorRouter {
-	return &sensorRouter{sensors: sensors, ingest: in, log: log, logged: logevery.New(0)}
+	r := &sensorRouter{ingest: in, log: log, logged: logevery.New(0)}
+	r.set(sensors)
+	return r
 }
+
+// list is the sensors now.
+func (r *sensorRouter) list() []*mqttsensor.Sensor { return *r.sensors.Load() }
+
+// set replaces the sensors.
+func (r *sensorRouter) set(sensors []*mqttsensor.Sensor) { r.sensors.Store(&sensors) }
 
 // filters are the MQTT subscriptions that cover every sensor.
 func (r *sensorRouter) filters() []string {
-	fs := make([]string, len(r.sensors))
-	for i, s := range r.sensors {
+	ss := r.list()
+	fs := make([]string, len(ss))
+	for i, s := range ss {
 		fs[i] = s.Filter()
 	}
 	return fs
@@ -41,7 +51,7 @@ func (r *sensorRouter) filters() []string {
 // publisher. A message that no sensor can decode is counted, logged now
 // and then, and acknowledged: sending it again would not make it valid.
 func (r *sensorRouter) Handle(ctx context.Context, m broker.Message, done func(error)) {
-	for _, s := range r.sensors {
+	for _, s := range r.list() {
 		if !s.Matches(m.Topic) {
 			continue
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"edged/internal/logevery"
+	"edged/internal/topic"
 	"edged/sync/broker/auth"
 )
 
@@ -122,8 +124,10 @@ func New(cfg Config) (_ *Broker, err error) {
 			return nil, fmt.Errorf("broker: rate limit: %w", err)
 		}
 	}
-	if len(cfg.Routes) > 0 {
-		b.route = &routeHook{srv: srv, routes: cfg.Routes, handler: cfg.Handler, ctx: ctx, log: log, limiter: logevery.New(0)}
+	if cfg.Handler != nil {
+		b.route = &routeHook{srv: srv, handler: cfg.Handler, ctx: ctx, log: log, limiter: logevery.New(0)}
+		routes := slices.Clone(cfg.Routes)
+		b.route.routes.Store(&routes)
 		if err := srv.AddHook(b.route, nil); err != nil {
 			return nil, fmt.Errorf("broker: routes: %w", err)
 		}
@@ -234,6 +238,23 @@ func (b *Broker) Publish(topic string, payload []byte, retain bool) error {
 	if err := b.srv.Publish(topic, payload, retain, 0); err != nil {
 		return fmt.Errorf("broker: publish %s: %w", topic, err)
 	}
+	return nil
+}
+
+// SetRoutes replaces the topic filters whose publishes go to the Handler
+// (a plan changed the mqttsensor devices). It needs a broker built with a
+// Handler.
+func (b *Broker) SetRoutes(filters []string) error {
+	if b.route == nil {
+		return errors.New("broker: set routes: this broker was built without a handler")
+	}
+	for _, f := range filters {
+		if err := topic.ValidFilter(f); err != nil {
+			return fmt.Errorf("broker: route %q: %w", f, err)
+		}
+	}
+	routes := slices.Clone(filters)
+	b.route.routes.Store(&routes)
 	return nil
 }
 

@@ -303,3 +303,38 @@ func TestTLSListenerWithPasswords(t *testing.T) {
 		t.Error("a plain-TCP client on the TLS port was let in")
 	}
 }
+
+// TestSetRoutesChangesWhatIsRouted: a broker started with no routes takes
+// them later (a plan adds an mqttsensor device), and drops them again.
+func TestSetRoutesChangesWhatIsRouted(t *testing.T) {
+	h := &holdHandler{in: make(chan struct{}, 10)}
+	b := start(t, Config{AllowAnonymous: true, Handler: h})
+	// QoS 1 when not routed: the PUBACK comes after the hooks ran, so the
+	// broker is done with it when mosquitto_pub exits.
+	publish := func(topic, qos string) {
+		t.Helper()
+		if out, err := mq(t, b, "mosquitto_pub", "-t", topic, "-m", "1", "-q", qos); err != nil {
+			t.Fatalf("mosquitto_pub: %v %s", err, out)
+		}
+	}
+	publish("lan/porch/temperature", "1") // no route yet
+	if err := b.SetRoutes([]string{"lan/#"}); err != nil {
+		t.Fatal(err)
+	}
+	publish("lan/porch/temperature", "0")
+	<-h.in
+	if err := b.SetRoutes(nil); err != nil {
+		t.Fatal(err)
+	}
+	publish("lan/porch/humidity", "1")
+	if st := b.Stats(); st.Routed != 1 {
+		t.Errorf("%d publishes routed, want 1 (only the one while lan/# was a route)", st.Routed)
+	}
+	if err := b.SetRoutes([]string{"lan/#/x"}); err == nil || !strings.Contains(err.Error(), `route "lan/#/x"`) {
+		t.Errorf("a bad filter: %v", err)
+	}
+	noHandler := start(t, Config{AllowAnonymous: true})
+	if err := noHandler.SetRoutes([]string{"lan/#"}); err == nil {
+		t.Error("SetRoutes on a broker without a handler succeeded")
+	}
+}

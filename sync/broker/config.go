@@ -48,6 +48,7 @@ type Config struct {
 	// Routes are topic filters whose publishes go to Handler.
 	Routes []string
 	// Handler takes the publishes on Routes; required when Routes is set.
+	// With a Handler, SetRoutes can change the routes later.
 	Handler Handler
 	// Logger receives the broker's log lines; default slog.Default().
 	Logger *slog.Logger

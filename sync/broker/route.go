@@ -24,7 +24,7 @@ import (
 type routeHook struct {
 	mqtt.HookBase
 	srv     *mqtt.Server
-	routes  []string
+	routes  atomic.Pointer[[]string] // SetRoutes replaces them
 	handler Handler
 	ctx     context.Context // ends at Close: handlers stop waiting
 	log     *slog.Logger
@@ -39,7 +39,7 @@ func (h *routeHook) ID() string { return "edged-route" }
 func (h *routeHook) Provides(b byte) bool { return b == mqtt.OnPublish }
 
 func (h *routeHook) wants(t string) bool {
-	for _, r := range h.routes {
+	for _, r := range *h.routes.Load() {
 		if topic.Match(r, t) {
 			return true
 		}
