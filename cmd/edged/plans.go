@@ -155,7 +155,7 @@ func (p *planner) Prepare(ctx context.Context, pl *plan.Plan, r *orchestrator.Re
 		h := r.Step("fetch " + a.Service)
 		if _, err := p.arts.Fetch(ctx, a.URL, a.SHA256, h.Progress); err != nil {
 			h.Fail(err)
-			return nil, fmt.Errorf("service %s: %w", a.Service, err)
+			return nil, orchestrator.Transient(fmt.Errorf("service %s: %w", a.Service, err))
 		}
 		h.OK(a.SHA256)
 	}
@@ -294,7 +294,7 @@ func (p *planner) version() int64 {
 func (p *planner) subscribe() error {
 	t := p.d.cfg.Cloud.TopicPrefix + "/" + p.d.cfg.Gateway.ID + "/plan"
 	return p.d.link.Subscribe(t, 1, func(_ string, payload []byte) {
-		p.orch.Submit(payload, "mqtt")
+		p.orch.Submit(payload, orchestrator.SourceMQTT)
 	})
 }
 
@@ -334,7 +334,7 @@ func (p *planner) publishStatus(ctx context.Context) error {
 // submit applies an envelope from the local API and waits for the result.
 func (p *planner) submit(ctx context.Context, env []byte) (orchestrator.Status, error) {
 	select {
-	case st := <-p.orch.Submit(env, "api"):
+	case st := <-p.orch.Submit(env, orchestrator.SourceAPI):
 		return st, nil
 	case <-ctx.Done():
 		return orchestrator.Status{}, ctx.Err()

@@ -14,6 +14,21 @@ import (
 	"edged/runtime/plan"
 )
 
+// Transient marks an error of Prepare that may pass (a download that
+// failed): the plan is rejected, but the same envelope is tried again when
+// it comes again instead of being answered with this status.
+func Transient(err error) error { return transientError{err} }
+
+type transientError struct{ error }
+
+func (e transientError) Unwrap() error { return e.error }
+
+// Sources of plans, as Status.Source says.
+const (
+	SourceMQTT = "mqtt" // the cloud's plan topic
+	SourceAPI  = "api"  // the local API (edged plan apply)
+)
+
 // Workload is what a Target runs for one plan (devices, services, sync
 // policy); the orchestrator only hands it back.
 type Workload any
@@ -211,7 +226,7 @@ func (o *Orchestrator) seen(s submission) bool {
 	o.mu.Lock()
 	last := o.last
 	o.mu.Unlock()
-	if last.SHA256 != s.sum || !last.Terminal() {
+	if last.SHA256 != s.sum || !last.Terminal() || last.Retry {
 		return false
 	}
 	o.log.Debug("plan already handled", "version", last.Version, "state", last.State)
@@ -295,8 +310,9 @@ func (o *Orchestrator) apply(ctx context.Context, v verified) {
 	w, err := o.cfg.Target.Prepare(ctx, v.plan, r)
 	if err != nil {
 		var inv *plan.InvalidError
+		var tr transientError
 		st := r.set(func(s *Status) {
-			s.State, s.Finished, s.Error = StateRejected, time.Now(), err.Error()
+			s.State, s.Finished, s.Error, s.Retry = StateRejected, time.Now(), err.Error(), errors.As(err, &tr)
 			if errors.As(err, &inv) {
 				s.Error, s.Problems = "invalid plan", problems(inv)
 			}

@@ -56,6 +56,8 @@ type fakeTarget struct {
 	running  int64
 	switches []int64
 	gate     chan struct{} // when set, Switch waits on it
+
+	downloadFails int // how many more times a "download" service fails to prepare
 }
 
 func (f *fakeTarget) Current() Workload { f.mu.Lock(); defer f.mu.Unlock(); return f.running }
@@ -63,6 +65,14 @@ func (f *fakeTarget) Current() Workload { f.mu.Lock(); defer f.mu.Unlock(); retu
 func (f *fakeTarget) Prepare(_ context.Context, p *plan.Plan, r *Reporter) (Workload, error) {
 	if strings.Contains(string(planServices(p)), "invalid") {
 		return nil, &plan.InvalidError{}
+	}
+	if strings.Contains(string(planServices(p)), "download") {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.downloadFails > 0 {
+			f.downloadFails--
+			return nil, Transient(errors.New("fetch: connection refused"))
+		}
 	}
 	r.Step("prepare").OK("")
 	if strings.Contains(string(planServices(p)), "bad") {
@@ -264,3 +274,31 @@ func TestDiedWhileApplyingIsReportedOnStart(t *testing.T) {
 }
 
 func waitABit() { time.Sleep(time.Millisecond) }
+
+// TestFailedDownloadIsTriedAgain: a plan rejected because an artifact
+// could not be fetched is applied when the same envelope comes again,
+// while an invalid one is answered from its status.
+func TestFailedDownloadIsTriedAgain(t *testing.T) {
+	f := newFixture(t)
+	f.target.downloadFails = 1
+	env := f.signed(1, "{id: gw-01}", "download")
+	if st := <-f.o.Submit(env, SourceMQTT); st.State != StateRejected || !st.Retry {
+		t.Fatalf("first try: %s retry=%v (%s)", st.State, st.Retry, st.Error)
+	}
+	if st := <-f.o.Submit(env, SourceMQTT); st.State != StateApplied {
+		t.Fatalf("the same plan again: %s (%s), want applied", st.State, st.Error)
+	}
+	bad := f.signed(2, "{id: gw-01}", "invalid")
+	<-f.o.Submit(bad, SourceMQTT)
+	f.mu.Lock()
+	n := len(f.seen)
+	f.mu.Unlock()
+	if st := <-f.o.Submit(bad, SourceMQTT); st.State != StateRejected || st.Retry {
+		t.Errorf("invalid plan again: %s retry=%v", st.State, st.Retry)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.seen) != n {
+		t.Errorf("an invalid plan that came again was handled again: %d more statuses", len(f.seen)-n)
+	}
+}

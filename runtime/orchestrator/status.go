@@ -41,6 +41,9 @@ type Status struct {
 	KeyID string `json:"key_id,omitempty"`
 	// SHA256 is the sha256 of the envelope, to tell plans apart.
 	SHA256 string `json:"sha256,omitempty"`
+	// Retry says the plan failed for a reason that may pass (a download):
+	// the same envelope is tried again when it comes again.
+	Retry bool `json:"retry,omitempty"`
 	// Source is where the plan came from: mqtt or api.
 	Source   string    `json:"source,omitempty"`
 	Started  time.Time `json:"started"`
