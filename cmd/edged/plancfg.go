@@ -198,10 +198,8 @@ func planWorkload(base Config, p *plan.Plan, kinds map[string]deviceKind, artifa
 	}
 	w.devs = devs
 	byName := map[string]supervisor.Spec{}
-	for i, s := range cfg.Services {
-		spec := cfg.specs[i]
-		spec.Version = serviceKey(s)
-		byName[s.Name] = spec
+	for _, spec := range versionedSpecs(cfg) {
+		byName[spec.Name] = spec
 	}
 	for _, name := range p.Order() {
 		w.specs = append(w.specs, byName[name])
@@ -211,13 +209,19 @@ func planWorkload(base Config, p *plan.Plan, kinds map[string]deviceKind, artifa
 
 // fileWorkload is the workload of the config file alone.
 func fileWorkload(cfg Config, devs []device) *workload {
-	w := &workload{cfg: cfg, devs: devs}
-	for i, s := range cfg.Services {
-		spec := cfg.specs[i]
-		spec.Version = serviceKey(s)
-		w.specs = append(w.specs, spec)
+	return &workload{cfg: cfg, devs: devs, specs: versionedSpecs(&cfg)}
+}
+
+// versionedSpecs are the checked services of cfg (validate found no
+// problem, so there is one spec per entry), in file order, each with its
+// serviceKey as Version.
+func versionedSpecs(cfg *Config) []supervisor.Spec {
+	specs := make([]supervisor.Spec, len(cfg.specs))
+	for i, spec := range cfg.specs {
+		spec.Version = serviceKey(cfg.Services[i])
+		specs[i] = spec
 	}
-	return w
+	return specs
 }
 
 // serviceKey fingerprints a service's configuration: a service whose key
@@ -229,8 +233,8 @@ func serviceKey(s ServiceConfig) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// sensorNames lists the mqttsensor devices of a workload with their
-// fingerprints: the local broker's routes are fixed at start.
+// sensorKeys lists the mqttsensor devices of a workload with their
+// fingerprints, to tell whether a plan changes them.
 func (w *workload) sensorKeys() string {
 	var b strings.Builder
 	for _, d := range w.devs {

@@ -375,5 +375,3 @@ func (a storeAdapter) SetStatus(doc []byte) error { return a.s.SetStatus(doc) }
 func (a storeAdapter) Commit(version int64, env []byte, arts []string) error {
 	return a.s.SetApplied(planstore.Record{Version: version, Envelope: env, Artifacts: arts, AppliedAt: time.Now()})
 }
-
-var errPlansOff = errors.New("plans are off on this gateway: list public keys in plans.trusted_keys (edged plan keygen makes a pair)")
