@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,18 +35,19 @@ const shutdownDeadline = 10 * time.Second
 
 // daemon is the running gateway: its parts, wired.
 type daemon struct {
-	cfg    Config
-	log    *slog.Logger
-	outbox *outbox.Outbox
-	devs   *deviceHost          // the polled devices and their poller
-	link   *uplink.Client       // nil when cloud.url is empty
-	fwd    *forwarder.Forwarder // nil when cloud.url is empty
-	cmds   *cloudCommands       // nil when cloud.url is empty
-	exec   *commands.Executor   // commands for the devices that accept them
-	safe   []safer              // devices with a safe state, for shutdown
-	api    *localapi.Server     // nil when http.listen is empty
-	board  *board               // nil when no device needs hardware
-	start  time.Time
+	cfg     Config
+	log     *slog.Logger
+	outbox  *outbox.Outbox
+	devs    *deviceHost          // the polled devices and their poller
+	link    *uplink.Client       // nil when cloud.url is empty
+	fwd     *forwarder.Forwarder // nil when cloud.url is empty
+	cmds    *cloudCommands       // nil when cloud.url is empty
+	exec    *commands.Executor   // commands for the devices that accept them
+	safe    []safer              // devices with a safe state, for shutdown
+	api     *localapi.Server     // nil when http.listen is empty
+	board   *board               // nil when no device needs hardware; a plan may open it (under boardMu)
+	boardMu sync.Mutex
+	start   time.Time
 
 	broker  *broker.Broker // the embedded local broker; nil unless local_mqtt.mode is embedded
 	local   *uplink.Client // the external local broker; nil unless local_mqtt.mode is external

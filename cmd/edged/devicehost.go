@@ -85,9 +85,13 @@ func (h *deviceHost) build(specs []device) (_ *deviceSet, err error) {
 		dev, ok := cur.opened[spec.cfg.Name]
 		if !ok || cur.keys[spec.cfg.Name] != key {
 			if spec.needsBoard() && h.d.board == nil {
-				if h.d.board, err = openBoard(h.d.cfg.Hardware, h.d.log.With("component", "hardware")); err != nil {
+				b, err := openBoard(h.d.cfg.Hardware, h.d.log.With("component", "hardware"))
+				if err != nil {
 					return nil, err
 				}
+				h.d.boardMu.Lock()
+				h.d.board = b
+				h.d.boardMu.Unlock()
 			}
 			if dev, err = spec.open(h.d.board); err != nil {
 				return nil, err

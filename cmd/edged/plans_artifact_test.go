@@ -187,3 +187,50 @@ plans: {trusted_keys: [%s/ops.pub]}
 		t.Errorf("sensors after v3: %d", len(d.sensorList()))
 	}
 }
+
+// TestPlanOpensTheBoardForItsFirstChip: a gateway that started with no
+// hardware device opens the board when a plan brings one, while the API
+// keeps answering, and the actuator takes commands.
+func TestPlanOpensTheBoardForItsFirstChip(t *testing.T) {
+	dir := t.TempDir()
+	pub, priv, _ := plan.GenerateKey()
+	plan.WritePublicKey(filepath.Join(dir, "ops.pub"), pub)
+	d, stop := startDaemon(t, writeConfig(t, dir, fmt.Sprintf(`gateway: {id: gw-hw}
+data_dir: %s/data
+http: {listen: ""}
+local_mqtt: {mode: off}
+hardware: {board: sim}
+devices: []
+plans: {trusted_keys: [%s/ops.pub]}
+`, dir, dir)))
+	defer stop()
+	waitUntil(t, "the daemon running", d.ready.Load)
+	if got := d.statusDoc().Board; got != "none" {
+		t.Fatalf("board before the plan: %q", got)
+	}
+	busy := make(chan struct{})
+	var applied atomic.Bool
+	go func() { // the API reads while the plan applies
+		defer close(busy)
+		for !applied.Load() {
+			d.statusDoc()
+		}
+	}()
+	y := "version: 1\ngateway: {id: gw-hw}\ndevices:\n  - {name: fan, kind: gpio-out, pin: GPIO27}\n"
+	st, err := d.plans.submit(context.Background(), plan.Sign(priv, []byte(y)).Encode())
+	applied.Store(true)
+	<-busy
+	if err != nil || st.State != "applied" {
+		t.Fatalf("plan: %v %s %s %v", err, st.State, st.Error, st.Problems)
+	}
+	if got := d.statusDoc().Board; got != "sim" {
+		t.Errorf("board after the plan: %q, want sim", got)
+	}
+	if r := d.exec.Execute(context.Background(), "fan", []byte(`{"id":"1","action":"set","value":"on"}`)); !r.OK {
+		t.Fatalf("command: %+v", r)
+	}
+	pin, _ := d.board.Simulated().Pin("GPIO27")
+	if pin.Level() != true {
+		t.Error("the relay did not switch on")
+	}
+}

@@ -165,10 +165,13 @@ func (d *daemon) localStatus() localMQTTStatus {
 
 // boardName says which hardware the devices use.
 func (d *daemon) boardName() string {
+	d.boardMu.Lock() // a plan may open the board while the API reads
+	b := d.board
+	d.boardMu.Unlock()
 	switch {
-	case d.board == nil:
+	case b == nil:
 		return "none"
-	case d.board.Simulated() != nil:
+	case b.Simulated() != nil:
 		return "sim"
 	}
 	return "host"
