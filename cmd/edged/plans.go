@@ -17,6 +17,7 @@ import (
 	"edged/runtime/artifacts"
 	"edged/runtime/orchestrator"
 	"edged/runtime/plan"
+	"edged/runtime/supervisor"
 	"edged/sync/planstore"
 )
 
@@ -187,9 +188,22 @@ func (p *planner) Switch(ctx context.Context, wl orchestrator.Workload, r *orche
 	}
 	h.OK(changeText("added", added, "changed", changed, "removed", removed))
 	h = r.Step("services")
-	ch, err := d.sup.Apply(ctx, w.specs)
+	ch, err := d.sup.ApplyReport(ctx, w.specs, func(service, action string) func(error) {
+		s := r.Step(action + " " + service) // start, restart or stop, with its health gate
+		return func(err error) {
+			if err != nil {
+				s.Fail(err)
+			} else {
+				s.OK("")
+			}
+		}
+	})
 	if err != nil {
-		h.Fail(err)
+		if errors.Is(err, supervisor.ErrGate) { // its own step has the whole story
+			h.Fail(fmt.Errorf("%s, then a health gate failed", changeText("started", ch.Started, "restarted", ch.Restarted)))
+		} else {
+			h.Fail(err)
+		}
 		return err
 	}
 	h.OK(changeText("started", ch.Started, "restarted", ch.Restarted, "stopped", ch.Stopped, "unchanged", ch.Unchanged))

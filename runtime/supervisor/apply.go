@@ -47,6 +47,20 @@ const gateStderr = 5
 // recorded set) and Run starts them, without gates. After Run's ctx has
 // ended it fails with ErrStopped. Apply calls are serialized.
 func (s *Supervisor) Apply(ctx context.Context, specs []Spec) (Changes, error) {
+	return s.ApplyReport(ctx, specs, nil)
+}
+
+// Progress is told of each service Apply starts, restarts or stops (action
+// "start", "restart" or "stop") and returns the func that takes the
+// outcome: nil, or the gate's error.
+type Progress func(service, action string) (done func(error))
+
+// ApplyReport is Apply telling report (when not nil) what it does, service
+// by service, as it goes.
+func (s *Supervisor) ApplyReport(ctx context.Context, specs []Spec, report Progress) (Changes, error) {
+	if report == nil {
+		report = func(string, string) func(error) { return func(error) {} }
+	}
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
 	n := len(specs)
@@ -68,7 +82,7 @@ func (s *Supervisor) Apply(ctx context.Context, specs []Spec) (Changes, error) {
 	}
 	old := slices.Clone(s.services)
 	s.mu.Unlock()
-	return s.switchTo(ctx, specs, old)
+	return s.switchTo(ctx, specs, old, report)
 }
 
 // record makes specs the set Run will start. The caller holds s.mu.
@@ -110,7 +124,7 @@ func removed(old []*service, specs []Spec) []string {
 }
 
 // switchTo applies specs to the running set old.
-func (s *Supervisor) switchTo(ctx context.Context, specs []Spec, old []*service) (Changes, error) {
+func (s *Supervisor) switchTo(ctx context.Context, specs []Spec, old []*service, report Progress) (Changes, error) {
 	log := s.cfg.Logger
 	var ch Changes
 	prev := make(map[string]*service, len(old))
@@ -125,13 +139,16 @@ func (s *Supervisor) switchTo(ctx context.Context, specs []Spec, old []*service)
 			applied = append(applied, cur)
 			continue
 		}
+		var done func(error)
 		if cur != nil {
 			ch.Restarted = append(ch.Restarted, sp.Name)
+			done = report(sp.Name, "restart")
 			log.Info("apply: stopping service for its new version", "service", sp.Name,
 				"version", cur.spec.Version, "new_version", sp.Version)
 			cur.stop()
 		} else {
 			ch.Started = append(ch.Started, sp.Name)
+			done = report(sp.Name, "start")
 		}
 		sv := newService(s, sp)
 		applied = append(applied, sv)
@@ -139,18 +156,24 @@ func (s *Supervisor) switchTo(ctx context.Context, specs []Spec, old []*service)
 		s.setServices(applied, old)
 		s.mu.Unlock()
 		if err := s.startLive(sv); err != nil {
-			return ch, fmt.Errorf("supervisor: apply: start service %q: %w", sp.Name, err)
+			err = fmt.Errorf("supervisor: apply: start service %q: %w", sp.Name, err)
+			done(err)
+			return ch, err
 		}
 		log.Info("apply: service started; health gate", "service", sp.Name, "version", sp.Version)
 		if err := sv.gate(ctx); err != nil {
 			log.Warn("apply: health gate failed", "service", sp.Name, "err", err)
+			done(err)
 			return ch, err
 		}
+		done(nil)
 	}
 	ch.Stopped = removed(old, specs)
 	for _, name := range ch.Stopped {
 		log.Info("apply: stopping service no longer wanted", "service", name)
+		done := report(name, "stop")
 		prev[name].stop()
+		done(nil)
 	}
 	s.mu.Lock()
 	s.setServices(applied, nil)

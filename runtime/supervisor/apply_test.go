@@ -380,3 +380,38 @@ func TestConcurrentAppliesAreSerialized(t *testing.T) {
 	}
 	pids(t, s, got...)
 }
+
+// TestApplyReportTellsEachServiceAsItGoes: the report hears every start,
+// restart and stop in order, with the gate's outcome.
+func TestApplyReportTellsEachServiceAsItGoes(t *testing.T) {
+	s := newSup(t, vspec("a", "passthrough", "1"), vspec("b", "passthrough", "1"), vspec("old", "passthrough", "1"))
+	start(t, s)
+	pids(t, s, "a", "b", "old")
+	var got []string
+	report := func(service, action string) func(error) {
+		got = append(got, action+" "+service)
+		return func(err error) {
+			if err != nil {
+				got = append(got, "failed "+service)
+			} else {
+				got = append(got, "ok "+service)
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := s.ApplyReport(ctx, []Spec{vspec("a", "passthrough", "1"), vspec("b", "double", "2"), vspec("new", "passthrough", "1")}, report); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"restart b", "ok b", "start new", "ok new", "stop old", "ok old"}
+	if !slices.Equal(got, want) {
+		t.Errorf("reported %q, want %q", got, want)
+	}
+	got = nil
+	if _, err := s.ApplyReport(ctx, []Spec{vspec("a", "passthrough", "1"), vspec("crashy", "crash_on_configure", "1")}, report); err == nil {
+		t.Fatal("a crashing service passed its gate")
+	}
+	if want := []string{"start crashy", "failed crashy"}; !slices.Equal(got, want) {
+		t.Errorf("reported %q, want %q", got, want)
+	}
+}
