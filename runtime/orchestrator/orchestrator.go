@@ -326,6 +326,13 @@ func (o *Orchestrator) apply(ctx context.Context, v verified) {
 		o.finish(v.submission, st, false)
 		return
 	}
+	// If edged dies while switching, the next start finds this "applying"
+	// status, reports the plan rolled back, and runs the last good plan.
+	if doc, err := json.Marshal(r.status()); err == nil {
+		if err := o.cfg.Store.SetStatus(doc); err != nil {
+			log.Warn("plan status not stored", "err", err)
+		}
+	}
 	if err := o.cfg.Target.Switch(ctx, w, r); err != nil {
 		log.Error("plan failed; rolling back", "err", err)
 		h := r.Step("roll back")

@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -301,4 +302,55 @@ func TestFailedDownloadIsTriedAgain(t *testing.T) {
 	if len(f.seen) != n {
 		t.Errorf("an invalid plan that came again was handled again: %d more statuses", len(f.seen)-n)
 	}
+}
+
+// TestDyingMidApplyLeavesAnApplyingStatus: while a plan switches, the store
+// says so; an orchestrator started on that store (edged after kill -9)
+// reports the plan rolled back, and the same plan coming again (the
+// retained message) is not applied again.
+func TestDyingMidApplyLeavesAnApplyingStatus(t *testing.T) {
+	f := newFixture(t)
+	if st := <-f.o.Submit(f.signed(1, "{id: gw-01}", "a"), SourceMQTT); st.State != StateApplied {
+		t.Fatal(st.Error)
+	}
+	f.target.gate = make(chan struct{})
+	env := f.signed(2, "{id: gw-01}", "a", "b")
+	reply := f.o.Submit(env, SourceMQTT)
+	for f.o.Status().Version != 2 {
+		waitABit()
+	}
+	var stored Status
+	for stored.State != StateApplying {
+		waitABit()
+		doc, _ := f.store.Status()
+		json.Unmarshal(doc, &stored)
+	}
+	if stored.Version != 2 {
+		t.Fatalf("stored status %+v while switching", stored)
+	}
+	// "kill -9": a new orchestrator on the same store.
+	pub := f.priv.Public().(ed25519.PublicKey)
+	trust, _ := plan.NewTrust(pub)
+	target := &fakeTarget{running: 1}
+	again, err := New(Config{Trust: trust, GatewayID: "gw-01", Target: target, Store: f.store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := again.Status()
+	if st.State != StateRolledBack || st.Version != 2 || st.Applied != 1 || !strings.Contains(st.Error, "stopped while applying plan 2") {
+		t.Errorf("after the restart: %+v", st)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { again.Run(ctx); close(done) }()
+	if st := <-again.Submit(env, SourceMQTT); st.State != StateRolledBack {
+		t.Errorf("the retained plan after the restart: %s %q", st.State, st.Error)
+	}
+	if len(target.switches) != 0 {
+		t.Errorf("the plan that was switching when edged died was applied again: %v", target.switches)
+	}
+	cancel()
+	<-done
+	close(f.target.gate)
+	<-reply
 }
