@@ -241,3 +241,87 @@ func fileSHA256(t testing.TB, path string) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
+
+// TestKill9WhileApplying kills edged while a plan waits on a service's
+// health gate: the next start runs the last good plan, says the other one
+// was rolled back, and does not apply it again when it comes back.
+func TestKill9WhileApplying(t *testing.T) {
+	f := newPlanFixture(t)
+	cfg := writeConfig(t, f.dir, fmt.Sprintf(`gateway: {id: gw-plan}
+data_dir: %s/data
+http: {listen: %s}
+local_mqtt: {mode: off}
+plans: {trusted_keys: [%s/ops.pub]}
+`, f.dir, f.api, f.dir))
+	gw := startChild(t, f.bin, cfg)
+	gw.waitLine(t, regexp.MustCompile(`local API listening`))
+	api := "http://" + f.api
+	tok := filepath.Join(f.dir, "data", "api.token")
+	if code, out := f.edged("plan", "apply", "--api", api, "--token-file", tok, f.sign("v1", planV1)); code != 0 {
+		t.Fatalf("apply v1: %d\n%s", code, out)
+	}
+	v1 := f.services()
+
+	// A "service" that never answers go-plugin's handshake: the gate waits.
+	script := filepath.Join(f.dir, "hang.sh")
+	os.WriteFile(script, []byte("#!/bin/sh\nexec sleep 117.25\n"), 0o755)
+	v2 := strings.Replace(planV1, "version: 1", "version: 2", 1) + fmt.Sprintf(`  - {name: hang, url: "file://%s", sha256: %s, subscribe: ["#"], start_timeout: 60s}
+`, script, fileSHA256(t, script))
+	env := f.sign("v2", v2)
+	applying := exec.Command(f.bin, "plan", "apply", "--api", api, "--token-file", tok, env)
+	if err := applying.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer applying.Wait()
+	waitUntil(t, "plan 2 waiting on the gate of hang", func() bool {
+		var st orchestrator.Status
+		callAPI(context.Background(), "GET", api+"/api/v1/plan", "", nil, &st, apiTimeout)
+		for _, s := range st.Steps {
+			if s.Name == "start hang" && s.State == orchestrator.StepRunning {
+				return st.Version == 2
+			}
+		}
+		return false
+	})
+	waitUntil(t, "the hanging service's process", func() bool { return len(procsWithCmdline("sleep\x00117.25\x00")) > 0 })
+	if err := gw.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	gw.cmd.Wait()
+
+	gw = startChild(t, f.bin, cfg)
+	gw.waitLine(t, regexp.MustCompile(`local API listening`))
+	waitUntil(t, "plan 1's services running", func() bool {
+		s := f.services()
+		return len(s) == 2 && s["stats"].State == supervisor.StateRunning && s["alerts"].State == supervisor.StateRunning
+	})
+	if st := f.statusDoc().Plan; st.Version != 1 || st.State != orchestrator.StateRolledBack || st.Latest != 2 ||
+		!strings.Contains(st.Error, "stopped while applying plan 2") {
+		t.Errorf("status after the restart: %+v", st)
+	}
+	waitUntil(t, "the hanging service to die with edged", func() bool { return len(procsWithCmdline("sleep\x00117.25\x00")) == 0 })
+	if v1["stats"].Pid == f.services()["stats"].Pid {
+		t.Error("stats has the pid of before the kill: it cannot have")
+	}
+	// The same plan again (as the retained message would bring it) is
+	// answered, not applied.
+	code, out := f.edged("plan", "apply", "--api", api, "--token-file", tok, env)
+	if code != 1 || !strings.Contains(out, "plan 2: rolled_back") {
+		t.Errorf("v2 again: exit %d\n%s", code, out)
+	}
+	if _, ok := f.services()["hang"]; ok {
+		t.Error("v2 was applied again after the restart")
+	}
+}
+
+// procsWithCmdline lists the pids whose /proc/PID/cmdline is cmdline.
+func procsWithCmdline(cmdline string) []string {
+	dirs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	var out []string
+	for _, d := range dirs {
+		if b, err := os.ReadFile(d); err == nil && string(b) == cmdline {
+			out = append(out, filepath.Base(filepath.Dir(d)))
+		}
+	}
+	return out
+}
