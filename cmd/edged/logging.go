@@ -23,6 +23,7 @@ func defaultsYAML() string {
 	return fmt.Sprintf(`# edged configuration: every key is optional; these are the defaults.
 gateway:
   id: %s                  # default: this host's name; becomes part of MQTT topics
+  # labels: {site: plant-3}    # plans may pick gateways by labels
 data_dir: %s              # installs use /var/lib/edged
 cloud:
   url: ""                      # mqtt://host:1883 or mqtts://host:8883; empty = buffer only
@@ -57,6 +58,8 @@ local_mqtt:
 http:
   listen: %s         # the local API for edged status / edged device set; loopback only; "" = off
 log: {level: %s, format: %s}  # levels debug|info|warn|error; formats text|json
+# services: see examples/services.yaml
+# plans: {trusted_keys: [/etc/edged/ops.pub]}   # signed plans then decide devices, services and sync (README "Plans")
 `, c.Gateway.ID, c.DataDir, c.Cloud.TopicPrefix, c.Cloud.Batch, c.Cloud.Inflight, c.Outbox.MaxBytes,
 		c.Outbox.MaxAge, c.Outbox.Fsync, c.LocalMQTT.Mode, c.LocalMQTT.Listen, c.LocalMQTT.AllowAnonymous,
 		c.LocalMQTT.Persistence, c.LocalMQTT.RateLimit.MessagesPerSecond, c.HTTP.Listen, c.Log.Level, c.Log.Format)
