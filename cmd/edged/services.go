@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -299,7 +301,7 @@ func (d *daemon) wireServices() error {
 	}
 	var mgr *budget.Manager
 	if budgets {
-		m, err := budget.New(budget.Config{Logger: d.log.With("component", "budget")})
+		m, err := budget.New(budget.Config{Parent: budgetParent(d.cfg.DataDir), Logger: d.log.With("component", "budget")})
 		if err != nil {
 			return fmt.Errorf("services: budgets: %w", err)
 		}
@@ -332,6 +334,20 @@ func (d *daemon) wireServices() error {
 	d.sup, d.budgets = sup, mgr
 	d.sink = feedSink{store: d.sink, sup: sup}
 	return nil
+}
+
+// budgetParent names the cgroup that holds this daemon's service groups,
+// after its data dir: at start a daemon removes the groups it finds there
+// (left by a killed predecessor), so two daemons on one host (other data
+// dirs) must not share it. One data dir has one daemon (the outbox is
+// locked).
+func budgetParent(dataDir string) string {
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		abs = dataDir
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return budget.DefaultParent + "-" + hex.EncodeToString(sum[:4])
 }
 
 // usageEvery is how often services' resource use becomes readings.

@@ -9,10 +9,12 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"periph.io/x/conn/v3/gpio"
 
 	"edged/internal/mosquittotest"
+	"edged/runtime/budget"
 	"edged/runtime/supervisor"
 )
 
@@ -226,4 +228,40 @@ services:
 		t.Errorf("a device's own reading has source %q, want none", b.source)
 	}
 	_ = d
+}
+
+// TestTwoDaemonsKeepTheirOwnServiceGroups: a daemon starting on another
+// data dir (here in the same process) clears only its own leftover groups,
+// never the services of a daemon already running.
+func TestTwoDaemonsKeepTheirOwnServiceGroups(t *testing.T) {
+	cfg := func(dir string) string {
+		return writeConfig(t, dir, fmt.Sprintf(`gateway: {id: two}
+http: {listen: ""}
+local_mqtt: {mode: off}
+data_dir: %s
+devices: [{name: porch, kind: sim, interval: 50ms}]
+services:
+  - {name: stats, kind: aggregate, subscribe: ["#"], config: {window: 1s}, budget: {memory: 128Mi}}
+`, dir))
+	}
+	running := func(d *daemon) (int, bool) {
+		for _, s := range d.sup.Status() {
+			return s.Pid, s.State == supervisor.StateRunning && s.Restarts == 0
+		}
+		return 0, false
+	}
+	a, stopA := startDaemon(t, cfg(t.TempDir()))
+	defer stopA()
+	waitUntil(t, "a's service", func() bool { _, ok := running(a); return ok })
+	if a.budgets.Mode() == budget.ModeNone || a.budgets.Mode() == budget.ModeRlimit {
+		t.Skipf("budgets enforced by %s here: no cgroups to share", a.budgets.Mode())
+	}
+	pidA, _ := running(a)
+	b, stopB := startDaemon(t, cfg(t.TempDir()))
+	defer stopB()
+	waitUntil(t, "b's service", func() bool { _, ok := running(b); return ok })
+	time.Sleep(200 * time.Millisecond) // a kill would show as a restart by now
+	if pid, ok := running(a); !ok || pid != pidA {
+		t.Errorf("a's service after b started: pid %d (was %d), running without restarts %v", pid, pidA, ok)
+	}
 }
