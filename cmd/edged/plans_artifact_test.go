@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"edged/internal/mosquittotest"
+	"edged/runtime/orchestrator"
 	"edged/runtime/plan"
 	"edged/runtime/supervisor"
 )
@@ -48,18 +50,8 @@ func TestPlanArtifactAndSyncPolicy(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	pub, priv, _ := plan.GenerateKey()
-	plan.WritePublicKey(filepath.Join(dir, "ops.pub"), pub)
-	cfg := writeConfig(t, dir, fmt.Sprintf(`gateway: {id: gw-art}
-data_dir: %s/data
-cloud: {url: %s}
-http: {listen: 127.0.0.1:0}
-local_mqtt: {mode: off}
-plans: {trusted_keys: [%s/ops.pub]}
-`, dir, broker.URL(), dir))
 	cl := newCloud(t, broker.Addr(), "edged", "gw-art")
-	d, stop := startDaemon(t, cfg)
-	defer stop()
+	d, priv, root := startPlanDaemon(t, "gw-art", fmt.Sprintf("cloud: {url: %s}\nhttp: {listen: 127.0.0.1:0}\nlocal_mqtt: {mode: off}\n", broker.URL()))
 	apply := func(version int, services, extra string) (int, string) {
 		y := fmt.Sprintf(`version: %d
 gateway: {id: gw-art}
@@ -70,7 +62,7 @@ devices:
 		f := filepath.Join(dir, fmt.Sprintf("v%d.json", version))
 		os.WriteFile(f, plan.Sign(priv, []byte(y)).Encode(), 0o644)
 		var out bytes.Buffer
-		code := run(context.Background(), []string{"plan", "apply", "--api", "http://" + d.api.Addr(), "--token-file", filepath.Join(dir, "data", "api.token"), f}, &out, &out)
+		code := run(context.Background(), []string{"plan", "apply", "--api", "http://" + d.api.Addr(), "--token-file", filepath.Join(root, "data", "api.token"), f}, &out, &out)
 		return code, out.String()
 	}
 	echo := fmt.Sprintf(`services:
@@ -115,7 +107,7 @@ devices:
 	cl.waitFor("flow readings once sync.metrics is gone", func() bool { return len(cl.values["flow/rate"]) > 0 })
 
 	// v3 and v4 drop it: after v4 neither of the last two plans uses it.
-	art := filepath.Join(dir, "data", "artifacts", sum)
+	art := filepath.Join(root, "data", "artifacts", sum)
 	if code, out := apply(3, "", ""); code != 0 {
 		t.Fatalf("apply v3: %d\n%s", code, out)
 	}
@@ -133,23 +125,12 @@ devices:
 // TestPlanChangesMQTTSensors: with the embedded broker, a plan may add,
 // change and remove mqttsensor devices; the broker's routes follow.
 func TestPlanChangesMQTTSensors(t *testing.T) {
-	dir := t.TempDir()
-	pub, priv, _ := plan.GenerateKey()
-	plan.WritePublicKey(filepath.Join(dir, "ops.pub"), pub)
-	d, stop := startDaemon(t, writeConfig(t, dir, fmt.Sprintf(`gateway: {id: gw-lan}
-data_dir: %s/data
-http: {listen: ""}
-local_mqtt: {listen: 127.0.0.1:0}
-devices: []
-plans: {trusted_keys: [%s/ops.pub]}
-`, dir, dir)))
-	defer stop()
+	d, priv, _ := startPlanDaemon(t, "gw-lan", "http: {listen: \"\"}\nlocal_mqtt: {listen: 127.0.0.1:0}\ndevices: []\n")
 	apply := func(version int, devices string) {
 		t.Helper()
-		y := fmt.Sprintf("version: %d\ngateway: {id: gw-lan}\ndevices:\n%s", version, devices)
-		st, err := d.plans.submit(context.Background(), plan.Sign(priv, []byte(y)).Encode())
-		if err != nil || st.State != "applied" {
-			t.Fatalf("plan %d: %v %s %s %v", version, err, st.State, st.Error, st.Problems)
+		st := applyPlan(t, d, priv, fmt.Sprintf("version: %d\ngateway: {id: gw-lan}\ndevices:\n%s", version, devices))
+		if st.State != orchestrator.StateApplied {
+			t.Fatalf("plan %d: %s %s %v", version, st.State, st.Error, st.Problems)
 		}
 	}
 	addr := d.broker.Addr()
@@ -192,18 +173,7 @@ plans: {trusted_keys: [%s/ops.pub]}
 // hardware device opens the board when a plan brings one, while the API
 // keeps answering, and the actuator takes commands.
 func TestPlanOpensTheBoardForItsFirstChip(t *testing.T) {
-	dir := t.TempDir()
-	pub, priv, _ := plan.GenerateKey()
-	plan.WritePublicKey(filepath.Join(dir, "ops.pub"), pub)
-	d, stop := startDaemon(t, writeConfig(t, dir, fmt.Sprintf(`gateway: {id: gw-hw}
-data_dir: %s/data
-http: {listen: ""}
-local_mqtt: {mode: off}
-hardware: {board: sim}
-devices: []
-plans: {trusted_keys: [%s/ops.pub]}
-`, dir, dir)))
-	defer stop()
+	d, priv, _ := startPlanDaemon(t, "gw-hw", "http: {listen: \"\"}\nlocal_mqtt: {mode: off}\nhardware: {board: sim}\ndevices: []\n")
 	waitUntil(t, "the daemon running", d.ready.Load)
 	if got := d.statusDoc().Board; got != "none" {
 		t.Fatalf("board before the plan: %q", got)
@@ -216,12 +186,11 @@ plans: {trusted_keys: [%s/ops.pub]}
 			d.statusDoc()
 		}
 	}()
-	y := "version: 1\ngateway: {id: gw-hw}\ndevices:\n  - {name: fan, kind: gpio-out, pin: GPIO27}\n"
-	st, err := d.plans.submit(context.Background(), plan.Sign(priv, []byte(y)).Encode())
+	st := applyPlan(t, d, priv, "version: 1\ngateway: {id: gw-hw}\ndevices:\n  - {name: fan, kind: gpio-out, pin: GPIO27}\n")
 	applied.Store(true)
 	<-busy
-	if err != nil || st.State != "applied" {
-		t.Fatalf("plan: %v %s %s %v", err, st.State, st.Error, st.Problems)
+	if st.State != orchestrator.StateApplied {
+		t.Fatalf("plan: %s %s %v", st.State, st.Error, st.Problems)
 	}
 	if got := d.statusDoc().Board; got != "sim" {
 		t.Errorf("board after the plan: %q, want sim", got)
@@ -233,4 +202,34 @@ plans: {trusted_keys: [%s/ops.pub]}
 	if pin.Level() != true {
 		t.Error("the relay did not switch on")
 	}
+}
+
+// startPlanDaemon runs a daemon in this process that trusts a fresh key:
+// gateway gw, data in a temporary dir, plus the config lines extra. It
+// stops when the test ends.
+func startPlanDaemon(tb testing.TB, gw, extra string) (*daemon, ed25519.PrivateKey, string) {
+	tb.Helper()
+	dir := tb.TempDir()
+	pub, priv, _ := plan.GenerateKey()
+	if err := plan.WritePublicKey(filepath.Join(dir, "ops.pub"), pub); err != nil {
+		tb.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "edged.yaml")
+	body := fmt.Sprintf("gateway: {id: %s}\ndata_dir: %s/data\nplans: {trusted_keys: [%s/ops.pub]}\n%s", gw, dir, dir, extra)
+	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	d, stop := startDaemon(tb, cfg)
+	tb.Cleanup(func() { stop() })
+	return d, priv, dir
+}
+
+// applyPlan signs y with priv and applies it on d, waiting for the outcome.
+func applyPlan(tb testing.TB, d *daemon, priv ed25519.PrivateKey, y string) orchestrator.Status {
+	tb.Helper()
+	st, err := d.plans.submit(context.Background(), plan.Sign(priv, []byte(y)).Encode())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return st
 }

@@ -2,13 +2,11 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"edged/runtime/orchestrator"
-	"edged/runtime/plan"
 )
 
 // benchPlan is a plan of n sim devices and five built-in services, plus
@@ -35,26 +33,9 @@ func benchPlan(version int64, devices, variant int, extra string) string {
 // arriving to applied (from a gateway running nothing), and the time a
 // plan whose sixth service crashes on start takes to roll back to it.
 func BenchmarkPlanApply(b *testing.B) {
-	dir := b.TempDir()
-	pub, priv, _ := plan.GenerateKey()
-	if err := plan.WritePublicKey(filepath.Join(dir, "ops.pub"), pub); err != nil {
-		b.Fatal(err)
-	}
-	cfgPath := writeConfigB(b, fmt.Sprintf(`gateway: {id: bench}
-data_dir: %s/data
-http: {listen: ""}
-local_mqtt: {mode: off}
-devices: []
-plans: {trusted_keys: [%s/ops.pub]}
-`, dir, dir))
-	d, stop := startDaemon(b, cfgPath)
-	defer stop()
+	d, priv, _ := startPlanDaemon(b, "bench", "http: {listen: \"\"}\nlocal_mqtt: {mode: off}\ndevices: []\n")
 	version := int64(0)
-	apply := func(y string) orchestrator.Status {
-		b.Helper()
-		st := <-d.plans.orch.Submit(plan.Sign(priv, []byte(y)).Encode(), "bench")
-		return st
-	}
+	apply := func(y string) orchestrator.Status { return applyPlan(b, d, priv, y) }
 	empty := func() {
 		version++
 		if st := apply(fmt.Sprintf("version: %d\ngateway: {id: bench}\n", version)); st.State != orchestrator.StateApplied {
