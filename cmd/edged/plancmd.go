@@ -429,6 +429,7 @@ func planPush(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cert := fs.String("cert-file", "", "client certificate (PEM) for mutual TLS")
 	key := fs.String("key-file", "", "client key (PEM) for mutual TLS")
 	wait := fs.Duration("wait", time.Minute, "how long to wait for the gateway's status; 0 publishes and returns")
+	connectTimeout := fs.Duration("connect-timeout", 30*time.Second, "how long to try to connect to the broker")
 	if c := parse(fs, args, 1); c >= 0 {
 		return c
 	}
@@ -458,7 +459,7 @@ func planPush(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	done := make(chan struct{})
 	go func() { link.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
+	cctx, ccancel := context.WithTimeout(ctx, *connectTimeout)
 	_, err = link.WaitConnected(cctx)
 	ccancel()
 	if err != nil {

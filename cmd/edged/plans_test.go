@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"edged/internal/mosquittotest"
+	"edged/internal/testpki"
 	"edged/runtime/orchestrator"
 	"edged/runtime/plan"
 	"edged/runtime/supervisor"
@@ -324,4 +325,37 @@ func procsWithCmdline(cmdline string) []string {
 		}
 	}
 	return out
+}
+
+// TestPlanPushOverMutualTLS: the gateway's cloud link and the operator's
+// push both use mqtts with client certificates; without the CA the push
+// says why it cannot connect.
+func TestPlanPushOverMutualTLS(t *testing.T) {
+	f := newPlanFixture(t)
+	p := testpki.New(t, t.TempDir())
+	broker := mosquittotest.Start(t, mosquittotest.WithConfig("cafile "+p.CAFile, "certfile "+p.ServerCert,
+		"keyfile "+p.ServerKey, "require_certificate true"))
+	url := "mqtts://" + broker.Addr()
+	cfg := writeConfig(t, f.dir, fmt.Sprintf(`gateway: {id: gw-tls}
+data_dir: %s/data
+cloud: {url: %s, tls: {ca_file: %s, cert_file: %s, key_file: %s}}
+http: {listen: %s}
+local_mqtt: {mode: off}
+plans: {trusted_keys: [%s/ops.pub]}
+`, f.dir, url, p.CAFile, p.ClientCert, p.ClientKey, f.api, f.dir))
+	gw := startChild(t, f.bin, cfg)
+	gw.waitLine(t, regexp.MustCompile(`local API listening`))
+	env := f.sign("tls", "version: 1\ngateway: {id: gw-tls}\ndevices:\n  - {name: boiler, kind: sim, interval: 100ms}\n")
+	code, out := f.edged("plan", "push", "--url", url, "--gateway", "gw-tls", "--ca-file", p.CAFile,
+		"--cert-file", p.ClientCert, "--key-file", p.ClientKey, "--wait", "60s", env)
+	if code != 0 || !strings.Contains(out, "plan 1: applied") {
+		t.Fatalf("push over mutual TLS: exit %d\n%s", code, out)
+	}
+	if got := f.deviceNames(); !slices.Equal(got, []string{"boiler"}) {
+		t.Errorf("devices after the plan: %v", got)
+	}
+	code, out = f.edged("plan", "push", "--url", url, "--gateway", "gw-tls", "--connect-timeout", "2s", env)
+	if code != 1 || !strings.Contains(out, "cannot connect") || !strings.Contains(out, "certificate") {
+		t.Errorf("push without the CA and client certificate: exit %d, want 1 naming the certificate problem\n%s", code, out)
+	}
 }
