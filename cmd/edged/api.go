@@ -108,15 +108,16 @@ func apiReadings(rs []reading.Reading) []apiReading {
 
 // deviceDoc is one device in /api/v1/devices.
 type deviceDoc struct {
-	Name      string       `json:"name"`
-	Kind      string       `json:"kind"`
-	Healthy   bool         `json:"healthy"`
-	Reads     int64        `json:"reads"`
-	Errors    int64        `json:"errors"`
-	Stored    int64        `json:"stored"`
-	LastError string       `json:"last_error,omitempty"`
-	Actuator  bool         `json:"actuator"`
-	Last      []apiReading `json:"last"`
+	Name        string       `json:"name"`
+	Kind        string       `json:"kind"`
+	Healthy     bool         `json:"healthy"`
+	Reads       int64        `json:"reads"`
+	Errors      int64        `json:"errors"`
+	Stored      int64        `json:"stored"`
+	LastError   string       `json:"last_error,omitempty"`
+	LastErrorAt time.Time    `json:"last_error_at,omitzero"`
+	Actuator    bool         `json:"actuator"`
+	Last        []apiReading `json:"last"`
 }
 
 // devicesDoc lists the configured devices that are polled, then the
@@ -135,7 +136,7 @@ func (d *daemon) devicesDoc() any {
 	for _, ds := range d.devs.current().poller.Stats() {
 		seen[ds.Name] = true
 		docs = append(docs, deviceDoc{Name: ds.Name, Kind: kinds[ds.Name], Healthy: ds.Healthy, Reads: ds.Reads,
-			Errors: ds.ReadErrors + ds.AppendErrors, Stored: ds.Stored, LastError: ds.LastError,
+			Errors: ds.ReadErrors + ds.AppendErrors, Stored: ds.Stored, LastError: ds.LastError, LastErrorAt: ds.LastErrorAt,
 			Actuator: actuators[ds.Name], Last: apiReadings(d.recent.Last(ds.Name))})
 	}
 	for _, name := range d.recent.Devices() {

@@ -418,8 +418,10 @@ func (d *daemon) logStatus() {
 	if d.link != nil {
 		fs := d.fwd.Stats()
 		attrs = append(attrs, "cloud_connected", d.link.Connected(), "delivered", fs.Delivered)
-		if fs.LastError != "" {
-			attrs = append(attrs, "last_delivery_error", fs.LastError)
+		// A past error is not repeated on every line: only one the cloud
+		// part has not recovered from, with its time.
+		if le := cloudLastError(fs.LastError, d.link.Stats().LastError); le.Current() {
+			attrs = append(attrs, "last_delivery_error", le.Message, "last_delivery_error_at", le.At.UTC().Format(time.RFC3339))
 		}
 	} else {
 		attrs = append(attrs, "cloud", "off")

@@ -86,6 +86,12 @@ func TestOutageBuffersThenDeliversEverySeqInOrder(t *testing.T) {
 	waitUntil(t, "readings to buffer while the broker is down", func() bool { return d.outbox.Stats().Depth >= before+500 })
 	broker.Restart()
 	cl.waitAll(d.outbox.Stats().NextSeq - 1) // the whole backlog arrives
+	// The outage is in the status as a past error: with its time, and the
+	// time the cloud part worked again.
+	waitUntil(t, "the status to show the outage's error as recovered", func() bool {
+		c := d.statusDoc().Cloud
+		return c.Connected && c.LastError != "" && !c.LastErrorAt.IsZero() && !c.LastErrorRecoveredAt.Before(c.LastErrorAt)
+	})
 
 	// Stop with readings still flowing, then drain the rest from a daemon
 	// that has no devices: the backlog survives the restart.

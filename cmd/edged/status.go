@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"time"
 
+	"edged/internal/lasterr"
 	"edged/runtime/ingest"
 	"edged/runtime/supervisor"
 	"edged/sync/broker"
@@ -81,7 +82,20 @@ type cloudStatus struct {
 	Enabled   bool   `json:"enabled"`
 	Connected bool   `json:"connected"`
 	Delivered int64  `json:"delivered"`
-	LastError string `json:"last_error,omitempty"`
+	// LastError is the last delivery failure (the forwarder's) or, when
+	// none, the link's last connection error; each with its time, and the
+	// time the cloud part worked again after it.
+	LastError            string    `json:"last_error,omitempty"`
+	LastErrorAt          time.Time `json:"last_error_at,omitzero"`
+	LastErrorRecoveredAt time.Time `json:"last_error_recovered_at,omitzero"`
+}
+
+// cloudLastError is the newer of the forwarder's and the link's last error.
+func cloudLastError(fwd, link lasterr.Error) lasterr.Error {
+	if link.At.After(fwd.At) {
+		return link
+	}
+	return fwd
 }
 
 type outboxStatus struct {
@@ -94,13 +108,14 @@ type outboxStatus struct {
 }
 
 type deviceStatus struct {
-	Name      string       `json:"name"`
-	Healthy   bool         `json:"healthy"`
-	Reads     int64        `json:"reads"`
-	Errors    int64        `json:"errors"`
-	Stored    int64        `json:"stored"`
-	LastError string       `json:"last_error,omitempty"`
-	LastValue *lastReading `json:"last,omitempty"`
+	Name        string       `json:"name"`
+	Healthy     bool         `json:"healthy"`
+	Reads       int64        `json:"reads"`
+	Errors      int64        `json:"errors"`
+	Stored      int64        `json:"stored"`
+	LastError   string       `json:"last_error,omitempty"`
+	LastErrorAt time.Time    `json:"last_error_at,omitzero"`
+	LastValue   *lastReading `json:"last,omitempty"`
 }
 
 type lastReading struct {
@@ -125,7 +140,9 @@ func (d *daemon) statusDoc() statusDoc {
 	}
 	if d.link != nil {
 		fs := d.fwd.Stats()
-		doc.Cloud = cloudStatus{URL: d.cfg.Cloud.URL, Enabled: true, Connected: d.link.Connected(), Delivered: fs.Delivered, LastError: fs.LastError}
+		le := cloudLastError(fs.LastError, d.link.Stats().LastError)
+		doc.Cloud = cloudStatus{URL: d.cfg.Cloud.URL, Enabled: true, Connected: d.link.Connected(), Delivered: fs.Delivered,
+			LastError: le.Message, LastErrorAt: le.At, LastErrorRecoveredAt: le.RecoveredAt}
 	}
 	doc.LocalMQTT = d.localStatus()
 	doc.Services = []supervisor.Status{}
@@ -133,7 +150,7 @@ func (d *daemon) statusDoc() statusDoc {
 		doc.Services = d.sup.Status()
 	}
 	for _, ds := range d.devs.current().poller.Stats() {
-		s := deviceStatus{Name: ds.Name, Healthy: ds.Healthy, Reads: ds.Reads, Errors: ds.ReadErrors + ds.AppendErrors, Stored: ds.Stored, LastError: ds.LastError}
+		s := deviceStatus{Name: ds.Name, Healthy: ds.Healthy, Reads: ds.Reads, Errors: ds.ReadErrors + ds.AppendErrors, Stored: ds.Stored, LastError: ds.LastError, LastErrorAt: ds.LastErrorAt}
 		if ds.Last.Device != "" {
 			s.LastValue = &lastReading{Metric: ds.Last.Metric, Value: ds.Last.Value, Unit: ds.Last.Unit, Time: ds.Last.Time, Seq: ds.Last.Seq}
 		}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"edged/internal/lasterr"
 	"edged/reading"
 )
 
@@ -74,10 +75,10 @@ func (c Config) Validate() error {
 
 // Stats counts what the forwarder has done since it started.
 type Stats struct {
-	Messages  int64  // messages acknowledged by the broker
-	Delivered int64  // readings acknowledged by the broker
-	Failures  int64  // publishes that failed (each restarts from the oldest)
-	LastError string // the last failure, if any
+	Messages  int64         // messages acknowledged by the broker
+	Delivered int64         // readings acknowledged by the broker
+	Failures  int64         // publishes that failed (each restarts from the oldest)
+	LastError lasterr.Error // the last failure and when; recovered once a later delivery succeeded
 }
 
 // Forwarder drains a Store into a Link.
@@ -91,7 +92,7 @@ type Forwarder struct {
 	messages  atomic.Int64
 	delivered atomic.Int64
 	failures  atomic.Int64
-	lastErr   atomic.Pointer[string]
+	lastErr   lasterr.Record
 }
 
 // New returns a forwarder, applying defaults to cfg.
@@ -122,11 +123,7 @@ func New(cfg Config, store Store, link Link) (*Forwarder, error) {
 
 // Stats returns the counters.
 func (f *Forwarder) Stats() Stats {
-	s := Stats{Messages: f.messages.Load(), Delivered: f.delivered.Load(), Failures: f.failures.Load()}
-	if p := f.lastErr.Load(); p != nil {
-		s.LastError = *p
-	}
-	return s
+	return Stats{Messages: f.messages.Load(), Delivered: f.delivered.Load(), Failures: f.failures.Load(), LastError: f.lastErr.Get()}
 }
 
 // Run forwards until ctx ends, then waits up to DrainTimeout for the
@@ -153,8 +150,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			return nil
 		}
 		f.failures.Add(1)
-		msg := err.Error()
-		f.lastErr.Store(&msg)
+		f.lastErr.Set(err.Error(), time.Now())
 		f.log.Warn("telemetry delivery interrupted; resending from the oldest unacknowledged reading", "err", err)
 		select {
 		case <-ctx.Done():
@@ -304,6 +300,7 @@ func (s *session) collect() error {
 		acked = append(acked, p.seqs...)
 		s.f.messages.Add(1)
 		s.f.delivered.Add(int64(len(p.seqs)))
+		s.f.lastErr.Recovered(time.Now())
 		n++
 	}
 	if len(acked) > 0 {

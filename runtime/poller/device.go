@@ -20,6 +20,7 @@ type DeviceStats struct {
 	Stored       int64 // readings the sink accepted
 	AppendErrors int64 // readings the sink refused (e.g. disk full); they are lost
 	LastError    string
+	LastErrorAt  time.Time       // when LastError happened; Healthy says whether the device has recovered since
 	Last         reading.Reading // the last stored reading; zero before one
 }
 
@@ -37,6 +38,7 @@ type polled struct {
 	cancel     context.CancelFunc // ends the current read context
 	last       reading.Reading
 	lastErr    string
+	lastErrAt  time.Time
 	lastLog    time.Time
 	suppressed int
 }
@@ -73,8 +75,8 @@ func (d *polled) setLast(r reading.Reading) {
 // similar errors were suppressed since the last line.
 func (d *polled) note(log *slog.Logger, every time.Duration, msg string, err error) {
 	d.mu.Lock()
-	d.lastErr = err.Error()
 	now := time.Now()
+	d.lastErr, d.lastErrAt = err.Error(), now
 	if now.Sub(d.lastLog) < every {
 		d.suppressed++
 		d.mu.Unlock()
@@ -93,12 +95,13 @@ func (d *polled) stats(timeout time.Duration) DeviceStats {
 	defer d.mu.Unlock()
 	s := DeviceStats{
 		Name: d.Device.Name(), Healthy: d.healthy.Load(), Reads: d.reads.Load(), ReadErrors: d.readErrors.Load(),
-		Stored: d.stored.Load(), AppendErrors: d.appendErrors.Load(), LastError: d.lastErr, Last: d.last,
+		Stored: d.stored.Load(), AppendErrors: d.appendErrors.Load(), LastError: d.lastErr, LastErrorAt: d.lastErrAt, Last: d.last,
 	}
 	if since := d.readSince.Load(); since != 0 {
 		if running := time.Since(time.Unix(0, since)); running > timeout {
 			s.Healthy = false
 			s.LastError = fmt.Sprintf("read timed out: running for %s (limit %s)", running.Round(time.Millisecond), timeout)
+			s.LastErrorAt = time.Unix(0, since).Add(timeout)
 		}
 	}
 	return s

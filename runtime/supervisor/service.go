@@ -30,6 +30,7 @@ type Status struct {
 	OOMKills    uint64    `json:"oom_kills"`
 	Dropped     uint64    `json:"dropped_batches"`
 	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"` // State and Since say whether it has run since
 	Stderr      []string  `json:"stderr,omitempty"`
 	Since       time.Time `json:"since"`
 	Subscribe   []string  `json:"subscribe"`
@@ -52,19 +53,20 @@ type service struct {
 	tail    *tail
 	dropped atomic.Uint64
 
-	mu       sync.Mutex
-	cancel   context.CancelFunc // ends the loop; nil until start
-	state    string
-	since    time.Time
-	pid      int
-	restarts int
-	healthy  bool
-	lastErr  string
-	crashes  []time.Time
-	group    *budget.Group
-	usage    budget.Stats
-	cpuPct   float64
-	oomKills uint64
+	mu        sync.Mutex
+	cancel    context.CancelFunc // ends the loop; nil until start
+	state     string
+	since     time.Time
+	pid       int
+	restarts  int
+	healthy   bool
+	lastErr   string
+	lastErrAt time.Time
+	crashes   []time.Time
+	group     *budget.Group
+	usage     budget.Stats
+	cpuPct    float64
+	oomKills  uint64
 }
 
 func newService(s *Supervisor, sp Spec) *service {
@@ -113,7 +115,7 @@ func (sv *service) setLocked(state, lastErr string) {
 		sv.state, sv.since = state, time.Now()
 	}
 	if lastErr != "" {
-		sv.lastErr = lastErr
+		sv.lastErr, sv.lastErrAt = lastErr, time.Now()
 	}
 }
 
@@ -389,7 +391,7 @@ func (sv *service) status() Status {
 	st := Status{Name: sv.spec.Name, State: sv.state, Pid: sv.pid, Restarts: sv.restarts, Healthy: sv.healthy && sv.state == StateRunning,
 		Budget:      BudgetDoc{MemoryBytes: sv.spec.Budget.Memory, CPU: sv.spec.Budget.CPU, Pids: sv.spec.Budget.Pids},
 		Enforcement: enf, RSS: sv.usage.RSS, PeakRSS: sv.usage.PeakRSS, CPUPercent: sv.cpuPct, OOMKills: sv.oomKills,
-		Dropped: sv.dropped.Load(), LastError: sv.lastErr, Since: sv.since, Subscribe: sv.spec.Subscribe}
+		Dropped: sv.dropped.Load(), LastError: sv.lastErr, LastErrorAt: sv.lastErrAt, Since: sv.since, Subscribe: sv.spec.Subscribe}
 	if sv.state == StateFailed || sv.state == StateBackoff {
 		st.Stderr = sv.tail.lines()
 	}

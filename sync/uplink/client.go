@@ -12,6 +12,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"edged/internal/lasterr"
 	"edged/internal/latency"
 )
 
@@ -47,9 +48,10 @@ type Client struct {
 	closed       bool // Run has returned
 	epoch        uint64
 	subs         []*subscription
-	lastErr      string
+	lastErr      lasterr.Record
 
 	reconnects      atomic.Int64
+	lost            atomic.Int64
 	connectFailures atomic.Int64
 	published       atomic.Int64
 	ackLatency      latency.Histogram
@@ -67,14 +69,19 @@ type Stats struct {
 	Reconnects int64
 	// ConnectFailures counts failed connection attempts.
 	ConnectFailures int64
+	// Lost counts connections that ended without Run being asked to stop
+	// (broker gone, network down, keepalive missed).
+	Lost int64
 	// Published counts deliveries the broker acknowledged (QoS 1 and 2)
 	// or that were written (QoS 0), including the status messages.
 	Published int64
 	// PublishErrors counts Publish calls that failed, at once or through
 	// their Delivery.
 	PublishErrors int64
-	// LastError is the most recent connection or publish error, or "".
-	LastError string
+	// LastError is the most recent connection, subscription or publish
+	// error with its time; RecoveredAt is set once a later connection or
+	// publish succeeded.
+	LastError lasterr.Error
 	// AckLatency is the distribution of the time from Publish to the
 	// broker's acknowledgement (QoS 1) of successful deliveries.
 	AckLatency latency.Snapshot
@@ -232,6 +239,7 @@ func (c *Client) serve(ctx context.Context, s *session) (lost bool) {
 	select {
 	case <-s.lostCh:
 		c.setDisconnected(s)
+		c.lost.Add(1)
 		c.setLastError(fmt.Errorf("uplink: connection to %s: %w", c.server, s.lostErr))
 		<-s.done
 		return true
@@ -265,6 +273,9 @@ func (c *Client) serve(ctx context.Context, s *session) (lost bool) {
 // It returns an error only when the connection should be dropped; it
 // returns nil early when s ends or ctx is done.
 func (c *Client) setUp(ctx context.Context, s *session) error {
+	// The broker accepted the connection: a connection error before it is
+	// past. A subscription it rejects below is recorded after this.
+	c.lastErr.Recovered(time.Now())
 	applied := make(map[*subscription]bool)
 	online := false
 	for {
@@ -347,11 +358,7 @@ func (c *Client) markClosed() {
 	}
 }
 
-func (c *Client) setLastError(err error) {
-	c.mu.Lock()
-	c.lastErr = err.Error()
-	c.mu.Unlock()
-}
+func (c *Client) setLastError(err error) { c.lastErr.Set(err.Error(), time.Now()) }
 
 // WaitConnected blocks until the client is connected and returns the
 // connection's epoch, which increases with every new connection: a
@@ -387,9 +394,10 @@ func (c *Client) Stats() Stats {
 	st := Stats{
 		Reconnects:      c.reconnects.Load(),
 		ConnectFailures: c.connectFailures.Load(),
+		Lost:            c.lost.Load(),
 		Published:       c.published.Load(),
 		PublishErrors:   c.publishErrors.Load(),
-		LastError:       c.lastErr,
+		LastError:       c.lastErr.Get(),
 		AckLatency:      c.ackLatency.Snapshot(),
 	}
 	if s := c.cur.Load(); s != nil {

@@ -130,7 +130,7 @@ func TestConnectRefusedByBroker(t *testing.T) {
 			// MQTT 3.1.1 is pinned: paho would otherwise retry as 3.1 and
 			// report "unacceptable protocol version" instead.
 			want := "uplink: connect " + brokerURL + ": " + tt.want
-			if st := c.Stats(); st.ConnectFailures < 2 || st.LastError != want {
+			if st := c.Stats(); st.ConnectFailures < 2 || st.LastError.Message != want {
 				t.Fatalf("stats %+v, want repeated failures with LastError %q", st, want)
 			}
 		})

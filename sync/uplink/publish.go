@@ -87,6 +87,7 @@ func (c *Client) finish(d *Delivery, err error) {
 	} else {
 		c.published.Add(1)
 		c.ackLatency.Observe(time.Since(d.start))
+		c.lastErr.Recovered(time.Now())
 	}
 	close(d.done)
 }

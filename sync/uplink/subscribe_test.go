@@ -90,7 +90,7 @@ func TestSubscribeRejectedByBroker(t *testing.T) {
 	}
 	run(t, c)
 	waitConnected(t, c)
-	if st := c.Stats(); st.LastError != "uplink: subscribe forbidden/early: rejected by the broker" {
+	if st := c.Stats(); st.LastError.Message != "uplink: subscribe forbidden/early: rejected by the broker" {
 		t.Fatalf("LastError = %q, want the rejected subscription", st.LastError)
 	}
 

@@ -82,9 +82,9 @@ func TestTLSFailures(t *testing.T) {
 			prefix := "uplink: connect mqtts://" + b.Addr()
 			matched := false
 			for _, w := range tt.want {
-				matched = matched || strings.Contains(st.LastError, w)
+				matched = matched || strings.Contains(st.LastError.Message, w)
 			}
-			if st.Connected || st.ConnectFailures < 2 || !strings.HasPrefix(st.LastError, prefix) || !matched {
+			if st.Connected || st.ConnectFailures < 2 || !strings.HasPrefix(st.LastError.Message, prefix) || !matched {
 				t.Fatalf("stats %+v, want repeated failures with LastError %q... containing one of %q",
 					st, prefix, tt.want)
 			}
