@@ -110,6 +110,48 @@ type Inputs struct {
 	now   func() time.Time
 	names []string
 	waves map[string]*waveform.Wave
+	hist  *history
+}
+
+// Sample is one value a chip model measured: the quantity's value at T.
+type Sample struct {
+	T     time.Time
+	Value float64
+}
+
+// historyLen bounds the samples kept per quantity.
+const historyLen = 1024
+
+// history keeps the last historyLen samples of each quantity, so a test
+// can check a reading against what the chip really measured instead of
+// re-evaluating the waveform at a time it cannot pin.
+type history struct {
+	mu      sync.Mutex
+	samples map[string][]Sample
+}
+
+func (h *history) add(quantity string, s Sample) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.samples == nil {
+		h.samples = make(map[string][]Sample)
+	}
+	q := append(h.samples[quantity], s)
+	if len(q) > historyLen {
+		q = append(q[:0:0], q[len(q)-historyLen:]...)
+	}
+	h.samples[quantity] = q
+}
+
+// Measured returns the last samples (at most 1024, oldest first) the chip
+// measured of quantity.
+func (in *Inputs) Measured(quantity string) []Sample {
+	if in.hist == nil {
+		return nil
+	}
+	in.hist.mu.Lock()
+	defer in.hist.mu.Unlock()
+	return append([]Sample(nil), in.hist.samples[quantity]...)
 }
 
 // Value returns quantity's value at t in its unit (°C, hPa, %RH, V), the
@@ -127,4 +169,11 @@ func (in *Inputs) Value(quantity string, t time.Time) (float64, bool) {
 func (in *Inputs) Quantities() []string { return append([]string(nil), in.names...) }
 
 // at returns the value of a quantity the model knows it has.
-func (in *Inputs) at(quantity string, t time.Time) float64 { return in.waves[quantity].At(t) }
+// The sample is recorded (see Measured).
+func (in *Inputs) at(quantity string, t time.Time) float64 {
+	v := in.waves[quantity].At(t)
+	if in.hist != nil {
+		in.hist.add(quantity, Sample{T: t, Value: v})
+	}
+	return v
+}
