@@ -326,19 +326,25 @@ func TestRunReturnsPromptlyWhileConnectingToHungBroker(t *testing.T) {
 
 // The last-will test runs the client in a child process (this test binary,
 // re-executed) and kills it with SIGKILL, so no DISCONNECT is sent.
+// TestMain runs the child's part instead of the tests when the variable is
+// set, so no test is skipped in either process.
 const childEnv = "UPLINK_TEST_WILL_CHILD"
 
-func TestLastWillOnProcessDeath(t *testing.T) {
-	if os.Getenv(childEnv) != "" {
-		t.Skip("in the child")
+func TestMain(m *testing.M) {
+	if env := os.Getenv(childEnv); env != "" {
+		os.Exit(lastWillChild(env))
 	}
+	os.Exit(m.Run())
+}
+
+func TestLastWillOnProcessDeath(t *testing.T) {
 	b := mosquittotest.Start(t)
 	const topic = "edged/gw-will/status"
 	watcher := newPeer(t, b.Addr()).watch(t, topic)
 
 	ctx, cancel := context.WithTimeout(context.Background(), liveness)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestLastWillChild$", "-test.count=1")
+	cmd := exec.CommandContext(ctx, os.Args[0])
 	cmd.Env = append(os.Environ(), childEnv+"="+b.URL()+" "+topic)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -365,24 +371,23 @@ func TestLastWillOnProcessDeath(t *testing.T) {
 	newPeer(t, b.Addr()).watch(t, topic).expect(t, message{topic, "offline", true})
 }
 
-// TestLastWillChild is the child of TestLastWillOnProcessDeath: it connects
-// and then waits to be killed.
-func TestLastWillChild(t *testing.T) {
-	env := os.Getenv(childEnv)
-	if env == "" {
-		t.Skip("only run as a child of TestLastWillOnProcessDeath")
-	}
+// lastWillChild is the child of TestLastWillOnProcessDeath: it connects,
+// says so on stdout and then waits to be killed.
+func lastWillChild(env string) int {
 	brokerURL, topic, _ := strings.Cut(env, " ")
 	c, err := New(Config{URL: brokerURL, ClientID: "gw-will", StatusTopic: topic})
 	if err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), liveness)
 	defer cancel()
 	go func() { _ = c.Run(ctx) }()
 	if _, err := c.WaitConnected(ctx); err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	fmt.Println("CHILD CONNECTED")
 	<-ctx.Done() // the parent kills us long before
+	return 1
 }
