@@ -75,10 +75,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "--help", "-help":
 		return cmdHelp(args[1:], stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "edged: unknown command %q\n\n%s", args[0], usage)
+		fmt.Fprintf(stderr, "edged: unknown command %q%s\nRun 'edged help' for the list of commands.\n", args[0], didYouMean(args[0], commandNames))
 		return 2
 	}
 }
+
+// commandNames are the top-level commands, for "did you mean".
+var commandNames = []string{"run", "config", "status", "devices", "services", "hardware", "device", "broker", "service", "plan", "version", "help"}
 
 func cmdHelp(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -103,7 +106,7 @@ func cmdHelp(args []string, stdout, stderr io.Writer) int {
 	case "plan":
 		return cmdPlan(context.Background(), []string{"help"}, stdout, stdout)
 	default:
-		fmt.Fprintf(stderr, "edged help: no command %q\n\n%s", args[0], usage)
+		fmt.Fprintf(stderr, "edged help: no command %q%s\nRun 'edged help' for the list of commands.\n", args[0], didYouMean(args[0], commandNames))
 		return 2
 	}
 	return 0
@@ -167,6 +170,10 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, configUsage)
 		return 2
 	}
+	if len(args) > 1 && isHelp(args[len(args)-1]) {
+		fmt.Fprint(stdout, configUsage)
+		return 0
+	}
 	switch {
 	case args[0] == "check" && len(args) == 2:
 		if _, _, err := loadConfig(args[1], builtinKinds()); err != nil {
@@ -178,13 +185,22 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 	case args[0] == "defaults" && len(args) == 1:
 		fmt.Fprint(stdout, defaultsYAML())
 		return 0
-	case args[0] == "-h" || args[0] == "--help" || args[0] == "help":
+	case isHelp(args[0]) || args[0] == "help":
 		fmt.Fprint(stdout, configUsage)
 		return 0
+	case args[0] == "check":
+		fmt.Fprintf(stderr, "edged config check: want one FILE, got %d arguments\n\n%s", len(args)-1, configUsage)
+		return 2
+	case args[0] != "defaults":
+		fmt.Fprintf(stderr, "edged config: unknown subcommand %q%s\n\n%s", args[0], didYouMean(args[0], []string{"check", "defaults"}), configUsage)
+		return 2
 	}
 	fmt.Fprint(stderr, configUsage)
 	return 2
 }
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "-help" }
 
 // printConfigErr prints one problem per line, prefixed with the file.
 func printConfigErr(w io.Writer, path string, err error) {

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -25,16 +26,67 @@ const defaultAPI = "127.0.0.1:8080"
 
 // apiClient reaches the running daemon's local API.
 type apiClient struct {
+	fs        *flag.FlagSet
 	base      *string
 	tokenFile *string
+	config    *string
 }
 
-// apiFlags adds --api and --token-file to fs.
+// apiFlags adds --api, --token-file and --config to fs.
 func apiFlags(fs *flag.FlagSet) *apiClient {
 	return &apiClient{
+		fs:        fs,
 		base:      fs.String("api", "http://"+defaultAPI, "the running daemon's local API (http.listen in its config)"),
 		tokenFile: fs.String("token-file", "", "the API token (needed for commands, and from other hosts); default: $EDGED_TOKEN_FILE,\n./data/api.token or /var/lib/edged/api.token, whichever exists"),
+		config:    fs.String("config", "", "the daemon's config file (default $EDGED_CONFIG): its http.listen and\nhttp.token_file (or data_dir/api.token) stand in for --api and --token-file"),
 	}
+}
+
+// resolve takes the API address and token file from the daemon's config
+// (--config or $EDGED_CONFIG) where --api and --token-file were not given.
+func (c *apiClient) resolve() error {
+	path := *c.config
+	if path == "" {
+		path = os.Getenv("EDGED_CONFIG")
+	}
+	if path == "" {
+		return nil
+	}
+	set := map[string]bool{}
+	if c.fs != nil {
+		c.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	}
+	cfg, _, err := loadConfig(path, builtinKinds())
+	if err != nil {
+		return fmt.Errorf("--config %s: %w", path, err)
+	}
+	if !set["api"] {
+		if cfg.HTTP.Listen == "" {
+			return fmt.Errorf("--config %s: http.listen is \"\": the daemon serves no local API", path)
+		}
+		host, port, err := net.SplitHostPort(cfg.HTTP.Listen)
+		if err != nil {
+			return fmt.Errorf("--config %s: http.listen %q: %w", path, cfg.HTTP.Listen, err)
+		}
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			host = "127.0.0.1"
+		}
+		scheme := "http"
+		if cfg.HTTP.TLS.CertFile != "" {
+			scheme = "https"
+		}
+		*c.base = scheme + "://" + net.JoinHostPort(host, port)
+	}
+	if !set["token-file"] {
+		tf := cfg.HTTP.TokenFile
+		if tf == "" {
+			tf = filepath.Join(cfg.DataDir, tokenFileName)
+		}
+		if _, err := os.Stat(tf); err == nil {
+			*c.tokenFile = tf
+		}
+	}
+	return nil
 }
 
 // token reads the API token, or returns "" when no file is found.
@@ -69,6 +121,9 @@ const apiTimeout = 10 * time.Second
 // callTimeout is call with a timeout of its own (a plan apply waits for
 // downloads and health gates).
 func (c *apiClient) callTimeout(ctx context.Context, method, path string, body []byte, out any, timeout time.Duration) (int, error) {
+	if err := c.resolve(); err != nil {
+		return 0, err
+	}
 	token, err := c.token()
 	if err != nil {
 		return 0, err
@@ -92,7 +147,7 @@ func cmdDevice(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	action := fs.String("action", "set", "the command's action")
 	id := fs.String("id", "", "the command id (default: a random one); the daemon runs each id once")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: edged device set [--api URL] [--token-file F] [--action set] [--id ID] NAME VALUE
+		fmt.Fprint(stderr, `Usage: edged device set [--config FILE | --api URL --token-file F] [--action set] [--id ID] NAME VALUE
 
 Sends a command to the actuator NAME of the running daemon, with the same
 validation as commands from the cloud, and prints the result. VALUE is JSON
@@ -156,7 +211,7 @@ func cmdGet(ctx context.Context, name string, args []string, stdout, stderr io.W
 	fs.SetOutput(stderr)
 	api := apiFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: edged %s [--api URL] [--token-file F]\n\nPrints %s.\n\nFlags:\n", name, c.help)
+		fmt.Fprintf(stderr, "Usage: edged %s [--config FILE | --api URL --token-file F]\n\nPrints %s.\n\nFlags:\n", name, c.help)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -171,6 +226,9 @@ func cmdGet(ctx context.Context, name string, args []string, stdout, stderr io.W
 		return 1
 	}
 	stdout.Write(doc)
+	if len(doc) > 0 && doc[len(doc)-1] != '\n' {
+		fmt.Fprintln(stdout)
+	}
 	return 0
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -35,6 +36,9 @@ devices:
 	var out, errb bytes.Buffer
 	if code := run(context.Background(), []string{"status", api}, &out, &errb); code != 0 {
 		t.Fatalf("edged status: exit %d: %s", code, errb.String())
+	}
+	if !strings.HasSuffix(out.String(), "}\n") {
+		t.Fatalf("edged status output does not end with a newline: %q", out.String()[max(0, out.Len()-20):])
 	}
 	var doc statusDoc
 	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
@@ -105,5 +109,44 @@ devices:
 	code = run(context.Background(), []string{"device", "set", "--api=http://127.0.0.1:1", "boiler", "on"}, &out, &errb)
 	if code != 1 || !strings.Contains(errb.String(), "is edged running") {
 		t.Fatalf("device set with no daemon: exit %d, %q", code, errb.String())
+	}
+}
+
+// TestCLIReadsTheDaemonConfig: with --config (or $EDGED_CONFIG) the CLI
+// takes the API address from http.listen and the token from
+// http.token_file or data_dir/api.token; explicit flags still win.
+func TestCLIReadsTheDaemonConfig(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "gwdata")
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, tokenFileName), []byte("tok\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, dir, "http: {listen: 0.0.0.0:18123, token_file: \"\"}\ndata_dir: "+data+"\ndevices: []\n")
+	resolved := func(args ...string) (string, string, error) {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		api := apiFlags(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		err := api.resolve()
+		return *api.base, *api.tokenFile, err
+	}
+	t.Setenv("EDGED_CONFIG", "")
+	if base, tf, err := resolved("--config", cfg); err != nil || base != "http://127.0.0.1:18123" || tf != filepath.Join(data, tokenFileName) {
+		t.Fatalf("--config: base %q token %q err %v", base, tf, err)
+	}
+	t.Setenv("EDGED_CONFIG", cfg)
+	if base, tf, err := resolved("--api", "http://127.0.0.1:9"); err != nil || base != "http://127.0.0.1:9" || tf != filepath.Join(data, tokenFileName) {
+		t.Fatalf("$EDGED_CONFIG with --api: base %q token %q err %v", base, tf, err)
+	}
+	if _, _, err := resolved("--config", filepath.Join(dir, "missing.yaml")); err == nil || !strings.Contains(err.Error(), "--config") {
+		t.Fatalf("missing config: %v", err)
+	}
+	off := writeConfig(t, t.TempDir(), "http: {listen: \"\"}\ndevices: []\n")
+	if _, _, err := resolved("--config", off); err == nil || !strings.Contains(err.Error(), "serves no local API") {
+		t.Fatalf("http off: %v", err)
 	}
 }

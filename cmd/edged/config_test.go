@@ -115,12 +115,23 @@ func TestCLIUsage(t *testing.T) {
 		{[]string{"config"}, 2, "edged config check FILE"},
 		{[]string{"hardware", "--config", "../../examples/sim-board.yaml"}, 0, "edged would use: the SIMULATED board (hardware.board is sim)"},
 		{[]string{"help", "hardware"}, 0, "Initialises periph's host drivers"},
+		// Typos get a suggestion, not 25 lines of usage; --help works at every level.
+		{[]string{"statsu"}, 2, `unknown command "statsu" (did you mean "status"?)`},
+		{[]string{"help", "plna"}, 2, `no command "plna" (did you mean "plan"?)`},
+		{[]string{"config", "check", "--help"}, 0, "edged config check FILE"},
+		{[]string{"config", "defaults", "-h"}, 0, "edged config defaults"},
+		{[]string{"config", "chek", "x.yaml"}, 2, `unknown subcommand "chek" (did you mean "check"?)`},
+		{[]string{"config", "check"}, 2, "want one FILE, got 0 arguments"},
+		{[]string{"status", "--help"}, 0, "--config"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out bytes.Buffer
 			if code := run(context.Background(), tc.args, &out, &out); code != tc.code || !strings.Contains(out.String(), tc.want) {
 				t.Fatalf("exit %d (want %d), output:\n%s\nwant it to contain %q", code, tc.code, out.String(), tc.want)
+			}
+			if tc.code == 2 && strings.Count(out.String(), "\n") > 12 && len(tc.args) > 0 && tc.args[0] != "config" {
+				t.Fatalf("a usage error printed %d lines; want a short hint", strings.Count(out.String(), "\n"))
 			}
 		})
 	}

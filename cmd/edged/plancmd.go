@@ -282,7 +282,7 @@ func readEnvelope(path string) ([]byte, error) {
 }
 
 func planApply(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := planFlags("apply", "[--api URL] [--token-file F] ENVELOPE",
+	fs := planFlags("apply", "[--config FILE | --api URL --token-file F] ENVELOPE",
 		"Applies a signed plan on the running daemon through its local API, the\nsame way as a plan from the cloud, and shows the steps (with a progress bar\nfor artifact downloads). Exit 0 when applied, 1 when rejected or rolled back.", stderr)
 	api := apiFlags(fs)
 	timeout := fs.Duration("timeout", 10*time.Minute, "how long to wait for the apply (downloads included)")
@@ -387,7 +387,7 @@ func printStatus(w io.Writer, st orchestrator.Status) {
 }
 
 func planStatusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := planFlags("status", "[--api URL] [--json]", "Shows the latest plan the running daemon handled: version, state, steps, error.", stderr)
+	fs := planFlags("status", "[--config FILE | --api URL] [--json]", "Shows the latest plan the running daemon handled: version, state, steps, error.", stderr)
 	api := apiFlags(fs)
 	asJSON := fs.Bool("json", false, "print the status document as JSON")
 	if c := parse(fs, args, 0); c >= 0 {

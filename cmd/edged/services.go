@@ -261,7 +261,7 @@ func cmdServiceRestart(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.SetOutput(stderr)
 	api := apiFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: edged service restart [--api URL] [--token-file F] NAME\n\nRestarts a service of the running daemon now; a failed one (its circuit breaker open) runs again.\n\nFlags:\n")
+		fmt.Fprint(stderr, "Usage: edged service restart [--config FILE | --api URL --token-file F] NAME\n\nRestarts a service of the running daemon now; a failed one (its circuit breaker open) runs again.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
