@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -173,4 +174,20 @@ func (d *daemon) restartService(name string) error {
 		return fmt.Errorf("no service %q: this gateway runs no services", name)
 	}
 	return d.sup.Restart(name)
+}
+
+// consoleURL is where a browser on the gateway opens the web console.
+func (d *daemon) consoleURL() string {
+	scheme := "http"
+	if d.cfg.HTTP.TLS.CertFile != "" {
+		scheme = "https"
+	}
+	host, port, err := net.SplitHostPort(d.api.Addr())
+	if err != nil {
+		return scheme + "://" + d.api.Addr() + "/"
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port) + "/"
 }

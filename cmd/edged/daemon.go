@@ -322,7 +322,7 @@ func (d *daemon) run(ctx context.Context, start time.Time) error {
 	stages = append(stages, startStage("devices", d.devs.Run))
 	if d.api != nil {
 		stages = append(stages, startStage("api", d.api.Run))
-		d.log.Info("local API listening", "addr", d.api.Addr())
+		d.log.Info("local API listening", "addr", d.api.Addr(), "console", d.consoleURL())
 	}
 
 	d.ready.Store(true)
@@ -431,6 +431,7 @@ func (d *daemon) logStatus() {
 		if ds.Reads == 0 && ds.ReadErrors == 0 {
 			continue
 		}
-		d.log.Info("device", "device", ds.Name, "healthy", ds.Healthy, "last", ds.Last.String(), "stored", ds.Stored, "errors", ds.ReadErrors+ds.AppendErrors)
+		d.log.Info("device", "device", ds.Name, "healthy", ds.Healthy, "metric", ds.Last.Metric, "value", ds.Last.Value, "unit", ds.Last.Unit,
+			"seq", ds.Last.Seq, "stored", ds.Stored, "errors", ds.ReadErrors+ds.AppendErrors)
 	}
 }
