@@ -151,7 +151,7 @@ func TestPinWaitForEdge(t *testing.T) {
 			if got != tt.want {
 				t.Fatalf("WaitForEdge = %t, want %t", got, tt.want)
 			}
-			if took := time.Since(start); took > 2*time.Second || (!tt.want && tt.name == "timeout" && took < tt.timeout) {
+			if took := time.Since(start); took > time.Minute || (!tt.want && tt.name == "timeout" && took < tt.timeout) {
 				t.Fatalf("WaitForEdge took %s", took)
 			}
 		})
