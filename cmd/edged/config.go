@@ -367,7 +367,7 @@ func (c *Config) validateDevices(kinds map[string]deviceKind, errs *yamlconf.Err
 		}
 		k, ok := kinds[d.Kind]
 		if !ok {
-			errs.Add(p+".kind", "%q is not a device kind: use one of %s", d.Kind, strings.Join(kindNames(kinds), ", "))
+			errs.Add(p+".kind", "%q is not a device kind%s: use one of %s", d.Kind, didYouMean(d.Kind, kindNames(kinds)), strings.Join(kindNames(kinds), ", "))
 			continue
 		}
 		if k.sensor != nil && polled {
