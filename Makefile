@@ -9,7 +9,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 BIN     ?= bin/edged
 
-.PHONY: build build-arm64 build-armv7 run test bench fuzz vet clean install
+.PHONY: build build-arm64 build-armv7 run test bench fuzz vet clean install image
 
 build:  ## bin/edged for this machine
 	$(BUILD) -o bin/edged ./cmd/edged
@@ -19,6 +19,9 @@ build-arm64:  ## bin/edged-linux-arm64 (Raspberry Pi 3/4/5 64-bit OS, most gatew
 
 build-armv7:  ## bin/edged-linux-armv7 (32-bit Raspberry Pi OS)
 	GOOS=linux GOARCH=arm GOARM=7 $(BUILD) -o bin/edged-linux-armv7 ./cmd/edged
+
+image:  ## the arm64 container image edged:arm64 (needs docker buildx; PLATFORM=linux/arm/v7 for 32-bit)
+	docker buildx build --platform $(or $(PLATFORM),linux/arm64) -f Dockerfile.arm64 --build-arg VERSION=$(VERSION) -t edged:$(or $(TAG),arm64) .
 
 run: build  ## the daemon on defaults (one sim device, data in ./data, cloud off); CONFIG=file to use one
 	./bin/edged run $(if $(CONFIG),--config $(CONFIG),)
