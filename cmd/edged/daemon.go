@@ -225,7 +225,7 @@ func (d *daemon) wireCloud() error {
 		return err
 	}
 	fwd, err := forwarder.New(forwarder.Config{
-		TopicPrefix: c.TopicPrefix, GatewayID: d.cfg.Gateway.ID, Batch: c.Batch, Inflight: c.Inflight,
+		TopicPrefix: c.TopicPrefix, GatewayID: d.cfg.Gateway.ID, Epoch: d.outbox.Epoch(), Batch: c.Batch, Inflight: c.Inflight,
 		Logger: d.log.With("component", "forwarder"),
 	}, d.cloudStore(), linkAdapter{link})
 	if err != nil {
@@ -347,6 +347,11 @@ loop:
 		case <-ctx.Done():
 			break loop
 		case runErr = <-failed:
+			break loop
+		case <-d.outbox.Failed():
+			// The file handle is no longer trusted: exit non-zero so
+			// the supervisor (systemd Restart=) reopens and re-verifies it.
+			runErr = fmt.Errorf("outbox failed, restart to reopen it: %s", d.outbox.Stats().Failed)
 			break loop
 		case <-firstDurable:
 			firstDurable = nil

@@ -38,6 +38,8 @@ var (
 	mOutboxAppendErrs = desc("outbox_append_errors_total", "Appends that failed (e.g. disk full) since start.")
 	mOutboxCommits    = desc("outbox_commits_total", "Outbox write transactions (each one fsync) since start.")
 	mOutboxLastCommit = desc("outbox_last_commit_seconds", "Duration of the last outbox commit, fsync included.")
+	mOutboxRecovered  = desc("outbox_recovered", "1 when the outbox file was damaged at start, moved aside and a new epoch started (see /api/v1/status outbox.recovered).")
+	mOutboxFailed     = desc("outbox_failed", "1 when a commit failed and the outbox refuses appends until edged restarts.")
 
 	mDeviceReads     = desc("device_reads_total", "Successful reads of a device.", "device")
 	mDeviceReadErrs  = desc("device_read_errors_total", "Failed reads of a device (bus errors, CRC failures, timeouts).", "device")
@@ -83,7 +85,7 @@ var (
 // before the daemon's parts exist.
 func (daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{mOutboxReadings, mOutboxBytes, mOutboxOldest, mOutboxDropped, mOutboxAppended,
-		mOutboxAcked, mOutboxAppendErrs, mOutboxCommits, mOutboxLastCommit, mDeviceReads, mDeviceReadErrs, mDeviceStored,
+		mOutboxAcked, mOutboxAppendErrs, mOutboxCommits, mOutboxLastCommit, mOutboxRecovered, mOutboxFailed, mDeviceReads, mDeviceReadErrs, mDeviceStored,
 		mDeviceRefused, mDeviceHealthy, mUplinkConnected, mUplinkReconn, mUplinkPublished, mUplinkPubErrs, mFwdDelivered,
 		mFwdFailures, mCommands, mLocalClients, mLocalReceived, mLocalRouted, mLocalRateLimit, mLocalRateLimited, mLocalAuth,
 		mLocalACLDenied, mSensorMessages, mSensorReadings, mSensorMalformed, mIngestQueued, mIngestStored, mOutboxCommitLat,
@@ -115,6 +117,8 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(mOutboxAppendErrs, float64(st.AppendErrors))
 	counter(mOutboxCommits, float64(st.Commits))
 	gauge(mOutboxLastCommit, st.LastCommit.Seconds())
+	gauge(mOutboxRecovered, boolFloat(d.outbox.Recovery() != nil))
+	gauge(mOutboxFailed, boolFloat(st.Failed != ""))
 	ch <- prometheus.MustNewConstHistogram(mOutboxCommitLat, st.CommitLatency.Count, st.CommitLatency.Sum, st.CommitLatency.Cumulative)
 	for _, ds := range d.devs.current().poller.Stats() {
 		counter(mDeviceReads, float64(ds.Reads), ds.Name)
