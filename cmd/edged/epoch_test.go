@@ -28,7 +28,7 @@ type epochCloud struct {
 func newEpochCloud(t *testing.T, addr, gw string) *epochCloud {
 	t.Helper()
 	c := &epochCloud{values: map[string]float64{}, byEpoch: map[string]int{}}
-	opts := paho.NewClientOptions().AddBroker("tcp://"+addr).SetClientID("epoch-cloud").SetCleanSession(false).
+	opts := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("epoch-cloud").SetCleanSession(false).
 		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(100 * time.Millisecond).
 		SetMaxReconnectInterval(200 * time.Millisecond)
 	subscribed := make(chan struct{}, 1)

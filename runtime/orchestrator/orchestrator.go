@@ -273,7 +273,7 @@ func (o *Orchestrator) verify(s submission) (verified, *Status) {
 		return reject(fmt.Sprintf("replay or stale plan: version %d is not newer than the applied version %d", p.Version, applied))
 	}
 	if p.Version <= attempted {
-		return reject(fmt.Sprintf("replay: version %d was already tried (and failed); sign the fix as version %d or later", p.Version, attempted+1))
+		return reject(fmt.Sprintf("replay: version %d is not above version %d, already tried on this gateway (applied before, or failed); sign the next plan as version %d or later", p.Version, attempted, attempted+1))
 	}
 	return verified{submission: s, plan: p, key: env.KeyID}, nil
 }

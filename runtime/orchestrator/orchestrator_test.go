@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -145,7 +146,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) signed(version int, gateway string, services ...string) []byte {
+func (f *fixture) signed(version int64, gateway string, services ...string) []byte {
 	y := fmt.Sprintf("version: %d\ngateway: %s\n", version, gateway)
 	if len(services) > 0 {
 		y += "services:\n"
@@ -179,6 +180,7 @@ func TestApplyRejectRollBack(t *testing.T) {
 		{"invalid plan", f.signed(4, "{id: gw-01}", "invalid"), StateRejected, 2, "invalid plan"},
 		{"crash rolls back", f.signed(5, "{id: gw-01}", "bad"), StateRolledBack, 2, "service bad: exit status 3"},
 		{"failed version is not retried", f.signed(5, "{id: gw-01}", "a"), StateRejected, 2, "already tried"},
+		{"version past the ceiling", f.signed(math.MaxInt64, "{id: gw-01}", "a"), StateRejected, 2, "invalid plan"},
 		{"next version applies", f.signed(6, "{id: gw-01}", "a", "b"), StateApplied, 6, ""},
 	}
 	for _, c := range cases {

@@ -68,8 +68,26 @@ func Open(path string, cfg Config) (*Store, error) {
 			cfg.Logger.Warn("planstore: fsync of directory failed", "path", filepath.Dir(path), "err", err)
 		}
 	}
-	cfg.Logger.Info("planstore: opened", "path", path, "applied_version", sum.applied, "attempted_version", sum.attempted)
-	return &Store{path: path, log: cfg.Logger, db: db}, nil
+	st := &Store{path: path, log: cfg.Logger, db: db}
+	wm := WatermarkPath(path)
+	mark, err := readWatermark(wm)
+	if err != nil {
+		cfg.Logger.Error("planstore: plan watermark unreadable; using the version in the plan store and writing it again", "path", wm, "err", err)
+	}
+	st.mark = mark
+	if mark < sum.attempted {
+		// A store from before the watermark, or a damaged watermark.
+		if err := st.raiseMark(sum.attempted); err != nil {
+			closeQuietly(db)
+			return nil, fmt.Errorf("planstore: open %s: %w", path, err)
+		}
+	}
+	if mark > sum.attempted {
+		cfg.Logger.Warn("planstore: the plan watermark is above the plan store's attempted version (the store was started afresh?); plans up to it are refused as replays",
+			"path", path, "watermark", mark, "attempted_version", sum.attempted)
+	}
+	cfg.Logger.Info("planstore: opened", "path", path, "applied_version", sum.applied, "attempted_version", max(sum.attempted, mark))
+	return st, nil
 }
 
 // summary is what Open logs.

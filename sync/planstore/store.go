@@ -17,6 +17,9 @@ type Store struct {
 	path string
 	log  *slog.Logger
 
+	wmMu sync.Mutex // serialises watermark writes; guards mark
+	mark int64      // the version in the watermark file (see watermark.go)
+
 	mu sync.RWMutex // held for reading by operations, for writing by Close
 	db *bbolt.DB    // nil once closed
 }
@@ -68,6 +71,9 @@ func (s *Store) SetApplied(r Record) error {
 	if err != nil {
 		return fmt.Errorf("planstore: %s in %s: %w", op, s.path, err)
 	}
+	if err := s.raiseMark(r.Version); err != nil {
+		return fmt.Errorf("planstore: %s: %w", op, err)
+	}
 	return s.update(op, func(tx *bbolt.Tx) error {
 		pb, mb, err := buckets(tx)
 		if err != nil {
@@ -93,7 +99,9 @@ func (s *Store) SetApplied(r Record) error {
 }
 
 // Attempted returns the highest plan version ever attempted, applied or
-// failed, or 0 if none.
+// failed, or 0 if none: the larger of the value in the file and the one in
+// the watermark file beside it, so a damaged plans.db that was moved aside
+// does not reopen the door to replayed plans.
 func (s *Store) Attempted() (int64, error) {
 	var n int64
 	err := s.view("read attempted version", func(tx *bbolt.Tx) error {
@@ -104,7 +112,25 @@ func (s *Store) Attempted() (int64, error) {
 		n, err = readAttempted(mb)
 		return err
 	})
+	s.wmMu.Lock()
+	n = max(n, s.mark)
+	s.wmMu.Unlock()
 	return n, err
+}
+
+// raiseMark writes v to the watermark file if it is above the one there,
+// before the bbolt file is changed.
+func (s *Store) raiseMark(v int64) error {
+	s.wmMu.Lock()
+	defer s.wmMu.Unlock()
+	if v <= s.mark {
+		return nil
+	}
+	if err := writeWatermark(WatermarkPath(s.path), v); err != nil {
+		return err
+	}
+	s.mark = v
+	return nil
 }
 
 // SetAttempted records that version v was attempted. It only raises the
@@ -115,6 +141,9 @@ func (s *Store) SetAttempted(v int64) error {
 	op := fmt.Sprintf("set attempted version %d", v)
 	if v < 1 {
 		return fmt.Errorf("planstore: %s in %s: %w version: must be >= 1", op, s.path, ErrInvalid)
+	}
+	if err := s.raiseMark(v); err != nil {
+		return fmt.Errorf("planstore: %s: %w", op, err)
 	}
 	err := s.update(op, func(tx *bbolt.Tx) error {
 		_, mb, err := buckets(tx)
