@@ -66,6 +66,7 @@ var (
 	mSensorMalformed  = desc("sensor_malformed_total", "Messages an mqttsensor device refused for their payload or topic, by the device the topic names (_other past 256 names).", "device", "topic_device")
 	mIngestQueued     = desc("ingest_queued", "Pushed readings (MQTT sensors) waiting to be stored.")
 	mIngestStored     = desc("ingest_readings_stored_total", "Pushed readings (MQTT sensors) made durable.")
+	mIngestRefused    = desc("ingest_refused_time_total", "Pushed readings refused for their time (unstorable, beyond outbox.max_future, older than outbox.max_age), by device.", "device")
 	mOutboxCommitLat  = desc("outbox_commit_duration_seconds", "Outbox commit durations, fsync included.")
 	mUplinkAckLat     = desc("uplink_publish_ack_duration_seconds", "Time from publish to the cloud broker's acknowledgement.")
 
@@ -88,7 +89,7 @@ func (daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 		mOutboxAcked, mOutboxAppendErrs, mOutboxCommits, mOutboxLastCommit, mOutboxRecovered, mOutboxFailed, mDeviceReads, mDeviceReadErrs, mDeviceStored,
 		mDeviceRefused, mDeviceHealthy, mUplinkConnected, mUplinkReconn, mUplinkPublished, mUplinkPubErrs, mFwdDelivered,
 		mFwdFailures, mCommands, mLocalClients, mLocalReceived, mLocalRouted, mLocalRateLimit, mLocalRateLimited, mLocalAuth,
-		mLocalACLDenied, mSensorMessages, mSensorReadings, mSensorMalformed, mIngestQueued, mIngestStored, mOutboxCommitLat,
+		mLocalACLDenied, mSensorMessages, mSensorReadings, mSensorMalformed, mIngestQueued, mIngestStored, mIngestRefused, mOutboxCommitLat,
 		mUplinkAckLat, mServiceUp, mServiceRestarts, mServiceRSS, mServiceBudget, mServiceCPU, mServiceOOM, mServiceDropped, mPlanVersion, mPlanState} {
 		ch <- d
 	}
@@ -161,6 +162,9 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 		is := d.ingest.Stats()
 		gauge(mIngestQueued, float64(is.Queued))
 		counter(mIngestStored, float64(is.Stored))
+		for dev, r := range is.Refused {
+			counter(mIngestRefused, float64(r.Readings), dev)
+		}
 	}
 	if d.sup != nil {
 		for _, st := range d.sup.Status() {
