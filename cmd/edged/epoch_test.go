@@ -103,6 +103,7 @@ func TestCorruptOutboxStartsANewEpochTheCloudSees(t *testing.T) {
 	data := filepath.Join(dir, "data")
 	cl := newEpochCloud(t, broker.Addr(), "gw-ep")
 	cfg := writeConfig(t, dir, fmt.Sprintf(`gateway: {id: gw-ep}
+http: {listen: 127.0.0.1:0}
 data_dir: %s
 cloud: {url: %s, batch: 32, inflight: 4}
 devices:
@@ -126,6 +127,9 @@ devices:
 	rec := d2.outbox.Recovery()
 	if rec == nil || rec.OldEpoch != e1 || e2 == e1 || rec.LastSeq < 2000 || rec.Readings < 2000 {
 		t.Fatalf("recovery %+v; epochs %s then %s", rec, e1, e2)
+	}
+	if m := scrape(t, d2.api.Addr()); m["edged_outbox_recovered"] != 1 || m["edged_outbox_failed"] != 0 {
+		t.Errorf("/metrics: edged_outbox_recovered %v, edged_outbox_failed %v; want 1 and 0", m["edged_outbox_recovered"], m["edged_outbox_failed"])
 	}
 	waitUntil(t, "the cloud to see seq 1 of the new epoch", func() bool { return cl.has(e2, 1) && cl.has(e2, 100) })
 	waitUntil(t, "the retained health document to report the recovery", func() bool {

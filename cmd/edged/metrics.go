@@ -39,6 +39,7 @@ var (
 	mOutboxCommits    = desc("outbox_commits_total", "Outbox write transactions (each one fsync) since start.")
 	mOutboxLastCommit = desc("outbox_last_commit_seconds", "Duration of the last outbox commit, fsync included.")
 	mOutboxRecovered  = desc("outbox_recovered", "1 when the outbox file was damaged at start, moved aside and a new epoch started (see /api/v1/status outbox.recovered).")
+	mPlanRecovered    = desc("plan_store_recovered", "1 when plans.db was damaged at start and moved aside (see /api/v1/status plan.recovered).")
 	mOutboxFailed     = desc("outbox_failed", "1 when a commit failed and the outbox refuses appends until edged restarts.")
 
 	mDeviceReads     = desc("device_reads_total", "Successful reads of a device.", "device")
@@ -86,7 +87,7 @@ var (
 // before the daemon's parts exist.
 func (daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{mOutboxReadings, mOutboxBytes, mOutboxOldest, mOutboxDropped, mOutboxAppended,
-		mOutboxAcked, mOutboxAppendErrs, mOutboxCommits, mOutboxLastCommit, mOutboxRecovered, mOutboxFailed, mDeviceReads, mDeviceReadErrs, mDeviceStored,
+		mOutboxAcked, mOutboxAppendErrs, mOutboxCommits, mOutboxLastCommit, mOutboxRecovered, mOutboxFailed, mPlanRecovered, mDeviceReads, mDeviceReadErrs, mDeviceStored,
 		mDeviceRefused, mDeviceHealthy, mUplinkConnected, mUplinkReconn, mUplinkPublished, mUplinkPubErrs, mFwdDelivered,
 		mFwdFailures, mCommands, mLocalClients, mLocalReceived, mLocalRouted, mLocalRateLimit, mLocalRateLimited, mLocalAuth,
 		mLocalACLDenied, mSensorMessages, mSensorReadings, mSensorMalformed, mIngestQueued, mIngestStored, mIngestRefused, mOutboxCommitLat,
@@ -120,6 +121,7 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(mOutboxLastCommit, st.LastCommit.Seconds())
 	gauge(mOutboxRecovered, boolFloat(d.outbox.Recovery() != nil))
 	gauge(mOutboxFailed, boolFloat(st.Failed != ""))
+	gauge(mPlanRecovered, boolFloat(d.plans != nil && d.plans.recovered != nil))
 	ch <- prometheus.MustNewConstHistogram(mOutboxCommitLat, st.CommitLatency.Count, st.CommitLatency.Sum, st.CommitLatency.Cumulative)
 	for _, ds := range d.devs.current().poller.Stats() {
 		counter(mDeviceReads, float64(ds.Reads), ds.Name)

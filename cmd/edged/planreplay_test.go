@@ -58,6 +58,9 @@ func TestReplayRefusedAfterPlanStoreCorruption(t *testing.T) {
 	if aside, _ := filepath.Glob(path + ".corrupt-*"); len(aside) != 1 {
 		t.Fatalf("plans.db not moved aside: %v", aside)
 	}
+	if rec := d.planStatus().Recovered; rec == nil || !strings.Contains(rec.MovedTo, "plans.db.corrupt-") || rec.Reason == "" {
+		t.Errorf("status plan.recovered = %+v, want the moved-aside file and why", rec)
+	}
 	if v := d.plans.version(); v != 0 {
 		t.Fatalf("running plan %d after the store was started afresh, want 0", v)
 	}

@@ -37,7 +37,15 @@ type planner struct {
 	cur        atomic.Pointer[workload]
 	sensorKeys map[*mqttsensor.Sensor]string // the routed sensors' config keys (Switch only)
 	status     atomic.Pointer[orchestrator.Status]
-	kick       chan struct{} // a new status to publish
+	kick       chan struct{}  // a new status to publish
+	recovered  *storeRecovery // the damaged plans.db moved aside at start, if any
+}
+
+// storeRecovery is a damaged plan store moved aside at start.
+type storeRecovery struct {
+	At      time.Time `json:"at"`
+	MovedTo string    `json:"moved_to"`
+	Reason  string    `json:"reason"`
 }
 
 // openPlanner opens the plan and artifact stores in the data dir and, if a
@@ -51,15 +59,17 @@ func openPlanner(cfg Config, devs []device, kinds map[string]deviceKind, log *sl
 	}
 	path := filepath.Join(cfg.DataDir, "plans.db")
 	store, err := planstore.Open(path, planstore.Config{Logger: log})
+	var recovered *storeRecovery
 	if errors.Is(err, planstore.ErrCorrupt) {
 		// A damaged store must not keep the gateway down: keep the file
 		// for a post-mortem and start with no plan (the cloud's retained
-		// plan comes again).
+		// plan comes again; the watermark beside it keeps replays out).
 		aside := fmt.Sprintf("%s.corrupt-%d", path, time.Now().Unix())
 		log.Error("plan store damaged; moved aside, starting without a plan", "err", err, "moved_to", aside)
 		if rerr := os.Rename(path, aside); rerr != nil {
 			return nil, nil, errors.Join(err, rerr)
 		}
+		recovered = &storeRecovery{At: time.Now().UTC(), MovedTo: aside, Reason: err.Error()}
 		store, err = planstore.Open(path, planstore.Config{Logger: log})
 	}
 	if err != nil {
@@ -71,7 +81,8 @@ func openPlanner(cfg Config, devs []device, kinds map[string]deviceKind, log *sl
 		store.Close()
 		return nil, nil, err
 	}
-	p := &planner{log: log, store: store, arts: arts, trust: trust, kinds: kinds, artDir: artDir, base: cfg, kick: make(chan struct{}, 1)}
+	p := &planner{log: log, store: store, arts: arts, trust: trust, kinds: kinds, artDir: artDir, base: cfg, kick: make(chan struct{}, 1),
+		recovered: recovered}
 	w := fileWorkload(cfg, devs)
 	if rec, ok, err := store.Applied(); err != nil {
 		log.Error("stored plan unreadable; running the config file's devices and services", "err", err)

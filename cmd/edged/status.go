@@ -61,13 +61,15 @@ type planStatus struct {
 	// the one running (rejected or rolled back), and Error says why.
 	Latest int64  `json:"latest,omitempty"`
 	Error  string `json:"error,omitempty"`
+	// Recovered is the damaged plans.db moved aside at start, if any.
+	Recovered *storeRecovery `json:"recovered,omitempty"`
 }
 
 func (d *daemon) planStatus() planStatus {
 	if d.plans == nil {
 		return planStatus{State: "off"}
 	}
-	ps := planStatus{Version: d.plans.version(), State: "none"}
+	ps := planStatus{Version: d.plans.version(), State: "none", Recovered: d.plans.recovered}
 	if st := d.plans.statusDoc(); st.State != "" {
 		ps.State, ps.Error = st.State, st.Error
 		if st.Version != ps.Version {
