@@ -248,7 +248,7 @@ func (d *daemon) cloudStore() forwarder.Store {
 	if len(p.local) > 0 {
 		d.log.Info("raw readings kept on the gateway (aggregates go to the cloud)", "series", p.local)
 	}
-	return localOnlyStore{Outbox: d.outbox, policy: &d.policy}
+	return localOnlyStore{Outbox: d.outbox, policy: &d.policy, skip: &skipMemo{}}
 }
 
 // linkAdapter lets the uplink client serve as the forwarder's Link.

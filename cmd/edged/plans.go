@@ -146,6 +146,13 @@ func (p *planner) setStatus(st orchestrator.Status) {
 	}
 }
 
+// Committed applies w's outbox caps exactly, once w is the committed
+// workload (after a commit or a roll back): shrinking caps drop readings.
+func (p *planner) Committed(wl orchestrator.Workload) {
+	w := wl.(*workload)
+	p.d.outbox.SetLimits(int64(w.cfg.Outbox.MaxBytes), w.cfg.Outbox.MaxAge)
+}
+
 // Current is the running workload.
 func (p *planner) Current() orchestrator.Workload { return p.cur.Load() }
 
@@ -181,12 +188,23 @@ func (p *planner) Switch(ctx context.Context, wl orchestrator.Workload, r *orche
 	w := wl.(*workload)
 	d := p.d
 	h := r.Step("sync")
-	d.outbox.SetLimits(int64(w.cfg.Outbox.MaxBytes), w.cfg.Outbox.MaxAge)
+	// Caps that grow apply now; caps that shrink would drop buffered
+	// readings, so they wait for the commit (Committed) and a roll back
+	// leaves the backlog as it was.
+	curBytes, curAge := d.outbox.Limits()
+	newBytes, newAge := int64(w.cfg.Outbox.MaxBytes), w.cfg.Outbox.MaxAge
+	d.outbox.SetLimits(max(curBytes, newBytes), max(curAge, newAge))
 	if d.fwd != nil {
 		d.fwd.SetBatch(w.cfg.Cloud.Batch)
 	}
 	d.policy.Store(&cloudPolicy{local: localOnlyFilters(&w.cfg), only: w.cfg.cloudMetrics})
-	h.OK(fmt.Sprintf("outbox %s/%s, batch %d, metrics %v", w.cfg.Outbox.MaxBytes, w.cfg.Outbox.MaxAge, w.cfg.Cloud.Batch, orAll(w.cfg.cloudMetrics)))
+	drops := "none"
+	if n, err := d.outbox.WouldDrop(newBytes, newAge); err != nil {
+		drops = "unknown (" + err.Error() + ")"
+	} else if n > 0 {
+		drops = fmt.Sprintf("%d readings, once committed", n)
+	}
+	h.OK(fmt.Sprintf("outbox %s/%s (caps drop: %s), batch %d, metrics %v", w.cfg.Outbox.MaxBytes, w.cfg.Outbox.MaxAge, drops, w.cfg.Cloud.Batch, orAll(w.cfg.cloudMetrics)))
 	h = r.Step("devices")
 	added, changed, removed, err := d.devs.swap(ctx, w.devs)
 	if err != nil {

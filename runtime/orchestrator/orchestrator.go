@@ -47,6 +47,14 @@ type Target interface {
 	Switch(ctx context.Context, w Workload, r *Reporter) error
 }
 
+// Committer is a Target with changes that must wait until a workload is the
+// committed one, because they cannot be undone (caps that drop buffered
+// readings): Committed is called after the plan is committed, and with the
+// previous workload after a roll back.
+type Committer interface {
+	Committed(w Workload)
+}
+
 // Store keeps what must survive a reboot.
 type Store interface {
 	// Applied is the version of the applied plan, 0 when none is.
@@ -342,6 +350,7 @@ func (o *Orchestrator) apply(ctx context.Context, v verified) {
 			log.Error("roll back failed", "err", rerr)
 		} else {
 			h.OK(fmt.Sprintf("plan %d runs again", applied))
+			o.committed(prev)
 		}
 		st := r.set(func(s *Status) {
 			s.State, s.Finished, s.Error = StateRolledBack, time.Now(), err.Error()
@@ -359,6 +368,9 @@ func (o *Orchestrator) apply(ctx context.Context, v verified) {
 		// go back to what would.
 		h.Fail(err)
 		rerr := o.cfg.Target.Switch(context.WithoutCancel(ctx), prev, r)
+		if rerr == nil {
+			o.committed(prev)
+		}
 		st := r.set(func(s *Status) {
 			s.State, s.Finished, s.Error = StateRolledBack, time.Now(), "cannot store the plan: "+err.Error()
 			if rerr != nil {
@@ -369,10 +381,18 @@ func (o *Orchestrator) apply(ctx context.Context, v verified) {
 		return
 	}
 	h.OK("")
+	o.committed(w)
 	st := r.set(func(s *Status) { s.State, s.Finished, s.Applied = StateApplied, time.Now(), v.plan.Version })
 	log.Info("plan applied", "steps", len(st.Steps), "took", st.Finished.Sub(st.Started).Round(time.Millisecond))
 	o.settled()
 	o.finish(v.submission, st, false)
+}
+
+// committed tells a Committer Target that w is the committed workload.
+func (o *Orchestrator) committed(w Workload) {
+	if c, ok := o.cfg.Target.(Committer); ok {
+		c.Committed(w)
+	}
 }
 
 func (o *Orchestrator) settled() {

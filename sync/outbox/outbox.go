@@ -362,6 +362,54 @@ func (o *Outbox) SetLimits(maxBytes int64, maxAge time.Duration) {
 	}
 }
 
+// WouldDrop counts the readings that caps of maxBytes and maxAge would drop
+// now (0 keeps a cap as it is), without changing anything: a plan says it
+// before its caps apply. It reads from the front only as far as the caps
+// reach.
+func (o *Outbox) WouldDrop(maxBytes int64, maxAge time.Duration) (n int64, err error) {
+	if o.isClosed.Load() {
+		return 0, fmt.Errorf("outbox: count readings over caps: %w", ErrClosed)
+	}
+	if maxBytes <= 0 {
+		maxBytes = o.maxBytes.Load()
+	}
+	if maxAge <= 0 {
+		maxAge = time.Duration(o.maxAge.Load())
+	}
+	cutoff := o.cfg.Now().Add(-maxAge).UnixNano()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			n, err = 0, fmt.Errorf("outbox: count readings over caps in %s: %w", o.cfg.Path, panicError(r))
+		}
+	}()
+	err = o.db.View(func(tx *bbolt.Tx) error {
+		rb, mb := tx.Bucket([]byte(bucketReadings)), tx.Bucket([]byte(bucketMeta))
+		if rb == nil || mb == nil {
+			return corruptf("bucket %q or %q missing", bucketReadings, bucketMeta)
+		}
+		var st state
+		if v := mb.Get([]byte(keyState)); len(v) == stateLen {
+			st.decode(v)
+		}
+		bytes := st.bytes
+		c := rb.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			t, terr := decodeTime(v)
+			if terr == nil && bytes <= maxBytes && t >= cutoff {
+				return nil
+			}
+			bytes -= int64(len(k) + len(v))
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("outbox: count readings over caps in %s: %w", o.cfg.Path, err)
+	}
+	return n, nil
+}
+
 // Limits are the caps in force.
 func (o *Outbox) Limits() (maxBytes int64, maxAge time.Duration) {
 	return o.maxBytes.Load(), time.Duration(o.maxAge.Load())
