@@ -169,14 +169,15 @@ func planSign(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "WARNING: edged plan sign --force: signing a plan that fails its checks; gateways will reject it:\n%s: %v\n", fs.Arg(0), err)
 	}
-	env := plan.Sign(priv, data).Encode()
+	signed := plan.Sign(priv, data)
+	env := signed.Encode()
 	if *out == "" {
 		stdout.Write(append(env, '\n'))
 	} else if err := os.WriteFile(*out, append(env, '\n'), 0o644); err != nil {
 		fmt.Fprintf(stderr, "edged plan sign: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stderr, "signed plan version %d for gateway %s with key %s\n", p.Version, p.Gateway, plan.KeyID(priv.Public().(ed25519.PublicKey)))
+	fmt.Fprintf(stderr, "signed plan version %d for gateway %s with key %s at %s\n", p.Version, p.Gateway, plan.KeyID(priv.Public().(ed25519.PublicKey)), signed.IssuedAt.Format(time.RFC3339))
 	return 0
 }
 
@@ -287,7 +288,11 @@ func planVerify(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	fmt.Fprintf(stdout, "ok: plan version %d for gateway %s, signed by key %s; services start in order %v\n", p.Version, p.Gateway, env.KeyID, p.Order())
+	signedAt := "no issued_at: signed by an older edged"
+	if !env.IssuedAt.IsZero() {
+		signedAt = "at " + env.IssuedAt.Format(time.RFC3339)
+	}
+	fmt.Fprintf(stdout, "ok: plan version %d for gateway %s, signed by key %s (%s); services start in order %v\n", p.Version, p.Gateway, env.KeyID, signedAt, p.Order())
 	return 0
 }
 

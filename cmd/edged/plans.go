@@ -127,7 +127,7 @@ func (p *planner) start(d *daemon) error {
 	o, err := orchestrator.New(orchestrator.Config{
 		Trust: p.trust, GatewayID: d.cfg.Gateway.ID, Labels: d.cfg.Gateway.Labels,
 		Target: p, Store: storeAdapter{p.store},
-		OnStatus: p.setStatus, OnSettled: p.collect, Logger: p.log,
+		OnStatus: p.setStatus, OnSettled: p.collect, Logger: p.log, MaxClockSkew: d.cfg.Plans.MaxClockSkew,
 	})
 	if err != nil {
 		return err
@@ -411,6 +411,10 @@ func (a storeAdapter) Applied() (int64, error) {
 }
 
 func (a storeAdapter) Attempted() (int64, error)  { return a.s.Attempted() }
+func (a storeAdapter) Issued() (time.Time, error) { return a.s.Issued() }
+func (a storeAdapter) RaiseIssued(t time.Time) error {
+	return a.s.RaiseIssued(t)
+}
 func (a storeAdapter) SetAttempted(v int64) error { return a.s.SetAttempted(v) }
 func (a storeAdapter) Status() ([]byte, error)    { return a.s.Status() }
 func (a storeAdapter) SetStatus(doc []byte) error { return a.s.SetStatus(doc) }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestWatermarkSurvivesADamagedStore: plan 25 was applied; plans.db is then
@@ -47,8 +48,8 @@ func TestWatermarkSurvivesADamagedStore(t *testing.T) {
 	if err := s.SetAttempted(26); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := readWatermark(WatermarkPath(path)); err != nil || v != 26 {
-		t.Fatalf("watermark %d, %v; want 26", v, err)
+	if m, err := readWatermark(WatermarkPath(path)); err != nil || m.version != 26 {
+		t.Fatalf("watermark %+v, %v; want 26", m, err)
 	}
 }
 
@@ -81,12 +82,43 @@ func TestWatermarkDamagedOrMissing(t *testing.T) {
 			if n, _ := s.Attempted(); n != 7 {
 				t.Errorf("Attempted = %d, want 7", n)
 			}
-			if v, err := readWatermark(WatermarkPath(path)); err != nil || v != 7 {
-				t.Errorf("watermark not rewritten: %d, %v", v, err)
+			if m, err := readWatermark(WatermarkPath(path)); err != nil || m.version != 7 {
+				t.Errorf("watermark not rewritten: %+v, %v", m, err)
 			}
 			if tc.logs != "" && !strings.Contains(logs.String(), tc.logs) {
 				t.Errorf("log does not say %q:\n%s", tc.logs, logs.String())
 			}
 		})
+	}
+}
+
+// TestIssuedSurvivesADamagedStore: the newest signature time is kept in
+// both copies and only rises; a version 1 watermark line is still read.
+func TestIssuedSurvivesADamagedStore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "plans.db")
+	s := openTest(t, path)
+	at := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	if err := s.RaiseIssued(at); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RaiseIssued(at.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Issued(); err != nil || !got.Equal(at) {
+		t.Fatalf("Issued = %v, %v; want %v", got, err, at)
+	}
+	s.Close()
+	if err := os.Rename(path, path+".corrupt-1"); err != nil {
+		t.Fatal(err)
+	}
+	s = openTest(t, path)
+	if got, _ := s.Issued(); !got.Equal(at) {
+		t.Fatalf("Issued after the store was started afresh = %v, want %v", got, at)
+	}
+	s.Close()
+
+	os.WriteFile(WatermarkPath(path), []byte("edged-plan-watermark 1 12 "+crcOf("edged-plan-watermark 1 12")+"\n"), 0o600)
+	if m, err := readWatermark(WatermarkPath(path)); err != nil || m.version != 12 || m.issued != 0 {
+		t.Fatalf("version 1 line: %+v, %v", m, err)
 	}
 }
