@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -390,8 +391,10 @@ func (o *Outbox) trim(c *bbolt.Cursor, st *state, d *dropCounts) error {
 			o.log.Error("outbox: dropping undecodable reading", "path", o.cfg.Path, "key", fmt.Sprintf("%x", k), "err", err)
 		case st.bytes > o.maxBytes.Load():
 			d.bytes++
+			d.device(v)
 		case t < cutoff:
 			d.age++
+			d.device(v)
 		default:
 			st.oldest = t
 			return nil
@@ -416,9 +419,50 @@ func (o *Outbox) needsMaintenance() bool {
 	return st.bytes > o.maxBytes.Load() || st.oldest < o.cfg.Now().Add(-time.Duration(o.maxAge.Load())).UnixNano()
 }
 
-// dropCounts counts readings dropped since the last warning, by cause.
+// dropCounts counts readings dropped since the last warning, by cause, and
+// names the first few devices they were from.
 type dropCounts struct {
 	bytes, age, corrupt uint64
+	devices             [4]string // the first distinct devices dropped
+	more                bool      // readings of further devices were dropped
+}
+
+// device notes the device of the dropped record v.
+func (d *dropCounts) device(v []byte) {
+	dev := ""
+	if len(v) > headerLen {
+		if n, w := binary.Uvarint(v[headerLen:]); w > 0 && n <= uint64(len(v)-headerLen-w) {
+			dev = string(v[headerLen+w : headerLen+w+int(n)])
+		}
+	}
+	for i, have := range d.devices {
+		if have == dev {
+			return
+		}
+		if have == "" {
+			d.devices[i] = dev
+			return
+		}
+	}
+	d.more = true
+}
+
+// deviceList is the devices noted, for the log.
+func (d *dropCounts) deviceList() string {
+	var b strings.Builder
+	for _, dev := range d.devices {
+		if dev == "" {
+			break
+		}
+		if b.Len() > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(dev)
+	}
+	if d.more {
+		b.WriteString(",…")
+	}
+	return b.String()
 }
 
 // flushDropLog logs the drops counted since the last warning, at most once
@@ -433,7 +477,7 @@ func (o *Outbox) flushDropLog(force bool) {
 		return
 	}
 	o.log.Warn("outbox: dropped readings to stay within caps",
-		"path", o.cfg.Path, "by_bytes", d.bytes, "by_age", d.age, "undecodable", d.corrupt,
+		"path", o.cfg.Path, "by_bytes", d.bytes, "by_age", d.age, "undecodable", d.corrupt, "devices", d.deviceList(),
 		"max_bytes", o.maxBytes.Load(), "max_age", time.Duration(o.maxAge.Load()).String(), "dropped_total", o.w.st.dropped)
 	*d = dropCounts{}
 	o.w.lastDropLog = now

@@ -128,6 +128,9 @@ func TestDropsAreLogged(t *testing.T) {
 	if !strings.Contains(out, "dropped_total=11") {
 		t.Errorf("last warning does not carry the total:\n%s", out)
 	}
+	if !strings.Contains(out, "devices=dev ") {
+		t.Errorf("the warning does not name the device dropped:\n%s", out)
+	}
 }
 
 type lockedWriter struct {
