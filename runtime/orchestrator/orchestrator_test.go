@@ -25,7 +25,11 @@ type memStore struct {
 	issued    time.Time
 }
 
-func (m *memStore) Issued() (time.Time, error) { m.mu.Lock(); defer m.mu.Unlock(); return m.issued, nil }
+func (m *memStore) Issued() (time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.issued, nil
+}
 func (m *memStore) RaiseIssued(t time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
