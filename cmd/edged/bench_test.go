@@ -133,7 +133,7 @@ func bareRate(b *testing.B, broker *mosquittotest.Broker, target int64) float64 
 			}
 			window = window[1:]
 		}
-		window = append(window, c.Publish("bare/telemetry/s001", 1, false, forwarder.AppendPayload(nil, []reading.Reading{r})))
+		window = append(window, c.Publish("bare/telemetry/s001", 1, false, forwarder.AppendPayload(nil, "", []reading.Reading{r})))
 	}
 	m.wait(b)
 	return m.rate()

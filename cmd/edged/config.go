@@ -103,6 +103,9 @@ type OutboxConfig struct {
 	MaxAge time.Duration `yaml:"max_age"`
 	// Fsync makes every append durable before it returns; default true.
 	Fsync bool `yaml:"fsync"`
+	// MaxFuture: pushed readings (MQTT sensors) timed further ahead of
+	// the gateway clock are refused at ingest (counted); 10m.
+	MaxFuture time.Duration `yaml:"max_future"`
 }
 
 // DeviceConfig is one device to poll; Options depend on Kind.
@@ -140,7 +143,7 @@ func defaultConfig() Config {
 		Gateway:   GatewayConfig{ID: defaultGatewayID()},
 		DataDir:   "./data",
 		Cloud:     CloudConfig{TopicPrefix: "edged", Batch: 64, Inflight: 32},
-		Outbox:    OutboxConfig{MaxBytes: 256 << 20, MaxAge: 168 * time.Hour, Fsync: true},
+		Outbox:    OutboxConfig{MaxBytes: 256 << 20, MaxAge: 168 * time.Hour, Fsync: true, MaxFuture: 10 * time.Minute},
 		Devices:   []DeviceConfig{demoDevice()},
 		LocalMQTT: defaultLocalMQTT(),
 		HTTP:      HTTPConfig{Listen: defaultAPI},
@@ -199,6 +202,9 @@ func (c *Config) validate(kinds map[string]deviceKind) ([]device, yamlconf.Error
 	}
 	if c.Outbox.MaxAge <= 0 {
 		errs.Add("outbox.max_age", "must be positive, e.g. 168h")
+	}
+	if c.Outbox.MaxFuture <= 0 {
+		errs.Add("outbox.max_future", "must be positive, e.g. 10m (how far ahead of the gateway clock a sensor's reading time may be)")
 	}
 	if err := c.Hardware.Validate(); err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {

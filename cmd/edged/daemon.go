@@ -225,7 +225,7 @@ func (d *daemon) wireCloud() error {
 		return err
 	}
 	fwd, err := forwarder.New(forwarder.Config{
-		TopicPrefix: c.TopicPrefix, GatewayID: d.cfg.Gateway.ID, Batch: c.Batch, Inflight: c.Inflight,
+		TopicPrefix: c.TopicPrefix, GatewayID: d.cfg.Gateway.ID, Epoch: d.outbox.Epoch(), Batch: c.Batch, Inflight: c.Inflight,
 		Logger: d.log.With("component", "forwarder"),
 	}, d.cloudStore(), linkAdapter{link})
 	if err != nil {
@@ -248,7 +248,7 @@ func (d *daemon) cloudStore() forwarder.Store {
 	if len(p.local) > 0 {
 		d.log.Info("raw readings kept on the gateway (aggregates go to the cloud)", "series", p.local)
 	}
-	return localOnlyStore{Outbox: d.outbox, policy: &d.policy}
+	return localOnlyStore{Outbox: d.outbox, policy: &d.policy, skip: &skipMemo{}}
 }
 
 // linkAdapter lets the uplink client serve as the forwarder's Link.
@@ -347,6 +347,11 @@ loop:
 		case <-ctx.Done():
 			break loop
 		case runErr = <-failed:
+			break loop
+		case <-d.outbox.Failed():
+			// The file handle is no longer trusted: exit non-zero so
+			// the supervisor (systemd Restart=) reopens and re-verifies it.
+			runErr = fmt.Errorf("outbox failed, restart to reopen it: %s", d.outbox.Stats().Failed)
 			break loop
 		case <-firstDurable:
 			firstDurable = nil

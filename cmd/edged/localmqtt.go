@@ -188,7 +188,7 @@ func (d *daemon) wireLocalMQTT(sensors []*mqttsensor.Sensor) error {
 	// With plans on, the embedded broker gets a router even with no
 	// sensors yet: a plan may bring some.
 	if len(sensors) > 0 || (d.plans != nil && l.Mode == localEmbedded) {
-		d.ingest = ingest.New(d.sink, ingest.Config{Logger: d.log.With("component", "ingest")})
+		d.ingest = ingest.New(d.sink, d.sensorIngest())
 		d.sensors = newSensorRouter(sensors, d.ingest, d.log.With("component", "mqttsensor"))
 	}
 	if l.Mode == localExternal {

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"context"
+	"sync"
 	"sync/atomic"
 
 	"edged/internal/topic"
@@ -13,11 +13,38 @@ import (
 // localOnlyStore is the outbox as the forwarder sees it, minus the
 // readings that stay on the gateway: the raw readings that an aggregate
 // service with forward_raw: false keeps local, and, when a plan's sync
-// policy lists metrics, every reading it does not list. Peek skips them and
-// deletes them at once.
+// policy lists metrics, every reading it does not list. Peek skips them; it
+// never deletes them (the policy decides what the cloud reads, not what is
+// kept): they stay until the outbox caps drop them, counted in dropped, so
+// a policy rolled back or changed finds them still there.
 type localOnlyStore struct {
 	*outbox.Outbox
 	policy *atomic.Pointer[cloudPolicy]
+	skip   *skipMemo
+}
+
+// skipMemo remembers the run of local-only readings the last Peek passed
+// over, so the forwarder, asking again from the same seq, does not read the
+// growing local backlog again on every commit.
+type skipMemo struct {
+	mu        sync.Mutex
+	policy    *cloudPolicy // the policy the run was judged by
+	after, to uint64       // Peek(after) may start at to
+}
+
+func (m *skipMemo) start(p *cloudPolicy, after uint64) uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.policy == p && m.after == after && m.to > after {
+		return m.to
+	}
+	return after
+}
+
+func (m *skipMemo) set(p *cloudPolicy, after, to uint64) {
+	m.mu.Lock()
+	m.policy, m.after, m.to = p, after, to
+	m.mu.Unlock()
 }
 
 // cloudPolicy decides which readings go to the cloud.
@@ -80,8 +107,7 @@ func within(a, b string) bool {
 	return false
 }
 
-func (s localOnlyStore) local(r reading.Reading) bool {
-	p := s.policy.Load()
+func (s localOnlyStore) local(p *cloudPolicy, r reading.Reading) bool {
 	t := r.Device + "/" + r.Metric
 	if len(p.only) > 0 && !matchAny(p.only, t) {
 		return true
@@ -98,33 +124,35 @@ func matchAny(filters []string, t string) bool {
 	return false
 }
 
-// Peek returns the oldest readings for the cloud after seq, deleting the
-// local-only ones it passes over.
+// Peek returns the oldest readings for the cloud after seq, passing over the
+// local-only ones without deleting them.
 func (s localOnlyStore) Peek(after uint64, n int, dst []reading.Reading) ([]reading.Reading, error) {
+	p := s.policy.Load()
+	from := s.skip.start(p, after)
 	for {
-		rs, err := s.Outbox.Peek(after, n, dst)
-		if err != nil || len(rs) == 0 {
+		rs, err := s.Outbox.Peek(from, n, dst)
+		if err != nil {
 			return rs, err
+		}
+		if len(rs) == 0 {
+			s.skip.set(p, after, from)
+			return rs, nil
 		}
 		last := rs[len(rs)-1].Seq
 		full := len(rs) == n
-		var drop []uint64
 		out := rs[:0]
 		for _, r := range rs {
-			if s.local(r) {
-				drop = append(drop, r.Seq)
-			} else {
+			if !s.local(p, r) {
 				out = append(out, r)
 			}
 		}
-		if len(drop) > 0 {
-			if err := s.Outbox.Ack(context.Background(), drop); err != nil {
-				return nil, err
-			}
-		}
-		if len(out) > 0 || !full {
+		if len(out) > 0 {
 			return out, nil
 		}
-		after, dst = last, out // everything was local: read on
+		if !full {
+			s.skip.set(p, after, last)
+			return out, nil
+		}
+		from, dst = last, out // everything was local: read on
 	}
 }

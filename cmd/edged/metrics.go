@@ -38,6 +38,9 @@ var (
 	mOutboxAppendErrs = desc("outbox_append_errors_total", "Appends that failed (e.g. disk full) since start.")
 	mOutboxCommits    = desc("outbox_commits_total", "Outbox write transactions (each one fsync) since start.")
 	mOutboxLastCommit = desc("outbox_last_commit_seconds", "Duration of the last outbox commit, fsync included.")
+	mOutboxRecovered  = desc("outbox_recovered", "1 when the outbox file was damaged at start, moved aside and a new epoch started (see /api/v1/status outbox.recovered).")
+	mPlanRecovered    = desc("plan_store_recovered", "1 when plans.db was damaged at start and moved aside (see /api/v1/status plan.recovered).")
+	mOutboxFailed     = desc("outbox_failed", "1 when a commit failed and the outbox refuses appends until edged restarts.")
 
 	mDeviceReads     = desc("device_reads_total", "Successful reads of a device.", "device")
 	mDeviceReadErrs  = desc("device_read_errors_total", "Failed reads of a device (bus errors, CRC failures, timeouts).", "device")
@@ -64,6 +67,7 @@ var (
 	mSensorMalformed  = desc("sensor_malformed_total", "Messages an mqttsensor device refused for their payload or topic, by the device the topic names (_other past 256 names).", "device", "topic_device")
 	mIngestQueued     = desc("ingest_queued", "Pushed readings (MQTT sensors) waiting to be stored.")
 	mIngestStored     = desc("ingest_readings_stored_total", "Pushed readings (MQTT sensors) made durable.")
+	mIngestRefused    = desc("ingest_refused_time_total", "Pushed readings refused for their time (unstorable, beyond outbox.max_future, older than outbox.max_age), by device.", "device")
 	mOutboxCommitLat  = desc("outbox_commit_duration_seconds", "Outbox commit durations, fsync included.")
 	mUplinkAckLat     = desc("uplink_publish_ack_duration_seconds", "Time from publish to the cloud broker's acknowledgement.")
 
@@ -83,10 +87,10 @@ var (
 // before the daemon's parts exist.
 func (daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{mOutboxReadings, mOutboxBytes, mOutboxOldest, mOutboxDropped, mOutboxAppended,
-		mOutboxAcked, mOutboxAppendErrs, mOutboxCommits, mOutboxLastCommit, mDeviceReads, mDeviceReadErrs, mDeviceStored,
+		mOutboxAcked, mOutboxAppendErrs, mOutboxCommits, mOutboxLastCommit, mOutboxRecovered, mOutboxFailed, mPlanRecovered, mDeviceReads, mDeviceReadErrs, mDeviceStored,
 		mDeviceRefused, mDeviceHealthy, mUplinkConnected, mUplinkReconn, mUplinkPublished, mUplinkPubErrs, mFwdDelivered,
 		mFwdFailures, mCommands, mLocalClients, mLocalReceived, mLocalRouted, mLocalRateLimit, mLocalRateLimited, mLocalAuth,
-		mLocalACLDenied, mSensorMessages, mSensorReadings, mSensorMalformed, mIngestQueued, mIngestStored, mOutboxCommitLat,
+		mLocalACLDenied, mSensorMessages, mSensorReadings, mSensorMalformed, mIngestQueued, mIngestStored, mIngestRefused, mOutboxCommitLat,
 		mUplinkAckLat, mServiceUp, mServiceRestarts, mServiceRSS, mServiceBudget, mServiceCPU, mServiceOOM, mServiceDropped, mPlanVersion, mPlanState} {
 		ch <- d
 	}
@@ -115,6 +119,9 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(mOutboxAppendErrs, float64(st.AppendErrors))
 	counter(mOutboxCommits, float64(st.Commits))
 	gauge(mOutboxLastCommit, st.LastCommit.Seconds())
+	gauge(mOutboxRecovered, boolFloat(d.outbox.Recovery() != nil))
+	gauge(mOutboxFailed, boolFloat(st.Failed != ""))
+	gauge(mPlanRecovered, boolFloat(d.plans != nil && d.plans.recovered != nil))
 	ch <- prometheus.MustNewConstHistogram(mOutboxCommitLat, st.CommitLatency.Count, st.CommitLatency.Sum, st.CommitLatency.Cumulative)
 	for _, ds := range d.devs.current().poller.Stats() {
 		counter(mDeviceReads, float64(ds.Reads), ds.Name)
@@ -157,6 +164,9 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 		is := d.ingest.Stats()
 		gauge(mIngestQueued, float64(is.Queued))
 		counter(mIngestStored, float64(is.Stored))
+		for dev, r := range is.Refused {
+			counter(mIngestRefused, float64(r.Readings), dev)
+		}
 	}
 	if d.sup != nil {
 		for _, st := range d.sup.Status() {

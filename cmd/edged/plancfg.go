@@ -30,6 +30,9 @@ type PlansConfig struct {
 	// MemoryAllowance caps the sum of the services' memory budgets in a
 	// plan; default: half of this machine's RAM.
 	MemoryAllowance yamlconf.Size `yaml:"memory_allowance"`
+	// MaxClockSkew refuses plans signed (issued_at) further ahead of this
+	// gateway's clock; default 15m.
+	MaxClockSkew time.Duration `yaml:"max_clock_skew"`
 
 	keys []ed25519.PublicKey // read by validate
 }
@@ -52,6 +55,9 @@ func (c *Config) validatePlans(errs *yamlconf.Errors) {
 			continue
 		}
 		p.keys = append(p.keys, k)
+	}
+	if p.MaxClockSkew < 0 {
+		errs.Add("plans.max_clock_skew", "must be positive, e.g. 15m (how far ahead of this gateway's clock a plan's signature time may be)")
 	}
 	if p.MemoryAllowance < 0 {
 		errs.Add("plans.memory_allowance", "must be positive, e.g. 256Mi")

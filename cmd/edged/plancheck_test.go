@@ -67,3 +67,55 @@ func FuzzPlanWorkload(f *testing.F) {
 		}
 	})
 }
+
+// TestPlanCheckWithoutConfig: without --config, plan check still runs every
+// check that needs no gateway (service configs included) and names the
+// plan file's line; plan sign runs the same checks and refuses to sign,
+// unless --force (loudly). The good plans pass without --config too.
+func TestPlanCheckWithoutConfig(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte(`version: 3
+gateway: {id: gw-01}
+services:
+  - {name: stats, kind: aggregate, subscribe: ["+/temperature"], config: {window: 1m}}
+  - {name: alerts, kind: rules, subscribe: ["#"], config: {rules: [{name: hot, when: {device: boiler, metric: t, above: 1}, then: {alert: {metric: hot}}}]}}
+  - name: watch
+    kind: anomaly
+    subscribe: ["boiler/temperature"]
+    config:
+      threshold: 4
+      warmup: -5
+`), 0o644)
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"plan", "check", bad}, &out, &errb); code != 1 ||
+		!strings.Contains(out.String(), "services[2].config: anomaly config: warmup: -5 is negative") || !strings.Contains(out.String(), "(line 11)") {
+		t.Fatalf("plan check without --config: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	out.Reset()
+	errb.Reset()
+	if err := run(context.Background(), []string{"plan", "keygen", "--out", filepath.Join(dir, "ops")}, &out, &errb); err != 0 {
+		t.Fatal(errb.String())
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"plan", "sign", "--key", filepath.Join(dir, "ops.key"), "--out", filepath.Join(dir, "bad.json"), bad}, &out, &errb); code != 1 ||
+		!strings.Contains(errb.String(), "warmup: -5 is negative") || !strings.Contains(errb.String(), "not signed") {
+		t.Fatalf("plan sign of a plan failing its checks: exit %d\n%s", code, errb.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bad.json")); err == nil {
+		t.Fatal("an envelope was written")
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"plan", "sign", "--force", "--key", filepath.Join(dir, "ops.key"), "--out", filepath.Join(dir, "bad.json"), bad}, &out, &errb); code != 0 ||
+		!strings.Contains(errb.String(), "WARNING") {
+		t.Fatalf("plan sign --force: exit %d\n%s", code, errb.String())
+	}
+	goods, _ := filepath.Glob("testdata/plans/good/*.yaml")
+	examples, _ := filepath.Glob("../../examples/plans/*.yaml")
+	for _, f := range append(goods, examples...) {
+		out.Reset()
+		if code := run(context.Background(), []string{"plan", "check", f}, &out, &errb); code != 0 || !strings.Contains(out.String(), "with --config also:") {
+			t.Errorf("%s without --config: exit %d\n%s", f, code, out.String())
+		}
+	}
+}

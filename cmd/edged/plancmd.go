@@ -136,9 +136,10 @@ func planKeygen(args []string, stdout, stderr io.Writer) int {
 
 func planSign(args []string, stdout, stderr io.Writer) int {
 	fs := planFlags("sign", "--key NAME.key [--out FILE] PLAN.yaml",
-		"Checks PLAN.yaml and signs its exact bytes. Writes the envelope\n{\"plan\",\"signature\",\"key_id\"} to --out or stdout.", stderr)
+		"Checks PLAN.yaml (as edged plan check does without --config) and signs its\nexact bytes. Writes the envelope {\"plan\",\"signature\",\"key_id\"} to --out or\nstdout.", stderr)
 	key := fs.String("key", "", "private key file (edged plan keygen)")
 	out := fs.String("out", "", "write the envelope here instead of stdout")
+	force := fs.Bool("force", false, "sign even if the plan fails the checks of edged plan check (loudly)")
 	if c := parse(fs, args, 1); c >= 0 {
 		return c
 	}
@@ -161,14 +162,22 @@ func planSign(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "edged plan sign: %s: %v\nnot signed\n", fs.Arg(0), err)
 		return 1
 	}
-	env := plan.Sign(priv, data).Encode()
+	if _, err := checkPlan(p, ""); err != nil {
+		if !*force {
+			fmt.Fprintf(stderr, "edged plan sign: %s: %v\nnot signed (these are the checks of edged plan check; --force signs anyway)\n", fs.Arg(0), err)
+			return 1
+		}
+		fmt.Fprintf(stderr, "WARNING: edged plan sign --force: signing a plan that fails its checks; gateways will reject it:\n%s: %v\n", fs.Arg(0), err)
+	}
+	signed := plan.Sign(priv, data)
+	env := signed.Encode()
 	if *out == "" {
 		stdout.Write(append(env, '\n'))
 	} else if err := os.WriteFile(*out, append(env, '\n'), 0o644); err != nil {
 		fmt.Fprintf(stderr, "edged plan sign: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stderr, "signed plan version %d for gateway %s with key %s\n", p.Version, p.Gateway, plan.KeyID(priv.Public().(ed25519.PublicKey)))
+	fmt.Fprintf(stderr, "signed plan version %d for gateway %s with key %s at %s\n", p.Version, p.Gateway, plan.KeyID(priv.Public().(ed25519.PublicKey)), signed.IssuedAt.Format(time.RFC3339))
 	return 0
 }
 
@@ -185,20 +194,41 @@ func planCheck(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	p, err := plan.Parse(data)
-	if err == nil && *config != "" {
-		cfg, _, cerr := loadConfig(*config, builtinKinds())
-		if cerr != nil {
-			fmt.Fprintf(stderr, "edged plan check: %s: %v\n", *config, cerr)
+	if err == nil {
+		if _, err = checkPlan(p, *config); errors.Is(err, errConfigFile) {
+			fmt.Fprintf(stderr, "edged plan check: %v\n", err)
 			return 1
 		}
-		_, err = planWorkload(cfg, p, builtinKinds(), "artifacts")
 	}
 	if err != nil {
 		fmt.Fprintf(stdout, "%s: %v\n", fs.Arg(0), err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: ok: plan version %d for gateway %s; services start in order %v\n", fs.Arg(0), p.Version, p.Gateway, p.Order())
+	if *config == "" {
+		fmt.Fprintln(stdout, "checked without a gateway config: device kinds, names, pins and addresses, services and their configs, budgets, the sync policy;\nwith --config also: memory budgets against plans.memory_allowance, the gateway's hardware and local_mqtt settings")
+	}
 	return 0
+}
+
+// errConfigFile marks a problem with --config's file rather than the plan.
+var errConfigFile = errors.New("gateway config")
+
+// checkPlan runs every check of a parsed plan that a gateway runs before it
+// applies it: against the config file at configPath, or, without one,
+// against the default config (so every check that does not depend on a
+// gateway's own settings runs: service configs included).
+func checkPlan(p *plan.Plan, configPath string) (*workload, error) {
+	base := defaultConfig()
+	base.Gateway.ID = "plan-check"
+	if configPath != "" {
+		cfg, _, err := loadConfig(configPath, builtinKinds())
+		if err != nil {
+			return nil, fmt.Errorf("%w %s: %w", errConfigFile, configPath, err)
+		}
+		base = cfg
+	}
+	return planWorkload(base, p, builtinKinds(), "artifacts")
 }
 
 func planVerify(args []string, stdout, stderr io.Writer) int {
@@ -258,7 +288,11 @@ func planVerify(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	fmt.Fprintf(stdout, "ok: plan version %d for gateway %s, signed by key %s; services start in order %v\n", p.Version, p.Gateway, env.KeyID, p.Order())
+	signedAt := "no issued_at: signed by an older edged"
+	if !env.IssuedAt.IsZero() {
+		signedAt = "at " + env.IssuedAt.Format(time.RFC3339)
+	}
+	fmt.Fprintf(stdout, "ok: plan version %d for gateway %s, signed by key %s (%s); services start in order %v\n", p.Version, p.Gateway, env.KeyID, signedAt, p.Order())
 	return 0
 }
 

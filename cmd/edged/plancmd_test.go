@@ -51,6 +51,7 @@ func TestPlanKeygenSignVerify(t *testing.T) {
 	os.WriteFile(at("tampered.json"), tb, 0o644)
 	os.WriteFile(at("unsigned.json"), []byte(planV1), 0o644)
 	os.WriteFile(at("bad.yaml"), []byte("version: 0\ngateway: {}\nextra: 1\n"), 0o644)
+	os.WriteFile(at("huge.yaml"), []byte("version: 9223372036854775807\ngateway: {id: gw-01}\n"), 0o644)
 	cases := []struct {
 		name string
 		args []string
@@ -60,6 +61,7 @@ func TestPlanKeygenSignVerify(t *testing.T) {
 		{"unknown key", []string{"plan", "verify", "--pub", at("other.pub"), at("plan.json")}, []string{env["key_id"], "unknown signing key"}},
 		{"unsigned", []string{"plan", "verify", "--pub", at("ops.pub"), at("unsigned.json")}, []string{"envelope"}},
 		{"invalid plan is not signed", []string{"plan", "sign", "--key", at("ops.key"), at("bad.yaml")}, []string{"version", "gateway", `unknown key "extra"`, "not signed"}},
+		{"a version past the ceiling is not signed", []string{"plan", "sign", "--key", at("ops.key"), at("huge.yaml")}, []string{"ceiling 1099511627776", "not signed"}},
 		{"apply needs an envelope", []string{"plan", "apply", at("plan.yaml")}, []string{"edged plan sign"}},
 	}
 	for _, c := range cases {

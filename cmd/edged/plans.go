@@ -37,7 +37,15 @@ type planner struct {
 	cur        atomic.Pointer[workload]
 	sensorKeys map[*mqttsensor.Sensor]string // the routed sensors' config keys (Switch only)
 	status     atomic.Pointer[orchestrator.Status]
-	kick       chan struct{} // a new status to publish
+	kick       chan struct{}  // a new status to publish
+	recovered  *storeRecovery // the damaged plans.db moved aside at start, if any
+}
+
+// storeRecovery is a damaged plan store moved aside at start.
+type storeRecovery struct {
+	At      time.Time `json:"at"`
+	MovedTo string    `json:"moved_to"`
+	Reason  string    `json:"reason"`
 }
 
 // openPlanner opens the plan and artifact stores in the data dir and, if a
@@ -51,15 +59,17 @@ func openPlanner(cfg Config, devs []device, kinds map[string]deviceKind, log *sl
 	}
 	path := filepath.Join(cfg.DataDir, "plans.db")
 	store, err := planstore.Open(path, planstore.Config{Logger: log})
+	var recovered *storeRecovery
 	if errors.Is(err, planstore.ErrCorrupt) {
 		// A damaged store must not keep the gateway down: keep the file
 		// for a post-mortem and start with no plan (the cloud's retained
-		// plan comes again).
+		// plan comes again; the watermark beside it keeps replays out).
 		aside := fmt.Sprintf("%s.corrupt-%d", path, time.Now().Unix())
 		log.Error("plan store damaged; moved aside, starting without a plan", "err", err, "moved_to", aside)
 		if rerr := os.Rename(path, aside); rerr != nil {
 			return nil, nil, errors.Join(err, rerr)
 		}
+		recovered = &storeRecovery{At: time.Now().UTC(), MovedTo: aside, Reason: err.Error()}
 		store, err = planstore.Open(path, planstore.Config{Logger: log})
 	}
 	if err != nil {
@@ -71,7 +81,8 @@ func openPlanner(cfg Config, devs []device, kinds map[string]deviceKind, log *sl
 		store.Close()
 		return nil, nil, err
 	}
-	p := &planner{log: log, store: store, arts: arts, trust: trust, kinds: kinds, artDir: artDir, base: cfg, kick: make(chan struct{}, 1)}
+	p := &planner{log: log, store: store, arts: arts, trust: trust, kinds: kinds, artDir: artDir, base: cfg, kick: make(chan struct{}, 1),
+		recovered: recovered}
 	w := fileWorkload(cfg, devs)
 	if rec, ok, err := store.Applied(); err != nil {
 		log.Error("stored plan unreadable; running the config file's devices and services", "err", err)
@@ -116,7 +127,7 @@ func (p *planner) start(d *daemon) error {
 	o, err := orchestrator.New(orchestrator.Config{
 		Trust: p.trust, GatewayID: d.cfg.Gateway.ID, Labels: d.cfg.Gateway.Labels,
 		Target: p, Store: storeAdapter{p.store},
-		OnStatus: p.setStatus, OnSettled: p.collect, Logger: p.log,
+		OnStatus: p.setStatus, OnSettled: p.collect, Logger: p.log, MaxClockSkew: d.cfg.Plans.MaxClockSkew,
 	})
 	if err != nil {
 		return err
@@ -133,6 +144,13 @@ func (p *planner) setStatus(st orchestrator.Status) {
 	case p.kick <- struct{}{}:
 	default:
 	}
+}
+
+// Committed applies w's outbox caps exactly, once w is the committed
+// workload (after a commit or a roll back): shrinking caps drop readings.
+func (p *planner) Committed(wl orchestrator.Workload) {
+	w := wl.(*workload)
+	p.d.outbox.SetLimits(int64(w.cfg.Outbox.MaxBytes), w.cfg.Outbox.MaxAge)
 }
 
 // Current is the running workload.
@@ -170,12 +188,23 @@ func (p *planner) Switch(ctx context.Context, wl orchestrator.Workload, r *orche
 	w := wl.(*workload)
 	d := p.d
 	h := r.Step("sync")
-	d.outbox.SetLimits(int64(w.cfg.Outbox.MaxBytes), w.cfg.Outbox.MaxAge)
+	// Caps that grow apply now; caps that shrink would drop buffered
+	// readings, so they wait for the commit (Committed) and a roll back
+	// leaves the backlog as it was.
+	curBytes, curAge := d.outbox.Limits()
+	newBytes, newAge := int64(w.cfg.Outbox.MaxBytes), w.cfg.Outbox.MaxAge
+	d.outbox.SetLimits(max(curBytes, newBytes), max(curAge, newAge))
 	if d.fwd != nil {
 		d.fwd.SetBatch(w.cfg.Cloud.Batch)
 	}
 	d.policy.Store(&cloudPolicy{local: localOnlyFilters(&w.cfg), only: w.cfg.cloudMetrics})
-	h.OK(fmt.Sprintf("outbox %s/%s, batch %d, metrics %v", w.cfg.Outbox.MaxBytes, w.cfg.Outbox.MaxAge, w.cfg.Cloud.Batch, orAll(w.cfg.cloudMetrics)))
+	drops := "none"
+	if n, err := d.outbox.WouldDrop(newBytes, newAge); err != nil {
+		drops = "unknown (" + err.Error() + ")"
+	} else if n > 0 {
+		drops = fmt.Sprintf("%d readings, once committed", n)
+	}
+	h.OK(fmt.Sprintf("outbox %s/%s (caps drop: %s), batch %d, metrics %v", w.cfg.Outbox.MaxBytes, w.cfg.Outbox.MaxAge, drops, w.cfg.Cloud.Batch, orAll(w.cfg.cloudMetrics)))
 	h = r.Step("devices")
 	added, changed, removed, err := d.devs.swap(ctx, w.devs)
 	if err != nil {
@@ -382,6 +411,10 @@ func (a storeAdapter) Applied() (int64, error) {
 }
 
 func (a storeAdapter) Attempted() (int64, error)  { return a.s.Attempted() }
+func (a storeAdapter) Issued() (time.Time, error) { return a.s.Issued() }
+func (a storeAdapter) RaiseIssued(t time.Time) error {
+	return a.s.RaiseIssued(t)
+}
 func (a storeAdapter) SetAttempted(v int64) error { return a.s.SetAttempted(v) }
 func (a storeAdapter) Status() ([]byte, error)    { return a.s.Status() }
 func (a storeAdapter) SetStatus(doc []byte) error { return a.s.SetStatus(doc) }

@@ -12,6 +12,13 @@ import (
 	"edged/sync/broker"
 )
 
+// sensorIngest is the ingest configuration for pushed readings: times are
+// judged against outbox.max_future and the outbox's max_age in force.
+func (d *daemon) sensorIngest() ingest.Config {
+	return ingest.Config{Logger: d.log.With("component", "ingest"), MaxFuture: d.cfg.Outbox.MaxFuture,
+		MaxAge: func() time.Duration { _, age := d.outbox.Limits(); return age }}
+}
+
 // sensorRouter turns messages on the local broker into readings: the first
 // mqttsensor device whose topic pattern matches decodes the payload, and
 // the readings go to the ingest queue. It is the broker's Handler (embedded
@@ -58,6 +65,13 @@ func (r *sensorRouter) Handle(ctx context.Context, m broker.Message, done func(e
 		rs, err := s.Decode(m.Topic, m.Payload, time.Now())
 		if err != nil {
 			r.malformed(s, err)
+			done(nil)
+			return
+		}
+		// Times the outbox cannot store or would drop at once are refused
+		// here, counted per device, and the message acknowledged: a
+		// resend would carry the same time (never a reconnect loop).
+		if rs = r.ingest.Judge(m.Topic, rs); len(rs) == 0 {
 			done(nil)
 			return
 		}

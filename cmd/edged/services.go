@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -120,6 +121,28 @@ func nodeJSON(n *yaml.Node) ([]byte, error) {
 	return json.Marshal(v)
 }
 
+// jsonLine is the "(line N)" a service's decoder adds: a line of the JSON
+// it was given, which is one line, so it says nothing to the user.
+var jsonLine = regexp.MustCompile(` \(line \d+\)$`)
+
+// configLine turns a service's config error into the message and the line
+// in the file the config block came from (the config file or the plan): the
+// line of the key the message names ("anomaly config: warmup: -5 is
+// negative"), else the block's own.
+func configLine(n *yaml.Node, msg string) (string, int) {
+	msg = jsonLine.ReplaceAllString(msg, "")
+	line := n.Line
+	if _, rest, ok := strings.Cut(msg, " config: "); ok && n.Kind == yaml.MappingNode {
+		key, _, _ := strings.Cut(rest, ":")
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				line = n.Content[i].Line
+			}
+		}
+	}
+	return msg, line
+}
+
 // validateServices checks services[] and builds the supervisor's specs.
 func (c *Config) validateServices(errs *yamlconf.Errors) []supervisor.Spec {
 	kinds := builtinServices()
@@ -156,7 +179,8 @@ func (c *Config) validateServices(errs *yamlconf.Errors) []supervisor.Spec {
 			}
 			if err := k.check(cfgJSON); err != nil {
 				for _, line := range strings.Split(err.Error(), "\n") {
-					errs.Add(p+".config", "%s", line)
+					msg, at := configLine(&s.Config, line)
+					*errs = append(*errs, yamlconf.FieldError{Path: p + ".config", Line: at, Msg: msg})
 				}
 			}
 			kind := s.Kind

@@ -8,6 +8,7 @@ import (
 	"edged/runtime/ingest"
 	"edged/runtime/supervisor"
 	"edged/sync/broker"
+	"edged/sync/outbox"
 )
 
 // statusDoc is what /api/v1/status and `edged status` show.
@@ -61,13 +62,15 @@ type planStatus struct {
 	// the one running (rejected or rolled back), and Error says why.
 	Latest int64  `json:"latest,omitempty"`
 	Error  string `json:"error,omitempty"`
+	// Recovered is the damaged plans.db moved aside at start, if any.
+	Recovered *storeRecovery `json:"recovered,omitempty"`
 }
 
 func (d *daemon) planStatus() planStatus {
 	if d.plans == nil {
 		return planStatus{State: "off"}
 	}
-	ps := planStatus{Version: d.plans.version(), State: "none"}
+	ps := planStatus{Version: d.plans.version(), State: "none", Recovered: d.plans.recovered}
 	if st := d.plans.statusDoc(); st.State != "" {
 		ps.State, ps.Error = st.State, st.Error
 		if st.Version != ps.Version {
@@ -105,6 +108,13 @@ type outboxStatus struct {
 	Dropped      uint64  `json:"dropped"`
 	AppendErrors uint64  `json:"append_errors"`
 	NextSeq      uint64  `json:"next_seq"`
+	// Epoch names the outbox file's stream; the cloud dedups on
+	// (epoch, seq).
+	Epoch string `json:"epoch"`
+	// Recovered is the damaged outbox file moved aside at start, if any.
+	Recovered *outbox.Recovery `json:"recovered,omitempty"`
+	// Failed is the commit error that stopped the outbox (edged exits).
+	Failed string `json:"failed,omitempty"`
 }
 
 type deviceStatus struct {
@@ -133,7 +143,8 @@ func (d *daemon) statusDoc() statusDoc {
 	st := d.outbox.Stats()
 	doc := statusDoc{Gateway: d.cfg.Gateway.ID, Version: version, Arch: runtime.GOOS + "/" + runtime.GOARCH,
 		UptimeS: time.Since(d.start).Round(time.Millisecond).Seconds(),
-		Outbox:  outboxStatus{Readings: st.Depth, Bytes: st.Bytes, Dropped: st.Dropped, AppendErrors: st.AppendErrors, NextSeq: st.NextSeq},
+		Outbox: outboxStatus{Readings: st.Depth, Bytes: st.Bytes, Dropped: st.Dropped, AppendErrors: st.AppendErrors, NextSeq: st.NextSeq,
+			Epoch: st.Epoch, Recovered: d.outbox.Recovery(), Failed: st.Failed},
 		Devices: []deviceStatus{}, Commands: d.exec.Stats(), Board: d.boardName(), Plan: d.planStatus()}
 	if !st.Oldest.IsZero() {
 		doc.Outbox.OldestAgeS = time.Since(st.Oldest).Round(time.Millisecond).Seconds()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"edged/drivers/scale"
 )
@@ -43,6 +44,11 @@ type Config struct {
 	// string or a number of Unix seconds. Default none: readings take the
 	// time the message arrived. json only.
 	TimePath string `yaml:"time_path"`
+	// TimeZone is the zone of times at TimePath written without an
+	// offset (Tasmota's 2024-01-01T12:00:00): an IANA name such as
+	// Europe/Berlin (needs the system's tzdata), Local (the gateway's
+	// zone), or a fixed offset such as +01:00. Default UTC. json only.
+	TimeZone string `yaml:"time_zone"`
 	// Unit is the unit of the values as published, e.g. "C"; default
 	// empty. SenML records' u and bu take precedence over it.
 	Unit string `yaml:"unit"`
@@ -50,6 +56,25 @@ type Config struct {
 	// replaces Unit. It is the device's scale block, not an option: the
 	// daemon copies it here.
 	Scale scale.Linear `yaml:"-"`
+}
+
+// zone is the location of offset-less times.
+func (c Config) zone() (*time.Location, error) {
+	switch c.TimeZone {
+	case "", "UTC":
+		return time.UTC, nil
+	case "Local":
+		return time.Local, nil
+	}
+	if t, err := time.Parse("-07:00", c.TimeZone); err == nil {
+		_, off := t.Zone()
+		return time.FixedZone(c.TimeZone, off), nil
+	}
+	loc, err := time.LoadLocation(c.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a time zone: use an IANA name such as Europe/Berlin (install tzdata), Local, UTC or an offset such as +01:00", quoteString(c.TimeZone))
+	}
+	return loc, nil
 }
 
 // Validate reports every problem with c, one per line, each naming the
@@ -72,8 +97,11 @@ func (c Config) Validate() error {
 	default:
 		add("options.format: %q is not a format, use plain, json or senml", c.Format)
 	}
+	if _, err := c.zone(); err != nil {
+		add("options.time_zone: %w", err)
+	}
 	if format != FormatJSON {
-		for _, f := range []struct{ key, val string }{{"path", c.Path}, {"time_path", c.TimePath}} {
+		for _, f := range []struct{ key, val string }{{"path", c.Path}, {"time_path", c.TimePath}, {"time_zone", c.TimeZone}} {
 			if f.val != "" {
 				add("options.%s: only the json format reads paths: remove it or set format: json", f.key)
 			}

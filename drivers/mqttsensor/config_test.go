@@ -29,6 +29,7 @@ func TestValidate(t *testing.T) {
 		{name: "bad metric", cfg: Config{Topic: "s/x", Metric: "a/b"}, want: []string{`options.metric: "a/b" contains '/', which MQTT topics reserve`}},
 		{name: "long metric", cfg: Config{Topic: "s/x", Metric: strings.Repeat("m", 65)}, want: []string{"options.metric: ", "is 65 bytes, over the 64-byte limit"}},
 		{name: "path on plain", cfg: Config{Topic: "s/+metric", Path: "$.v"}, want: []string{"options.path: only the json format reads paths: remove it or set format: json"}},
+		{name: "bad time zone", cfg: Config{Topic: "s/+metric", Format: "json", Path: "$.v", TimePath: "$.t", TimeZone: "Mars/Olympus"}, want: []string{`options.time_zone: "Mars/Olympus" is not a time zone`}},
 		{name: "time_path on senml", cfg: Config{Topic: "s/x", Format: "senml", TimePath: "$.t"}, want: []string{"options.time_path: only the json format reads paths"}},
 		{name: "fields on plain", cfg: Config{Topic: "s/+metric", Fields: map[string]string{"a": "$.a"}}, want: []string{"options.fields: only the json format reads fields"}},
 		{name: "path and fields", cfg: Config{Topic: "s/x", Format: "json", Path: "$.a", Fields: map[string]string{"a": "$.a"}}, want: []string{"options.path: path and fields exclude each other"}},

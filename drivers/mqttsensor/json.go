@@ -26,7 +26,7 @@ func (s *Sensor) decodeJSON(device, metric string, payload []byte, now time.Time
 	}
 	t := now
 	if s.timePath != nil {
-		if t, err = jsonTime(doc, *s.timePath); err != nil {
+		if t, err = jsonTime(doc, *s.timePath, s.zone); err != nil {
 			return nil, err
 		}
 	}
@@ -102,9 +102,13 @@ func jsonNumber(v any, path string) (float64, error) {
 	return 0, fmt.Errorf("%s is %s, not a number", path, jsonKind(v))
 }
 
-// jsonTime reads the time at p in doc: an RFC 3339 string or a number of
-// Unix seconds.
-func jsonTime(doc any, p jsonPath) (time.Time, error) {
+// localLayouts are the offset-less times jsonTime accepts, read in the
+// sensor's time_zone (Tasmota's "Time":"2024-01-01T12:00:00").
+var localLayouts = []string{"2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999"}
+
+// jsonTime reads the time at p in doc: an RFC 3339 string, an RFC 3339 time
+// without an offset (taken in zone), or a number of Unix seconds.
+func jsonTime(doc any, p jsonPath, zone *time.Location) (time.Time, error) {
 	v, err := p.eval(doc)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("time: %w", err)
@@ -122,8 +126,17 @@ func jsonTime(doc any, p jsonPath) (time.Time, error) {
 		return t, nil
 	case string:
 		t, err := time.Parse(time.RFC3339Nano, v)
+		for _, layout := range localLayouts {
+			if err == nil {
+				break
+			}
+			var lerr error
+			if t, lerr = time.ParseInLocation(layout, v, zone); lerr == nil {
+				err = nil
+			}
+		}
 		if err != nil {
-			return time.Time{}, fmt.Errorf("time %s: %s is not an RFC 3339 time such as 2026-01-02T15:04:05Z", p.text, quoteString(v))
+			return time.Time{}, fmt.Errorf("time %s: %s is not an RFC 3339 time such as 2026-01-02T15:04:05Z (or one without an offset, read in options.time_zone)", p.text, quoteString(v))
 		}
 		if t.Unix() < 0 {
 			return time.Time{}, fmt.Errorf("time %s: %s is before 1970", p.text, quoteString(v))

@@ -19,6 +19,7 @@ const MaxPayload = 64 << 10
 // Sensor turns the messages published on one topic pattern into readings.
 // Its methods are safe for concurrent use.
 type Sensor struct {
+	zone     *time.Location // offset-less times at timePath
 	name     string
 	pattern  Pattern
 	format   string
@@ -59,6 +60,7 @@ func New(name string, cfg Config) (*Sensor, error) {
 			tp, _ := parsePath(cfg.TimePath)
 			s.timePath = &tp
 		}
+		s.zone, _ = cfg.zone()
 	}
 	return s, nil
 }

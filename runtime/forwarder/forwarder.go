@@ -44,6 +44,9 @@ type Config struct {
 	// <prefix>/<gateway>/telemetry/<device>. Both required.
 	TopicPrefix string
 	GatewayID   string
+	// Epoch is the outbox's stream identity, sent with every seq
+	// ("epoch"); "" leaves it out.
+	Epoch string
 	// Batch is the most readings in one message; default 64.
 	Batch int
 	// Inflight is the most unacknowledged messages at once; default 32.
@@ -267,7 +270,7 @@ func (s *session) publish(rs []reading.Reading) error {
 	cfg := s.f.cfg
 	// A fresh buffer per message: the link may still be writing the last
 	// one after Publish returns.
-	payload := AppendPayload(make([]byte, 0, 128*len(rs)), rs)
+	payload := AppendPayload(make([]byte, 0, 160*len(rs)), cfg.Epoch, rs)
 	topic := cfg.TopicPrefix + "/" + cfg.GatewayID + "/telemetry/" + rs[0].Device
 	d, err := s.f.link.Publish(topic, payload)
 	if err != nil {

@@ -188,6 +188,25 @@ func runForwarder(t *testing.T, cfg Config, store *memStore, link *fakeLink) (st
 	}
 }
 
+// TestEveryMessageCarriesTheEpoch: Config.Epoch rides next to every seq.
+func TestEveryMessageCarriesTheEpoch(t *testing.T) {
+	store, link := newStore(), &fakeLink{}
+	store.add("a", 50)
+	store.add("b", 30)
+	stop := runForwarder(t, Config{Batch: 16, Epoch: "00112233aabbccdd"}, store, link)
+	waitEmpty(t, store)
+	stop()
+	link.mu.Lock()
+	defer link.mu.Unlock()
+	for _, m := range link.received {
+		for _, r := range m.rs {
+			if r.Epoch == nil || *r.Epoch != "00112233aabbccdd" {
+				t.Fatalf("seq %d on %s arrived with epoch %v", r.Seq, m.topic, r.Epoch)
+			}
+		}
+	}
+}
+
 func waitEmpty(t *testing.T, store *memStore) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second) // failure guard only

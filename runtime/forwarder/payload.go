@@ -10,12 +10,13 @@ import (
 )
 
 // AppendPayload appends the telemetry JSON for rs to dst: an array of
-// {"seq":N,"device":"…","metric":"…","value":1.5,"unit":"C","ts":"RFC3339Nano"},
-// with ,"source":"…" before the closing brace when Reading.Source is not
+// {"seq":N,"epoch":"…","device":"…","metric":"…","value":1.5,"unit":"C","ts":"RFC3339Nano"},
+// where epoch names the outbox file the seqs count in (omitted when ""; the
+// cloud dedups on the pair), with ,"source":"…" before the closing brace when Reading.Source is not
 // empty (readings a service emitted), so a device's own readings look as
 // they did before Source existed. A value that JSON cannot carry (NaN, ±Inf)
 // is written as null. It allocates only when dst must grow.
-func AppendPayload(dst []byte, rs []reading.Reading) []byte {
+func AppendPayload(dst []byte, epoch string, rs []reading.Reading) []byte {
 	dst = append(dst, '[')
 	for i := range rs {
 		r := &rs[i]
@@ -24,6 +25,10 @@ func AppendPayload(dst []byte, rs []reading.Reading) []byte {
 		}
 		dst = append(dst, `{"seq":`...)
 		dst = strconv.AppendUint(dst, r.Seq, 10)
+		if epoch != "" {
+			dst = append(dst, `,"epoch":`...)
+			dst = appendString(dst, epoch)
+		}
 		dst = append(dst, `,"device":`...)
 		dst = appendString(dst, r.Device)
 		dst = append(dst, `,"metric":`...)

@@ -13,6 +13,7 @@ import (
 
 type wire struct {
 	Seq    uint64   `json:"seq"`
+	Epoch  *string  `json:"epoch"`
 	Device string   `json:"device"`
 	Metric string   `json:"metric"`
 	Value  *float64 `json:"value"`
@@ -27,10 +28,21 @@ func TestPayloadIsTheDocumentedJSON(t *testing.T) {
 		{Device: "demo-temp", Metric: "temperature", Value: 21.5, Unit: "C", Time: ts, Seq: 41},
 		{Device: "demo-temp", Metric: "temperature", Value: 1e-7, Unit: "C", Time: ts, Seq: 42},
 	}
-	got := string(AppendPayload(nil, rs))
+	got := string(AppendPayload(nil, "", rs))
 	want := `[{"seq":41,"device":"demo-temp","metric":"temperature","value":21.5,"unit":"C","ts":"2026-11-23T11:00:00.123456789Z"},` +
 		`{"seq":42,"device":"demo-temp","metric":"temperature","value":1e-07,"unit":"C","ts":"2026-11-23T11:00:00.123456789Z"}]`
 	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
+// TestPayloadCarriesEpoch: the epoch names the stream the seq counts in, so
+// a cloud that dedups on (epoch, seq) keeps a new file's seq 1.
+func TestPayloadCarriesEpoch(t *testing.T) {
+	ts := time.Date(2026, 11, 23, 11, 0, 0, 0, time.UTC)
+	rs := []reading.Reading{{Device: "gw", Metric: "t", Value: 20, Unit: "C", Time: ts, Seq: 1}}
+	want := `[{"seq":1,"epoch":"9f3a0c1d2e4b5a69","device":"gw","metric":"t","value":20,"unit":"C","ts":"2026-11-23T11:00:00Z"}]`
+	if got := string(AppendPayload(nil, "9f3a0c1d2e4b5a69", rs)); got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
@@ -51,7 +63,7 @@ func TestPayloadSourceOnlyWhenSet(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rs := []reading.Reading{{Device: "gw", Metric: "temp_avg", Value: 20, Unit: "C", Time: ts, Seq: 7, Source: tc.source}}
-			if got := string(AppendPayload(nil, rs)); got != tc.want {
+			if got := string(AppendPayload(nil, "", rs)); got != tc.want {
 				t.Fatalf("got  %s\nwant %s", got, tc.want)
 			}
 		})
@@ -65,7 +77,7 @@ func TestPayloadMixedSources(t *testing.T) {
 		{Device: "gw", Metric: "c", Seq: 3},
 	}
 	var out []wire
-	if err := json.Unmarshal(AppendPayload(nil, rs), &out); err != nil {
+	if err := json.Unmarshal(AppendPayload(nil, "", rs), &out); err != nil {
 		t.Fatal(err)
 	}
 	if len(out) != 3 || out[0].Source != nil || out[1].Source == nil || *out[1].Source != "rules-1" || out[2].Source != nil {
@@ -80,7 +92,7 @@ func TestPayloadDoesNotAllocate(t *testing.T) {
 		{Device: "gw", Metric: "temp_avg", Value: math.NaN(), Unit: "°C\n", Time: ts, Seq: 42, Source: "aggregate-1\xff"},
 	}
 	buf := make([]byte, 0, 1024)
-	if n := testing.AllocsPerRun(100, func() { buf = AppendPayload(buf[:0], rs) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { buf = AppendPayload(buf[:0], "", rs) }); n != 0 {
 		t.Errorf("AppendPayload allocated %v times per call into a large enough buffer", n)
 	}
 }
@@ -88,7 +100,7 @@ func TestPayloadDoesNotAllocate(t *testing.T) {
 func TestPayloadEscapesAndNonFinite(t *testing.T) {
 	rs := []reading.Reading{{Device: "a\"b\\c\n\x01é\xff", Metric: "m", Value: math.Inf(1), Unit: "°C", Seq: 1, Time: time.Unix(0, 0)}}
 	var out []wire
-	if err := json.Unmarshal(AppendPayload(nil, rs), &out); err != nil {
+	if err := json.Unmarshal(AppendPayload(nil, "", rs), &out); err != nil {
 		t.Fatal(err)
 	}
 	if out[0].Device != "a\"b\\c\n\x01é\uFFFD" || out[0].Value != nil || out[0].Unit != "°C" {
@@ -103,7 +115,7 @@ func FuzzPayload(f *testing.F) {
 	f.Add("gw", "m", math.Inf(1), "", int64(0), uint64(0), "\x1f\"\\\xc3")
 	f.Fuzz(func(t *testing.T, dev, metric string, v float64, unit string, ns int64, seq uint64, source string) {
 		r := reading.Reading{Device: dev, Metric: metric, Value: v, Unit: unit, Time: time.Unix(0, ns), Seq: seq, Source: source}
-		b := AppendPayload(nil, []reading.Reading{r, r})
+		b := AppendPayload(nil, "", []reading.Reading{r, r})
 		var out []wire
 		if err := json.Unmarshal(b, &out); err != nil {
 			t.Fatalf("invalid JSON %q: %v", b, err)
@@ -119,7 +131,7 @@ func FuzzPayload(f *testing.F) {
 		}
 		if source != "" {
 			r.Source = ""
-			if plain := AppendPayload(nil, []reading.Reading{r}); !bytes.HasPrefix(b, plain[:len(plain)-2]) {
+			if plain := AppendPayload(nil, "", []reading.Reading{r}); !bytes.HasPrefix(b, plain[:len(plain)-2]) {
 				t.Fatalf("with source %q the rest of the object changed: %q vs %q", source, b, plain)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"edged/internal/logevery"
 	"edged/reading"
 )
 
@@ -35,6 +36,14 @@ type Config struct {
 	DrainTimeout time.Duration
 	// Logger receives append failures; default slog.Default().
 	Logger *slog.Logger
+	// MaxFuture is how far ahead of Now a reading's time may be for
+	// Judge; 0 means DefaultMaxFuture, negative turns the check off.
+	MaxFuture time.Duration
+	// MaxAge, when set, returns the age past which Judge refuses a
+	// reading (the outbox's max_age, which a plan may change).
+	MaxAge func() time.Duration
+	// Now is the clock Judge compares with; default time.Now.
+	Now func() time.Time
 }
 
 // Ingest queues pushed readings and appends them to a Sink.
@@ -47,6 +56,9 @@ type Ingest struct {
 	submitted, stored, failed, full atomic.Uint64
 	appends                         atomic.Uint64
 	active                          atomic.Int64 // Submit calls under way, so drain misses none
+
+	refused refusals          // readings Judge refused for their time
+	logged  *logevery.Limiter // one refusal line per device per 10 s
 }
 
 type item struct {
@@ -62,6 +74,10 @@ type Stats struct {
 	Full      uint64 // readings refused with ErrFull
 	Appends   uint64 // appends to the sink
 	Queued    int    // submissions waiting now
+	// RefusedTime counts readings Judge refused for their time, and
+	// Refused breaks them down by device with the latest reason.
+	RefusedTime uint64
+	Refused     map[string]Refusal
 }
 
 // New returns an Ingest that appends to sink once Run runs.
@@ -78,7 +94,13 @@ func New(sink Sink, cfg Config) *Ingest {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Ingest{cfg: cfg, sink: sink, q: make(chan item, cfg.Queue), stopped: make(chan struct{})}
+	if cfg.MaxFuture == 0 {
+		cfg.MaxFuture = DefaultMaxFuture
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Ingest{cfg: cfg, sink: sink, q: make(chan item, cfg.Queue), stopped: make(chan struct{}), logged: logevery.New(0)}
 }
 
 // Submit queues rs; done (which may be nil) is called once, from the ingest
@@ -211,8 +233,10 @@ func (g *Ingest) drain() error {
 
 // Stats returns the counters.
 func (g *Ingest) Stats() Stats {
-	return Stats{
+	st := Stats{
 		Submitted: g.submitted.Load(), Stored: g.stored.Load(), Failed: g.failed.Load(),
 		Full: g.full.Load(), Appends: g.appends.Load(), Queued: len(g.q),
 	}
+	st.RefusedTime, st.Refused = g.refusedStats()
+	return st
 }

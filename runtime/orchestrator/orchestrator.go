@@ -47,6 +47,28 @@ type Target interface {
 	Switch(ctx context.Context, w Workload, r *Reporter) error
 }
 
+// Committer is a Target with changes that must wait until a workload is the
+// committed one, because they cannot be undone (caps that drop buffered
+// readings): Committed is called after the plan is committed, and with the
+// previous workload after a roll back.
+type Committer interface {
+	Committed(w Workload)
+}
+
+// IssuedStore is a Store that also keeps the newest signature time
+// (plan.Envelope.IssuedAt) of the plans it tried, so a plan signed before it
+// is refused.
+type IssuedStore interface {
+	// Issued is the newest signature time recorded, zero if none.
+	Issued() (time.Time, error)
+	// RaiseIssued records t if it is newer.
+	RaiseIssued(t time.Time) error
+}
+
+// DefaultMaxClockSkew is how far ahead of the gateway's clock a plan's
+// signature time may be when Config.MaxClockSkew is 0.
+const DefaultMaxClockSkew = 15 * time.Minute
+
 // Store keeps what must survive a reboot.
 type Store interface {
 	// Applied is the version of the applied plan, 0 when none is.
@@ -78,6 +100,12 @@ type Config struct {
 	// applied or rolled back (the daemon collects unused artifacts).
 	OnSettled func()
 	Logger    *slog.Logger
+	// MaxClockSkew refuses plans signed further in the future than this
+	// (the signer's or the gateway's clock is wrong); default
+	// DefaultMaxClockSkew.
+	MaxClockSkew time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
 }
 
 // Orchestrator applies plans one at a time.
@@ -106,6 +134,12 @@ func New(cfg Config) (*Orchestrator, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxClockSkew <= 0 {
+		cfg.MaxClockSkew = DefaultMaxClockSkew
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	o := &Orchestrator{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1)}
 	doc, err := cfg.Store.Status()
@@ -186,8 +220,9 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 // verified is a submission that passed the checks that need no Target.
 type verified struct {
 	submission
-	plan *plan.Plan
-	key  string
+	plan   *plan.Plan
+	key    string
+	issued time.Time // the envelope's IssuedAt; zero for an old envelope
 }
 
 // handle verifies every waiting submission, rejects the bad ones and
@@ -273,9 +308,24 @@ func (o *Orchestrator) verify(s submission) (verified, *Status) {
 		return reject(fmt.Sprintf("replay or stale plan: version %d is not newer than the applied version %d", p.Version, applied))
 	}
 	if p.Version <= attempted {
-		return reject(fmt.Sprintf("replay: version %d was already tried (and failed); sign the fix as version %d or later", p.Version, attempted+1))
+		return reject(fmt.Sprintf("replay: version %d is not above version %d, already tried on this gateway (applied before, or failed); sign the next plan as version %d or later", p.Version, attempted, attempted+1))
 	}
-	return verified{submission: s, plan: p, key: env.KeyID}, nil
+	if at := env.IssuedAt; !at.IsZero() {
+		now := o.cfg.Now()
+		if ahead := at.Sub(now); ahead > o.cfg.MaxClockSkew {
+			return reject(fmt.Sprintf("signed at %s, %s ahead of this gateway's clock (more than %s): check the signer's and the gateway's clocks", at.Format(time.RFC3339), ahead.Round(time.Second), o.cfg.MaxClockSkew))
+		}
+		if is, ok := o.cfg.Store.(IssuedStore); ok {
+			newest, err := is.Issued()
+			if err != nil {
+				return reject(err.Error())
+			}
+			if at.Before(newest) {
+				return reject(fmt.Sprintf("replay: signed at %s, before %s, the newest signature this gateway has seen; sign the plan again", at.Format(time.RFC3339), newest.Format(time.RFC3339)))
+			}
+		}
+	}
+	return verified{submission: s, plan: p, key: env.KeyID, issued: env.IssuedAt}, nil
 }
 
 func (o *Orchestrator) rejected(s submission, version int64, msg string, probs []string) Status {
@@ -321,7 +371,11 @@ func (o *Orchestrator) apply(ctx context.Context, v verified) {
 		o.finish(v.submission, st, false)
 		return
 	}
-	if err := o.cfg.Store.SetAttempted(v.plan.Version); err != nil {
+	err = o.cfg.Store.SetAttempted(v.plan.Version)
+	if is, ok := o.cfg.Store.(IssuedStore); ok && err == nil && !v.issued.IsZero() {
+		err = is.RaiseIssued(v.issued)
+	}
+	if err != nil {
 		st := r.set(func(s *Status) { s.State, s.Finished, s.Error = StateRejected, time.Now(), err.Error() })
 		o.finish(v.submission, st, false)
 		return
@@ -342,6 +396,7 @@ func (o *Orchestrator) apply(ctx context.Context, v verified) {
 			log.Error("roll back failed", "err", rerr)
 		} else {
 			h.OK(fmt.Sprintf("plan %d runs again", applied))
+			o.committed(prev)
 		}
 		st := r.set(func(s *Status) {
 			s.State, s.Finished, s.Error = StateRolledBack, time.Now(), err.Error()
@@ -359,6 +414,9 @@ func (o *Orchestrator) apply(ctx context.Context, v verified) {
 		// go back to what would.
 		h.Fail(err)
 		rerr := o.cfg.Target.Switch(context.WithoutCancel(ctx), prev, r)
+		if rerr == nil {
+			o.committed(prev)
+		}
 		st := r.set(func(s *Status) {
 			s.State, s.Finished, s.Error = StateRolledBack, time.Now(), "cannot store the plan: "+err.Error()
 			if rerr != nil {
@@ -369,10 +427,18 @@ func (o *Orchestrator) apply(ctx context.Context, v verified) {
 		return
 	}
 	h.OK("")
+	o.committed(w)
 	st := r.set(func(s *Status) { s.State, s.Finished, s.Applied = StateApplied, time.Now(), v.plan.Version })
 	log.Info("plan applied", "steps", len(st.Steps), "took", st.Finished.Sub(st.Started).Round(time.Millisecond))
 	o.settled()
 	o.finish(v.submission, st, false)
+}
+
+// committed tells a Committer Target that w is the committed workload.
+func (o *Orchestrator) committed(w Workload) {
+	if c, ok := o.cfg.Target.(Committer); ok {
+		c.Committed(w)
+	}
 }
 
 func (o *Orchestrator) settled() {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +22,21 @@ type memStore struct {
 	env       []byte
 	attempted int64
 	status    []byte
+	issued    time.Time
+}
+
+func (m *memStore) Issued() (time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.issued, nil
+}
+func (m *memStore) RaiseIssued(t time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if t.After(m.issued) {
+		m.issued = t
+	}
+	return nil
 }
 
 func (m *memStore) Applied() (int64, error) { m.mu.Lock(); defer m.mu.Unlock(); return m.applied, nil }
@@ -145,7 +161,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) signed(version int, gateway string, services ...string) []byte {
+func (f *fixture) signed(version int64, gateway string, services ...string) []byte {
 	y := fmt.Sprintf("version: %d\ngateway: %s\n", version, gateway)
 	if len(services) > 0 {
 		y += "services:\n"
@@ -179,6 +195,7 @@ func TestApplyRejectRollBack(t *testing.T) {
 		{"invalid plan", f.signed(4, "{id: gw-01}", "invalid"), StateRejected, 2, "invalid plan"},
 		{"crash rolls back", f.signed(5, "{id: gw-01}", "bad"), StateRolledBack, 2, "service bad: exit status 3"},
 		{"failed version is not retried", f.signed(5, "{id: gw-01}", "a"), StateRejected, 2, "already tried"},
+		{"version past the ceiling", f.signed(math.MaxInt64, "{id: gw-01}", "a"), StateRejected, 2, "invalid plan"},
 		{"next version applies", f.signed(6, "{id: gw-01}", "a", "b"), StateApplied, 6, ""},
 	}
 	for _, c := range cases {
@@ -353,4 +370,33 @@ func TestDyingMidApplyLeavesAnApplyingStatus(t *testing.T) {
 	<-done
 	close(f.target.gate)
 	<-reply
+}
+
+// TestSignatureTimeIsChecked: a plan signed too far in the future is
+// refused; one signed before the newest signature already seen is refused
+// as a replay even with a higher version; an envelope from before issued_at
+// is judged by its version alone.
+func TestSignatureTimeIsChecked(t *testing.T) {
+	f := newFixture(t)
+	y := func(v int) []byte { return fmt.Appendf(nil, "version: %d\ngateway: {id: gw-01}\n", v) }
+	now := time.Now().UTC()
+	for _, c := range []struct {
+		name  string
+		env   []byte
+		state string
+		has   string
+	}{
+		{"from the future", plan.SignAt(f.priv, y(1), now.Add(time.Hour)).Encode(), StateRejected, "ahead of this gateway's clock"},
+		{"now", plan.SignAt(f.priv, y(2), now).Encode(), StateApplied, ""},
+		{"newer version signed earlier", plan.SignAt(f.priv, y(3), now.Add(-time.Hour)).Encode(), StateRejected, "before " + now.Truncate(time.Second).Format(time.RFC3339)},
+		{"signed later", plan.SignAt(f.priv, y(3), now.Add(time.Second)).Encode(), StateApplied, ""},
+		{"old envelope without issued_at", plan.Envelope{Plan: y(4), Signature: ed25519.Sign(f.priv, y(4)), KeyID: plan.KeyID(f.priv.Public().(ed25519.PublicKey))}.Encode(), StateApplied, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st := <-f.o.Submit(c.env, "test")
+			if st.State != c.state || !strings.Contains(st.Error, c.has) {
+				t.Fatalf("%s %q, want %s saying %q", st.State, st.Error, c.state, c.has)
+			}
+		})
+	}
 }

@@ -9,50 +9,76 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 // MaxEnvelopeSize is the largest envelope DecodeEnvelope reads: a plan of
 // MaxSize bytes in base64 plus room for the signature, key id and JSON.
 const MaxEnvelopeSize = (MaxSize+2)/3*4 + 1024
 
-// Envelope is a signed plan as it travels: the exact plan bytes, the
-// ed25519 signature over them and the id of the key that made it.
+// Envelope is a signed plan as it travels: the exact plan bytes, the time
+// it was signed, the ed25519 signature over both and the id of the key that
+// made it.
 type Envelope struct {
 	// Plan is the plan's YAML, byte for byte as signed.
 	Plan []byte
-	// Signature is the 64-byte ed25519 signature of Plan.
+	// IssuedAt is when the plan was signed, to the second, in UTC. It is
+	// signed with the plan (see SignedBytes). Zero in an envelope signed
+	// before issued_at existed: the signature then covers Plan alone.
+	IssuedAt time.Time
+	// Signature is the 64-byte ed25519 signature of SignedBytes.
 	Signature []byte
 	// KeyID names the signing key (see KeyID).
 	KeyID string
 }
 
-// Sign signs the exact plan bytes with priv (from GenerateKey or
-// ReadPrivateKey) and returns the envelope to publish. It does not check
-// the plan: run Parse first.
+// Sign signs the exact plan bytes and the current time with priv (from
+// GenerateKey or ReadPrivateKey) and returns the envelope to publish. It
+// does not check the plan: run Parse first.
 func Sign(priv ed25519.PrivateKey, plan []byte) Envelope {
-	return Envelope{
-		Plan:      bytes.Clone(plan),
-		Signature: ed25519.Sign(priv, plan),
-		KeyID:     KeyID(priv.Public().(ed25519.PublicKey)),
+	return SignAt(priv, plan, time.Now())
+}
+
+// SignAt is Sign with the issue time given (truncated to the second).
+func SignAt(priv ed25519.PrivateKey, plan []byte, at time.Time) Envelope {
+	e := Envelope{Plan: bytes.Clone(plan), IssuedAt: at.UTC().Truncate(time.Second), KeyID: KeyID(priv.Public().(ed25519.PublicKey))}
+	e.Signature = ed25519.Sign(priv, e.SignedBytes())
+	return e
+}
+
+// SignedBytes are the bytes the signature covers: with an issue time,
+// "edged-plan-v2\nissued_at:<RFC 3339>\n" followed by the plan; without
+// one (an envelope from before issued_at), the plan alone.
+func (e Envelope) SignedBytes() []byte {
+	if e.IssuedAt.IsZero() {
+		return e.Plan
 	}
+	head := "edged-plan-v2\nissued_at:" + e.IssuedAt.UTC().Format(time.RFC3339) + "\n"
+	return append([]byte(head), e.Plan...)
 }
 
 // Encode is the envelope's JSON:
-// {"plan":"<base64>","signature":"<base64>","key_id":"<hex>"}, standard
-// base64 with padding.
+// {"plan":"<base64>","issued_at":"<RFC 3339>","signature":"<base64>","key_id":"<hex>"},
+// standard base64 with padding; issued_at is left out when zero.
 func (e Envelope) Encode() []byte {
+	var issued string
+	if !e.IssuedAt.IsZero() {
+		issued = e.IssuedAt.UTC().Format(time.RFC3339)
+	}
 	b, err := json.Marshal(struct {
 		Plan      string `json:"plan"`
+		IssuedAt  string `json:"issued_at,omitempty"`
 		Signature string `json:"signature"`
 		KeyID     string `json:"key_id"`
-	}{base64.StdEncoding.EncodeToString(e.Plan), base64.StdEncoding.EncodeToString(e.Signature), e.KeyID})
+	}{base64.StdEncoding.EncodeToString(e.Plan), issued, base64.StdEncoding.EncodeToString(e.Signature), e.KeyID})
 	if err != nil { // strings always marshal
 		panic("plan: encode envelope: " + err.Error())
 	}
 	return b
 }
 
-// envelopeFields are the fields of an envelope, all required.
+// envelopeFields are the required fields of an envelope; issued_at is
+// optional.
 var envelopeFields = []string{"plan", "signature", "key_id"}
 
 // DecodeEnvelope reads an envelope strictly: one JSON object with exactly
@@ -97,6 +123,13 @@ func DecodeEnvelope(data []byte) (Envelope, error) {
 	if !isKeyID(env.KeyID) {
 		return env, malformed("field \"key_id\" is %q, want 16 lower-case hex digits", short(env.KeyID))
 	}
+	if v, ok := fields["issued_at"]; ok {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil || t.Format(time.RFC3339) != v || t.Location() != time.UTC {
+			return env, malformed("field \"issued_at\" is %q, want an RFC 3339 UTC time to the second such as 2026-12-06T09:00:00Z", short(v))
+		}
+		env.IssuedAt = t
+	}
 	return env, nil
 }
 
@@ -113,7 +146,7 @@ func envelopeStrings(data []byte) (map[string]string, error) {
 			return nil, notJSONObject(err)
 		}
 		name, _ := tok.(string) // keys are always strings
-		known := false
+		known := name == "issued_at"
 		for _, f := range envelopeFields {
 			known = known || f == name
 		}

@@ -7,22 +7,53 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 // testKey is a fixed key, so envelopes in tables and seeds are stable.
 var testKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
 
 func TestEnvelopeEncode(t *testing.T) {
-	env := Sign(testKey, []byte(minimalPlan))
+	env := SignAt(testKey, []byte(minimalPlan), time.Date(2026, 12, 6, 9, 0, 0, 999, time.FixedZone("CET", 3600)))
 	got := string(env.Encode())
-	want := `{"plan":"` + base64.StdEncoding.EncodeToString([]byte(minimalPlan)) +
-		`","signature":"` + base64.StdEncoding.EncodeToString(env.Signature) + `","key_id":"` + env.KeyID + `"}`
+	want := `{"plan":"` + base64.StdEncoding.EncodeToString([]byte(minimalPlan)) + `","issued_at":"2026-12-06T08:00:00Z"` +
+		`,"signature":"` + base64.StdEncoding.EncodeToString(env.Signature) + `","key_id":"` + env.KeyID + `"}`
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 	back, err := DecodeEnvelope([]byte(got))
-	if err != nil || !bytes.Equal(back.Plan, env.Plan) || !bytes.Equal(back.Signature, env.Signature) || back.KeyID != env.KeyID {
+	if err != nil || !bytes.Equal(back.Plan, env.Plan) || !bytes.Equal(back.Signature, env.Signature) || back.KeyID != env.KeyID || !back.IssuedAt.Equal(env.IssuedAt) {
 		t.Fatalf("%+v, %v", back, err)
+	}
+}
+
+// TestIssuedAtIsSigned: the issue time is covered by the signature (moving
+// it breaks it); an envelope from before issued_at (signature over the plan
+// alone, no field) still verifies; a malformed issued_at is refused.
+func TestIssuedAtIsSigned(t *testing.T) {
+	trust, _ := NewTrust(testKey.Public().(ed25519.PublicKey))
+	env := SignAt(testKey, []byte(minimalPlan), time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC))
+	if _, err := trust.Verify(env); err != nil {
+		t.Fatal(err)
+	}
+	moved := env
+	moved.IssuedAt = env.IssuedAt.Add(time.Hour)
+	if _, err := trust.Verify(moved); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("issued_at moved: %v, want ErrBadSignature", err)
+	}
+	legacy := Envelope{Plan: []byte(minimalPlan), Signature: ed25519.Sign(testKey, []byte(minimalPlan)), KeyID: env.KeyID}
+	back, err := DecodeEnvelope(legacy.Encode())
+	if err != nil || !back.IssuedAt.IsZero() || strings.Contains(string(legacy.Encode()), "issued_at") {
+		t.Fatalf("legacy envelope: %+v %v", back, err)
+	}
+	if _, err := trust.Verify(back); err != nil {
+		t.Errorf("legacy envelope: %v", err)
+	}
+	for _, bad := range []string{"2026-12-06T09:00:00+01:00", "2026-12-06T09:00:00.5Z", "yesterday", ""} {
+		data := strings.Replace(string(env.Encode()), "2026-12-06T09:00:00Z", bad, 1)
+		if _, err := DecodeEnvelope([]byte(data)); !errors.Is(err, ErrMalformedEnvelope) || !strings.Contains(err.Error(), "issued_at") {
+			t.Errorf("issued_at %q: %v", bad, err)
+		}
 	}
 }
 

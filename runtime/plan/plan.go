@@ -123,6 +123,9 @@ func Parse(data []byte) (*Plan, error) {
 	case hasProblemAt(errs, "version"):
 	case *doc.Version < 1:
 		errs = append(errs, yamlconf.FieldError{Path: "version", Line: keyLine(top, "version"), Msg: fmt.Sprintf("%d: a version is 1 or more", *doc.Version)})
+	case *doc.Version > MaxVersion:
+		errs = append(errs, yamlconf.FieldError{Path: "version", Line: keyLine(top, "version"),
+			Msg: fmt.Sprintf("%d is above the ceiling %d (2^40): a version counts plans; give the next number after the running plan's, so later plans stay possible", *doc.Version, MaxVersion)})
 	default:
 		p.Version = *doc.Version
 	}
@@ -219,6 +222,11 @@ func keyLine(n *yaml.Node, key string) int {
 	}
 	return 0
 }
+
+// MaxVersion is the highest plan version Parse accepts (2^40): far more
+// plans than a gateway will ever run, and far enough below the int64 limit
+// that a gateway can never be pushed to a version no later plan can exceed.
+const MaxVersion int64 = 1 << 40
 
 // CheckVersion refuses a plan whose version is not greater than current,
 // the version of the plan applied now (0 when none is): a replayed or stale

@@ -3,6 +3,7 @@ package plan
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -250,4 +251,22 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestVersionCeiling: a version above 2^40 (such as the int64 maximum, after
+// which no later plan could ever be newer) is refused by Parse, so by
+// `edged plan sign` and by the gateway alike.
+func TestVersionCeiling(t *testing.T) {
+	for _, tc := range []struct {
+		v  int64
+		ok bool
+	}{{MaxVersion, true}, {MaxVersion + 1, false}, {9223372036854775807, false}} {
+		_, err := Parse([]byte(fmt.Sprintf("version: %d\ngateway: {id: gw-01}\n", tc.v)))
+		if (err == nil) != tc.ok {
+			t.Errorf("version %d: %v, want ok %v", tc.v, err, tc.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "ceiling 1099511627776") {
+			t.Errorf("version %d: %v does not name the ceiling", tc.v, err)
+		}
+	}
 }

@@ -57,7 +57,7 @@ func (t *Trust) Verify(env Envelope) (*Plan, error) {
 	if len(env.Plan) > MaxSize {
 		return nil, fmt.Errorf("plan: %d bytes, over the limit of %d (MaxSize): %w", len(env.Plan), MaxSize, ErrTooLarge)
 	}
-	if !ed25519.Verify(pub, env.Plan, env.Signature) {
+	if !ed25519.Verify(pub, env.SignedBytes(), env.Signature) {
 		return nil, fmt.Errorf("plan: signature by key %s over %d plan bytes: %w (the plan was changed after signing, or signed by another key)", env.KeyID, len(env.Plan), ErrBadSignature)
 	}
 	return Parse(env.Plan)

@@ -65,6 +65,12 @@ type Config struct {
 	// Now is the clock for the age cap and for stamping readings without a
 	// Time. nil means time.Now.
 	Now func() time.Time
+
+	// afterCommit, when set (tests only), runs after every successful
+	// bbolt commit; an error it returns is treated as that commit's
+	// failure, as if the fdatasync had failed after the meta page was
+	// written.
+	afterCommit func() error
 }
 
 // Validate reports every problem with c, each naming its field.

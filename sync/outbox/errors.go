@@ -25,6 +25,10 @@ var (
 	// stored (a device, metric, unit or source name too long, a time
 	// outside 1678–2262).
 	ErrInvalidReading = errors.New("invalid reading")
+	// ErrFailed is wrapped by Append and Ack after a commit failed in a
+	// way that makes the file untrustworthy until it is opened again
+	// (see Outbox.Failed).
+	ErrFailed = errors.New("outbox stopped after a failed commit; reopen it (restart edged)")
 )
 
 // Record decoding errors; callers wrap them with the seq.

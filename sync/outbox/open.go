@@ -1,7 +1,9 @@
 package outbox
 
 import (
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -21,6 +23,7 @@ const (
 	bucketMeta     = "meta"
 	keyFormat      = "format"
 	keyState       = "state"
+	keyEpoch       = "epoch"
 	formatVersion  = 1
 	stateLen       = 32
 )
@@ -70,7 +73,8 @@ func Open(cfg Config) (*Outbox, error) {
 		return nil, fmt.Errorf("outbox: open %s: %w", cfg.Path, err)
 	}
 	cfg = cfg.withDefaults()
-	db, st, err := openFile(cfg)
+	db, st, epoch, err := openFile(cfg)
+	var rec *Recovery
 	if _, corrupt := errors.AsType[*corruptError](err); corrupt {
 		aside, mvErr := moveAside(cfg.Path)
 		if mvErr != nil {
@@ -79,9 +83,15 @@ func Open(cfg Config) (*Outbox, error) {
 		if err := syncDir(filepath.Dir(cfg.Path)); err != nil {
 			cfg.Logger.Warn("outbox: fsync of directory failed", "path", filepath.Dir(cfg.Path), "err", err)
 		}
-		cfg.Logger.Error("outbox: database file is corrupt; moved it aside and starting empty (readings in it are not sent)",
-			"path", cfg.Path, "moved_to", aside, "err", err)
-		db, st, err = openFile(cfg)
+		rec = salvage(aside)
+		rec.At, rec.MovedTo, rec.Reason = cfg.Now().UTC(), aside, err.Error()
+		db, st, epoch, err = openFile(cfg)
+		if err == nil {
+			rec.NewEpoch = epoch
+		}
+		cfg.Logger.Error("outbox: database file is corrupt; moved it aside and started a new epoch (readings in it are not sent)",
+			"path", cfg.Path, "moved_to", aside, "old_epoch", rec.OldEpoch, "old_last_seq", rec.LastSeq,
+			"old_readings", rec.Readings, "new_epoch", rec.NewEpoch, "err", rec.Reason)
 	}
 	if err != nil {
 		return nil, err
@@ -94,6 +104,9 @@ func Open(cfg Config) (*Outbox, error) {
 		stop:       make(chan struct{}),
 		writerDone: make(chan struct{}),
 		changed:    make(chan struct{}),
+		epoch:      epoch,
+		recovery:   rec,
+		failedCh:   make(chan struct{}),
 	}
 	o.maxBytes.Store(cfg.MaxBytes)
 	o.maxAge.Store(int64(cfg.MaxAge))
@@ -104,13 +117,14 @@ func Open(cfg Config) (*Outbox, error) {
 		o.commit(&batch{bufs: &bufs{}, done: make(chan struct{})})
 	}
 	go o.run()
-	cfg.Logger.Info("outbox: opened", "path", cfg.Path, "depth", st.count, "bytes", st.bytes, "next_seq", st.nextSeq)
+	cfg.Logger.Info("outbox: opened", "path", cfg.Path, "epoch", epoch, "depth", st.count, "bytes", st.bytes, "next_seq", st.nextSeq)
 	return o, nil
 }
 
-// openFile opens the bbolt file and loads the state, creating the buckets in
-// a new file. Damage is reported as a *corruptError.
-func openFile(cfg Config) (db *bbolt.DB, st state, err error) {
+// openFile opens the bbolt file and loads the state and the epoch, creating
+// the buckets and a new epoch in a new file. Damage is reported as a
+// *corruptError.
+func openFile(cfg Config) (db *bbolt.DB, st state, epoch string, err error) {
 	_, statErr := os.Stat(cfg.Path)
 	created := errors.Is(statErr, fs.ErrNotExist)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
@@ -129,11 +143,11 @@ func openFile(cfg Config) (db *bbolt.DB, st state, err error) {
 		NoSync:          !*cfg.Fsync,
 	})
 	if err != nil {
-		return nil, st, classifyOpenErr(cfg.Path, err)
+		return nil, st, "", classifyOpenErr(cfg.Path, err)
 	}
-	if st, err = load(db); err != nil {
+	if st, epoch, err = load(db); err != nil {
 		closeQuietly(db)
-		return nil, st, fmt.Errorf("outbox: open %s: %w", cfg.Path, err)
+		return nil, st, "", fmt.Errorf("outbox: open %s: %w", cfg.Path, err)
 	}
 	if created {
 		// Make the new directory entry durable, or a power loss could
@@ -142,11 +156,13 @@ func openFile(cfg Config) (db *bbolt.DB, st state, err error) {
 			cfg.Logger.Warn("outbox: fsync of directory failed", "path", filepath.Dir(cfg.Path), "err", err)
 		}
 	}
-	return db, st, nil
+	return db, st, epoch, nil
 }
 
-// load reads the state in O(1), creating the buckets if the file is new.
-func load(db *bbolt.DB) (st state, err error) {
+// load reads the state and the epoch in O(1), creating the buckets and the
+// epoch if the file is new. A file written before epochs existed gets one
+// here (its seqs go on).
+func load(db *bbolt.DB) (st state, epoch string, err error) {
 	fresh := false
 	err = db.View(func(tx *bbolt.Tx) error {
 		rb, mb := tx.Bucket([]byte(bucketReadings)), tx.Bucket([]byte(bucketMeta))
@@ -168,12 +184,32 @@ func load(db *bbolt.DB) (st state, err error) {
 			return corruptf("state is %d bytes, want %d", len(v), stateLen)
 		}
 		st.decode(v)
+		if e := mb.Get([]byte(keyEpoch)); e != nil {
+			if !validEpoch(e) {
+				return corruptf("epoch %q malformed", e)
+			}
+			epoch = string(e)
+		}
 		return checkState(rb, &st)
 	})
-	if err != nil || !fresh {
-		return st, err
+	if err != nil {
+		return st, "", err
+	}
+	if !fresh {
+		if epoch != "" {
+			return st, epoch, nil
+		}
+		epoch = newEpoch()
+		err = db.Update(func(tx *bbolt.Tx) error {
+			return tx.Bucket([]byte(bucketMeta)).Put([]byte(keyEpoch), []byte(epoch))
+		})
+		if err != nil {
+			return st, "", fmt.Errorf("store epoch: %w", err)
+		}
+		return st, epoch, nil
 	}
 	st = state{nextSeq: 1}
+	epoch = newEpoch()
 	err = db.Update(func(tx *bbolt.Tx) error {
 		rb, err := tx.CreateBucket([]byte(bucketReadings))
 		if err != nil {
@@ -187,14 +223,87 @@ func load(db *bbolt.DB) (st state, err error) {
 		if err := mb.Put([]byte(keyFormat), []byte{formatVersion}); err != nil {
 			return err
 		}
+		if err := mb.Put([]byte(keyEpoch), []byte(epoch)); err != nil {
+			return err
+		}
 		var b [stateLen]byte
 		st.encode(b[:])
 		return mb.Put([]byte(keyState), b[:])
 	})
 	if err != nil {
-		return st, fmt.Errorf("create buckets: %w", err)
+		return st, "", fmt.Errorf("create buckets: %w", err)
 	}
-	return st, nil
+	return st, epoch, nil
+}
+
+// epochLen is the length of an epoch: 16 lower-case hex digits (64 random
+// bits).
+const epochLen = 16
+
+// newEpoch returns a random epoch id. crypto/rand does not fail on Linux.
+func newEpoch() string {
+	var b [epochLen / 2]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func validEpoch(b []byte) bool {
+	if len(b) != epochLen {
+		return false
+	}
+	_, err := hex.DecodeString(string(b))
+	return err == nil
+}
+
+// Recovery describes a damaged outbox file that Open moved aside.
+type Recovery struct {
+	// At is when Open moved the file aside, MovedTo where to.
+	At      time.Time `json:"at"`
+	MovedTo string    `json:"moved_to"`
+	// Reason is why the file was judged damaged.
+	Reason string `json:"reason"`
+	// OldEpoch is the damaged file's epoch, "" when it could not be read
+	// (or the file predates epochs).
+	OldEpoch string `json:"old_epoch,omitempty"`
+	// LastSeq is the last seq the damaged file handed out, 0 when its
+	// state could not be read; Readings how many it held then (-1:
+	// unknown). Readings in it were not sent.
+	LastSeq  uint64 `json:"old_last_seq,omitempty"`
+	Readings int64  `json:"old_readings"`
+	// NewEpoch is the epoch of the fresh file; its seqs start at 1.
+	NewEpoch string `json:"new_epoch"`
+}
+
+// salvage reads what it can of a damaged file's meta bucket (read-only,
+// panics and faults recovered): its epoch, last seq and reading count.
+func salvage(path string) (rec *Recovery) {
+	rec = &Recovery{Readings: -1}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() { _ = recover() }()
+	db, err := bbolt.Open(path, 0o400, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return rec
+	}
+	defer closeQuietly(db)
+	_ = db.View(func(tx *bbolt.Tx) error {
+		mb := tx.Bucket([]byte(bucketMeta))
+		if mb == nil {
+			return nil
+		}
+		if e := mb.Get([]byte(keyEpoch)); validEpoch(e) {
+			rec.OldEpoch = string(e)
+		}
+		if v := mb.Get([]byte(keyState)); len(v) == stateLen {
+			var st state
+			st.decode(v)
+			if st.nextSeq > 0 {
+				rec.LastSeq = st.nextSeq - 1
+			}
+			rec.Readings = st.count
+		}
+		return nil
+	})
+	return rec
 }
 
 // checkState compares st with both ends of the readings bucket and repairs

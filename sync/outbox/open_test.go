@@ -151,6 +151,9 @@ func TestCorruptFileIsMovedAside(t *testing.T) {
 			if st := o.Stats(); st.Depth != 0 || st.NextSeq != 1 {
 				t.Errorf("fresh file stats %+v", st)
 			}
+			if rec := o.Recovery(); rec == nil || rec.MovedTo != aside[0] || rec.NewEpoch != o.Epoch() || rec.Reason == "" {
+				t.Errorf("recovery %+v, want moved to %s and the new epoch %s", rec, aside[0], o.Epoch())
+			}
 			rs := mkReadings(3, 0)
 			if err := o.Append(context.Background(), rs); err != nil || rs[2].Seq != 3 {
 				t.Fatalf("append to the fresh file: %v, seqs %v", err, seqsOf(rs))

@@ -51,6 +51,19 @@ type Outbox struct {
 
 	w writerState // owned by the writer goroutine (and Open before it starts)
 
+	epoch    string    // this file's stream identity
+	recovery *Recovery // the damaged file Open moved aside; nil if none
+
+	// durable is the last seq whose commit returned successfully; Peek
+	// reads no further (bbolt shows a commit to readers before its
+	// fdatasync has returned, and a commit whose fsync failed too).
+	durable atomic.Uint64
+	// failure is the error of the first commit that failed after bbolt
+	// may have made it visible (an fsync or write error): from then on
+	// Append and Ack are refused until the file is opened again.
+	failure  atomic.Pointer[error]
+	failedCh chan struct{} // closed when failure is set
+
 	// Published by the writer after every successful commit.
 	depth, bytes, oldest      atomic.Int64
 	nextSeq, dropped          atomic.Uint64
@@ -89,6 +102,16 @@ type Stats struct {
 	// included, since Open.
 	CommitLatency latency.Snapshot
 	LastBatch     int
+	// Epoch names this file's stream: seqs only go up within one epoch;
+	// a new file (after a damaged one was moved aside, or a wiped data
+	// directory) has a new epoch and starts at seq 1.
+	Epoch string
+	// Durable is the last seq whose commit returned successfully, the
+	// highest seq Peek hands out.
+	Durable uint64
+	// Failed is the commit error that stopped the outbox ("" when
+	// healthy); see Failed.
+	Failed string
 }
 
 // Append stores rs and returns once they are durable: committed and, unless
@@ -117,6 +140,9 @@ func (o *Outbox) Append(ctx context.Context, rs []reading.Reading) error {
 	}
 	b, start, err := o.enqueue(ctx, rs, nil)
 	if err != nil {
+		if errors.Is(err, ErrFailed) {
+			o.appendErrors.Add(1)
+		}
 		return fmt.Errorf("outbox: append %d readings: %w", len(rs), err)
 	}
 	if b == nil {
@@ -164,8 +190,10 @@ func (o *Outbox) Ack(ctx context.Context, seqs []uint64) error {
 // Peek appends to dst[:0] up to n stored readings with Seq > after, oldest
 // first, and returns it. A forwarder passes the highest seq it has sent, so
 // each call is one seek and a sequential read. Peek does not block on
-// writers. Records that do not decode are skipped, logged and counted in
-// Stats.Undecodable; the caps later delete them.
+// writers. It returns only durable readings: none past the last seq whose
+// commit returned successfully (Stats.Durable), even where bbolt already
+// shows a later commit. Records that do not decode are skipped, logged and
+// counted in Stats.Undecodable; the caps later delete them.
 func (o *Outbox) Peek(after uint64, n int, dst []reading.Reading) (out []reading.Reading, err error) {
 	dst = dst[:0]
 	if o.isClosed.Load() {
@@ -182,15 +210,20 @@ func (o *Outbox) Peek(after uint64, n int, dst []reading.Reading) (out []reading
 			out, err = dst[:0], fmt.Errorf("outbox: peek after %d in %s: %w", after, o.cfg.Path, panicError(r))
 		}
 	}()
-	var from [keyLen]byte
+	durable := o.durable.Load() // before the read transaction: never past it
+	if after >= durable {
+		return dst, nil
+	}
+	var from, last [keyLen]byte
 	binary.BigEndian.PutUint64(from[:], after+1)
+	binary.BigEndian.PutUint64(last[:], durable)
 	err = o.db.View(func(tx *bbolt.Tx) error {
 		rb := tx.Bucket([]byte(bucketReadings))
 		if rb == nil {
 			return corruptf("bucket %q missing", bucketReadings)
 		}
 		c := rb.Cursor()
-		for k, v := c.Seek(from[:]); k != nil && len(dst) < n; k, v = c.Next() {
+		for k, v := c.Seek(from[:]); k != nil && len(dst) < n && string(k) <= string(last[:]); k, v = c.Next() {
 			dst = append(dst, reading.Reading{})
 			r := &dst[len(dst)-1]
 			if err := decodeKV(k, v, r, &o.intern); err != nil {
@@ -262,12 +295,34 @@ func (o *Outbox) Stats() Stats {
 		LastCommit:    time.Duration(o.lastCommit.Load()),
 		CommitLatency: o.commitLatency.Snapshot(),
 		LastBatch:     int(o.lastBatch.Load()),
+		Epoch:         o.epoch,
+		Durable:       o.durable.Load(),
+	}
+	if p := o.failure.Load(); p != nil {
+		s.Failed = (*p).Error()
 	}
 	if t := o.oldest.Load(); s.Depth > 0 && t != zeroTime {
 		s.Oldest = time.Unix(0, t).UTC()
 	}
 	return s
 }
+
+// Epoch is this file's stream identity (see Stats.Epoch).
+func (o *Outbox) Epoch() string { return o.epoch }
+
+// Recovery describes the damaged file Open moved aside before starting this
+// one, or is nil.
+func (o *Outbox) Recovery() *Recovery { return o.recovery }
+
+// Failed returns a channel closed when a commit failed in a way that leaves
+// the file untrustworthy (an fsync or write error after which bbolt may
+// show the commit to readers, the page cache no longer matching the disk).
+// The Outbox then refuses Append and Ack with an error wrapping ErrFailed,
+// still hands out the readings durable before it, and must be closed and
+// opened again (the daemon exits so its supervisor restarts it). A full
+// disk (ENOSPC, EDQUOT while writing pages) does not fail the Outbox: that
+// commit is refused and the next one may succeed.
+func (o *Outbox) Failed() <-chan struct{} { return o.failedCh }
 
 // Close commits the requests already queued, stops the writer and closes the
 // file. Later Appends, Acks and Peeks return an error wrapping ErrClosed.
@@ -305,6 +360,54 @@ func (o *Outbox) SetLimits(maxBytes int64, maxAge time.Duration) {
 	case o.kick <- struct{}{}:
 	default:
 	}
+}
+
+// WouldDrop counts the readings that caps of maxBytes and maxAge would drop
+// now (0 keeps a cap as it is), without changing anything: a plan says it
+// before its caps apply. It reads from the front only as far as the caps
+// reach.
+func (o *Outbox) WouldDrop(maxBytes int64, maxAge time.Duration) (n int64, err error) {
+	if o.isClosed.Load() {
+		return 0, fmt.Errorf("outbox: count readings over caps: %w", ErrClosed)
+	}
+	if maxBytes <= 0 {
+		maxBytes = o.maxBytes.Load()
+	}
+	if maxAge <= 0 {
+		maxAge = time.Duration(o.maxAge.Load())
+	}
+	cutoff := o.cfg.Now().Add(-maxAge).UnixNano()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			n, err = 0, fmt.Errorf("outbox: count readings over caps in %s: %w", o.cfg.Path, panicError(r))
+		}
+	}()
+	err = o.db.View(func(tx *bbolt.Tx) error {
+		rb, mb := tx.Bucket([]byte(bucketReadings)), tx.Bucket([]byte(bucketMeta))
+		if rb == nil || mb == nil {
+			return corruptf("bucket %q or %q missing", bucketReadings, bucketMeta)
+		}
+		var st state
+		if v := mb.Get([]byte(keyState)); len(v) == stateLen {
+			st.decode(v)
+		}
+		bytes := st.bytes
+		c := rb.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			t, terr := decodeTime(v)
+			if terr == nil && bytes <= maxBytes && t >= cutoff {
+				return nil
+			}
+			bytes -= int64(len(k) + len(v))
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("outbox: count readings over caps in %s: %w", o.cfg.Path, err)
+	}
+	return n, nil
 }
 
 // Limits are the caps in force.

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"runtime/debug"
 	"slices"
+	"strings"
+	"syscall"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -70,6 +72,10 @@ func (o *Outbox) enqueue(ctx context.Context, rs []reading.Reading, seqs []uint6
 		if o.closed {
 			o.mu.Unlock()
 			return nil, 0, ErrClosed
+		}
+		if err := o.failedErr(); err != nil {
+			o.mu.Unlock()
+			return nil, 0, err
 		}
 		if len(rs)+len(seqs) == 0 {
 			o.mu.Unlock()
@@ -205,8 +211,15 @@ func (o *Outbox) gather(released int, t *time.Timer) (stopping bool) {
 // commit writes b in one transaction, publishes the new state and releases
 // b's waiters.
 func (o *Outbox) commit(b *batch) {
+	if err := o.failedErr(); err != nil {
+		// A batch queued before a commit failed: nothing more is
+		// written to this file handle.
+		b.err = err
+		close(b.done)
+		return
+	}
 	start := time.Now()
-	st, acked, err := o.write(b)
+	st, acked, fatal, err := o.write(b)
 	dur := time.Since(start)
 	o.commits.Add(1)
 	o.lastCommit.Store(int64(dur))
@@ -215,6 +228,9 @@ func (o *Outbox) commit(b *batch) {
 	if err != nil {
 		b.err = err
 		o.log.Error("outbox: commit failed", "path", o.cfg.Path, "readings", b.n, "acks", len(b.acks), "err", err)
+		if fatal {
+			o.fail(err)
+		}
 	} else {
 		b.first = o.w.st.nextSeq
 		o.w.st = st
@@ -234,9 +250,39 @@ func (o *Outbox) commit(b *batch) {
 	o.mu.Unlock()
 }
 
+// fail stops the Outbox after a commit that failed once bbolt may have
+// written it (see Failed): the seqs it held are never handed out, and no
+// later commit may reuse them on this handle.
+func (o *Outbox) fail(err error) {
+	if !o.failure.CompareAndSwap(nil, &err) {
+		return
+	}
+	close(o.failedCh)
+	o.log.Error("outbox: a commit failed after it may have reached the file; refusing appends until the outbox is opened again (restart edged)",
+		"path", o.cfg.Path, "durable_seq", o.durable.Load(), "err", err)
+}
+
+// failedErr is the error Append and Ack return once the Outbox failed, or
+// nil.
+func (o *Outbox) failedErr() error {
+	if p := o.failure.Load(); p != nil {
+		return fmt.Errorf("%w: %w", ErrFailed, *p)
+	}
+	return nil
+}
+
+// fatalCommitErr reports whether err, returned by a bbolt commit (not by our
+// transaction function), leaves the file untrustworthy: everything but a
+// full disk while bbolt wrote the data pages, which happens before the meta
+// page that would make the commit visible.
+func fatalCommitErr(err error) bool {
+	return !errors.Is(err, syscall.ENOSPC) && !errors.Is(err, syscall.EDQUOT)
+}
+
 // publish copies the writer's state into the atomics Stats reads.
 func (o *Outbox) publish(appended, acked uint64) {
 	st := &o.w.st
+	o.durable.Store(st.nextSeq - 1)
 	o.depth.Store(st.count)
 	o.bytes.Store(st.bytes)
 	o.oldest.Store(st.oldest)
@@ -247,20 +293,29 @@ func (o *Outbox) publish(appended, acked uint64) {
 }
 
 // write runs the transaction for b and returns the state after it and the
-// number of readings acked. Nothing is published here, so a failed commit
-// leaves the Outbox as it was.
-func (o *Outbox) write(b *batch) (st state, acked uint64, err error) {
+// number of readings acked. Nothing is published here. An error from the
+// transaction function leaves the file as it was; an error from bbolt's
+// commit (fatal) may not: bbolt writes the meta page, which shows the
+// commit to new readers, before its fdatasync returns.
+func (o *Outbox) write(b *batch) (st state, acked uint64, fatal bool, err error) {
 	st = o.w.st
 	drops := o.w.drops
+	built := false // the transaction function returned nil: bbolt is committing
 	defer func() {
 		if r := recover(); r != nil {
 			err = panicError(r)
 		}
 		if err != nil {
+			fatal = built && fatalCommitErr(err)
 			err = describeWriteErr(o.cfg.Path, err)
 			return
 		}
 		o.w.drops = drops
+	}()
+	defer func() {
+		if err == nil && o.cfg.afterCommit != nil {
+			err = o.cfg.afterCommit()
+		}
 	}()
 	err = o.db.Update(func(tx *bbolt.Tx) error {
 		rb, mb := tx.Bucket([]byte(bucketReadings)), tx.Bucket([]byte(bucketMeta))
@@ -310,9 +365,13 @@ func (o *Outbox) write(b *batch) (st state, acked uint64, err error) {
 			return err
 		}
 		st.encode(o.w.stateBuf[:])
-		return mb.Put([]byte(keyState), o.w.stateBuf[:])
+		if err := mb.Put([]byte(keyState), o.w.stateBuf[:]); err != nil {
+			return err
+		}
+		built = true
+		return nil
 	})
-	return st, acked, err
+	return st, acked, false, err
 }
 
 // trim deletes readings from the front while the byte cap is exceeded, they
@@ -332,8 +391,10 @@ func (o *Outbox) trim(c *bbolt.Cursor, st *state, d *dropCounts) error {
 			o.log.Error("outbox: dropping undecodable reading", "path", o.cfg.Path, "key", fmt.Sprintf("%x", k), "err", err)
 		case st.bytes > o.maxBytes.Load():
 			d.bytes++
+			d.device(v)
 		case t < cutoff:
 			d.age++
+			d.device(v)
 		default:
 			st.oldest = t
 			return nil
@@ -358,9 +419,50 @@ func (o *Outbox) needsMaintenance() bool {
 	return st.bytes > o.maxBytes.Load() || st.oldest < o.cfg.Now().Add(-time.Duration(o.maxAge.Load())).UnixNano()
 }
 
-// dropCounts counts readings dropped since the last warning, by cause.
+// dropCounts counts readings dropped since the last warning, by cause, and
+// names the first few devices they were from.
 type dropCounts struct {
 	bytes, age, corrupt uint64
+	devices             [4]string // the first distinct devices dropped
+	more                bool      // readings of further devices were dropped
+}
+
+// device notes the device of the dropped record v.
+func (d *dropCounts) device(v []byte) {
+	dev := ""
+	if len(v) > headerLen {
+		if n, w := binary.Uvarint(v[headerLen:]); w > 0 && n <= uint64(len(v)-headerLen-w) {
+			dev = string(v[headerLen+w : headerLen+w+int(n)])
+		}
+	}
+	for i, have := range d.devices {
+		if have == dev {
+			return
+		}
+		if have == "" {
+			d.devices[i] = dev
+			return
+		}
+	}
+	d.more = true
+}
+
+// deviceList is the devices noted, for the log.
+func (d *dropCounts) deviceList() string {
+	var b strings.Builder
+	for _, dev := range d.devices {
+		if dev == "" {
+			break
+		}
+		if b.Len() > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(dev)
+	}
+	if d.more {
+		b.WriteString(",…")
+	}
+	return b.String()
 }
 
 // flushDropLog logs the drops counted since the last warning, at most once
@@ -375,7 +477,7 @@ func (o *Outbox) flushDropLog(force bool) {
 		return
 	}
 	o.log.Warn("outbox: dropped readings to stay within caps",
-		"path", o.cfg.Path, "by_bytes", d.bytes, "by_age", d.age, "undecodable", d.corrupt,
+		"path", o.cfg.Path, "by_bytes", d.bytes, "by_age", d.age, "undecodable", d.corrupt, "devices", d.deviceList(),
 		"max_bytes", o.maxBytes.Load(), "max_age", time.Duration(o.maxAge.Load()).String(), "dropped_total", o.w.st.dropped)
 	*d = dropCounts{}
 	o.w.lastDropLog = now

@@ -128,6 +128,9 @@ func TestDropsAreLogged(t *testing.T) {
 	if !strings.Contains(out, "dropped_total=11") {
 		t.Errorf("last warning does not carry the total:\n%s", out)
 	}
+	if !strings.Contains(out, "devices=dev ") {
+		t.Errorf("the warning does not name the device dropped:\n%s", out)
+	}
 }
 
 type lockedWriter struct {
@@ -178,5 +181,39 @@ func TestUndecodableRecord(t *testing.T) {
 	}
 	if st := o.Stats(); st.Depth != 3 || st.Dropped != 1 {
 		t.Errorf("depth %d dropped %d, want 3 1", st.Depth, st.Dropped)
+	}
+}
+
+// TestWouldDropCountsWithoutDropping: the count a plan reports before its
+// caps apply, and nothing dropped by asking.
+func TestWouldDropCountsWithoutDropping(t *testing.T) {
+	o := openTest(t, Config{})
+	if err := o.Append(context.Background(), mkReadings(1000, 0)); err != nil {
+		t.Fatal(err)
+	}
+	per := o.Stats().Bytes / 1000
+	for _, tc := range []struct {
+		bytes int64
+		age   time.Duration
+		want  int64
+	}{
+		{0, 0, 0},
+		{per * 400, 0, 600},
+		{0, time.Hour, 0},
+	} {
+		n, err := o.WouldDrop(tc.bytes, tc.age)
+		if err != nil || n != tc.want {
+			t.Errorf("WouldDrop(%d, %s) = %d, %v; want %d", tc.bytes, tc.age, n, err, tc.want)
+		}
+	}
+	if st := o.Stats(); st.Depth != 1000 || st.Dropped != 0 {
+		t.Fatalf("asking dropped readings: %+v", st)
+	}
+	o.SetLimits(per*400, 0)
+	if err := o.Append(context.Background(), mkReadings(1, 2000)); err != nil {
+		t.Fatal(err)
+	}
+	if st := o.Stats(); st.Dropped != 601 && st.Dropped != 600 {
+		t.Errorf("the cap then dropped %d, WouldDrop said 600 (+1 for the reading appended)", st.Dropped)
 	}
 }

@@ -31,6 +31,14 @@
 //	meta   "format":    1 byte, 1
 //	       "attempted": the highest attempted version, 8 bytes big-endian
 //	       "status":    the last status document, as given
+//	       "issued":    the newest plan signature time, Unix seconds, 8 bytes big-endian
+//
+// Beside it, <path>.version (WatermarkPath) holds the highest attempted
+// version and the newest signature time again, as one text line with a
+// CRC, replaced atomically (temp file, fsync, rename, fsync of the
+// directory) before the bbolt file changes.
+// Attempted and Issued are the larger of the two copies, so a damaged
+// plans.db moved aside and started afresh still refuses replayed plans.
 //
 // Open reads and decodes all of it, so damage shows at Open as ErrCorrupt
 // naming the file, rather than later. A damaged file is left where it is:

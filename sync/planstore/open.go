@@ -21,6 +21,7 @@ const (
 	keyFormat     = "format"
 	keyAttempted  = "attempted"
 	keyStatus     = "status"
+	keyIssued     = "issued"
 	formatVersion = 1
 	attemptedLen  = 8
 )
@@ -68,14 +69,33 @@ func Open(path string, cfg Config) (*Store, error) {
 			cfg.Logger.Warn("planstore: fsync of directory failed", "path", filepath.Dir(path), "err", err)
 		}
 	}
-	cfg.Logger.Info("planstore: opened", "path", path, "applied_version", sum.applied, "attempted_version", sum.attempted)
-	return &Store{path: path, log: cfg.Logger, db: db}, nil
+	st := &Store{path: path, log: cfg.Logger, db: db}
+	wm := WatermarkPath(path)
+	m, err := readWatermark(wm)
+	if err != nil {
+		cfg.Logger.Error("planstore: plan watermark unreadable; using the versions in the plan store and writing it again", "path", wm, "err", err)
+	}
+	st.mark = m
+	if m.version < sum.attempted || m.issued < sum.issued {
+		// A store from before the watermark, or a damaged watermark.
+		if err := st.raiseMark(mark{version: sum.attempted, issued: sum.issued}); err != nil {
+			closeQuietly(db)
+			return nil, fmt.Errorf("planstore: open %s: %w", path, err)
+		}
+	}
+	if m.version > sum.attempted {
+		cfg.Logger.Warn("planstore: the plan watermark is above the plan store's attempted version (the store was started afresh?); plans up to it are refused as replays",
+			"path", path, "watermark", m.version, "attempted_version", sum.attempted)
+	}
+	cfg.Logger.Info("planstore: opened", "path", path, "applied_version", sum.applied, "attempted_version", max(sum.attempted, m.version))
+	return st, nil
 }
 
 // summary is what Open logs.
 type summary struct {
 	applied   int64 // version of the current record, 0 if none
 	attempted int64
+	issued    int64 // newest signature time, Unix seconds
 }
 
 // load checks every bucket and record in the file and creates the buckets
@@ -99,6 +119,9 @@ func load(db *bbolt.DB) (sum summary, err error) {
 		}
 		var err error
 		if sum.attempted, err = readAttempted(mb); err != nil {
+			return err
+		}
+		if sum.issued, err = readInt(mb, keyIssued); err != nil {
 			return err
 		}
 		cur, prev := pb.Get([]byte(keyCurrent)), pb.Get([]byte(keyPrevious))
@@ -135,6 +158,19 @@ func load(db *bbolt.DB) (sum summary, err error) {
 		return sum, fmt.Errorf("create buckets: %w", hide(err))
 	}
 	return sum, nil
+}
+
+// readInt decodes a non-negative 8-byte counter in the meta bucket; absent
+// is 0.
+func readInt(mb *bbolt.Bucket, key string) (int64, error) {
+	v := mb.Get([]byte(key))
+	if v == nil {
+		return 0, nil
+	}
+	if len(v) != 8 || v[0]&0x80 != 0 {
+		return 0, corruptf("meta %q is malformed (%d bytes)", key, len(v))
+	}
+	return int64(binary.BigEndian.Uint64(v)), nil
 }
 
 // readAttempted decodes the attempted version; absent is 0.

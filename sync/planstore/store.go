@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"go.etcd.io/bbolt"
 )
@@ -16,6 +17,9 @@ import (
 type Store struct {
 	path string
 	log  *slog.Logger
+
+	wmMu sync.Mutex // serialises watermark writes; guards mark
+	mark mark       // what the watermark file holds (see watermark.go)
 
 	mu sync.RWMutex // held for reading by operations, for writing by Close
 	db *bbolt.DB    // nil once closed
@@ -68,6 +72,9 @@ func (s *Store) SetApplied(r Record) error {
 	if err != nil {
 		return fmt.Errorf("planstore: %s in %s: %w", op, s.path, err)
 	}
+	if err := s.raiseMark(mark{version: r.Version}); err != nil {
+		return fmt.Errorf("planstore: %s: %w", op, err)
+	}
 	return s.update(op, func(tx *bbolt.Tx) error {
 		pb, mb, err := buckets(tx)
 		if err != nil {
@@ -93,7 +100,9 @@ func (s *Store) SetApplied(r Record) error {
 }
 
 // Attempted returns the highest plan version ever attempted, applied or
-// failed, or 0 if none.
+// failed, or 0 if none: the larger of the value in the file and the one in
+// the watermark file beside it, so a damaged plans.db that was moved aside
+// does not reopen the door to replayed plans.
 func (s *Store) Attempted() (int64, error) {
 	var n int64
 	err := s.view("read attempted version", func(tx *bbolt.Tx) error {
@@ -104,7 +113,81 @@ func (s *Store) Attempted() (int64, error) {
 		n, err = readAttempted(mb)
 		return err
 	})
+	s.wmMu.Lock()
+	n = max(n, s.mark.version)
+	s.wmMu.Unlock()
 	return n, err
+}
+
+// Issued returns the newest plan signature time recorded with RaiseIssued,
+// zero if none: the larger of the copies in the file and in the watermark.
+func (s *Store) Issued() (time.Time, error) {
+	var sec int64
+	err := s.view("read newest signature time", func(tx *bbolt.Tx) error {
+		_, mb, err := buckets(tx)
+		if err != nil {
+			return err
+		}
+		sec, err = readInt(mb, keyIssued)
+		return err
+	})
+	s.wmMu.Lock()
+	sec = max(sec, s.mark.issued)
+	s.wmMu.Unlock()
+	if sec == 0 {
+		return time.Time{}, err
+	}
+	return time.Unix(sec, 0).UTC(), err
+}
+
+// RaiseIssued records t (to the second) as the newest plan signature time
+// if it is newer than the recorded one, in the watermark file and then in
+// the store, fsynced before it returns.
+func (s *Store) RaiseIssued(t time.Time) error {
+	sec := t.Unix()
+	op := fmt.Sprintf("set newest signature time %s", t.UTC().Format(time.RFC3339))
+	if sec <= 0 {
+		return fmt.Errorf("planstore: %s in %s: %w time: must be after 1970", op, s.path, ErrInvalid)
+	}
+	if err := s.raiseMark(mark{issued: sec}); err != nil {
+		return fmt.Errorf("planstore: %s: %w", op, err)
+	}
+	err := s.update(op, func(tx *bbolt.Tx) error {
+		_, mb, err := buckets(tx)
+		if err != nil {
+			return err
+		}
+		cur, err := readInt(mb, keyIssued)
+		if err != nil {
+			return err
+		}
+		if sec <= cur {
+			return errUnchanged
+		}
+		var b [attemptedLen]byte
+		binary.BigEndian.PutUint64(b[:], uint64(sec))
+		return mb.Put([]byte(keyIssued), b[:])
+	})
+	if errors.Is(err, errUnchanged) {
+		return nil
+	}
+	return err
+}
+
+// raiseMark raises the watermark file to m, field by field, before the
+// bbolt file is changed; it writes only when something rises.
+func (s *Store) raiseMark(m mark) error {
+	s.wmMu.Lock()
+	defer s.wmMu.Unlock()
+	next := mark{version: max(s.mark.version, m.version), issued: max(s.mark.issued, m.issued)}
+	if next == s.mark {
+		return nil
+	}
+	if err := writeWatermark(WatermarkPath(s.path), next); err != nil {
+		return err
+	}
+	s.mark = next
+	return nil
 }
 
 // SetAttempted records that version v was attempted. It only raises the
@@ -115,6 +198,9 @@ func (s *Store) SetAttempted(v int64) error {
 	op := fmt.Sprintf("set attempted version %d", v)
 	if v < 1 {
 		return fmt.Errorf("planstore: %s in %s: %w version: must be >= 1", op, s.path, ErrInvalid)
+	}
+	if err := s.raiseMark(mark{version: v}); err != nil {
+		return fmt.Errorf("planstore: %s: %w", op, err)
 	}
 	err := s.update(op, func(tx *bbolt.Tx) error {
 		_, mb, err := buckets(tx)
