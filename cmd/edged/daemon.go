@@ -47,7 +47,7 @@ type daemon struct {
 	api     *localapi.Server     // nil when http.listen is empty
 	board   *board               // nil when no device needs hardware; a plan may open it (under boardMu)
 	boardMu sync.Mutex
-	start   time.Time
+	start   atomic.Int64 // unix ns when run began; read by status at any time
 
 	broker  *broker.Broker // the embedded local broker; nil unless local_mqtt.mode is embedded
 	local   *uplink.Client // the external local broker; nil unless local_mqtt.mode is external
@@ -281,7 +281,7 @@ func startStage(name string, run func(context.Context) error) *stage {
 }
 
 func (d *daemon) run(ctx context.Context, start time.Time) error {
-	d.start = start
+	d.start.Store(start.UnixNano())
 	cloud := "off (readings stay in the outbox until cloud.url is set)"
 	if d.link != nil {
 		cloud = d.cfg.Cloud.URL

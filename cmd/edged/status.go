@@ -142,7 +142,7 @@ func (d *daemon) status() any { return d.statusDoc() }
 func (d *daemon) statusDoc() statusDoc {
 	st := d.outbox.Stats()
 	doc := statusDoc{Gateway: d.cfg.Gateway.ID, Version: version, Arch: runtime.GOOS + "/" + runtime.GOARCH,
-		UptimeS: time.Since(d.start).Round(time.Millisecond).Seconds(),
+		UptimeS: time.Since(time.Unix(0, d.start.Load())).Round(time.Millisecond).Seconds(),
 		Outbox: outboxStatus{Readings: st.Depth, Bytes: st.Bytes, Dropped: st.Dropped, AppendErrors: st.AppendErrors, NextSeq: st.NextSeq,
 			Epoch: st.Epoch, Recovered: d.outbox.Recovery(), Failed: st.Failed},
 		Devices: []deviceStatus{}, Commands: d.exec.Stats(), Board: d.boardName(), Plan: d.planStatus()}
