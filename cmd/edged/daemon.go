@@ -55,12 +55,13 @@ type daemon struct {
 	sensors *sensorRouter  // local MQTT messages → readings
 	sink    poller.Sink    // the outbox, wrapped: recent readings, local re-publish
 
-	ready    atomic.Bool            // sources running and the outbox open (/readyz)
-	recent   *recent.Recent         // the latest readings per device, for the API
-	sup      *supervisor.Supervisor // services; nil when none are configured
-	emits    *ingest.Ingest         // readings services emit → outbox
-	budgets  *budget.Manager        // nil when no service has a budget
-	apiToken string                 // the local API's bearer token
+	ready     atomic.Bool            // sources running and the outbox open (/readyz)
+	recent    *recent.Recent         // the latest readings per device, for the API
+	sup       *supervisor.Supervisor // services; nil when none are configured
+	emits     *ingest.Ingest         // readings services emit → outbox
+	brokerOff string                 // why the embedded broker is off although configured (its default port was taken), or ""
+	budgets   *budget.Manager        // nil when no service has a budget
+	apiToken  string                 // the local API's bearer token
 
 	policy atomic.Pointer[cloudPolicy] // which readings go to the cloud
 	plans  *planner                    // nil when plans are off

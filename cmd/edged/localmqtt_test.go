@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"os"
@@ -20,6 +22,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"edged/internal/mosquittotest"
+	"edged/sync/broker"
 	"edged/sync/broker/auth"
 )
 
@@ -373,5 +376,44 @@ func TestBrokerPasswdCommand(t *testing.T) {
 	}
 	if pw, err := auth.LoadPasswords(f); err != nil || pw.Check("porch", "hunter22") {
 		t.Fatalf("porch still logs in after --delete (%v)", err)
+	}
+}
+
+// TestDefaultBrokerPortTakenDoesNotStopADefaultRun: a system mosquitto
+// holds 127.0.0.1:1883 on many hosts. A daemon whose broker is on that
+// default address but which has nothing that needs the broker still runs,
+// says why its broker is off, and serves everything else; one with an
+// mqttsensor device still refuses to start.
+func TestDefaultBrokerPortTakenDoesNotStopADefaultRun(t *testing.T) {
+	// Hold 1883 for the test, or find it held by another program already:
+	// either way it is taken while the daemon starts.
+	if ln, err := net.Listen("tcp", broker.DefaultListen); err == nil {
+		defer ln.Close()
+	} else if !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("listen %s: %v", broker.DefaultListen, err)
+	}
+	dir := t.TempDir()
+	d, stop := startDaemon(t, writeConfig(t, dir, "http: {listen: 127.0.0.1:0}\ndata_dir: "+dir+`
+devices:
+  - {name: t, kind: sim, interval: 10ms, options: {metric: temperature, unit: C}}
+`))
+	waitUntil(t, "readings while the broker port is taken", func() bool { return d.outbox.Stats().Depth > 3 })
+	if d.broker != nil || !strings.Contains(d.localStatus().Off, "in use by another program") {
+		t.Fatalf("broker %v, local status %+v: want it off with the reason", d.broker, d.localStatus())
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("daemon stopped with %v", err)
+	}
+
+	dir2 := t.TempDir()
+	cfg, devs, err := loadConfig(writeConfig(t, dir2, "http: {listen: \"\"}\ndata_dir: "+dir2+`
+devices:
+  - {name: lan, kind: mqttsensor, options: {topic: sensors/+device/+metric}}
+`), builtinKinds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newDaemon(cfg, devs, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("a daemon with an mqttsensor and its broker port taken: %v, want the bind error", err)
 	}
 }

@@ -34,6 +34,7 @@ type statusDoc struct {
 
 type localMQTTStatus struct {
 	Mode      string         `json:"mode"`
+	Off       string         `json:"off,omitempty"` // why the embedded broker is not running although mode is embedded
 	Addr      string         `json:"addr,omitempty"`
 	TLSAddr   string         `json:"tls_addr,omitempty"`
 	URL       string         `json:"url,omitempty"`
@@ -171,7 +172,7 @@ func (d *daemon) statusDoc() statusDoc {
 }
 
 func (d *daemon) localStatus() localMQTTStatus {
-	ls := localMQTTStatus{Mode: d.cfg.LocalMQTT.Mode, Sensors: []sensorStatus{}}
+	ls := localMQTTStatus{Mode: d.cfg.LocalMQTT.Mode, Off: d.brokerOff, Sensors: []sensorStatus{}}
 	if d.broker != nil {
 		st := d.broker.Stats()
 		ls.Addr, ls.TLSAddr, ls.Connected, ls.Broker = d.broker.Addr(), d.broker.TLSAddr(), true, &st
