@@ -122,6 +122,10 @@ type DeviceConfig struct {
 	// Scale maps every value v to v*factor+offset (and sets the unit).
 	Scale   *ScaleConfig `yaml:"scale"`
 	Options yaml.Node    `yaml:"options"`
+
+	// fromDefaults marks the devices of the built-in defaults; a file
+	// that sets devices replaces them all.
+	fromDefaults bool
 }
 
 // ScaleConfig converts raw values into engineering units.
@@ -144,7 +148,7 @@ func defaultConfig() Config {
 		DataDir:   "./data",
 		Cloud:     CloudConfig{TopicPrefix: "edged", Batch: 64, Inflight: 32},
 		Outbox:    OutboxConfig{MaxBytes: 256 << 20, MaxAge: 168 * time.Hour, Fsync: true, MaxFuture: 10 * time.Minute},
-		Devices:   []DeviceConfig{demoDevice()},
+		Devices:   []DeviceConfig{demoDevice(), lanDevice()},
 		LocalMQTT: defaultLocalMQTT(),
 		HTTP:      HTTPConfig{Listen: defaultAPI},
 		Log:       LogConfig{Level: "info", Format: "text"},
@@ -154,7 +158,42 @@ func defaultConfig() Config {
 func demoDevice() DeviceConfig {
 	var opts yaml.Node
 	_ = yaml.Unmarshal([]byte("{metric: temperature, unit: C, waveform: sine, min: 18, max: 26, period: 10m, seed: 1}"), &opts)
-	return DeviceConfig{Name: "demo-temp", Kind: "sim", Interval: time.Second, Options: *opts.Content[0]}
+	return DeviceConfig{Name: "demo-temp", Kind: "sim", Interval: time.Second, Options: *opts.Content[0], fromDefaults: true}
+}
+
+// lanDevice takes what sensors publish on sensors/<device>/<metric> to the
+// local broker, as a plain number or {"value": 21.5, "unit": "C"}.
+func lanDevice() DeviceConfig {
+	var opts yaml.Node
+	_ = yaml.Unmarshal([]byte("{topic: sensors/+device/+metric, format: auto}"), &opts)
+	return DeviceConfig{Name: "lan", Kind: "mqttsensor", Options: *opts.Content[0], fromDefaults: true}
+}
+
+// dropDefaultSensors removes the built-in lan sensor when there is no local
+// broker for it (local_mqtt.mode: off) in a file that kept the default
+// devices.
+func (c *Config) dropDefaultSensors() {
+	if c.LocalMQTT.Mode != localOff {
+		return
+	}
+	kept := c.Devices[:0:0]
+	for _, d := range c.Devices {
+		if !(d.fromDefaults && d.Kind == "mqttsensor") {
+			kept = append(kept, d)
+		}
+	}
+	c.Devices = kept
+}
+
+// userSensors reports whether the configuration names an mqttsensor device
+// of its own (not only the default lan sensor).
+func (c *Config) userSensors() bool {
+	for _, d := range c.Devices {
+		if d.Kind == "mqttsensor" && !d.fromDefaults {
+			return true
+		}
+	}
+	return false
 }
 
 var unsafeID = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -181,6 +220,7 @@ func loadConfig(path string, kinds map[string]deviceKind) (Config, []device, err
 			return cfg, nil, err
 		}
 	}
+	cfg.dropDefaultSensors()
 	devs, errs := cfg.validate(kinds)
 	return cfg, devs, errs.Err()
 }

@@ -67,8 +67,13 @@ func TestDefaultsAreValidAndRunnable(t *testing.T) {
 		!cfg.Outbox.Fsync || cfg.Cloud.Batch != 64 || cfg.Cloud.Inflight != 32 || cfg.Cloud.TopicPrefix != "edged" {
 		t.Fatalf("defaults changed: %+v", cfg)
 	}
-	if len(devs) != 1 || devs[0].Name() != "demo-temp" || devs[0].interval != time.Second {
+	if len(devs) != 2 || devs[0].Name() != "demo-temp" || devs[0].interval != time.Second || devs[1].Name() != "lan" || devs[1].cfg.Kind != "mqttsensor" {
 		t.Fatalf("default devices: %+v", devs)
+	}
+	// Without a local broker the default lan sensor is left out, not an error.
+	off := writeConfig(t, t.TempDir(), "local_mqtt: {mode: off}\n")
+	if _, offDevs, err := loadConfig(off, builtinKinds()); err != nil || len(offDevs) != 1 || offDevs[0].Name() != "demo-temp" {
+		t.Fatalf("defaults with local_mqtt off: %v %v", offDevs, err)
 	}
 	if cfg.Gateway.ID == "" || !nameRE.MatchString(cfg.Gateway.ID) {
 		t.Fatalf("gateway id %q", cfg.Gateway.ID)

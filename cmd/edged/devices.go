@@ -80,7 +80,7 @@ func (d device) open(hw *board) (poller.Device, error) {
 func builtinKinds() map[string]deviceKind {
 	return map[string]deviceKind{
 		"mqttsensor": {
-			help:    "readings that sensors publish on the local MQTT broker (options: topic with +device/+metric, format plain|json|senml, path, fields, metric, unit)",
+			help:    "readings that sensors publish on the local MQTT broker (options: topic with +device/+metric, format plain|json|senml|auto, path, fields, metric, unit)",
 			options: mqttSensorOptions,
 			sensor: func(d DeviceConfig, opts any) (*mqttsensor.Sensor, error) {
 				return mqttsensor.New(d.Name, opts.(mqttsensor.Config))

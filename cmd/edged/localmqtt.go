@@ -216,6 +216,7 @@ func (d *daemon) wireLocalMQTT(sensors []*mqttsensor.Sensor) error {
 	bc.Logger = d.log.With("component", "broker")
 	b, err := broker.New(bc)
 	if err != nil && d.brokerOptional(err) {
+		d.sensors, d.ingest = nil, nil // only the default lan sensor was there, with nothing to route
 		d.brokerOff = fmt.Sprintf("%s is in use by another program (a system mosquitto?) and nothing configured needs edged's broker", l.Listen)
 		d.log.Warn("local MQTT broker off: "+d.brokerOff+"; to run it, set local_mqtt.listen to a free port (127.0.0.1:1884), "+
 			"or take sensors from that broker with local_mqtt: {mode: external, url: mqtt://"+l.Listen+"}", "addr", l.Listen)
@@ -231,13 +232,13 @@ func (d *daemon) wireLocalMQTT(sensors []*mqttsensor.Sensor) error {
 // brokerOptional reports whether the embedded broker may stay off after
 // err: its default address is taken (a system mosquitto holds 1883 on many
 // hosts) and nothing configured depends on it (no mqttsensor device, no
-// re-publishing, no plans that could bring sensors). Then `edged run` on
-// defaults still works; any other failure, or any other address, stops
-// the start as before.
+// re-publishing, no plans that could bring sensors; the default lan sensor
+// does not count). Then `edged run` on defaults still works; any other
+// failure, or any other address, stops the start as before.
 func (d *daemon) brokerOptional(err error) bool {
 	l := d.cfg.LocalMQTT
 	return errors.Is(err, syscall.EADDRINUSE) && l.Listen == broker.DefaultListen && l.TLS.Listen == "" &&
-		d.sensors == nil && !l.Republish.Enabled && d.plans == nil
+		!d.cfg.userSensors() && !l.Republish.Enabled && d.plans == nil
 }
 
 // publishLocal puts a message on the local broker, embedded or external.

@@ -417,3 +417,28 @@ devices:
 		t.Fatalf("a daemon with an mqttsensor and its broker port taken: %v, want the bind error", err)
 	}
 }
+
+// TestDefaultGatewayTakesSensors: with the default devices, what a sensor
+// publishes on sensors/<device>/<metric> (a plain number or
+// {"value": …, "unit": …}) is stored like any reading.
+func TestDefaultGatewayTakesSensors(t *testing.T) {
+	dir := t.TempDir()
+	d, stop := startDaemon(t, writeConfig(t, dir, "http: {listen: 127.0.0.1:0}\nlocal_mqtt: {listen: 127.0.0.1:0}\ndata_dir: "+dir+"\n"))
+	defer stop()
+	waitUntil(t, "the broker", func() bool { return d.broker != nil })
+	addr := d.broker.Addr()
+	if err := mosquittoPub(t, addr, "", "-t", "sensors/porch/temperature", "-m", "21.5", "-q", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := mosquittoPub(t, addr, "", "-t", "sensors/porch/humidity", "-m", `{"value": 40.5, "unit": "%RH"}`, "-q", "1"); err != nil {
+		t.Fatal(err)
+	}
+	// QoS 1: the PUBACK came once the readings were durable.
+	got := map[string]string{}
+	for _, r := range d.recent.Last("porch") {
+		got[r.Metric] = fmt.Sprintf("%g%s", r.Value, r.Unit)
+	}
+	if got["temperature"] != "21.5" || got["humidity"] != "40.5%RH" {
+		t.Fatalf("porch readings %v, want temperature 21.5 and humidity 40.5%%RH", got)
+	}
+}

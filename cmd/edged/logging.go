@@ -209,8 +209,9 @@ devices:
     kind: sim
     interval: 1s
     options: {metric: temperature, unit: C, waveform: sine, min: 18, max: 26, period: 10m, seed: 1}
-  # a sensor publishing on the local broker, e.g. mosquitto_pub -t sensors/porch/temperature -m 21.5:
-  # - {name: lan, kind: mqttsensor, options: {topic: sensors/+device/+metric}}
+  # sensors publishing on the local broker: mosquitto_pub -t sensors/porch/temperature -m 21.5
+  # (or -m '{"value": 21.5, "unit": "C"}'); left out when local_mqtt.mode is off
+  - {name: lan, kind: mqttsensor, options: {topic: sensors/+device/+metric, format: auto}}
 local_mqtt:
   mode: %s               # embedded (edged is the broker) | external (use url) | off
   listen: %s      # any non-loopback address needs passwd_file

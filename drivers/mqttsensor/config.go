@@ -17,6 +17,9 @@ const (
 	FormatJSON = "json"
 	// FormatSenML is a SenML JSON pack (RFC 8428).
 	FormatSenML = "senml"
+	// FormatAuto is a plain number, or a JSON object with "value" and an
+	// optional "unit": {"value": 21.5, "unit": "C"}.
+	FormatAuto = "auto"
 )
 
 // Config is the options block of an mqttsensor device, plus the device's
@@ -27,7 +30,8 @@ type Config struct {
 	// (see ParsePattern). Required.
 	Topic string `yaml:"topic"`
 	// Format is how payloads are written: plain (default, one number in
-	// text), json or senml (RFC 8428 JSON).
+	// text), json, senml (RFC 8428 JSON) or auto (a number, or
+	// {"value": 21.5, "unit": "C"}).
 	Format string `yaml:"format"`
 	// Metric names the reading when Topic has no +metric, for plain and for
 	// json with Path; then it is required. It must be empty when Topic
@@ -93,9 +97,9 @@ func (c Config) Validate() error {
 	}
 	format := c.format()
 	switch format {
-	case FormatPlain, FormatJSON, FormatSenML:
+	case FormatPlain, FormatJSON, FormatSenML, FormatAuto:
 	default:
-		add("options.format: %q is not a format, use plain, json or senml", c.Format)
+		add("options.format: %q is not a format, use plain, json, senml or auto", c.Format)
 	}
 	if _, err := c.zone(); err != nil {
 		add("options.time_zone: %w", err)

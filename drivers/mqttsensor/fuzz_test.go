@@ -20,6 +20,7 @@ func fuzzSensors(f *testing.F) []*Sensor {
 		{Topic: "sensors/+device/json", Format: "json", Fields: map[string]string{"temperature": "$.temp", "humidity": "$.hum"}, TimePath: "$.ts"},
 		{Topic: "sensors/+device/+", Format: "senml", Unit: "C"},
 		{Topic: "sensors/#", Format: "senml", Scale: scale.Linear{Factor: -1e10, Offset: 1, Unit: "x"}},
+		{Topic: "sensors/+device/+metric", Format: "auto", Unit: "C"},
 	}
 	ss := make([]*Sensor, len(cfgs))
 	for i, c := range cfgs {
@@ -43,6 +44,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(uint8(3), "sensors/porch/json", []byte(`{"temp":21.5,"hum":40,"ts":"2026-01-02T03:04:05Z"}`))
 	f.Add(uint8(4), "sensors/porch/senml", []byte(`[{"bn":"env:","bt":-5,"n":"t","v":1},{"n":"fw","vs":"1"}]`))
 	f.Add(uint8(5), "sensors/a/b/c", []byte(`[{"bn":"m","bv":1,"s":2,"bs":3}]`))
+	f.Add(uint8(6), "sensors/porch/temperature", []byte(`{"value":21.5,"unit":"C"}`))
 	sensors := fuzzSensors(f)
 	f.Fuzz(func(t *testing.T, kind uint8, topic string, payload []byte) {
 		s := sensors[int(kind)%len(sensors)]

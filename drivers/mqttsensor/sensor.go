@@ -118,6 +118,11 @@ func (s *Sensor) Decode(topic string, payload []byte, now time.Time) ([]reading.
 		rs, err = s.decodeJSON(device, metric, payload, now)
 	case FormatSenML:
 		rs, skipped, err = s.decodeSenML(device, payload, now)
+	case FormatAuto:
+		var r reading.Reading
+		if r, err = s.decodeAuto(device, metric, payload, now); err == nil {
+			rs = []reading.Reading{r}
+		}
 	default:
 		var r reading.Reading
 		if r, err = s.decodePlain(device, metric, payload, now); err == nil {
