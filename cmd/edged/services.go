@@ -13,9 +13,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"maps"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,6 +56,50 @@ type ServiceConfig struct {
 	// StartTimeout bounds start-up and configuration, and is how long a
 	// plan waits for the service to be healthy (its health gate); 10s.
 	StartTimeout time.Duration `yaml:"start_timeout"`
+	// User is the account the service runs as when edged runs as root:
+	// default edged-svc when that user exists, else nobody (65534).
+	User string `yaml:"user"`
+	// Env is the service's environment beyond PATH, LANG, LC_ALL and TZ;
+	// nothing else of edged's environment is passed on.
+	Env map[string]string `yaml:"env"`
+}
+
+// defaultServiceUser is the account services run as when edged is root
+// and a service names none; fallbackServiceUser when it does not exist.
+const (
+	defaultServiceUser  = "edged-svc"
+	fallbackServiceUser = "nobody"
+	nobodyID            = 65534
+)
+
+// lookupOwner resolves a user name (or numeric uid) to its uid and primary gid.
+func lookupOwner(name string) (*pluginapi.Owner, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		if _, nerr := strconv.Atoi(name); nerr == nil {
+			u, err = user.LookupId(name)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	uid, err1 := strconv.Atoi(u.Uid)
+	gid, err2 := strconv.Atoi(u.Gid)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, err
+	}
+	return &pluginapi.Owner{UID: uid, GID: gid}, nil
+}
+
+// defaultServiceOwner is who services run as by default: edged-svc, else
+// nobody, else uid and gid 65534.
+func defaultServiceOwner() (*pluginapi.Owner, string) {
+	for _, n := range []string{defaultServiceUser, fallbackServiceUser} {
+		if o, err := lookupOwner(n); err == nil {
+			return o, n
+		}
+	}
+	return &pluginapi.Owner{UID: nobodyID, GID: nobodyID}, strconv.Itoa(nobodyID)
 }
 
 // BudgetConfig is a service's resource budget.
@@ -193,6 +240,24 @@ func (c *Config) validateServices(errs *yamlconf.Errors) []supervisor.Spec {
 				errs.Add(p+".budget", "%s", line)
 			}
 		}
+		if s.User != "" {
+			o, err := lookupOwner(s.User)
+			switch {
+			case err != nil:
+				errs.Add(p+".user", "%q is not a user of this system (%v): create it (useradd --system --no-create-home %s) or leave user out to use %s, else nobody", s.User, err, s.User, defaultServiceUser)
+			case o.UID == 0:
+				errs.Add(p+".user", "%q is root: a service must not run as root; leave user out to use %s, else nobody", s.User, defaultServiceUser)
+			default:
+				spec.User = o
+			}
+		}
+		for _, k := range slices.Sorted(maps.Keys(s.Env)) {
+			if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(s.Env[k], 0) {
+				errs.Add(p+".env", "%q is not a valid variable name: use letters, digits and '_'", k)
+				continue
+			}
+			spec.Env = append(spec.Env, k+"="+s.Env[k])
+		}
 		specs = append(specs, spec)
 	}
 	return specs
@@ -316,8 +381,10 @@ func (d *daemon) wireServices() error {
 	// broker) but not back to the services, so no service feeds on its own
 	// or another's output in a loop.
 	d.emits = ingest.New(d.sink, ingest.Config{Logger: d.log.With("component", "service-emits")})
+	sandbox, sandboxUser := serviceSandbox(d.log)
 	sup, err := supervisor.New(supervisor.Config{
 		Budgets: mgr,
+		Sandbox: sandbox,
 		OnEmit: func(service string, rs []reading.Reading) {
 			done := make(chan struct{})
 			d.emits.Submit(context.Background(), rs, true, func(error) { close(done) })
@@ -332,8 +399,27 @@ func (d *daemon) wireServices() error {
 		return fmt.Errorf("services: %w", err)
 	}
 	d.sup, d.budgets = sup, mgr
+	d.log.Info("service sandbox", "user", sandboxUser, "shim", sandbox.Shim != "")
 	d.sink = feedSink{store: d.sink, sup: sup}
 	return nil
+}
+
+// serviceSandbox is how services are confined: edged re-executes itself
+// as their exec shim, and as root it runs them as the default service user
+// (see ServiceConfig.User) with a clean environment.
+func serviceSandbox(log *slog.Logger) (supervisor.Sandbox, string) {
+	var sb supervisor.Sandbox
+	if exe, err := os.Executable(); err == nil {
+		sb.Shim = exe
+	} else {
+		log.Warn("services start without the exec shim: their budget applies only after they start", "err", err)
+	}
+	if os.Geteuid() != 0 {
+		return sb, "edged's own (" + strconv.Itoa(os.Geteuid()) + ")"
+	}
+	o, name := defaultServiceOwner()
+	sb.User = o
+	return sb, name
 }
 
 // budgetParent names the cgroup that holds this daemon's service groups,

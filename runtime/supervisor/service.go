@@ -224,10 +224,34 @@ func (sv *service) runOnce(ctx context.Context, log *slog.Logger) error {
 	// Command ids are unique per session in the service; across restarts
 	// they repeat, so they are prefixed with this run.
 	run := fmt.Sprintf("%s@%d", sv.spec.Name, time.Now().UnixNano())
-	cmd := sv.spec.Command()
-	dieWithParent(cmd)
+	budgets := sv.sup.cfg.Budgets != nil && sv.spec.Budget != (budget.Budget{})
+	var g *budget.Group
+	if budgets && sv.sup.cfg.Sandbox.Shim != "" {
+		// The group comes first: the shim joins it before the service runs.
+		var err error
+		if g, err = sv.sup.cfg.Budgets.Prepare(sv.spec.Name, sv.spec.Budget); err != nil {
+			return fmt.Errorf("budget %s: %w", sv.spec.Budget, err)
+		}
+		sv.mu.Lock()
+		sv.group = g
+		sv.mu.Unlock()
+		defer func() {
+			g.Close()
+			sv.mu.Lock()
+			sv.group = nil
+			sv.mu.Unlock()
+		}()
+	}
+	var join budget.Join
+	if g != nil {
+		join = g.Join()
+	}
+	l, err := sv.sup.cfg.Sandbox.prepare(sv.spec, join)
+	if err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
 	conn, err := pluginapi.Launch(ctx, pluginapi.LaunchConfig{
-		Name: sv.spec.Name, Cmd: cmd, SecureChecksum: sv.spec.Checksum,
+		Name: sv.spec.Name, Cmd: l.cmd, SecureChecksum: l.checksum, RunAs: l.runAs,
 		Logger: slog.New(teeHandler{log.Handler(), sv.tail}), StartTimeout: sv.spec.StartTimeout,
 		OnEmit: func(rs []pluginapi.Reading) {
 			if cfg.OnEmit != nil {
@@ -250,7 +274,12 @@ func (sv *service) runOnce(ctx context.Context, log *slog.Logger) error {
 			}
 		},
 	})
+	l.done()
 	if err != nil {
+		if g != nil && g.OOMKilled() {
+			// Killed over its budget before the handshake.
+			return sv.oomError(g)
+		}
 		return err
 	}
 	defer conn.Kill()
@@ -262,7 +291,12 @@ func (sv *service) runOnce(ctx context.Context, log *slog.Logger) error {
 		sv.pid = 0
 		sv.mu.Unlock()
 	}()
-	if sv.sup.cfg.Budgets != nil && sv.spec.Budget != (budget.Budget{}) {
+	switch {
+	case g != nil:
+		if err := g.Attach(conn.Pid()); err != nil {
+			return fmt.Errorf("budget %s: %w", sv.spec.Budget, err)
+		}
+	case budgets:
 		g, err := sv.sup.cfg.Budgets.Apply(sv.spec.Name, conn.Pid(), sv.spec.Budget)
 		if err != nil {
 			return fmt.Errorf("budget %s: %w", sv.spec.Budget, err)
@@ -350,17 +384,23 @@ func (sv *service) exitReason(conn *pluginapi.Conn) error {
 	g := sv.group
 	sv.mu.Unlock()
 	if g != nil && g.OOMKilled() {
-		st := g.Stats()
-		sv.mu.Lock()
-		sv.usage = st
-		sv.mu.Unlock()
-		return fmt.Errorf("%w: killed for exceeding its memory budget of %s (peak %s)", errOOM,
-			sizeString(sv.spec.Budget.Memory), sizeString(st.PeakRSS))
+		return sv.oomError(g)
 	}
 	if err := conn.ExitErr(); err != nil {
 		return err
 	}
 	return errors.New("exited")
+}
+
+// oomError records the group's last figures and says the service was
+// killed over its memory budget.
+func (sv *service) oomError(g *budget.Group) error {
+	st := g.Stats()
+	sv.mu.Lock()
+	sv.usage = st
+	sv.mu.Unlock()
+	return fmt.Errorf("%w: killed for exceeding its memory budget of %s (peak %s)", errOOM,
+		sizeString(sv.spec.Budget.Memory), sizeString(st.PeakRSS))
 }
 
 // sampleUsage reads the service's resource use.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"edged/runtime/budget"
+	"edged/runtime/pluginapi"
 )
 
 // Spec is one service to run.
@@ -24,6 +25,11 @@ type Spec struct {
 	Command func() *exec.Cmd
 	// Checksum, when set, is the sha256 the executable must have.
 	Checksum []byte
+	// Env is what the service's environment has beyond Sandbox.Env
+	// ("KEY=value"); the daemon's own environment is never passed on.
+	Env []string
+	// User, when set, is who this service runs as instead of Sandbox.User.
+	User *pluginapi.Owner
 	// Config is the service's own configuration as JSON.
 	Config []byte
 	// Subscribe are filters over "device/metric" ("boiler/+", "#").

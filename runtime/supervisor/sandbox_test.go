@@ -1,0 +1,229 @@
+package supervisor
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"edged/runtime/budget"
+	"edged/runtime/pluginapi"
+)
+
+// hostileReport is what testdata/hostile saw at its start.
+type hostileReport struct {
+	Cgroup string            `json:"cgroup"`
+	UID    int               `json:"uid"`
+	GID    int               `json:"gid"`
+	Groups []int             `json:"groups"`
+	Env    []string          `json:"env"`
+	Reads  map[string]string `json:"reads"`
+}
+
+// hostileSpec runs testdata/hostile with env; it writes its report into a
+// directory anyone may write to (it may run as nobody), whose path it returns.
+func hostileSpec(t *testing.T, name string, env ...string) (Spec, string) {
+	t.Helper()
+	dir := t.TempDir()
+	// t.TempDir's parent is private to the test's user too.
+	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	report := filepath.Join(dir, "report.json")
+	sp := spec(name, "")
+	sp.Command = func() *exec.Cmd { return exec.Command(hostile) }
+	sp.Env = append([]string{"HOSTILE_REPORT=" + report}, env...)
+	return sp, report
+}
+
+func readReport(t *testing.T, path string) hostileReport {
+	t.Helper()
+	var r hostileReport
+	waitFor(t, "the service's report", func() bool {
+		b, err := os.ReadFile(path)
+		return err == nil && json.Unmarshal(b, &r) == nil
+	})
+	return r
+}
+
+// procEnviron reads the environment of a running process.
+func procEnviron(t *testing.T, pid int) []string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+}
+
+// procStatusField reads one line of /proc/<pid>/status, without its name.
+func procStatusField(t *testing.T, pid int, field string) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range bytes.Lines(b) {
+		if v, ok := bytes.CutPrefix(line, []byte(field+":")); ok {
+			return strings.Join(strings.Fields(string(v)), " ")
+		}
+	}
+	t.Fatalf("no %s in /proc/%d/status", field, pid)
+	return ""
+}
+
+// TestServiceGetsACleanEnvironment: the daemon's environment holds a
+// secret; the service's process has only the sandbox's base environment,
+// what its spec names, and go-plugin's own variables.
+func TestServiceGetsACleanEnvironment(t *testing.T) {
+	t.Setenv("EDGED_TEST_SECRET", "hunter2")
+	t.Setenv("TZ", "Europe/Berlin")
+	sp, report := hostileSpec(t, "clean-env", "GREETING=hello")
+	s := run(t, Config{}, sp)
+	waitFor(t, "running", func() bool { return status(s, "clean-env").State == StateRunning })
+	env := procEnviron(t, status(s, "clean-env").Pid)
+	r := readReport(t, report)
+	for _, list := range [][]string{env, r.Env} {
+		keys := map[string]string{}
+		for _, kv := range list {
+			k, v, _ := strings.Cut(kv, "=")
+			keys[k] = v
+			switch {
+			case k == "PATH", k == "TZ", k == "LANG", k == "LC_ALL", k == "GREETING", k == "HOSTILE_REPORT",
+				strings.HasPrefix(k, "PLUGIN_"), k == "EDGED_PLUGIN": // go-plugin's and the handshake cookie
+			default:
+				t.Errorf("the service's environment has %s", kv)
+			}
+		}
+		if keys["GREETING"] != "hello" || keys["TZ"] != "Europe/Berlin" || !strings.Contains(keys["PATH"], "/usr/bin") {
+			t.Errorf("the service's environment misses what it was given: %q", list)
+		}
+	}
+	t.Logf("service environment: %d variables", len(env))
+}
+
+// TestServiceRunsAsItsOwnUser: with edged as root, a service runs as the
+// sandbox's user with no supplementary groups, no_new_privs and its own
+// process group, and cannot read the daemon's 0600 files.
+func TestServiceRunsAsItsOwnUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("changing the user needs root")
+	}
+	data := t.TempDir() // like edged's data dir: 0700, the daemon's
+	if err := os.Chmod(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var secrets []string
+	for _, f := range []string{"api.token", "cloud.key", "broker.passwd"} {
+		p := filepath.Join(data, f)
+		if err := os.WriteFile(p, []byte("secret\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		secrets = append(secrets, p)
+	}
+	// A file readable by anyone, in a directory the service may enter: the
+	// refusals below are then the sandbox's doing, not a broken service.
+	open := filepath.Join(t.TempDir(), "public")
+	os.Chmod(filepath.Dir(open), 0o755)
+	if err := os.WriteFile(open, []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sp, report := hostileSpec(t, "own-user", "HOSTILE_READ="+strings.Join(append(secrets, open), ":"))
+	nobody := &pluginapi.Owner{UID: 65534, GID: 65534}
+	s := run(t, Config{Sandbox: Sandbox{User: nobody}}, sp)
+	waitFor(t, "running", func() bool { return status(s, "own-user").State == StateRunning })
+	pid := status(s, "own-user").Pid
+	if uid := procStatusField(t, pid, "Uid"); uid != "65534 65534 65534 65534" {
+		t.Errorf("Uid %q, want 65534 (real, effective, saved, fs)", uid)
+	}
+	if gid := procStatusField(t, pid, "Gid"); gid != "65534 65534 65534 65534" {
+		t.Errorf("Gid %q, want 65534", gid)
+	}
+	if g := procStatusField(t, pid, "Groups"); g != "" {
+		t.Errorf("supplementary groups %q, want none", g)
+	}
+	if nnp := procStatusField(t, pid, "NoNewPrivs"); nnp != "1" {
+		t.Errorf("NoNewPrivs %q, want 1", nnp)
+	}
+	if pgid, err := syscallGetpgid(pid); err != nil || pgid != pid {
+		t.Errorf("process group %d (%v), want its own (%d)", pgid, err, pid)
+	}
+	r := readReport(t, report)
+	for _, p := range secrets {
+		if !strings.Contains(r.Reads[p], "permission denied") {
+			t.Errorf("reading %s from the service: %q, want permission denied", p, r.Reads[p])
+		}
+	}
+	if r.Reads[open] != "ok" {
+		t.Errorf("reading a public file from the service: %q, want ok", r.Reads[open])
+	}
+	if r.UID != 65534 || len(r.Groups) != 0 {
+		t.Errorf("the service saw uid %d groups %v", r.UID, r.Groups)
+	}
+}
+
+// TestBudgetHoldsFromTheFirstInstruction: the service's first act already
+// happens inside its budget group, and 200 MiB touched before any
+// handshake under a 32 MiB budget get it killed as oom.
+func TestBudgetHoldsFromTheFirstInstruction(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("budgets with cgroups need root")
+	}
+	mgr, err := budget.New(budget.Config{Parent: "edged-sandbox-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mgr.Close()
+	if mgr.Mode() != budget.ModeCgroup1 && mgr.Mode() != budget.ModeCgroup2 {
+		t.Skipf("no cgroups here (%s: %s)", mgr.Mode(), mgr.Reason())
+	}
+	calm, report := hostileSpec(t, "first-act")
+	calm.Budget = budget.Budget{Memory: 64 << 20}
+	hog, _ := hostileSpec(t, "early-hog", "HOSTILE_ALLOC_MIB=200")
+	hog.Budget = budget.Budget{Memory: 32 << 20}
+	s := run(t, Config{Budgets: mgr}, calm, hog)
+	r := readReport(t, report)
+	want := "edged-sandbox-test/first-act"
+	if !strings.Contains(r.Cgroup, want) {
+		t.Errorf("the service's first read of /proc/self/cgroup:\n%s\nwant it in %s", r.Cgroup, want)
+	}
+	waitFor(t, "the early hog killed", func() bool { return status(s, "early-hog").OOMKills >= 1 })
+	st := status(s, "early-hog")
+	if !strings.Contains(st.LastError, "oom: killed for exceeding its memory budget of 32Mi") {
+		t.Errorf("early hog: %q, want an oom error naming the 32Mi budget", st.LastError)
+	}
+	t.Logf("first act in %q; early hog: %s", strings.TrimSpace(r.Cgroup), st.LastError)
+}
+
+func syscallGetpgid(pid int) (int, error) { return syscall.Getpgid(pid) }
+
+// TestChecksummedServiceRunsItsCheckedCopy: with a checksum, what runs is
+// the sealed copy that was hashed, not the file, which could change after
+// the check.
+func TestChecksummedServiceRunsItsCheckedCopy(t *testing.T) {
+	b, err := os.ReadFile(hostile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	sp, _ := hostileSpec(t, "checked")
+	sp.Checksum = sum[:]
+	s := run(t, Config{}, sp)
+	waitFor(t, "running", func() bool { return status(s, "checked").State == StateRunning })
+	exe, err := os.Readlink("/proc/" + strconv.Itoa(status(s, "checked").Pid) + "/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(exe, "/memfd:edged-service-checked") {
+		t.Errorf("the service runs %s, want the sealed copy /memfd:edged-service-checked", exe)
+	}
+}
