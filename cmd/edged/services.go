@@ -56,6 +56,11 @@ type ServiceConfig struct {
 	// StartTimeout bounds start-up and configuration, and is how long a
 	// plan waits for the service to be healthy (its health gate); 10s.
 	StartTimeout time.Duration `yaml:"start_timeout"`
+	// HealthEvery is how often the service's health is checked (10s);
+	// UnhealthyAfter is how many failed checks in a row restart it (3),
+	// like a crash: with back-off and counted towards the breaker.
+	HealthEvery    time.Duration `yaml:"health_every"`
+	UnhealthyAfter int           `yaml:"unhealthy_after"`
 	// User is the account the service runs as when edged runs as root:
 	// default edged-svc when that user exists, else nobody (65534).
 	User string `yaml:"user"`
@@ -187,9 +192,16 @@ func (c *Config) validateServices(errs *yamlconf.Errors) []supervisor.Spec {
 			continue
 		}
 		spec := supervisor.Spec{Name: s.Name, Config: cfgJSON, Subscribe: s.Subscribe, StartTimeout: s.StartTimeout,
+			HealthEvery: s.HealthEvery, UnhealthyAfter: s.UnhealthyAfter,
 			Budget: budget.Budget{Memory: int64(s.Budget.Memory), CPU: s.Budget.CPU, Pids: s.Budget.Pids}}
 		if s.StartTimeout < 0 || s.StartTimeout > 10*time.Minute {
 			errs.Add(p+".start_timeout", "%s is out of range: use up to 10m (default 10s)", s.StartTimeout)
+		}
+		if s.HealthEvery < 0 || (s.HealthEvery > 0 && s.HealthEvery < 100*time.Millisecond) || s.HealthEvery > time.Hour {
+			errs.Add(p+".health_every", "%s is out of range: use 100ms to 1h (default 10s)", s.HealthEvery)
+		}
+		if s.UnhealthyAfter < 0 || s.UnhealthyAfter > 1000 {
+			errs.Add(p+".unhealthy_after", "%d is out of range: use 1 to 1000 failed checks in a row (default 3)", s.UnhealthyAfter)
 		}
 		switch {
 		case s.Kind != "" && s.Path != "":

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"testing"
 
 	"edged/runtime/budget"
@@ -226,4 +227,24 @@ func TestChecksummedServiceRunsItsCheckedCopy(t *testing.T) {
 	if !strings.HasPrefix(exe, "/memfd:edged-service-checked") {
 		t.Errorf("the service runs %s, want the sealed copy /memfd:edged-service-checked", exe)
 	}
+}
+
+// TestUnhealthyServiceIsRestartedUntilTheBreakerOpens: a service that says
+// it is unhealthy (its own HealthChecker) is restarted after UnhealthyAfter
+// checks in a row, counted, and the breaker opens like for crashes.
+func TestUnhealthyServiceIsRestartedUntilTheBreakerOpens(t *testing.T) {
+	sp, _ := hostileSpec(t, "sick", "HOSTILE_HEALTH=bad")
+	sp.HealthEvery, sp.UnhealthyAfter = 20*time.Millisecond, 3
+	s := run(t, Config{Crashes: 2, Window: time.Minute}, sp)
+	waitFor(t, "the breaker open", func() bool { return status(s, "sick").State == StateFailed })
+	st := status(s, "sick")
+	if st.HealthRestarts != 2 || st.Restarts != 2 || st.Healthy {
+		t.Errorf("health restarts %d, restarts %d, healthy %v: want 2, 2, false", st.HealthRestarts, st.Restarts, st.Healthy)
+	}
+	if !strings.Contains(st.LastError, "unhealthy for 3 health checks in a row") || !strings.Contains(st.LastError, "deliberately unhealthy") {
+		t.Errorf("last error %q, want it to say unhealthy for 3 checks and the service's reason", st.LastError)
+	}
+	well, _ := hostileSpec(t, "well")
+	s2 := run(t, Config{}, well)
+	waitFor(t, "healthy", func() bool { st := status(s2, "well"); return st.Healthy && st.HealthDetail == "fine" })
 }

@@ -17,23 +17,28 @@ import (
 
 // Status is one service as the API and `edged services` show it.
 type Status struct {
-	Name        string    `json:"name"`
-	State       string    `json:"state"`
-	Pid         int       `json:"pid,omitempty"`
-	Restarts    int       `json:"restarts"`
-	Healthy     bool      `json:"healthy"`
-	Budget      BudgetDoc `json:"budget"`
-	Enforcement string    `json:"enforcement"`
-	RSS         int64     `json:"rss_bytes"`
-	PeakRSS     int64     `json:"peak_rss_bytes"`
-	CPUPercent  float64   `json:"cpu_percent"`
-	OOMKills    uint64    `json:"oom_kills"`
-	Dropped     uint64    `json:"dropped_batches"`
-	LastError   string    `json:"last_error,omitempty"`
-	LastErrorAt time.Time `json:"last_error_at,omitzero"` // State and Since say whether it has run since
-	Stderr      []string  `json:"stderr,omitempty"`
-	Since       time.Time `json:"since"`
-	Subscribe   []string  `json:"subscribe"`
+	Name     string `json:"name"`
+	State    string `json:"state"`
+	Pid      int    `json:"pid,omitempty"`
+	Restarts int    `json:"restarts"`
+	Healthy  bool   `json:"healthy"`
+	// HealthDetail is what the service said at its last health check.
+	HealthDetail string `json:"health_detail,omitempty"`
+	// HealthRestarts counts restarts for failing UnhealthyAfter checks in
+	// a row (also counted in Restarts).
+	HealthRestarts int       `json:"health_restarts"`
+	Budget         BudgetDoc `json:"budget"`
+	Enforcement    string    `json:"enforcement"`
+	RSS            int64     `json:"rss_bytes"`
+	PeakRSS        int64     `json:"peak_rss_bytes"`
+	CPUPercent     float64   `json:"cpu_percent"`
+	OOMKills       uint64    `json:"oom_kills"`
+	Dropped        uint64    `json:"dropped_batches"`
+	LastError      string    `json:"last_error,omitempty"`
+	LastErrorAt    time.Time `json:"last_error_at,omitzero"` // State and Since say whether it has run since
+	Stderr         []string  `json:"stderr,omitempty"`
+	Since          time.Time `json:"since"`
+	Subscribe      []string  `json:"subscribe"`
 }
 
 // BudgetDoc is a budget in the API's units.
@@ -53,20 +58,22 @@ type service struct {
 	tail    *tail
 	dropped atomic.Uint64
 
-	mu        sync.Mutex
-	cancel    context.CancelFunc // ends the loop; nil until start
-	state     string
-	since     time.Time
-	pid       int
-	restarts  int
-	healthy   bool
-	lastErr   string
-	lastErrAt time.Time
-	crashes   []time.Time
-	group     *budget.Group
-	usage     budget.Stats
-	cpuPct    float64
-	oomKills  uint64
+	mu             sync.Mutex
+	cancel         context.CancelFunc // ends the loop; nil until start
+	state          string
+	since          time.Time
+	pid            int
+	restarts       int
+	healthy        bool
+	detail         string
+	healthRestarts int
+	lastErr        string
+	lastErrAt      time.Time
+	crashes        []time.Time
+	group          *budget.Group
+	usage          budget.Stats
+	cpuPct         float64
+	oomKills       uint64
 }
 
 func newService(s *Supervisor, sp Spec) *service {
@@ -186,6 +193,9 @@ func (sv *service) loop(ctx context.Context) {
 		if errors.Is(err, errOOM) {
 			sv.oomKills++
 		}
+		if errors.Is(err, errUnhealthy) {
+			sv.healthRestarts++
+		}
 		sv.setLocked(StateBackoff, err.Error())
 		sv.mu.Unlock()
 		log.Warn("service stopped; restarting", "err", err, "in", wait.Round(time.Millisecond))
@@ -214,7 +224,10 @@ func (sv *service) breakerOpen() bool {
 	return len(kept) >= sv.sup.cfg.Crashes
 }
 
-var errRestart = errors.New("restart requested")
+var (
+	errRestart   = errors.New("restart requested")
+	errUnhealthy = errors.New("unhealthy")
+)
 
 // runOnce starts the process, runs it until it exits or ctx ends, and
 // returns why it stopped.
@@ -267,7 +280,7 @@ func (sv *service) runOnce(ctx context.Context, log *slog.Logger) error {
 		},
 		OnHealth: func(ok bool, detail string) {
 			sv.mu.Lock()
-			sv.healthy = ok
+			sv.healthy, sv.detail = ok, detail
 			sv.mu.Unlock()
 			if !ok {
 				log.Warn("service unhealthy", "detail", detail)
@@ -284,7 +297,7 @@ func (sv *service) runOnce(ctx context.Context, log *slog.Logger) error {
 	}
 	defer conn.Kill()
 	sv.mu.Lock()
-	sv.pid, sv.healthy = conn.Pid(), true
+	sv.pid, sv.healthy, sv.detail = conn.Pid(), false, "starting"
 	sv.mu.Unlock()
 	defer func() {
 		sv.mu.Lock()
@@ -318,13 +331,15 @@ func (sv *service) runOnce(ctx context.Context, log *slog.Logger) error {
 		return fmt.Errorf("configure: %w", err)
 	}
 	sv.set(StateRunning, "")
-	log.Info("service running", "pid", conn.Pid(), "budget", sv.spec.Budget.String())
+	ok, detail := sv.checkHealth(ctx, conn) // status shows health checked, never assumed
+	log.Info("service running", "pid", conn.Pid(), "budget", sv.spec.Budget.String(), "healthy", ok, "health_detail", detail)
 
 	health := time.NewTicker(sv.spec.HealthEvery)
 	defer health.Stop()
 	sample := time.NewTicker(5 * time.Second)
 	defer sample.Stop()
 	lastCPU, lastAt := 0.0, time.Now()
+	failed := 0 // health checks failed in a row
 	for {
 		select {
 		case <-ctx.Done():
@@ -356,25 +371,42 @@ func (sv *service) runOnce(ctx context.Context, log *slog.Logger) error {
 			ok, detail, err := conn.Health(hctx)
 			cancel()
 			sv.mu.Lock()
-			sv.healthy = err == nil && ok
+			sv.healthy, sv.detail = err == nil && ok, detail
 			sv.mu.Unlock()
 			reply <- probeResult{ok: ok, detail: detail, err: err}
 		case <-health.C:
-			hctx, cancel := context.WithTimeout(ctx, sv.spec.HealthEvery/2)
-			ok, detail, err := conn.Health(hctx)
-			cancel()
-			sv.mu.Lock()
-			sv.healthy = err == nil && ok
-			sv.mu.Unlock()
-			if err != nil {
-				log.Warn("health check failed", "err", err)
-			} else if !ok {
-				log.Warn("service reports unhealthy", "detail", detail)
+			ok, detail := sv.checkHealth(ctx, conn)
+			if ok {
+				failed = 0
+				continue
+			}
+			failed++
+			log.Warn("service unhealthy", "detail", detail, "checks_in_a_row", failed, "restart_after", sv.spec.UnhealthyAfter)
+			if failed >= sv.spec.UnhealthyAfter {
+				sctx, cancel := context.WithTimeout(context.Background(), sv.spec.StopTimeout)
+				conn.Close(sctx)
+				cancel()
+				return fmt.Errorf("%w for %d health checks in a row (every %s): %s", errUnhealthy, failed, sv.spec.HealthEvery, detail)
 			}
 		case now := <-sample.C:
 			lastCPU, lastAt = sv.sampleUsage(lastCPU, lastAt, now)
 		}
 	}
+}
+
+// checkHealth asks the service for its health and records the answer; no
+// answer within half of HealthEvery is unhealthy.
+func (sv *service) checkHealth(ctx context.Context, conn *pluginapi.Conn) (bool, string) {
+	hctx, cancel := context.WithTimeout(ctx, sv.spec.HealthEvery/2)
+	ok, detail, err := conn.Health(hctx)
+	cancel()
+	if err != nil {
+		ok, detail = false, "health check failed: "+err.Error()
+	}
+	sv.mu.Lock()
+	sv.healthy, sv.detail = ok, detail
+	sv.mu.Unlock()
+	return ok, detail
 }
 
 // exitReason says why the process ended: oom (over its memory budget,
@@ -429,6 +461,7 @@ func (sv *service) status() Status {
 		sv.usage = sv.group.Stats()
 	}
 	st := Status{Name: sv.spec.Name, State: sv.state, Pid: sv.pid, Restarts: sv.restarts, Healthy: sv.healthy && sv.state == StateRunning,
+		HealthDetail: sv.detail, HealthRestarts: sv.healthRestarts,
 		Budget:      BudgetDoc{MemoryBytes: sv.spec.Budget.Memory, CPU: sv.spec.Budget.CPU, Pids: sv.spec.Budget.Pids},
 		Enforcement: enf, RSS: sv.usage.RSS, PeakRSS: sv.usage.PeakRSS, CPUPercent: sv.cpuPct, OOMKills: sv.oomKills,
 		Dropped: sv.dropped.Load(), LastError: sv.lastErr, LastErrorAt: sv.lastErrAt, Since: sv.since, Subscribe: sv.spec.Subscribe}

@@ -40,6 +40,10 @@ type Spec struct {
 	StartTimeout time.Duration
 	// HealthEvery is how often health is checked; default 10s.
 	HealthEvery time.Duration
+	// UnhealthyAfter is how many health checks in a row may fail (an
+	// unhealthy answer or no answer) before the service is restarted, as
+	// a crash: with back-off, and counted towards the breaker; default 3.
+	UnhealthyAfter int
 	// StopTimeout bounds a graceful stop before the process is killed;
 	// default 5s.
 	StopTimeout time.Duration
@@ -51,6 +55,9 @@ func (s Spec) withDefaults() Spec {
 	}
 	if s.HealthEvery <= 0 {
 		s.HealthEvery = 10 * time.Second
+	}
+	if s.UnhealthyAfter <= 0 {
+		s.UnhealthyAfter = 3
 	}
 	if s.StopTimeout <= 0 {
 		s.StopTimeout = 5 * time.Second
