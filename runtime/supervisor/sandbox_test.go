@@ -248,3 +248,69 @@ func TestUnhealthyServiceIsRestartedUntilTheBreakerOpens(t *testing.T) {
 	s2 := run(t, Config{}, well)
 	waitFor(t, "healthy", func() bool { st := status(s2, "well"); return st.Healthy && st.HealthDetail == "fine" })
 }
+
+// TestUsageIsTheProcessTreesAsProcSeesIt: rss_bytes and anon_bytes are
+// what /proc says of the service's process, with a budget and without.
+func TestUsageIsTheProcessTreesAsProcSeesIt(t *testing.T) {
+	cfg := Config{}
+	plain, _ := hostileSpec(t, "plain", "HOSTILE_ALLOC_MIB=40")
+	specs := []Spec{plain}
+	if os.Geteuid() == 0 {
+		mgr, err := budget.New(budget.Config{Parent: "edged-usage-test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer mgr.Close()
+		cfg.Budgets = mgr
+		capped, _ := hostileSpec(t, "capped", "HOSTILE_ALLOC_MIB=40")
+		capped.Budget = budget.Budget{Memory: 128 << 20}
+		specs = append(specs, capped)
+	}
+	s := run(t, cfg, specs...)
+	for _, sp := range specs {
+		waitFor(t, sp.Name+" running", func() bool { return status(s, sp.Name).State == StateRunning })
+		st := status(s, sp.Name)
+		rss := kibField(t, procStatusField(t, st.Pid, "VmRSS"))
+		anon := kibField(t, procStatusField(t, st.Pid, "RssAnon"))
+		// The process is idle: what moves between the two reads is the Go
+		// runtime's own few pages.
+		near := func(a, b int64) bool { d := a - b; return d < 4<<20 && d > -4<<20 }
+		if !near(st.RSS, rss) || !near(st.AnonBytes, anon) || st.AnonBytes < 40<<20 {
+			t.Errorf("%s: status rss %d anon %d, /proc VmRSS %d RssAnon %d: want them within 4 MiB, anon over 40 MiB",
+				sp.Name, st.RSS, st.AnonBytes, rss, anon)
+		}
+		if st.PeakRSS < st.RSS || st.Processes != 1 {
+			t.Errorf("%s: peak %d below rss %d, or processes %d (want 1)", sp.Name, st.PeakRSS, st.RSS, st.Processes)
+		}
+		t.Logf("%s: rss %d KiB (/proc %d), anon %d KiB (/proc %d), charged %d KiB, enforced %v",
+			sp.Name, st.RSS>>10, rss>>10, st.AnonBytes>>10, anon>>10, st.ChargedBytes>>10, st.Enforced)
+	}
+}
+
+func kibField(t *testing.T, v string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(strings.TrimSuffix(v, " kB"), 10, 64)
+	if err != nil {
+		t.Fatalf("%q: %v", v, err)
+	}
+	return n << 10
+}
+
+// TestStatusSaysWhichBudgetFieldsAreNotEnforced: under the rlimit
+// fallback, status names cpu and pids as not enforced, memory as the
+// watchdog's.
+func TestStatusSaysWhichBudgetFieldsAreNotEnforced(t *testing.T) {
+	mgr, err := budget.New(budget.Config{Mode: budget.ModeRlimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mgr.Close()
+	sp, _ := hostileSpec(t, "rlimited")
+	sp.Budget = budget.Budget{Memory: 256 << 20, CPU: 0.5, Pids: 32}
+	s := run(t, Config{Budgets: mgr}, sp)
+	waitFor(t, "running", func() bool { return status(s, "rlimited").State == StateRunning })
+	got := status(s, "rlimited").Enforced
+	if got["cpu"] != "not enforced" || got["pids"] != "not enforced" || !strings.HasPrefix(got["memory"], "rlimit") {
+		t.Errorf("enforced %v, want cpu and pids not enforced, memory by rlimit", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,16 +30,30 @@ type Status struct {
 	HealthRestarts int       `json:"health_restarts"`
 	Budget         BudgetDoc `json:"budget"`
 	Enforcement    string    `json:"enforcement"`
-	RSS            int64     `json:"rss_bytes"`
-	PeakRSS        int64     `json:"peak_rss_bytes"`
-	CPUPercent     float64   `json:"cpu_percent"`
-	OOMKills       uint64    `json:"oom_kills"`
-	Dropped        uint64    `json:"dropped_batches"`
-	LastError      string    `json:"last_error,omitempty"`
-	LastErrorAt    time.Time `json:"last_error_at,omitzero"` // State and Since say whether it has run since
-	Stderr         []string  `json:"stderr,omitempty"`
-	Since          time.Time `json:"since"`
-	Subscribe      []string  `json:"subscribe"`
+	// Enforced says, per budget field set, what enforces it (cgroup2,
+	// cgroup1, the rlimit mode's watchdog) or "not enforced".
+	Enforced map[string]string `json:"enforced,omitempty"`
+	// RSS and AnonBytes are the sums of VmRSS and RssAnon over the
+	// service's process tree (from /proc), budget or not; Processes counts
+	// that tree.
+	RSS       int64 `json:"rss_bytes"`
+	AnonBytes int64 `json:"anon_bytes"`
+	Processes int   `json:"processes,omitempty"`
+	// PeakRSS is the most memory seen: the highest RSS observed, or the
+	// budget group's peak charge, whichever is higher.
+	PeakRSS int64 `json:"peak_rss_bytes"`
+	// ChargedBytes is what the budget group is charged now (cgroup
+	// memory, page cache included): what a memory budget is enforced
+	// against. 0 without a group.
+	ChargedBytes int64     `json:"charged_bytes"`
+	CPUPercent   float64   `json:"cpu_percent"`
+	OOMKills     uint64    `json:"oom_kills"`
+	Dropped      uint64    `json:"dropped_batches"`
+	LastError    string    `json:"last_error,omitempty"`
+	LastErrorAt  time.Time `json:"last_error_at,omitzero"` // State and Since say whether it has run since
+	Stderr       []string  `json:"stderr,omitempty"`
+	Since        time.Time `json:"since"`
+	Subscribe    []string  `json:"subscribe"`
 }
 
 // BudgetDoc is a budget in the API's units.
@@ -71,7 +86,10 @@ type service struct {
 	lastErrAt      time.Time
 	crashes        []time.Time
 	group          *budget.Group
-	usage          budget.Stats
+	usage          budget.Stats // the budget group's, last read
+	unenforced     []string     // the budget fields the group cannot enforce
+	tree           treeUsage    // the process tree's, last read
+	peakRSS        int64
 	cpuPct         float64
 	oomKills       uint64
 }
@@ -298,6 +316,7 @@ func (sv *service) runOnce(ctx context.Context, log *slog.Logger) error {
 	defer conn.Kill()
 	sv.mu.Lock()
 	sv.pid, sv.healthy, sv.detail = conn.Pid(), false, "starting"
+	sv.peakRSS, sv.cpuPct, sv.tree = 0, 0, treeUsage{}
 	sv.mu.Unlock()
 	defer func() {
 		sv.mu.Lock()
@@ -435,40 +454,87 @@ func (sv *service) oomError(g *budget.Group) error {
 		sizeString(sv.spec.Budget.Memory), sizeString(st.PeakRSS))
 }
 
-// sampleUsage reads the service's resource use.
+// sampleUsage reads the service's CPU use (its process tree's, from
+// /proc) since the last sample, as a percentage of one core.
 func (sv *service) sampleUsage(lastCPU float64, lastAt, now time.Time) (float64, time.Time) {
 	sv.mu.Lock()
 	defer sv.mu.Unlock()
-	if sv.group == nil {
+	if sv.pid == 0 {
 		return lastCPU, now
 	}
-	st := sv.group.Stats()
-	if dt := now.Sub(lastAt).Seconds(); dt > 0 && st.CPUSeconds >= lastCPU {
-		sv.cpuPct = 100 * (st.CPUSeconds - lastCPU) / dt
+	u, ok := readTree(sv.pid)
+	if !ok {
+		return lastCPU, now
 	}
-	sv.usage = st
-	return st.CPUSeconds, now
+	if dt := now.Sub(lastAt).Seconds(); dt > 0 && u.CPU >= lastCPU {
+		sv.cpuPct = 100 * (u.CPU - lastCPU) / dt
+	}
+	sv.noteMemLocked(u)
+	return u.CPU, now
+}
+
+// noteMemLocked records the process tree's memory; the caller holds sv.mu.
+func (sv *service) noteMemLocked(u treeUsage) {
+	sv.tree = u
+	sv.peakRSS = max(sv.peakRSS, u.RSS)
 }
 
 func (sv *service) status() Status {
 	sv.mu.Lock()
 	defer sv.mu.Unlock()
 	enf := "none"
-	if sv.sup.cfg.Budgets != nil && sv.spec.Budget != (budget.Budget{}) {
+	budgets := sv.sup.cfg.Budgets != nil && sv.spec.Budget != (budget.Budget{})
+	if budgets {
 		enf = string(sv.sup.cfg.Budgets.Mode())
 	}
 	if sv.group != nil {
 		sv.usage = sv.group.Stats()
+		sv.unenforced = sv.group.Unenforced()
+	}
+	if sv.pid != 0 {
+		if u, ok := readTree(sv.pid); ok {
+			sv.noteMemLocked(u)
+		}
+	} else {
+		sv.tree = treeUsage{}
 	}
 	st := Status{Name: sv.spec.Name, State: sv.state, Pid: sv.pid, Restarts: sv.restarts, Healthy: sv.healthy && sv.state == StateRunning,
 		HealthDetail: sv.detail, HealthRestarts: sv.healthRestarts,
 		Budget:      BudgetDoc{MemoryBytes: sv.spec.Budget.Memory, CPU: sv.spec.Budget.CPU, Pids: sv.spec.Budget.Pids},
-		Enforcement: enf, RSS: sv.usage.RSS, PeakRSS: sv.usage.PeakRSS, CPUPercent: sv.cpuPct, OOMKills: sv.oomKills,
+		Enforcement: enf, RSS: sv.tree.RSS, AnonBytes: sv.tree.Anon, Processes: sv.tree.Procs,
+		PeakRSS: max(sv.peakRSS, sv.usage.PeakRSS), ChargedBytes: sv.usage.RSS, CPUPercent: sv.cpuPct, OOMKills: sv.oomKills,
 		Dropped: sv.dropped.Load(), LastError: sv.lastErr, LastErrorAt: sv.lastErrAt, Since: sv.since, Subscribe: sv.spec.Subscribe}
+	if budgets {
+		st.Enforced = enforced(sv.spec.Budget, enf, sv.unenforced)
+	}
+	if sv.group == nil {
+		st.ChargedBytes = 0
+	}
 	if sv.state == StateFailed || sv.state == StateBackoff {
 		st.Stderr = sv.tail.lines()
 	}
 	return st
+}
+
+// enforced says, per budget field set, what enforces it in mode: the
+// cgroup version, the rlimit mode's RSS watchdog, or "not enforced".
+func enforced(b budget.Budget, mode string, unenforced []string) map[string]string {
+	out := map[string]string{}
+	how := func(field string, set bool, rlimit string) {
+		switch {
+		case !set:
+		case slices.Contains(unenforced, field) || mode == string(budget.ModeNone):
+			out[field] = "not enforced"
+		case mode == string(budget.ModeRlimit):
+			out[field] = rlimit
+		default:
+			out[field] = mode
+		}
+	}
+	how("memory", b.Memory > 0, "rlimit: RSS watchdog and RLIMIT_DATA backstop")
+	how("cpu", b.CPU > 0, "not enforced")
+	how("pids", b.Pids > 0, "not enforced")
+	return out
 }
 
 // fromPlugin converts emitted readings, tagged with the service instance
