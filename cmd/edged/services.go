@@ -417,8 +417,9 @@ func (d *daemon) wireServices() error {
 }
 
 // serviceSandbox is how services are confined: edged re-executes itself
-// as their exec shim, and as root it runs them as the default service user
-// (see ServiceConfig.User) with a clean environment.
+// as their exec shim, and when it can change users (root, or the
+// capabilities deploy/edged.service grants) it runs them as the default
+// service user (see ServiceConfig.User); always with a clean environment.
 func serviceSandbox(log *slog.Logger) (supervisor.Sandbox, string) {
 	var sb supervisor.Sandbox
 	if exe, err := os.Executable(); err == nil {
@@ -426,7 +427,9 @@ func serviceSandbox(log *slog.Logger) (supervisor.Sandbox, string) {
 	} else {
 		log.Warn("services start without the exec shim: their budget applies only after they start", "err", err)
 	}
-	if os.Geteuid() != 0 {
+	if !supervisor.CanSetUser() {
+		log.Warn("services run as edged's own user and could read its data dir: run edged as root or give it CAP_SETUID, CAP_SETGID and CAP_CHOWN (AmbientCapabilities= in deploy/edged.service)",
+			"uid", os.Geteuid())
 		return sb, "edged's own (" + strconv.Itoa(os.Geteuid()) + ")"
 	}
 	o, name := defaultServiceOwner()

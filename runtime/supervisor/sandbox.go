@@ -18,9 +18,10 @@ type Sandbox struct {
 	// service runs as User through SysProcAttr and joins its budget right
 	// after it has started.
 	Shim string
-	// User is who services run as when the daemon is root; nil runs them
+	// User is who services run as when the daemon can change users (root,
+	// or CAP_SETUID, CAP_SETGID and CAP_CHOWN: CanSetUser); nil runs them
 	// as the daemon's own user. A Spec's User overrides it. Supplementary
-	// groups are dropped. A daemon that is not root ignores both.
+	// groups are dropped. A daemon that cannot change users ignores both.
 	User *pluginapi.Owner
 	// Env is the environment every service starts with; nil is BaseEnv().
 	// The service's own Spec.Env is added to it; nothing else of the
@@ -55,9 +56,9 @@ func (sb Sandbox) env(cmdEnv, specEnv []string) []string {
 }
 
 // user is who the service of spec runs as; nil: the daemon's user, always
-// when the daemon is not root (which cannot change its user).
+// when the daemon cannot change users (CanSetUser).
 func (sb Sandbox) user(sp Spec) *pluginapi.Owner {
-	if os.Geteuid() != 0 {
+	if !CanSetUser() {
 		return nil
 	}
 	if sp.User != nil {

@@ -92,6 +92,13 @@ func shim(arg string) error {
 			return fmt.Errorf("set uid %d: %w", p.UID, e)
 		}
 	}
+	// A daemon that is not root but holds CAP_SETUID and friends as ambient
+	// capabilities (systemd's AmbientCapabilities=) would pass them on: a
+	// service could then become the daemon's user again. Without ambient
+	// capabilities, exec leaves a non-root service none.
+	if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0); e != 0 {
+		return fmt.Errorf("clear ambient capabilities: %w", e)
+	}
 	if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0); e != 0 {
 		return fmt.Errorf("set no_new_privs: %w", e)
 	}
@@ -115,6 +122,27 @@ func shim(arg string) error {
 	_, _, e := unix.RawSyscall6(unix.SYS_EXECVEAT, shimExeFD, uintptr(unsafe.Pointer(empty)),
 		uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envv[0])), unix.AT_EMPTY_PATH, 0)
 	return fmt.Errorf("execute %s: %w", p.Args[0], e)
+}
+
+// CanSetUser reports whether this process can run services as another
+// user: it is root, or holds CAP_SETUID, CAP_SETGID and CAP_CHOWN (the
+// last to give the service its socket directory).
+func CanSetUser() bool {
+	if os.Geteuid() == 0 {
+		return true
+	}
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false
+	}
+	for line := range bytes.Lines(b) {
+		if v, ok := bytes.CutPrefix(line, []byte("CapEff:")); ok {
+			eff, err := strconv.ParseUint(string(bytes.TrimSpace(v)), 16, 64)
+			need := uint64(1)<<unix.CAP_SETUID | 1<<unix.CAP_SETGID | 1<<unix.CAP_CHOWN
+			return err == nil && eff&need == need
+		}
+	}
+	return false
 }
 
 // writeExisting writes b to an existing file (a cgroup.procs).

@@ -12,6 +12,9 @@ import (
 // ShimArg is the first argument that makes RunShim act (Linux only).
 const ShimArg = "__edged-service-exec"
 
+// CanSetUser is false: services run as the daemon's user on this system.
+func CanSetUser() bool { return false }
+
 // RunShim does nothing on this system.
 func RunShim() {}
 

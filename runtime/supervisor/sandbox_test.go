@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 
 	"edged/runtime/budget"
 	"edged/runtime/pluginapi"
@@ -151,6 +151,11 @@ func TestServiceRunsAsItsOwnUser(t *testing.T) {
 	}
 	if g := procStatusField(t, pid, "Groups"); g != "" {
 		t.Errorf("supplementary groups %q, want none", g)
+	}
+	for _, f := range []string{"CapPrm", "CapEff", "CapAmb"} {
+		if c := procStatusField(t, pid, f); c != "0000000000000000" {
+			t.Errorf("%s %s, want no capabilities", f, c)
+		}
 	}
 	if nnp := procStatusField(t, pid, "NoNewPrivs"); nnp != "1" {
 		t.Errorf("NoNewPrivs %q, want 1", nnp)
