@@ -107,6 +107,15 @@ func defaultServiceOwner() (*pluginapi.Owner, string) {
 	return &pluginapi.Owner{UID: nobodyID, GID: nobodyID}, strconv.Itoa(nobodyID)
 }
 
+// ServiceUsageConfig makes each running service's memory and CPU readings
+// of the gateway itself: device gateway.id (kind gateway in the API),
+// metrics <service>_memory_bytes (B, rss_bytes) and <service>_cpu_percent
+// (%, of one core), stored and sent to the cloud like any reading.
+type ServiceUsageConfig struct {
+	// Every is how often; 0 (the default) is off.
+	Every time.Duration `yaml:"every"`
+}
+
 // BudgetConfig is a service's resource budget.
 type BudgetConfig struct {
 	Memory yamlconf.Size `yaml:"memory"` // e.g. 64Mi
@@ -174,6 +183,9 @@ func nodeJSON(n *yaml.Node) ([]byte, error) {
 
 // validateServices checks services[] and builds the supervisor's specs.
 func (c *Config) validateServices(errs *yamlconf.Errors) []supervisor.Spec {
+	if e := c.ServiceUsage.Every; e < 0 || (e > 0 && e < time.Second) || e > 24*time.Hour {
+		errs.Add("service_usage.every", "%s is out of range: use 1s to 24h, or 0 (the default) for no usage readings", e)
+	}
 	kinds := builtinServices()
 	var specs []supervisor.Spec
 	seen := map[string]int{}
@@ -451,14 +463,16 @@ func budgetParent(dataDir string) string {
 	return budget.DefaultParent + "-" + hex.EncodeToString(sum[:4])
 }
 
-// usageEvery is how often services' resource use becomes readings.
-const usageEvery = 10 * time.Second
-
 // publishUsage turns each running service's memory and CPU into readings
-// of the gateway itself (device gateway.id, metrics <service>_memory_bytes
-// and <service>_cpu_percent), stored and forwarded like any reading.
+// of the gateway itself (see ServiceUsageConfig) every service_usage.every;
+// with that 0 it only waits for ctx.
 func (d *daemon) publishUsage(ctx context.Context) error {
-	t := time.NewTicker(usageEvery)
+	every := d.cfg.ServiceUsage.Every
+	if every <= 0 {
+		<-ctx.Done()
+		return nil
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
