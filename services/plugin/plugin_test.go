@@ -13,7 +13,9 @@ import (
 // wedge is logic whose ticks block until released.
 type wedge struct{ release chan struct{} }
 
-func (w wedge) Process([]series.Reading, time.Time) ([]series.Reading, []series.Command) { return nil, nil }
+func (w wedge) Process([]series.Reading, time.Time) ([]series.Reading, []series.Command) {
+	return nil, nil
+}
 func (w wedge) Tick(time.Time) ([]series.Reading, []series.Command) {
 	<-w.release
 	return nil, nil
