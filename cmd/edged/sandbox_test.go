@@ -72,6 +72,13 @@ services:
 	if out, err := cat.CombinedOutput(); err == nil || !strings.Contains(string(out), "Permission denied") {
 		t.Errorf("reading api.token as %s: %v %q, want permission denied", name, err, out)
 	}
+	state := filepath.Join(d.cfg.DataDir, "services", "stats")
+	if fi, err := os.Stat(state); err != nil || fi.Mode().Perm() != 0o700 || fi.Sys().(*syscall.Stat_t).Uid != uint32(owner.UID) {
+		t.Errorf("state directory %s: %v %v, want 0700 and the service user's", state, fi, err)
+	}
+	if !strings.Contains(string(env), "STATE_DIRECTORY="+state) {
+		t.Errorf("no STATE_DIRECTORY=%s in the service's environment", state)
+	}
 	if rs := d.recent.Last("sandboxed"); len(rs) != 0 {
 		t.Errorf("usage readings of the gateway without service_usage: %v", rs)
 	}

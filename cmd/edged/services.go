@@ -69,6 +69,10 @@ type ServiceConfig struct {
 	Env map[string]string `yaml:"env"`
 }
 
+// serviceStateDir holds, below data_dir, each service's own writable
+// directory (data_dir/services/NAME, 0700, the service user's).
+const serviceStateDir = "services"
+
 // defaultServiceUser is the account services run as when edged is root
 // and a service names none; fallbackServiceUser when it does not exist.
 const (
@@ -275,6 +279,9 @@ func (c *Config) validateServices(errs *yamlconf.Errors) []supervisor.Spec {
 				spec.User = o
 			}
 		}
+		if abs, err := filepath.Abs(filepath.Join(c.DataDir, serviceStateDir, s.Name)); err == nil {
+			spec.StateDir = abs
+		}
 		for _, k := range slices.Sorted(maps.Keys(s.Env)) {
 			if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(s.Env[k], 0) {
 				errs.Add(p+".env", "%q is not a valid variable name: use letters, digits and '_'", k)
@@ -406,6 +413,7 @@ func (d *daemon) wireServices() error {
 	// or another's output in a loop.
 	d.emits = ingest.New(d.sink, ingest.Config{Logger: d.log.With("component", "service-emits")})
 	sandbox, sandboxUser := serviceSandbox(d.log)
+	d.checkStateDirs(sandbox)
 	sup, err := supervisor.New(supervisor.Config{
 		Budgets: mgr,
 		Sandbox: sandbox,
@@ -447,6 +455,24 @@ func serviceSandbox(log *slog.Logger) (supervisor.Sandbox, string) {
 	o, name := defaultServiceOwner()
 	sb.User = o
 	return sb, name
+}
+
+// checkStateDirs makes data_dir/services (0711) and warns when the service
+// user cannot get through data_dir to its state directory there.
+func (d *daemon) checkStateDirs(sb supervisor.Sandbox) {
+	dir := filepath.Join(d.cfg.DataDir, serviceStateDir)
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		d.log.Warn("services get no state directory", "dir", dir, "err", err)
+		return
+	}
+	os.Chmod(dir, 0o711)
+	if sb.User == nil {
+		return
+	}
+	if fi, err := os.Stat(d.cfg.DataDir); err == nil && fi.Mode().Perm()&0o001 == 0 {
+		d.log.Warn("services cannot reach their state directories: data_dir is not searchable by other users; chmod o+x it (StateDirectoryMode=0751 in deploy/edged.service); every file edged keeps there is 0600",
+			"data_dir", d.cfg.DataDir, "mode", fmt.Sprintf("%#o", fi.Mode().Perm()))
+	}
 }
 
 // budgetParent names the cgroup that holds this daemon's service groups,

@@ -175,6 +175,9 @@ func (sb Sandbox) prepare(sp Spec, join budget.Join) (*launch, error) {
 	}
 	cmd.Env = sb.env(cmd.Env, sp.Env)
 	user := sb.user(sp)
+	if err := stateDir(&sp, cmd, user); err != nil {
+		return nil, err
+	}
 	if sb.Shim == "" {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 		if user != nil {
@@ -200,6 +203,30 @@ func (sb Sandbox) prepare(sp Spec, join budget.Join) (*launch, error) {
 	sh.ExtraFiles = []*os.File{exe}
 	sh.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	return &launch{cmd: sh, runAs: user, done: func() { exe.Close() }}, nil
+}
+
+// stateDir makes the service's state directory, gives it to the service's
+// user, and makes it the process's working directory and STATE_DIRECTORY.
+func stateDir(sp *Spec, cmd *exec.Cmd, user *pluginapi.Owner) error {
+	if sp.StateDir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(sp.StateDir, 0o700); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	if user != nil {
+		if err := os.Chown(sp.StateDir, user.UID, user.GID); err != nil {
+			return fmt.Errorf("state directory: give %s to uid %d: %w", sp.StateDir, user.UID, err)
+		}
+	}
+	if err := os.Chmod(sp.StateDir, 0o700); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	cmd.Env = append(cmd.Env, "STATE_DIRECTORY="+sp.StateDir)
+	if cmd.Dir == "" {
+		cmd.Dir = sp.StateDir
+	}
+	return nil
 }
 
 // openExecutable opens path to be executed by the shim: the file itself,

@@ -139,6 +139,9 @@ func TestServiceRunsAsItsOwnUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	sp, report := hostileSpec(t, "own-user", "HOSTILE_READ="+strings.Join(append(secrets, open), ":"))
+	states := t.TempDir()
+	os.Chmod(states, 0o711)
+	sp.StateDir = filepath.Join(states, "own-user")
 	nobody := &pluginapi.Owner{UID: 65534, GID: 65534}
 	s := run(t, Config{Sandbox: Sandbox{User: nobody}}, sp)
 	waitFor(t, "running", func() bool { return status(s, "own-user").State == StateRunning })
@@ -171,6 +174,12 @@ func TestServiceRunsAsItsOwnUser(t *testing.T) {
 	}
 	if r.Reads[open] != "ok" {
 		t.Errorf("reading a public file from the service: %q, want ok", r.Reads[open])
+	}
+	if r.Reads["write state"] != "ok" {
+		t.Errorf("writing into its state directory: %q, want ok", r.Reads["write state"])
+	}
+	if fi, err := os.Stat(sp.StateDir); err != nil || fi.Mode().Perm() != 0o700 || fi.Sys().(*syscall.Stat_t).Uid != 65534 {
+		t.Errorf("state directory %v %v: want 0700, owned by the service's user", fi, err)
 	}
 	if r.UID != 65534 || len(r.Groups) != 0 {
 		t.Errorf("the service saw uid %d groups %v", r.UID, r.Groups)

@@ -242,6 +242,9 @@ func (sv *service) breakerOpen() bool {
 	return len(kept) >= sv.sup.cfg.Crashes
 }
 
+// healthTimeoutMin is the least a health check waits for an answer.
+const healthTimeoutMin = 2 * time.Second
+
 var (
 	errRestart   = errors.New("restart requested")
 	errUnhealthy = errors.New("unhealthy")
@@ -414,9 +417,9 @@ func (sv *service) runOnce(ctx context.Context, log *slog.Logger) error {
 }
 
 // checkHealth asks the service for its health and records the answer; no
-// answer within half of HealthEvery is unhealthy.
+// answer within half of HealthEvery (at least healthTimeoutMin) is unhealthy.
 func (sv *service) checkHealth(ctx context.Context, conn *pluginapi.Conn) (bool, string) {
-	hctx, cancel := context.WithTimeout(ctx, sv.spec.HealthEvery/2)
+	hctx, cancel := context.WithTimeout(ctx, max(sv.spec.HealthEvery/2, healthTimeoutMin))
 	ok, detail, err := conn.Health(hctx)
 	cancel()
 	if err != nil {

@@ -30,6 +30,10 @@ type Spec struct {
 	Env []string
 	// User, when set, is who this service runs as instead of Sandbox.User.
 	User *pluginapi.Owner
+	// StateDir, when set, is the service's own writable directory: created
+	// (0700) and given to its user before each start, its working
+	// directory, and in its environment as STATE_DIRECTORY.
+	StateDir string
 	// Config is the service's own configuration as JSON.
 	Config []byte
 	// Subscribe are filters over "device/metric" ("boiler/+", "#").

@@ -42,6 +42,13 @@ func main() {
 			r.Env = append(r.Env, kv)
 		}
 	}
+	if dir := os.Getenv("STATE_DIRECTORY"); dir != "" {
+		if err := os.WriteFile(filepath.Join(dir, "state"), []byte("mine\n"), 0o600); err != nil {
+			r.Reads["write state"] = err.Error()
+		} else {
+			r.Reads["write state"] = "ok"
+		}
+	}
 	for _, f := range filepath.SplitList(os.Getenv("HOSTILE_READ")) {
 		if _, err := os.ReadFile(f); err != nil {
 			r.Reads[f] = err.Error()
