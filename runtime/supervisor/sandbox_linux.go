@@ -145,6 +145,16 @@ func CanSetUser() bool {
 	return false
 }
 
+// killGroup kills what is left of the service's own process group (pgid
+// = its pid) once the service has gone: children it forked do not outlive
+// it, budget group or not. The number cannot name another group meanwhile:
+// the kernel keeps a pid in use while it is some process's group id.
+func killGroup(pid int) {
+	if pid > 0 {
+		unix.Kill(-pid, unix.SIGKILL)
+	}
+}
+
 // writeExisting writes b to an existing file (a cgroup.procs).
 func writeExisting(path string, b []byte) error {
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)

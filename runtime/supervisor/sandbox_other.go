@@ -15,6 +15,8 @@ const ShimArg = "__edged-service-exec"
 // CanSetUser is false: services run as the daemon's user on this system.
 func CanSetUser() bool { return false }
 
+func killGroup(int) {}
+
 // RunShim does nothing on this system.
 func RunShim() {}
 

@@ -25,6 +25,7 @@ type hostileReport struct {
 	Groups []int             `json:"groups"`
 	Env    []string          `json:"env"`
 	Reads  map[string]string `json:"reads"`
+	Child  int               `json:"child"`
 }
 
 // hostileSpec runs testdata/hostile with env; it writes its report into a
@@ -201,7 +202,7 @@ func TestBudgetHoldsFromTheFirstInstruction(t *testing.T) {
 	if mgr.Mode() != budget.ModeCgroup1 && mgr.Mode() != budget.ModeCgroup2 {
 		t.Skipf("no cgroups here (%s: %s)", mgr.Mode(), mgr.Reason())
 	}
-	calm, report := hostileSpec(t, "first-act")
+	calm, report := hostileSpec(t, "first-act", "HOSTILE_FORK=1")
 	calm.Budget = budget.Budget{Memory: 64 << 20}
 	hog, _ := hostileSpec(t, "early-hog", "HOSTILE_ALLOC_MIB=200")
 	hog.Budget = budget.Budget{Memory: 32 << 20}
@@ -211,6 +212,14 @@ func TestBudgetHoldsFromTheFirstInstruction(t *testing.T) {
 	if !strings.Contains(r.Cgroup, want) {
 		t.Errorf("the service's first read of /proc/self/cgroup:\n%s\nwant it in %s", r.Cgroup, want)
 	}
+	if r.Child == 0 {
+		t.Fatal("the service started no child")
+	}
+	cg, err := os.ReadFile("/proc/" + strconv.Itoa(r.Child) + "/cgroup")
+	if err != nil || !strings.Contains(string(cg), want) {
+		t.Errorf("the child the service forked before its handshake is in\n%s(%v)\nwant it in %s", cg, err, want)
+	}
+	waitFor(t, "the child counted", func() bool { return status(s, "first-act").Processes == 2 })
 	waitFor(t, "the early hog killed", func() bool { return status(s, "early-hog").OOMKills >= 1 })
 	st := status(s, "early-hog")
 	if !strings.Contains(st.LastError, "oom: killed for exceeding its memory budget of 32Mi") {
@@ -261,6 +270,22 @@ func TestUnhealthyServiceIsRestartedUntilTheBreakerOpens(t *testing.T) {
 	well, _ := hostileSpec(t, "well")
 	s2 := run(t, Config{}, well)
 	waitFor(t, "healthy", func() bool { st := status(s2, "well"); return st.Healthy && st.HealthDetail == "fine" })
+}
+
+// TestForkedChildrenDieWithTheService: a child the service forked, with no
+// budget group to kill it, dies with the service (its process group).
+func TestForkedChildrenDieWithTheService(t *testing.T) {
+	sp, report := hostileSpec(t, "forker", "HOSTILE_FORK=1")
+	s := run(t, Config{}, sp)
+	r := readReport(t, report)
+	waitFor(t, "the child counted", func() bool { return status(s, "forker").Processes == 2 })
+	pid := status(s, "forker").Pid
+	syscall.Kill(pid, syscall.SIGKILL)
+	waitFor(t, "the child gone", func() bool {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(r.Child) + "/stat")
+		// Gone, or a zombie of nobody's until init reaps it.
+		return err != nil || strings.Contains(string(b), ") Z ")
+	})
 }
 
 // TestUsageIsTheProcessTreesAsProcSeesIt: rss_bytes and anon_bytes are

@@ -316,7 +316,10 @@ func (sv *service) runOnce(ctx context.Context, log *slog.Logger) error {
 		}
 		return err
 	}
-	defer conn.Kill()
+	defer func() {
+		conn.Kill()
+		killGroup(conn.Pid())
+	}()
 	sv.mu.Lock()
 	sv.pid, sv.healthy, sv.detail = conn.Pid(), false, "starting"
 	sv.peakRSS, sv.cpuPct, sv.tree = 0, 0, treeUsage{}

@@ -1,7 +1,8 @@
 // Command hostile is a third-party service that misbehaves before its
 // handshake, for the supervisor's sandbox tests. Its first act is to read
 // /proc/self/cgroup; then it tries to read the files listed in HOSTILE_READ
-// (separated by ':'), writes what it saw (cgroup, user, environment, what it
+// (separated by ':'), starts a child (/bin/sleep) when HOSTILE_FORK is set,
+// writes what it saw (cgroup, user, environment, what it
 // could read) as JSON to HOSTILE_REPORT, touches HOSTILE_ALLOC_MIB MiB at
 // once, and only then serves. It reports itself unhealthy when
 // HOSTILE_HEALTH is "bad".
@@ -11,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,6 +30,7 @@ type report struct {
 	Groups []int             `json:"groups"`
 	Env    []string          `json:"env"`
 	Reads  map[string]string `json:"reads"` // path -> "ok" or the error
+	Child  int               `json:"child,omitempty"`
 }
 
 func main() {
@@ -54,6 +57,12 @@ func main() {
 			r.Reads[f] = err.Error()
 		} else {
 			r.Reads[f] = "ok"
+		}
+	}
+	if os.Getenv("HOSTILE_FORK") != "" {
+		c := exec.Command("/bin/sleep", "3600")
+		if err := c.Start(); err == nil {
+			r.Child = c.Process.Pid
 		}
 	}
 	if path := os.Getenv("HOSTILE_REPORT"); path != "" {
