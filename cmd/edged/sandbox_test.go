@@ -119,3 +119,53 @@ services:
 		t.Errorf("the gateway's usage device has kind %q, want gateway", kinds["gw"])
 	}
 }
+
+// TestDynamicUsersAreTheirOwn: services with user: dynamic each run as a
+// uid of their own from 61184-65519, the same one at every load.
+func TestDynamicUsersAreTheirOwn(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("running services as another user needs root")
+	}
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`gateway: {id: dyn}
+http: {listen: 127.0.0.1:0}
+local_mqtt: {listen: 127.0.0.1:0}
+data_dir: %s
+hardware: {board: sim}
+devices:
+  - {name: porch, kind: sim, interval: 50ms, options: {metric: temperature, unit: C, waveform: constant, min: 35}}
+services:
+  - {name: one, kind: aggregate, user: dynamic, subscribe: ["+/temperature"], config: {window: 1s, stats: [mean]}}
+  - {name: two, kind: aggregate, user: dynamic, subscribe: ["+/temperature"], config: {window: 1s, stats: [mean]}}
+`, filepath.Join(dir, "data"))
+	path := writeConfig(t, dir, cfg)
+	first, _, err := loadConfig(path, builtinKinds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, stop := startDaemon(t, path)
+	defer stop()
+	waitUntil(t, "both running", func() bool {
+		st := d.sup.Status()
+		return len(st) == 2 && st[0].State == supervisor.StateRunning && st[1].State == supervisor.StateRunning
+	})
+	uids := map[string]string{}
+	for i, st := range d.sup.Status() {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(st.Pid) + "/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "Uid:"); ok {
+				uids[st.Name] = strings.Fields(v)[0]
+			}
+		}
+		want := first.specs[i].User
+		if want == nil || want.UID < 61184 || want.UID > 65519 || uids[st.Name] != strconv.Itoa(want.UID) {
+			t.Errorf("%s runs as uid %s, config allocated %+v: want the same, in 61184-65519", st.Name, uids[st.Name], want)
+		}
+	}
+	if uids["one"] == uids["two"] {
+		t.Errorf("both services run as uid %s", uids["one"])
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"maps"
@@ -61,8 +62,9 @@ type ServiceConfig struct {
 	// like a crash: with back-off and counted towards the breaker.
 	HealthEvery    time.Duration `yaml:"health_every"`
 	UnhealthyAfter int           `yaml:"unhealthy_after"`
-	// User is the account the service runs as when edged runs as root:
-	// default edged-svc when that user exists, else nobody (65534).
+	// User is the account the service runs as when edged can change users:
+	// default edged-svc when that user exists, else nobody (65534);
+	// "dynamic" gives the service a uid and gid of its own (61184-65519).
 	User string `yaml:"user"`
 	// Env is the service's environment beyond PATH, LANG, LC_ALL and TZ;
 	// nothing else of edged's environment is passed on.
@@ -192,6 +194,7 @@ func (c *Config) validateServices(errs *yamlconf.Errors) []supervisor.Spec {
 	}
 	kinds := builtinServices()
 	var specs []supervisor.Spec
+	var dynamic []int // indexes in specs of user: dynamic
 	seen := map[string]int{}
 	for i, s := range c.Services {
 		p := yamlconf.Index("services", i)
@@ -268,7 +271,9 @@ func (c *Config) validateServices(errs *yamlconf.Errors) []supervisor.Spec {
 				errs.Add(p+".budget", "%s", line)
 			}
 		}
-		if s.User != "" {
+		if s.User == dynamicUser {
+			dynamic = append(dynamic, len(specs))
+		} else if s.User != "" {
 			o, err := lookupOwner(s.User)
 			switch {
 			case err != nil:
@@ -291,7 +296,43 @@ func (c *Config) validateServices(errs *yamlconf.Errors) []supervisor.Spec {
 		}
 		specs = append(specs, spec)
 	}
+	allocateDynamicUsers(specs, dynamic)
 	return specs
+}
+
+// dynamicUser as a service's user gives it a uid and gid of its own from
+// [dynamicFirst, dynamicFirst+dynamicCount) (systemd's DynamicUser range),
+// derived from its name, so stable across restarts and plans: a service
+// then cannot signal, trace or read the state of another.
+const (
+	dynamicUser  = "dynamic"
+	dynamicFirst = 61184
+	dynamicCount = 4336 // up to 65519
+)
+
+// allocateDynamicUsers gives the specs at the indexes their own uid: the
+// name's hash in the range, moved to the next free one on a collision (with
+// another service here, or a user of the system), in name order.
+func allocateDynamicUsers(specs []supervisor.Spec, idx []int) {
+	slices.SortFunc(idx, func(a, b int) int { return strings.Compare(specs[a].Name, specs[b].Name) })
+	taken := map[int]bool{}
+	for _, i := range idx {
+		h := fnv.New32a()
+		h.Write([]byte(specs[i].Name))
+		n := int(h.Sum32() % dynamicCount)
+		for k := 0; k < dynamicCount; k++ {
+			uid := dynamicFirst + (n+k)%dynamicCount
+			if taken[uid] {
+				continue
+			}
+			if _, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+				continue // a real user of the system
+			}
+			taken[uid] = true
+			specs[i].User = &pluginapi.Owner{UID: uid, GID: uid}
+			break
+		}
+	}
 }
 
 func serviceNames(kinds map[string]builtinService) []string {
