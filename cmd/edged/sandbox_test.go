@@ -45,6 +45,9 @@ services:
 		return len(st) == 1 && st[0].State == supervisor.StateRunning
 	})
 	waitUntil(t, "aggregates of porch", func() bool { return hasMetric(d, "porch", "temperature_mean") })
+	if st := d.sup.Status()[0]; !st.Healthy || !strings.Contains(st.HealthDetail, "aggregate: ticking; ") || !strings.Contains(st.HealthDetail, "windows closed") {
+		t.Errorf("health %v %q: want healthy, from the built-in's own check with its figures", st.Healthy, st.HealthDetail)
+	}
 	pid := d.sup.Status()[0].Pid
 	env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
 	if err != nil {

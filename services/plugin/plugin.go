@@ -56,7 +56,21 @@ func (a *adapter) Health(context.Context) (bool, string) {
 	if since := time.Since(time.Unix(0, last)); since > stuckTicks*a.tick {
 		return false, fmt.Sprintf("%s: logic stuck: no tick finished for %s (every %s)", a.kind, since.Round(time.Millisecond), a.tick)
 	}
-	return true, a.kind + ": ticking"
+	detail := a.kind + ": ticking"
+	// The logic's own figures, unless it is busy (never wait on it here).
+	if a.mu.TryLock() {
+		if sm, ok := a.logic.(Summarizer); ok {
+			detail += "; " + sm.Summary()
+		}
+		a.mu.Unlock()
+	}
+	return true, detail
+}
+
+// Summarizer is optional for a Logic: its Summary (what it has done, in a
+// few words) goes into the service's health detail.
+type Summarizer interface {
+	Summary() string
 }
 
 func (a *adapter) Configure(_ context.Context, cfg pluginapi.Config) error {
