@@ -52,6 +52,8 @@ install:  ## install BIN (default bin/edged), the systemd unit and a first confi
 	@if [ -z "$(DESTDIR)" ] && ! id -u edged >/dev/null 2>&1; then \
 		useradd --system --home-dir /var/lib/edged --shell /usr/sbin/nologin edged; \
 		for g in gpio i2c spi; do getent group $$g >/dev/null && usermod -aG $$g edged; done; true; fi
+	@if [ -z "$(DESTDIR)" ] && ! id -u edged-svc >/dev/null 2>&1; then \
+		useradd --system --no-create-home --home-dir / --shell /usr/sbin/nologin edged-svc; fi
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/edged
 	install -D -m 0644 deploy/edged.service $(DESTDIR)/etc/systemd/system/edged.service
 	test -e $(DESTDIR)/etc/edged/edged.yaml || install -D -m 0644 deploy/edged.yaml $(DESTDIR)/etc/edged/edged.yaml

@@ -145,8 +145,13 @@ func (d *daemon) devicesDoc() any {
 			continue
 		}
 		last := d.recent.Last(name)
-		// A device an MQTT sensor publishes for: healthy while it publishes.
-		docs = append(docs, deviceDoc{Name: name, Kind: "mqttsensor", Healthy: true, Last: apiReadings(last)})
+		// A device an MQTT sensor publishes for: healthy while it publishes;
+		// or the gateway itself, with its services' usage (service_usage).
+		kind := "mqttsensor"
+		if name == d.cfg.Gateway.ID && d.cfg.ServiceUsage.Every > 0 {
+			kind = "gateway"
+		}
+		docs = append(docs, deviceDoc{Name: name, Kind: kind, Healthy: true, Last: apiReadings(last)})
 	}
 	return map[string]any{"devices": docs}
 }

@@ -29,6 +29,8 @@ type Config struct {
 	Devices []DeviceConfig `yaml:"devices"`
 	// Services run as plugin processes inside their budgets.
 	Services []ServiceConfig `yaml:"services"`
+	// ServiceUsage turns services' memory and CPU into readings; off by default.
+	ServiceUsage ServiceUsageConfig `yaml:"service_usage"`
 	// LocalMQTT is the broker on the gateway that sensors publish to.
 	LocalMQTT LocalMQTTConfig `yaml:"local_mqtt"`
 	Hardware  hardware.Config `yaml:"hardware"`

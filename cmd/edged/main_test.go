@@ -4,12 +4,15 @@ import (
 	"context"
 	"os"
 	"testing"
+
+	"edged/runtime/supervisor"
 )
 
 // TestMain lets the test binary stand in for edged when the supervisor
 // re-executes it as `edged service KIND`: daemons started in-process by the
 // tests run their built-in services as real processes.
 func TestMain(m *testing.M) {
+	supervisor.RunShim() // the daemons under test use this binary as their services' shim
 	if len(os.Args) > 1 && os.Args[1] == "service" {
 		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}

@@ -8,15 +8,19 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,6 +58,69 @@ type ServiceConfig struct {
 	// StartTimeout bounds start-up and configuration, and is how long a
 	// plan waits for the service to be healthy (its health gate); 10s.
 	StartTimeout time.Duration `yaml:"start_timeout"`
+	// HealthEvery is how often the service's health is checked (10s);
+	// UnhealthyAfter is how many failed checks in a row restart it (3),
+	// like a crash: with back-off and counted towards the breaker.
+	HealthEvery    time.Duration `yaml:"health_every"`
+	UnhealthyAfter int           `yaml:"unhealthy_after"`
+	// User is the account the service runs as when edged can change users:
+	// default edged-svc when that user exists, else nobody (65534);
+	// "dynamic" gives the service a uid and gid of its own (61184-65519).
+	User string `yaml:"user"`
+	// Env is the service's environment beyond PATH, LANG, LC_ALL and TZ;
+	// nothing else of edged's environment is passed on.
+	Env map[string]string `yaml:"env"`
+}
+
+// serviceStateDir holds, below data_dir, each service's own writable
+// directory (data_dir/services/NAME, 0700, the service user's).
+const serviceStateDir = "services"
+
+// defaultServiceUser is the account services run as when edged is root
+// and a service names none; fallbackServiceUser when it does not exist.
+const (
+	defaultServiceUser  = "edged-svc"
+	fallbackServiceUser = "nobody"
+	nobodyID            = 65534
+)
+
+// lookupOwner resolves a user name (or numeric uid) to its uid and primary gid.
+func lookupOwner(name string) (*pluginapi.Owner, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		if _, nerr := strconv.Atoi(name); nerr == nil {
+			u, err = user.LookupId(name)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	uid, err1 := strconv.Atoi(u.Uid)
+	gid, err2 := strconv.Atoi(u.Gid)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, err
+	}
+	return &pluginapi.Owner{UID: uid, GID: gid}, nil
+}
+
+// defaultServiceOwner is who services run as by default: edged-svc, else
+// nobody, else uid and gid 65534.
+func defaultServiceOwner() (*pluginapi.Owner, string) {
+	for _, n := range []string{defaultServiceUser, fallbackServiceUser} {
+		if o, err := lookupOwner(n); err == nil {
+			return o, n
+		}
+	}
+	return &pluginapi.Owner{UID: nobodyID, GID: nobodyID}, strconv.Itoa(nobodyID)
+}
+
+// ServiceUsageConfig makes each running service's memory and CPU readings
+// of the gateway itself: device gateway.id (kind gateway in the API),
+// metrics <service>_memory_bytes (B, rss_bytes) and <service>_cpu_percent
+// (%, of one core), stored and sent to the cloud like any reading.
+type ServiceUsageConfig struct {
+	// Every is how often; 0 (the default) is off.
+	Every time.Duration `yaml:"every"`
 }
 
 // BudgetConfig is a service's resource budget.
@@ -145,8 +212,12 @@ func configLine(n *yaml.Node, msg string) (string, int) {
 
 // validateServices checks services[] and builds the supervisor's specs.
 func (c *Config) validateServices(errs *yamlconf.Errors) []supervisor.Spec {
+	if e := c.ServiceUsage.Every; e < 0 || (e > 0 && e < time.Second) || e > 24*time.Hour {
+		errs.Add("service_usage.every", "%s is out of range: use 1s to 24h, or 0 (the default) for no usage readings", e)
+	}
 	kinds := builtinServices()
 	var specs []supervisor.Spec
+	var dynamic []int // indexes in specs of user: dynamic
 	seen := map[string]int{}
 	for i, s := range c.Services {
 		p := yamlconf.Index("services", i)
@@ -163,9 +234,16 @@ func (c *Config) validateServices(errs *yamlconf.Errors) []supervisor.Spec {
 			continue
 		}
 		spec := supervisor.Spec{Name: s.Name, Config: cfgJSON, Subscribe: s.Subscribe, StartTimeout: s.StartTimeout,
+			HealthEvery: s.HealthEvery, UnhealthyAfter: s.UnhealthyAfter,
 			Budget: budget.Budget{Memory: int64(s.Budget.Memory), CPU: s.Budget.CPU, Pids: s.Budget.Pids}}
 		if s.StartTimeout < 0 || s.StartTimeout > 10*time.Minute {
 			errs.Add(p+".start_timeout", "%s is out of range: use up to 10m (default 10s)", s.StartTimeout)
+		}
+		if s.HealthEvery < 0 || (s.HealthEvery > 0 && s.HealthEvery < 100*time.Millisecond) || s.HealthEvery > time.Hour {
+			errs.Add(p+".health_every", "%s is out of range: use 100ms to 1h (default 10s)", s.HealthEvery)
+		}
+		if s.UnhealthyAfter < 0 || s.UnhealthyAfter > 1000 {
+			errs.Add(p+".unhealthy_after", "%d is out of range: use 1 to 1000 failed checks in a row (default 3)", s.UnhealthyAfter)
 		}
 		switch {
 		case s.Kind != "" && s.Path != "":
@@ -217,9 +295,68 @@ func (c *Config) validateServices(errs *yamlconf.Errors) []supervisor.Spec {
 				errs.Add(p+".budget", "%s", line)
 			}
 		}
+		if s.User == dynamicUser {
+			dynamic = append(dynamic, len(specs))
+		} else if s.User != "" {
+			o, err := lookupOwner(s.User)
+			switch {
+			case err != nil:
+				errs.Add(p+".user", "%q is not a user of this system (%v): create it (useradd --system --no-create-home %s) or leave user out to use %s, else nobody", s.User, err, s.User, defaultServiceUser)
+			case o.UID == 0:
+				errs.Add(p+".user", "%q is root: a service must not run as root; leave user out to use %s, else nobody", s.User, defaultServiceUser)
+			default:
+				spec.User = o
+			}
+		}
+		if abs, err := filepath.Abs(filepath.Join(c.DataDir, serviceStateDir, s.Name)); err == nil {
+			spec.StateDir = abs
+		}
+		for _, k := range slices.Sorted(maps.Keys(s.Env)) {
+			if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(s.Env[k], 0) {
+				errs.Add(p+".env", "%q is not a valid variable name: use letters, digits and '_'", k)
+				continue
+			}
+			spec.Env = append(spec.Env, k+"="+s.Env[k])
+		}
 		specs = append(specs, spec)
 	}
+	allocateDynamicUsers(specs, dynamic)
 	return specs
+}
+
+// dynamicUser as a service's user gives it a uid and gid of its own from
+// [dynamicFirst, dynamicFirst+dynamicCount) (systemd's DynamicUser range),
+// derived from its name, so stable across restarts and plans: a service
+// then cannot signal, trace or read the state of another.
+const (
+	dynamicUser  = "dynamic"
+	dynamicFirst = 61184
+	dynamicCount = 4336 // up to 65519
+)
+
+// allocateDynamicUsers gives the specs at the indexes their own uid: the
+// name's hash in the range, moved to the next free one on a collision (with
+// another service here, or a user of the system), in name order.
+func allocateDynamicUsers(specs []supervisor.Spec, idx []int) {
+	slices.SortFunc(idx, func(a, b int) int { return strings.Compare(specs[a].Name, specs[b].Name) })
+	taken := map[int]bool{}
+	for _, i := range idx {
+		h := fnv.New32a()
+		h.Write([]byte(specs[i].Name))
+		n := int(h.Sum32() % dynamicCount)
+		for k := 0; k < dynamicCount; k++ {
+			uid := dynamicFirst + (n+k)%dynamicCount
+			if taken[uid] {
+				continue
+			}
+			if _, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+				continue // a real user of the system
+			}
+			taken[uid] = true
+			specs[i].User = &pluginapi.Owner{UID: uid, GID: uid}
+			break
+		}
+	}
 }
 
 func serviceNames(kinds map[string]builtinService) []string {
@@ -340,8 +477,11 @@ func (d *daemon) wireServices() error {
 	// broker) but not back to the services, so no service feeds on its own
 	// or another's output in a loop.
 	d.emits = ingest.New(d.sink, ingest.Config{Logger: d.log.With("component", "service-emits")})
+	sandbox, sandboxUser := serviceSandbox(d.log)
+	d.checkStateDirs(sandbox)
 	sup, err := supervisor.New(supervisor.Config{
 		Budgets: mgr,
+		Sandbox: sandbox,
 		OnEmit: func(service string, rs []reading.Reading) {
 			done := make(chan struct{})
 			d.emits.Submit(context.Background(), rs, true, func(error) { close(done) })
@@ -356,8 +496,48 @@ func (d *daemon) wireServices() error {
 		return fmt.Errorf("services: %w", err)
 	}
 	d.sup, d.budgets = sup, mgr
+	d.log.Info("service sandbox", "user", sandboxUser, "shim", sandbox.Shim != "")
 	d.sink = feedSink{store: d.sink, sup: sup}
 	return nil
+}
+
+// serviceSandbox is how services are confined: edged re-executes itself
+// as their exec shim, and when it can change users (root, or the
+// capabilities deploy/edged.service grants) it runs them as the default
+// service user (see ServiceConfig.User); always with a clean environment.
+func serviceSandbox(log *slog.Logger) (supervisor.Sandbox, string) {
+	var sb supervisor.Sandbox
+	if exe, err := os.Executable(); err == nil {
+		sb.Shim = exe
+	} else {
+		log.Warn("services start without the exec shim: their budget applies only after they start", "err", err)
+	}
+	if !supervisor.CanSetUser() {
+		log.Warn("services run as edged's own user and could read its data dir: run edged as root or give it CAP_SETUID, CAP_SETGID and CAP_CHOWN (AmbientCapabilities= in deploy/edged.service)",
+			"uid", os.Geteuid())
+		return sb, "edged's own (" + strconv.Itoa(os.Geteuid()) + ")"
+	}
+	o, name := defaultServiceOwner()
+	sb.User = o
+	return sb, name
+}
+
+// checkStateDirs makes data_dir/services (0711) and warns when the service
+// user cannot get through data_dir to its state directory there.
+func (d *daemon) checkStateDirs(sb supervisor.Sandbox) {
+	dir := filepath.Join(d.cfg.DataDir, serviceStateDir)
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		d.log.Warn("services get no state directory", "dir", dir, "err", err)
+		return
+	}
+	os.Chmod(dir, 0o711)
+	if sb.User == nil {
+		return
+	}
+	if fi, err := os.Stat(d.cfg.DataDir); err == nil && fi.Mode().Perm()&0o001 == 0 {
+		d.log.Warn("services cannot reach their state directories: data_dir is not searchable by other users; chmod o+x it (StateDirectoryMode=0751 in deploy/edged.service); every file edged keeps there is 0600",
+			"data_dir", d.cfg.DataDir, "mode", fmt.Sprintf("%#o", fi.Mode().Perm()))
+	}
 }
 
 // budgetParent names the cgroup that holds this daemon's service groups,
@@ -374,14 +554,16 @@ func budgetParent(dataDir string) string {
 	return budget.DefaultParent + "-" + hex.EncodeToString(sum[:4])
 }
 
-// usageEvery is how often services' resource use becomes readings.
-const usageEvery = 10 * time.Second
-
 // publishUsage turns each running service's memory and CPU into readings
-// of the gateway itself (device gateway.id, metrics <service>_memory_bytes
-// and <service>_cpu_percent), stored and forwarded like any reading.
+// of the gateway itself (see ServiceUsageConfig) every service_usage.every;
+// with that 0 it only waits for ctx.
 func (d *daemon) publishUsage(ctx context.Context) error {
-	t := time.NewTicker(usageEvery)
+	every := d.cfg.ServiceUsage.Every
+	if every <= 0 {
+		<-ctx.Done()
+		return nil
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {

@@ -37,8 +37,25 @@ func (m *Manager) Apply(name string, pid int, b Budget) (*Group, error) {
 	return nil, fmt.Errorf("budget: apply %q: %w", name, ErrUnsupported)
 }
 
+// Prepare fails with ErrUnsupported.
+func (m *Manager) Prepare(name string, b Budget) (*Group, error) {
+	return nil, fmt.Errorf("budget: apply %q: %w", name, ErrUnsupported)
+}
+
 // Close does nothing.
 func (m *Manager) Close() error { return nil }
+
+// Join is what a process does to enter its group by itself.
+type Join struct {
+	Procs     []string
+	DataLimit uint64
+}
+
+// Join is empty.
+func (g *Group) Join() Join { return Join{} }
+
+// Attach fails with ErrUnsupported.
+func (g *Group) Attach(pid int) error { return ErrUnsupported }
 
 // Group is the budget of one service process; on this system there is none.
 type Group struct{}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/containerd/cgroups/v3/cgroup1"
@@ -147,6 +148,16 @@ func v1OOMKills(dir string) uint64 {
 		}
 	}
 	return 0
+}
+
+func (g *v1Group) procsFiles() []string {
+	var out []string
+	for _, c := range v1Controllers {
+		if dir, ok := g.dirs[c]; ok && !slices.Contains(out, filepath.Join(dir, "cgroup.procs")) {
+			out = append(out, filepath.Join(dir, "cgroup.procs"))
+		}
+	}
+	return out
 }
 
 func (g *v1Group) procs() ([]int, error) {

@@ -209,6 +209,10 @@ func (g *v2Group) stats() (Stats, bool, error) {
 	return s, cpuOK, nil
 }
 
+func (g *v2Group) procsFiles() []string {
+	return []string{filepath.Join(g.dir, "cgroup.procs")}
+}
+
 func (g *v2Group) procs() ([]int, error) {
 	return readProcsTree(g.dir)
 }

@@ -2,6 +2,7 @@ package budget
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -241,6 +242,13 @@ func TestCgroup2RealMount(t *testing.T) {
 	}
 	if got := readFile(t, filepath.Join("/proc", strconv.Itoa(c.cmd.Process.Pid), "cgroup")); !strings.Contains(got, "0::"+strings.TrimPrefix(filepath.Join(parent, "svc"), mnt)) {
 		t.Errorf("child's /proc/pid/cgroup = %q, want it in the new v2 group", got)
+	}
+	// A process joins by itself (what the supervisor's exec shim does
+	// before the service runs): what it runs next starts in the group.
+	files := g.procsFiles()
+	joined, err := exec.Command("/bin/sh", "-c", `echo $$ > "$1" && exec cat /proc/self/cgroup`, "sh", files[0]).CombinedOutput()
+	if want := "0::" + strings.TrimPrefix(filepath.Join(parent, "svc"), mnt); err != nil || len(files) != 1 || !strings.Contains(string(joined), want) {
+		t.Errorf("a process joining through %v: %v, it is in %q; want %s", files, err, joined, want)
 	}
 	if s, _, err := g.stats(); err != nil || s.OOMKills != 0 {
 		t.Errorf("stats without a memory controller = %+v, %v; want zero and no error", s, err)

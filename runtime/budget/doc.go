@@ -1,8 +1,10 @@
 // Package budget keeps service processes inside resource budgets: memory,
 // CPU and a task count. The supervisor creates one Manager at start-up (New),
-// calls Apply(name, pid, budget) right after it starts a service, asks the
-// Group for Stats and OOMKilled when the service exits, and calls Close once
-// it has reaped the process.
+// makes a service's group with Prepare before it starts the process (whose
+// exec shim joins it by itself, from Group.Join, before the service runs),
+// then calls Group.Attach with the pid; Apply(name, pid, budget) does both
+// for a process already running. It asks the Group for Stats and OOMKilled
+// when the service exits, and calls Close once it has reaped the process.
 //
 // # Modes
 //
@@ -74,7 +76,7 @@
 //
 // Under cgroups Stats.RSS and PeakRSS are the memory charged to the group
 // (anonymous memory, page cache, kernel memory): what the limit is enforced
-// against. Memory a service touched before Apply stays charged to the
-// daemon's cgroup, so Apply right after Start. Pids counts tasks, threads
+// against. Memory a process touched before it joined stays charged to the
+// daemon's cgroup: hence Prepare, and a process that joins by itself. Pids counts tasks, threads
 // included: a Go service needs about 8 for its runtime.
 package budget

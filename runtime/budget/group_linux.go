@@ -25,6 +25,8 @@ type cgroupBackend interface {
 	// stats reads the group; cpuOK is false when it cannot count CPU time.
 	stats() (s Stats, cpuOK bool, err error)
 	procs() ([]int, error)
+	// procsFiles are the cgroup.procs files a process writes its pid to.
+	procsFiles() []string
 	remove() error
 }
 
@@ -38,11 +40,13 @@ type Group struct {
 	unenforced []string
 	log        *slog.Logger
 	forget     func(*Group)
+	interval   time.Duration // the rlimit watchdog's
 
 	cg cgroupBackend // cgroup modes
 	wd *watchdog     // rlimit mode
 
 	mu       sync.Mutex
+	attached bool
 	last     Stats // last good reading; the final one once closed
 	closed   bool
 	closeErr error
@@ -51,8 +55,72 @@ type Group struct {
 // Name is the service the group belongs to.
 func (g *Group) Name() string { return g.name }
 
-// Pid is the process Apply put under the budget.
-func (g *Group) Pid() int { return g.pid }
+// Pid is the process Apply or Attach put under the budget (0 before).
+func (g *Group) Pid() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.pid
+}
+
+// Join is what a process does to enter its group by itself, before it runs
+// any code of its own.
+type Join struct {
+	// Procs are the cgroup.procs files it writes its own pid to: one per v1
+	// hierarchy, one under cgroup v2, none under rlimits.
+	Procs []string
+	// DataLimit is the RLIMIT_DATA (soft and hard) it sets; 0 leaves it.
+	DataLimit uint64
+}
+
+// Join says how a process enters this group by itself.
+func (g *Group) Join() Join {
+	if g.cg != nil {
+		return Join{Procs: g.cg.procsFiles()}
+	}
+	if g.budget.Memory > 0 {
+		return Join{DataLimit: dataBackstop(g.budget.Memory)}
+	}
+	return Join{}
+}
+
+// Attach ties the group to pid, the service's process: under cgroups it
+// moves pid into the group (nothing changes when the process joined by
+// itself), under rlimits it sets the RLIMIT_DATA backstop and starts the RSS
+// watchdog. A group takes one process, once.
+func (g *Group) Attach(pid int) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	wrap := func(err error) error {
+		return fmt.Errorf("budget: apply %q (pid %d, %s, %s): %w", g.name, pid, g.budget, g.mode, err)
+	}
+	switch {
+	case pid <= 0:
+		return wrap(fmt.Errorf("pid %d is not a process", pid))
+	case g.closed:
+		return wrap(ErrClosed)
+	case g.attached:
+		return wrap(fmt.Errorf("the group already holds pid %d", g.pid))
+	}
+	if g.cg != nil {
+		if err := g.cg.add(pid); err != nil {
+			return wrap(err)
+		}
+	} else {
+		if g.budget.Memory > 0 {
+			if _, err := setDataLimit(pid, g.budget.Memory); err != nil {
+				return wrap(err)
+			}
+		}
+		wd, err := startWatchdog(pid, g.budget.Memory, g.interval, g.log.With("service", g.name))
+		if err != nil {
+			return wrap(err)
+		}
+		g.wd = wd
+	}
+	g.pid, g.attached = pid, true
+	g.log.Info("budget applied", "service", g.name, "pid", pid, "mode", g.mode, "budget", g.budget.String())
+	return nil
+}
 
 // Budget is the budget Apply was given.
 func (g *Group) Budget() Budget { return g.budget }
@@ -88,6 +156,9 @@ func (g *Group) readLocked() {
 		g.last = g.wd.stats()
 		return
 	}
+	if g.cg == nil {
+		return // rlimits, not attached yet
+	}
 	s, cpuOK, err := g.cg.stats()
 	if err != nil {
 		g.log.Debug("read budget stats", "service", g.name, "err", err)
@@ -95,7 +166,7 @@ func (g *Group) readLocked() {
 	}
 	if !cpuOK {
 		s.CPUSeconds = g.last.CPUSeconds
-		if cpu, ok := procCPU(g.pid); ok {
+		if cpu, ok := procCPU(g.pid); g.pid > 0 && ok {
 			s.CPUSeconds = cpu
 		}
 	}
@@ -120,7 +191,7 @@ func (g *Group) Close() error {
 		}
 		g.wd.close()
 		g.last = g.wd.stats()
-	} else {
+	} else if g.cg != nil {
 		if err := g.emptyLocked(); err != nil {
 			errs = append(errs, err)
 		}

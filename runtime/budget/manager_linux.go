@@ -136,16 +136,34 @@ func (m *Manager) Reason() string { return m.reason }
 // b in a new group named for the service. The limits are written before the
 // process joins the group. Budget fields the mode cannot enforce are logged
 // as a warning and listed by Group.Unenforced; an error enforcing the rest
-// fails Apply and leaves no group behind.
+// fails Apply and leaves no group behind. Memory the process touched before
+// Apply stays charged elsewhere: Prepare and Attach put a process under its
+// budget from its first instruction.
 func (m *Manager) Apply(name string, pid int, b Budget) (*Group, error) {
+	if pid <= 0 {
+		return nil, fmt.Errorf("budget: apply %q: pid %d is not a process", name, pid)
+	}
+	g, err := m.Prepare(name, b)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.Attach(pid); err != nil {
+		return nil, errors.Join(err, g.Close())
+	}
+	return g, nil
+}
+
+// Prepare creates the group of service name with budget b written and no
+// process in it yet. The service's process joins it itself before it runs
+// any code of its own (it writes its own pid to Join().Procs and sets
+// Join().DataLimit, as the supervisor's exec shim does), and the caller then
+// hands its pid to Attach. Close removes the group, attached or not.
+func (m *Manager) Prepare(name string, b Budget) (*Group, error) {
 	if err := validService(name); err != nil {
 		return nil, fmt.Errorf("budget: apply %q: %w", name, err)
 	}
 	if err := b.Validate(); err != nil {
 		return nil, fmt.Errorf("budget: apply %q: %w", name, err)
-	}
-	if pid <= 0 {
-		return nil, fmt.Errorf("budget: apply %q: pid %d is not a process", name, pid)
 	}
 	m.mu.Lock()
 	switch {
@@ -159,7 +177,7 @@ func (m *Manager) Apply(name string, pid int, b Budget) (*Group, error) {
 	m.pending[name] = true
 	m.mu.Unlock()
 
-	g := &Group{name: name, pid: pid, budget: b, mode: m.mode, log: m.log, forget: m.forget}
+	g := &Group{name: name, budget: b, mode: m.mode, log: m.log, forget: m.forget, interval: m.cfg.WatchdogInterval}
 	err := m.build(g)
 	m.mu.Lock()
 	delete(m.pending, name)
@@ -169,18 +187,19 @@ func (m *Manager) Apply(name string, pid int, b Budget) (*Group, error) {
 	}
 	m.mu.Unlock()
 	if err != nil {
-		return nil, fmt.Errorf("budget: apply %q (pid %d, %s, %s): %w", name, pid, b, m.mode, err)
+		return nil, fmt.Errorf("budget: apply %q (%s, %s): %w", name, b, m.mode, err)
 	}
 	if closed {
 		return nil, errors.Join(fmt.Errorf("budget: apply %q: %w", name, ErrClosed), g.Close())
 	}
-	m.log.Info("budget applied", "service", name, "pid", pid, "mode", m.mode, "budget", b.String())
 	if len(g.unenforced) > 0 {
 		m.log.Warn("budget not fully enforced", "service", name, "mode", m.mode, "unenforced", g.unenforced, "reason", m.reason)
 	}
 	return g, nil
 }
 
+// build creates the group's cgroup (with the budget written) or, under
+// rlimits, works out what cannot be enforced; no process joins yet.
 func (m *Manager) build(g *Group) error {
 	var (
 		be    cgroupBackend
@@ -205,12 +224,6 @@ func (m *Manager) build(g *Group) error {
 	for _, n := range notes {
 		m.log.Warn("budget weaker than asked", "service", g.name, "reason", n)
 	}
-	if err := be.add(g.pid); err != nil {
-		if rerr := be.remove(); rerr != nil {
-			err = errors.Join(err, rerr)
-		}
-		return err
-	}
 	g.cg = be
 	return nil
 }
@@ -224,16 +237,6 @@ func (m *Manager) buildRlimit(g *Group) error {
 		// service, and does not bind root: it cannot express this.
 		g.unenforced = append(g.unenforced, "pids")
 	}
-	if g.budget.Memory > 0 {
-		if _, err := setDataLimit(g.pid, g.budget.Memory); err != nil {
-			return err
-		}
-	}
-	wd, err := startWatchdog(g.pid, g.budget.Memory, m.cfg.WatchdogInterval, m.log.With("service", g.name))
-	if err != nil {
-		return err
-	}
-	g.wd = wd
 	return nil
 }
 

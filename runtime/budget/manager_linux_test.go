@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -147,4 +148,69 @@ func TestAutoFallsBackLoudly(t *testing.T) {
 	if _, err := newManager(cfg, sys); err == nil || !strings.Contains(err.Error(), "mode cgroup2 requested, but this host offers rlimit: no cgroup filesystem") {
 		t.Errorf("explicit cgroup2 on a host without cgroups: err = %v, want it refused with the reason", err)
 	}
+}
+
+// TestPrepareJoinAttach: a group made before its process, which joins by
+// itself through Join's procs files, then is attached, read and closed.
+func TestPrepareJoinAttach(t *testing.T) {
+	m := cgroupManager(t)
+	g, err := m.Prepare("joiner", Budget{Memory: testBudget, Pids: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := g.Join()
+	if len(j.Procs) == 0 || j.DataLimit != 0 {
+		t.Fatalf("join %+v: want procs files and no rlimit under cgroups", j)
+	}
+	// The shell joins every hierarchy, then execs what reads its cgroups.
+	script := `for f in "$@"; do echo $$ > "$f" || exit 1; done; exec cat /proc/self/cgroup`
+	out, err := exec.Command("/bin/sh", append([]string{"-c", script, "sh"}, j.Procs...)...).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "/joiner") {
+		t.Fatalf("joining: %v, cgroups %q: want it in the joiner group", err, out)
+	}
+	c := startChild(t, "idle")
+	if err := g.Attach(c.cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Attach(c.cmd.Process.Pid); err == nil {
+		t.Error("a second Attach succeeded; a group takes one process")
+	}
+	if g.Pid() != c.cmd.Process.Pid {
+		t.Errorf("pid %d, want %d", g.Pid(), c.cmd.Process.Pid)
+	}
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !c.wait(5 * time.Second) {
+		t.Fatal("the attached child survived Close")
+	}
+}
+
+// TestPrepareUnderRlimits: the process sets the RLIMIT_DATA backstop itself;
+// Attach starts the watchdog.
+func TestPrepareUnderRlimits(t *testing.T) {
+	m, err := New(Config{Mode: ModeRlimit, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	g, err := m.Prepare("rl", Budget{Memory: testBudget, CPU: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if j := g.Join(); len(j.Procs) != 0 || j.DataLimit != dataBackstop(testBudget) {
+		t.Errorf("join %+v, want RLIMIT_DATA %d and no procs files", j, dataBackstop(testBudget))
+	}
+	if u := g.Unenforced(); len(u) != 1 || u[0] != "cpu" {
+		t.Errorf("unenforced %v, want [cpu]", u)
+	}
+	if s := g.Stats(); s.RSS != 0 {
+		t.Errorf("stats before Attach %+v", s)
+	}
+	c := startChild(t, "idle")
+	if err := g.Attach(c.cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, func() bool { return g.Stats().RSS > 0 })
 }

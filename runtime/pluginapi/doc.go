@@ -4,13 +4,16 @@
 // A service is a separate process run through hashicorp/go-plugin over gRPC
 // on a unix socket, with automatic mTLS and a handshake cookie; a
 // third-party binary is started only if its sha256 is the one the plan
-// names (go-plugin's SecureConfig). Built-in services are the edged binary
+// names (go-plugin's SecureConfig, or the supervisor's own check of the
+// copy it runs). Built-in services are the edged binary
 // itself re-executed as `edged service <name>`.
 //
 // # For service authors
 //
-// Implement Service (and, for timer-driven work, Runner) and call Serve
-// from main. Configure receives the service's JSON config at start and on
+// Implement Service (and, for timer-driven work, Runner; to answer health
+// checks yourself, HealthChecker) and call Serve from main. The process
+// gets only the environment the host names (its spec's env, PATH, LANG,
+// TZ): nothing of the daemon's. Configure receives the service's JSON config at start and on
 // change; Process receives batches of readings for its subscriptions, one
 // at a time. Through Host the service emits derived readings, issues device
 // commands and waits for their results, logs, and reports its health.

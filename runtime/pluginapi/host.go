@@ -39,8 +39,14 @@ type LaunchConfig struct {
 	Name string
 	// Cmd is the unstarted process: `edged service <name>` for a built-in
 	// (a re-exec of os.Executable()), the artifact's path for a third-party
-	// service. Launch adds go-plugin's environment to it.
+	// service. Its Env is the service's whole environment: the daemon's
+	// own is never inherited. Launch adds go-plugin's variables to it
+	// (PLUGIN_*, the handshake cookie, the client certificate).
 	Cmd *exec.Cmd
+	// RunAs, when set, is the user the service process runs as (the caller
+	// arranges that, in Cmd.SysProcAttr or an exec shim): the private
+	// socket directory is given to it, so the service can listen there.
+	RunAs *Owner
 	// SecureChecksum, when set, is the sha256 the executable must have (the
 	// plan's artifact checksum); otherwise it is not started.
 	SecureChecksum []byte
@@ -70,6 +76,9 @@ type LaunchConfig struct {
 	// OnLog receives the service's Log calls; nil logs them to Logger.
 	OnLog func(level slog.Level, msg string, attrs []slog.Attr)
 }
+
+// Owner is a uid and gid.
+type Owner struct{ UID, GID int }
 
 // Validate checks the fields and says which is wrong.
 func (c LaunchConfig) Validate() error {
@@ -174,6 +183,12 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pluginapi: start service %q: socket directory: %w", cfg.Name, err)
 	}
+	if cfg.RunAs != nil {
+		if err := os.Chown(sockDir, cfg.RunAs.UID, cfg.RunAs.GID); err != nil {
+			os.RemoveAll(sockDir)
+			return nil, fmt.Errorf("pluginapi: start service %q: give the socket directory to uid %d: %w", cfg.Name, cfg.RunAs.UID, err)
+		}
+	}
 	cfg.Cmd.Env = append(cfg.Cmd.Env, plugin.EnvUnixSocketDir+"="+sockDir)
 	var secure *plugin.SecureConfig
 	if len(cfg.SecureChecksum) > 0 {
@@ -183,6 +198,7 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Conn, error) {
 		HandshakeConfig:  handshake,
 		Plugins:          plugin.PluginSet{pluginName: &grpcPlugin{}},
 		Cmd:              cfg.Cmd,
+		SkipHostEnv:      true, // a service gets only what Cmd.Env names
 		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,

@@ -32,6 +32,16 @@ type Runner interface {
 	Run(ctx context.Context, host Host) error
 }
 
+// HealthChecker is optional: a Service that implements it answers the
+// host's health checks itself, once its first Configure has succeeded (a
+// service that is not configured is unhealthy). It must return quickly;
+// ctx ends when the host stops waiting. The supervisor restarts a service
+// that stays unhealthy for several checks in a row. Without it, health is
+// what SetHealth last recorded (healthy once configured).
+type HealthChecker interface {
+	Health(ctx context.Context) (healthy bool, detail string)
+}
+
 // Host is the daemon as a service sees it. Its methods are safe to call
 // from any goroutine.
 type Host interface {

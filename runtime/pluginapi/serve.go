@@ -131,8 +131,13 @@ func (s *server) isConfigured() bool {
 	}
 }
 
-// Health implements the RPC.
-func (s *server) Health(context.Context, *pluginpb.HealthRequest) (*pluginpb.HealthResponse, error) {
+// Health implements the RPC: the service's own HealthChecker once it is
+// configured, else what SetHealth (or Configure) last recorded.
+func (s *server) Health(ctx context.Context, _ *pluginpb.HealthRequest) (*pluginpb.HealthResponse, error) {
+	if hc, ok := s.svc.(HealthChecker); ok && s.isConfigured() {
+		ok, detail := hc.Health(ctx)
+		return &pluginpb.HealthResponse{Healthy: ok, Detail: detail}, nil
+	}
 	h := s.health.Load()
 	return &pluginpb.HealthResponse{Healthy: h.GetHealthy(), Detail: h.GetDetail()}, nil
 }

@@ -14,9 +14,16 @@ import (
 // BenchmarkCrashToRunning measures the time from a SIGKILL of a service to
 // the service running (configured) again, with a 1 ms backoff so the figure
 // is the restart itself; the default backoff adds 0.4–0.6 s to the first.
-// It also reports the RSS of one running service process.
+// It also reports the RSS of one running service process. "shim" starts
+// it through the exec shim (this test binary, as edged does with itself),
+// "direct" without.
 func BenchmarkCrashToRunning(b *testing.B) {
-	s, err := New(Config{BackoffMin: time.Millisecond, BackoffMax: time.Millisecond, Crashes: 1 << 30}, []Spec{spec("svc", "passthrough")})
+	b.Run("direct", func(b *testing.B) { benchCrashToRunning(b, Sandbox{}) })
+	b.Run("shim", func(b *testing.B) { benchCrashToRunning(b, Sandbox{Shim: self}) })
+}
+
+func benchCrashToRunning(b *testing.B, sb Sandbox) {
+	s, err := New(Config{BackoffMin: time.Millisecond, BackoffMax: time.Millisecond, Crashes: 1 << 30, Sandbox: sb}, []Spec{spec("svc", "passthrough")})
 	if err != nil {
 		b.Fatal(err)
 	}

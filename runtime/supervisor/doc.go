@@ -5,7 +5,15 @@
 // jitter when it dies, and stops restarting it (state failed, with its last
 // error and stderr lines) after too many crashes in a window, until Restart.
 // A service killed for exceeding its memory budget is reported as oom with
-// its budget and peak use.
+// its budget and peak use; one unhealthy for Spec.UnhealthyAfter checks in
+// a row is restarted like a crash.
+//
+// Sandbox confines the processes: a clean environment always; with a Shim
+// (a binary that calls RunShim first in main), the process joins its budget
+// group and rlimit, drops to Sandbox.User (or Spec.User) when the daemon can
+// change users, sets no_new_privs and its parent-death signal, and only then
+// executes the service, from a descriptor the supervisor opened (a sealed
+// in-memory copy, hashed while copied, when Spec.Checksum is set).
 //
 // The set of services can change while it runs: Apply takes the services
 // of an orchestration plan in start order and starts the new ones, restarts

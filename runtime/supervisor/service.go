@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,23 +18,42 @@ import (
 
 // Status is one service as the API and `edged services` show it.
 type Status struct {
-	Name        string    `json:"name"`
-	State       string    `json:"state"`
-	Pid         int       `json:"pid,omitempty"`
-	Restarts    int       `json:"restarts"`
-	Healthy     bool      `json:"healthy"`
-	Budget      BudgetDoc `json:"budget"`
-	Enforcement string    `json:"enforcement"`
-	RSS         int64     `json:"rss_bytes"`
-	PeakRSS     int64     `json:"peak_rss_bytes"`
-	CPUPercent  float64   `json:"cpu_percent"`
-	OOMKills    uint64    `json:"oom_kills"`
-	Dropped     uint64    `json:"dropped_batches"`
-	LastError   string    `json:"last_error,omitempty"`
-	LastErrorAt time.Time `json:"last_error_at,omitzero"` // State and Since say whether it has run since
-	Stderr      []string  `json:"stderr,omitempty"`
-	Since       time.Time `json:"since"`
-	Subscribe   []string  `json:"subscribe"`
+	Name     string `json:"name"`
+	State    string `json:"state"`
+	Pid      int    `json:"pid,omitempty"`
+	Restarts int    `json:"restarts"`
+	Healthy  bool   `json:"healthy"`
+	// HealthDetail is what the service said at its last health check.
+	HealthDetail string `json:"health_detail,omitempty"`
+	// HealthRestarts counts restarts for failing UnhealthyAfter checks in
+	// a row (also counted in Restarts).
+	HealthRestarts int       `json:"health_restarts"`
+	Budget         BudgetDoc `json:"budget"`
+	Enforcement    string    `json:"enforcement"`
+	// Enforced says, per budget field set, what enforces it (cgroup2,
+	// cgroup1, the rlimit mode's watchdog) or "not enforced".
+	Enforced map[string]string `json:"enforced,omitempty"`
+	// RSS and AnonBytes are the sums of VmRSS and RssAnon over the
+	// service's process tree (from /proc), budget or not; Processes counts
+	// that tree.
+	RSS       int64 `json:"rss_bytes"`
+	AnonBytes int64 `json:"anon_bytes"`
+	Processes int   `json:"processes,omitempty"`
+	// PeakRSS is the most memory seen: the highest RSS observed, or the
+	// budget group's peak charge, whichever is higher.
+	PeakRSS int64 `json:"peak_rss_bytes"`
+	// ChargedBytes is what the budget group is charged now (cgroup
+	// memory, page cache included): what a memory budget is enforced
+	// against. 0 without a group.
+	ChargedBytes int64     `json:"charged_bytes"`
+	CPUPercent   float64   `json:"cpu_percent"`
+	OOMKills     uint64    `json:"oom_kills"`
+	Dropped      uint64    `json:"dropped_batches"`
+	LastError    string    `json:"last_error,omitempty"`
+	LastErrorAt  time.Time `json:"last_error_at,omitzero"` // State and Since say whether it has run since
+	Stderr       []string  `json:"stderr,omitempty"`
+	Since        time.Time `json:"since"`
+	Subscribe    []string  `json:"subscribe"`
 }
 
 // BudgetDoc is a budget in the API's units.
@@ -53,20 +73,25 @@ type service struct {
 	tail    *tail
 	dropped atomic.Uint64
 
-	mu        sync.Mutex
-	cancel    context.CancelFunc // ends the loop; nil until start
-	state     string
-	since     time.Time
-	pid       int
-	restarts  int
-	healthy   bool
-	lastErr   string
-	lastErrAt time.Time
-	crashes   []time.Time
-	group     *budget.Group
-	usage     budget.Stats
-	cpuPct    float64
-	oomKills  uint64
+	mu             sync.Mutex
+	cancel         context.CancelFunc // ends the loop; nil until start
+	state          string
+	since          time.Time
+	pid            int
+	restarts       int
+	healthy        bool
+	detail         string
+	healthRestarts int
+	lastErr        string
+	lastErrAt      time.Time
+	crashes        []time.Time
+	group          *budget.Group
+	usage          budget.Stats // the budget group's, last read
+	unenforced     []string     // the budget fields the group cannot enforce
+	tree           treeUsage    // the process tree's, last read
+	peakRSS        int64
+	cpuPct         float64
+	oomKills       uint64
 }
 
 func newService(s *Supervisor, sp Spec) *service {
@@ -186,6 +211,9 @@ func (sv *service) loop(ctx context.Context) {
 		if errors.Is(err, errOOM) {
 			sv.oomKills++
 		}
+		if errors.Is(err, errUnhealthy) {
+			sv.healthRestarts++
+		}
 		sv.setLocked(StateBackoff, err.Error())
 		sv.mu.Unlock()
 		log.Warn("service stopped; restarting", "err", err, "in", wait.Round(time.Millisecond))
@@ -214,7 +242,13 @@ func (sv *service) breakerOpen() bool {
 	return len(kept) >= sv.sup.cfg.Crashes
 }
 
-var errRestart = errors.New("restart requested")
+// healthTimeoutMin is the least a health check waits for an answer.
+const healthTimeoutMin = 2 * time.Second
+
+var (
+	errRestart   = errors.New("restart requested")
+	errUnhealthy = errors.New("unhealthy")
+)
 
 // runOnce starts the process, runs it until it exits or ctx ends, and
 // returns why it stopped.
@@ -224,10 +258,34 @@ func (sv *service) runOnce(ctx context.Context, log *slog.Logger) error {
 	// Command ids are unique per session in the service; across restarts
 	// they repeat, so they are prefixed with this run.
 	run := fmt.Sprintf("%s@%d", sv.spec.Name, time.Now().UnixNano())
-	cmd := sv.spec.Command()
-	dieWithParent(cmd)
+	budgets := sv.sup.cfg.Budgets != nil && sv.spec.Budget != (budget.Budget{})
+	var g *budget.Group
+	if budgets && sv.sup.cfg.Sandbox.Shim != "" {
+		// The group comes first: the shim joins it before the service runs.
+		var err error
+		if g, err = sv.sup.cfg.Budgets.Prepare(sv.spec.Name, sv.spec.Budget); err != nil {
+			return fmt.Errorf("budget %s: %w", sv.spec.Budget, err)
+		}
+		sv.mu.Lock()
+		sv.group = g
+		sv.mu.Unlock()
+		defer func() {
+			g.Close()
+			sv.mu.Lock()
+			sv.group = nil
+			sv.mu.Unlock()
+		}()
+	}
+	var join budget.Join
+	if g != nil {
+		join = g.Join()
+	}
+	l, err := sv.sup.cfg.Sandbox.prepare(sv.spec, join)
+	if err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
 	conn, err := pluginapi.Launch(ctx, pluginapi.LaunchConfig{
-		Name: sv.spec.Name, Cmd: cmd, SecureChecksum: sv.spec.Checksum,
+		Name: sv.spec.Name, Cmd: l.cmd, SecureChecksum: l.checksum, RunAs: l.runAs,
 		Logger: slog.New(teeHandler{log.Handler(), sv.tail}), StartTimeout: sv.spec.StartTimeout,
 		OnEmit: func(rs []pluginapi.Reading) {
 			if cfg.OnEmit != nil {
@@ -243,26 +301,40 @@ func (sv *service) runOnce(ctx context.Context, log *slog.Logger) error {
 		},
 		OnHealth: func(ok bool, detail string) {
 			sv.mu.Lock()
-			sv.healthy = ok
+			sv.healthy, sv.detail = ok, detail
 			sv.mu.Unlock()
 			if !ok {
 				log.Warn("service unhealthy", "detail", detail)
 			}
 		},
 	})
+	l.done()
 	if err != nil {
+		if g != nil && g.OOMKilled() {
+			// Killed over its budget before the handshake.
+			return sv.oomError(g)
+		}
 		return err
 	}
-	defer conn.Kill()
+	defer func() {
+		conn.Kill()
+		killGroup(conn.Pid())
+	}()
 	sv.mu.Lock()
-	sv.pid, sv.healthy = conn.Pid(), true
+	sv.pid, sv.healthy, sv.detail = conn.Pid(), false, "starting"
+	sv.peakRSS, sv.cpuPct, sv.tree = 0, 0, treeUsage{}
 	sv.mu.Unlock()
 	defer func() {
 		sv.mu.Lock()
 		sv.pid = 0
 		sv.mu.Unlock()
 	}()
-	if sv.sup.cfg.Budgets != nil && sv.spec.Budget != (budget.Budget{}) {
+	switch {
+	case g != nil:
+		if err := g.Attach(conn.Pid()); err != nil {
+			return fmt.Errorf("budget %s: %w", sv.spec.Budget, err)
+		}
+	case budgets:
 		g, err := sv.sup.cfg.Budgets.Apply(sv.spec.Name, conn.Pid(), sv.spec.Budget)
 		if err != nil {
 			return fmt.Errorf("budget %s: %w", sv.spec.Budget, err)
@@ -284,13 +356,15 @@ func (sv *service) runOnce(ctx context.Context, log *slog.Logger) error {
 		return fmt.Errorf("configure: %w", err)
 	}
 	sv.set(StateRunning, "")
-	log.Info("service running", "pid", conn.Pid(), "budget", sv.spec.Budget.String())
+	ok, detail := sv.checkHealth(ctx, conn) // status shows health checked, never assumed
+	log.Info("service running", "pid", conn.Pid(), "budget", sv.spec.Budget.String(), "healthy", ok, "health_detail", detail)
 
 	health := time.NewTicker(sv.spec.HealthEvery)
 	defer health.Stop()
 	sample := time.NewTicker(5 * time.Second)
 	defer sample.Stop()
 	lastCPU, lastAt := 0.0, time.Now()
+	failed := 0 // health checks failed in a row
 	for {
 		select {
 		case <-ctx.Done():
@@ -322,25 +396,42 @@ func (sv *service) runOnce(ctx context.Context, log *slog.Logger) error {
 			ok, detail, err := conn.Health(hctx)
 			cancel()
 			sv.mu.Lock()
-			sv.healthy = err == nil && ok
+			sv.healthy, sv.detail = err == nil && ok, detail
 			sv.mu.Unlock()
 			reply <- probeResult{ok: ok, detail: detail, err: err}
 		case <-health.C:
-			hctx, cancel := context.WithTimeout(ctx, sv.spec.HealthEvery/2)
-			ok, detail, err := conn.Health(hctx)
-			cancel()
-			sv.mu.Lock()
-			sv.healthy = err == nil && ok
-			sv.mu.Unlock()
-			if err != nil {
-				log.Warn("health check failed", "err", err)
-			} else if !ok {
-				log.Warn("service reports unhealthy", "detail", detail)
+			ok, detail := sv.checkHealth(ctx, conn)
+			if ok {
+				failed = 0
+				continue
+			}
+			failed++
+			log.Warn("service unhealthy", "detail", detail, "checks_in_a_row", failed, "restart_after", sv.spec.UnhealthyAfter)
+			if failed >= sv.spec.UnhealthyAfter {
+				sctx, cancel := context.WithTimeout(context.Background(), sv.spec.StopTimeout)
+				conn.Close(sctx)
+				cancel()
+				return fmt.Errorf("%w for %d health checks in a row (every %s): %s", errUnhealthy, failed, sv.spec.HealthEvery, detail)
 			}
 		case now := <-sample.C:
 			lastCPU, lastAt = sv.sampleUsage(lastCPU, lastAt, now)
 		}
 	}
+}
+
+// checkHealth asks the service for its health and records the answer; no
+// answer within half of HealthEvery (at least healthTimeoutMin) is unhealthy.
+func (sv *service) checkHealth(ctx context.Context, conn *pluginapi.Conn) (bool, string) {
+	hctx, cancel := context.WithTimeout(ctx, max(sv.spec.HealthEvery/2, healthTimeoutMin))
+	ok, detail, err := conn.Health(hctx)
+	cancel()
+	if err != nil {
+		ok, detail = false, "health check failed: "+err.Error()
+	}
+	sv.mu.Lock()
+	sv.healthy, sv.detail = ok, detail
+	sv.mu.Unlock()
+	return ok, detail
 }
 
 // exitReason says why the process ended: oom (over its memory budget,
@@ -350,12 +441,7 @@ func (sv *service) exitReason(conn *pluginapi.Conn) error {
 	g := sv.group
 	sv.mu.Unlock()
 	if g != nil && g.OOMKilled() {
-		st := g.Stats()
-		sv.mu.Lock()
-		sv.usage = st
-		sv.mu.Unlock()
-		return fmt.Errorf("%w: killed for exceeding its memory budget of %s (peak %s)", errOOM,
-			sizeString(sv.spec.Budget.Memory), sizeString(st.PeakRSS))
+		return sv.oomError(g)
 	}
 	if err := conn.ExitErr(); err != nil {
 		return err
@@ -363,39 +449,98 @@ func (sv *service) exitReason(conn *pluginapi.Conn) error {
 	return errors.New("exited")
 }
 
-// sampleUsage reads the service's resource use.
+// oomError records the group's last figures and says the service was
+// killed over its memory budget.
+func (sv *service) oomError(g *budget.Group) error {
+	st := g.Stats()
+	sv.mu.Lock()
+	sv.usage = st
+	sv.mu.Unlock()
+	return fmt.Errorf("%w: killed for exceeding its memory budget of %s (peak %s)", errOOM,
+		sizeString(sv.spec.Budget.Memory), sizeString(st.PeakRSS))
+}
+
+// sampleUsage reads the service's CPU use (its process tree's, from
+// /proc) since the last sample, as a percentage of one core.
 func (sv *service) sampleUsage(lastCPU float64, lastAt, now time.Time) (float64, time.Time) {
 	sv.mu.Lock()
 	defer sv.mu.Unlock()
-	if sv.group == nil {
+	if sv.pid == 0 {
 		return lastCPU, now
 	}
-	st := sv.group.Stats()
-	if dt := now.Sub(lastAt).Seconds(); dt > 0 && st.CPUSeconds >= lastCPU {
-		sv.cpuPct = 100 * (st.CPUSeconds - lastCPU) / dt
+	u, ok := readTree(sv.pid)
+	if !ok {
+		return lastCPU, now
 	}
-	sv.usage = st
-	return st.CPUSeconds, now
+	if dt := now.Sub(lastAt).Seconds(); dt > 0 && u.CPU >= lastCPU {
+		sv.cpuPct = 100 * (u.CPU - lastCPU) / dt
+	}
+	sv.noteMemLocked(u)
+	return u.CPU, now
+}
+
+// noteMemLocked records the process tree's memory; the caller holds sv.mu.
+func (sv *service) noteMemLocked(u treeUsage) {
+	sv.tree = u
+	sv.peakRSS = max(sv.peakRSS, u.RSS)
 }
 
 func (sv *service) status() Status {
 	sv.mu.Lock()
 	defer sv.mu.Unlock()
 	enf := "none"
-	if sv.sup.cfg.Budgets != nil && sv.spec.Budget != (budget.Budget{}) {
+	budgets := sv.sup.cfg.Budgets != nil && sv.spec.Budget != (budget.Budget{})
+	if budgets {
 		enf = string(sv.sup.cfg.Budgets.Mode())
 	}
 	if sv.group != nil {
 		sv.usage = sv.group.Stats()
+		sv.unenforced = sv.group.Unenforced()
+	}
+	if sv.pid != 0 {
+		if u, ok := readTree(sv.pid); ok {
+			sv.noteMemLocked(u)
+		}
+	} else {
+		sv.tree = treeUsage{}
 	}
 	st := Status{Name: sv.spec.Name, State: sv.state, Pid: sv.pid, Restarts: sv.restarts, Healthy: sv.healthy && sv.state == StateRunning,
+		HealthDetail: sv.detail, HealthRestarts: sv.healthRestarts,
 		Budget:      BudgetDoc{MemoryBytes: sv.spec.Budget.Memory, CPU: sv.spec.Budget.CPU, Pids: sv.spec.Budget.Pids},
-		Enforcement: enf, RSS: sv.usage.RSS, PeakRSS: sv.usage.PeakRSS, CPUPercent: sv.cpuPct, OOMKills: sv.oomKills,
+		Enforcement: enf, RSS: sv.tree.RSS, AnonBytes: sv.tree.Anon, Processes: sv.tree.Procs,
+		PeakRSS: max(sv.peakRSS, sv.usage.PeakRSS), ChargedBytes: sv.usage.RSS, CPUPercent: sv.cpuPct, OOMKills: sv.oomKills,
 		Dropped: sv.dropped.Load(), LastError: sv.lastErr, LastErrorAt: sv.lastErrAt, Since: sv.since, Subscribe: sv.spec.Subscribe}
+	if budgets {
+		st.Enforced = enforced(sv.spec.Budget, enf, sv.unenforced)
+	}
+	if sv.group == nil {
+		st.ChargedBytes = 0
+	}
 	if sv.state == StateFailed || sv.state == StateBackoff {
 		st.Stderr = sv.tail.lines()
 	}
 	return st
+}
+
+// enforced says, per budget field set, what enforces it in mode: the
+// cgroup version, the rlimit mode's RSS watchdog, or "not enforced".
+func enforced(b budget.Budget, mode string, unenforced []string) map[string]string {
+	out := map[string]string{}
+	how := func(field string, set bool, rlimit string) {
+		switch {
+		case !set:
+		case slices.Contains(unenforced, field) || mode == string(budget.ModeNone):
+			out[field] = "not enforced"
+		case mode == string(budget.ModeRlimit):
+			out[field] = rlimit
+		default:
+			out[field] = mode
+		}
+	}
+	how("memory", b.Memory > 0, "rlimit: RSS watchdog and RLIMIT_DATA backstop")
+	how("cpu", b.CPU > 0, "not enforced")
+	how("pids", b.Pids > 0, "not enforced")
+	return out
 }
 
 // fromPlugin converts emitted readings, tagged with the service instance

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"edged/runtime/budget"
+	"edged/runtime/pluginapi"
 )
 
 // Spec is one service to run.
@@ -24,6 +25,15 @@ type Spec struct {
 	Command func() *exec.Cmd
 	// Checksum, when set, is the sha256 the executable must have.
 	Checksum []byte
+	// Env is what the service's environment has beyond Sandbox.Env
+	// ("KEY=value"); the daemon's own environment is never passed on.
+	Env []string
+	// User, when set, is who this service runs as instead of Sandbox.User.
+	User *pluginapi.Owner
+	// StateDir, when set, is the service's own writable directory: created
+	// (0700) and given to its user before each start, its working
+	// directory, and in its environment as STATE_DIRECTORY.
+	StateDir string
 	// Config is the service's own configuration as JSON.
 	Config []byte
 	// Subscribe are filters over "device/metric" ("boiler/+", "#").
@@ -34,6 +44,10 @@ type Spec struct {
 	StartTimeout time.Duration
 	// HealthEvery is how often health is checked; default 10s.
 	HealthEvery time.Duration
+	// UnhealthyAfter is how many health checks in a row may fail (an
+	// unhealthy answer or no answer) before the service is restarted, as
+	// a crash: with back-off, and counted towards the breaker; default 3.
+	UnhealthyAfter int
 	// StopTimeout bounds a graceful stop before the process is killed;
 	// default 5s.
 	StopTimeout time.Duration
@@ -45,6 +59,9 @@ func (s Spec) withDefaults() Spec {
 	}
 	if s.HealthEvery <= 0 {
 		s.HealthEvery = 10 * time.Second
+	}
+	if s.UnhealthyAfter <= 0 {
+		s.UnhealthyAfter = 3
 	}
 	if s.StopTimeout <= 0 {
 		s.StopTimeout = 5 * time.Second

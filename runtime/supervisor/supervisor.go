@@ -40,6 +40,9 @@ type Config struct {
 	// Budgets enforces budgets; nil runs services without them (status
 	// says enforcement none).
 	Budgets *budget.Manager
+	// Sandbox confines the service processes: their environment, user and
+	// exec shim. The zero value only cleans their environment.
+	Sandbox Sandbox
 	// OnEmit takes a service's emitted readings (they are the service's
 	// to keep). It may block: that slows the service down.
 	OnEmit func(service string, rs []reading.Reading)

@@ -17,21 +17,30 @@ import (
 	"edged/runtime/pluginapi"
 )
 
-// testservice is runtime/pluginapi's deliberately misbehaving service,
-// built once for these tests.
-var testservice string
+// testservice is runtime/pluginapi's deliberately misbehaving service, and
+// hostile the sandbox tests' service, built once for these tests; self is
+// this test binary, the exec shim of the tests' supervisors.
+var testservice, hostile, self string
 
 func TestMain(m *testing.M) {
+	RunShim()
 	dir, err := os.MkdirTemp("", "supervisor-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	testservice = filepath.Join(dir, "testservice")
-	build := exec.Command("go", "build", "-o", testservice, "../pluginapi/testdata/testservice")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build testservice: %v\n%s", err, out)
+	hostile = filepath.Join(dir, "hostile")
+	for out, pkg := range map[string]string{testservice: "../pluginapi/testdata/testservice", hostile: "./testdata/hostile"} {
+		build := exec.Command("go", "build", "-o", out, pkg)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, b)
+			os.Exit(1)
+		}
+	}
+	if self, err = os.Executable(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -50,6 +59,9 @@ func run(t *testing.T, cfg Config, specs ...Spec) *Supervisor {
 	t.Helper()
 	if cfg.BackoffMin == 0 {
 		cfg.BackoffMin, cfg.BackoffMax = 10*time.Millisecond, 50*time.Millisecond
+	}
+	if cfg.Sandbox.Shim == "" {
+		cfg.Sandbox.Shim = self // as edged runs them
 	}
 	s, err := New(cfg, specs)
 	if err != nil {
@@ -136,7 +148,7 @@ func TestHangInConfigureIsKilledAfterTheDeadline(t *testing.T) {
 	// start can take longer than a short deadline, and that restart is
 	// legitimate. So the deadline leaves the start room, and the test waits
 	// for the restart caused by the hang in Configure, not for the first.
-	sp.StartTimeout = 2 * time.Second
+	sp.StartTimeout = 3 * time.Second // the start goes through the shim (a -race test binary)
 	s := run(t, Config{Crashes: 100, Window: time.Minute}, sp)
 	waitFor(t, "a restart after Configure hung", func() bool {
 		st := status(s, "hangs")

@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -18,6 +19,12 @@ type Command = series.Command
 
 // Source is the Source of every reading the service emits.
 const Source = "aggregate"
+
+// Summary is the aggregation's counts in a few words (for the health detail).
+func (s *Service) Summary() string {
+	st := s.Stats()
+	return fmt.Sprintf("%d readings aggregated, %d windows closed, %d series open, %d late", st.Aggregated, st.Windows, st.OpenSeries, st.Late)
+}
 
 // Stats counts what the service has done since New.
 type Stats struct {

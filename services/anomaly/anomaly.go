@@ -1,6 +1,7 @@
 package anomaly
 
 import (
+	"fmt"
 	"math"
 	"time"
 
@@ -25,6 +26,13 @@ const MaxScore = 1e6
 // RestartHalfLives is the silence, in half-lives, after which a series
 // weighed by HalfLife starts over (the old statistics weigh under 0.4%).
 const RestartHalfLives = 8
+
+// Summary is the scoring's counts in a few words (for the health detail):
+// nothing scored yet means no series has finished its warmup.
+func (s *Service) Summary() string {
+	st := s.Stats()
+	return fmt.Sprintf("%d series, %d readings scored (after warmup), %d anomalies", st.Series, st.Scored, st.Anomalies)
+}
 
 // Stats counts what the service has done since New.
 type Stats struct {

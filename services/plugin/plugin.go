@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"edged/runtime/pluginapi"
@@ -34,6 +35,42 @@ type adapter struct {
 
 	mu    sync.Mutex
 	logic Logic
+
+	// lastTick is when the logic last finished a tick (unix nanoseconds);
+	// Configure starts it. Health fails when it stops moving: the logic is
+	// wedged (a Process or Tick that never returns).
+	lastTick atomic.Int64
+}
+
+// stuckTicks is how many ticks may go by without one finishing before the
+// service reports itself unhealthy.
+const stuckTicks = 5
+
+// Health implements pluginapi.HealthChecker: healthy while the logic is
+// configured and its ticks keep finishing.
+func (a *adapter) Health(context.Context) (bool, string) {
+	last := a.lastTick.Load()
+	if last == 0 {
+		return false, a.kind + ": not configured"
+	}
+	if since := time.Since(time.Unix(0, last)); since > stuckTicks*a.tick {
+		return false, fmt.Sprintf("%s: logic stuck: no tick finished for %s (every %s)", a.kind, since.Round(time.Millisecond), a.tick)
+	}
+	detail := a.kind + ": ticking"
+	// The logic's own figures, unless it is busy (never wait on it here).
+	if a.mu.TryLock() {
+		if sm, ok := a.logic.(Summarizer); ok {
+			detail += "; " + sm.Summary()
+		}
+		a.mu.Unlock()
+	}
+	return true, detail
+}
+
+// Summarizer is optional for a Logic: its Summary (what it has done, in a
+// few words) goes into the service's health detail.
+type Summarizer interface {
+	Summary() string
 }
 
 func (a *adapter) Configure(_ context.Context, cfg pluginapi.Config) error {
@@ -44,6 +81,7 @@ func (a *adapter) Configure(_ context.Context, cfg pluginapi.Config) error {
 	a.mu.Lock()
 	a.logic = l
 	a.mu.Unlock()
+	a.lastTick.CompareAndSwap(0, time.Now().UnixNano())
 	return nil
 }
 
@@ -71,6 +109,7 @@ func (a *adapter) Run(ctx context.Context, host pluginapi.Host) error {
 			a.mu.Lock()
 			emit, cmds := a.logic.Tick(now)
 			a.mu.Unlock()
+			a.lastTick.Store(time.Now().UnixNano())
 			if err := a.send(ctx, host, emit, cmds); err != nil {
 				host.Log(slog.LevelWarn, "tick output not delivered", "err", err)
 			}

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"math"
 	"time"
 
@@ -15,6 +16,12 @@ type Command = series.Command
 
 // Source is the Source of every alert reading the service emits.
 const Source = "rules"
+
+// Summary is the rules' counts in a few words (for the health detail).
+func (s *Service) Summary() string {
+	c := s.counts
+	return fmt.Sprintf("%d rules, %d readings judged, %d fired, %d cleared, %d active", len(s.rules), c.Judged, c.Fired, c.Cleared, len(s.Active()))
+}
 
 // Stats counts what the service has done since New.
 type Stats struct {

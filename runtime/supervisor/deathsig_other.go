@@ -1,8 +1,0 @@
-//go:build !linux
-
-package supervisor
-
-import "os/exec"
-
-// dieWithParent does nothing where the kernel has no parent-death signal.
-func dieWithParent(*exec.Cmd) {}
