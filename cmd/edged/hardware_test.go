@@ -80,6 +80,14 @@ devices:
 		if !ok || math.Abs(got.value-want) > c.tol {
 			t.Errorf("%s = %v %s at %s, the board simulated %v", c.series, got.value, got.unit, got.ts.Format(time.StampMicro), want)
 		}
+		if !got.simulated {
+			t.Errorf("%s: a reading from the simulated board reached the cloud without \"simulated\": true", c.series)
+		}
+	}
+	for _, ds := range d.statusDoc().Devices {
+		if !ds.Simulated && ds.Reads > 0 {
+			t.Errorf("status: device %s on the simulated board is not marked simulated: %+v", ds.Name, ds)
+		}
 	}
 	cl.waitFor("door edges", func() bool { return len(cl.values["door/level"]) > 0 && len(cl.values["door/edges"]) > 0 })
 

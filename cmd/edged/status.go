@@ -94,8 +94,11 @@ type outboxStatus struct {
 }
 
 type deviceStatus struct {
-	Name      string       `json:"name"`
-	Healthy   bool         `json:"healthy"`
+	Name    string `json:"name"`
+	Healthy bool   `json:"healthy"`
+	// Simulated: the device's readings come from a simulated chip or
+	// source, never from hardware.
+	Simulated bool         `json:"simulated,omitempty"`
 	Reads     int64        `json:"reads"`
 	Errors    int64        `json:"errors"`
 	Stored    int64        `json:"stored"`
@@ -109,6 +112,8 @@ type lastReading struct {
 	Unit   string    `json:"unit"`
 	Time   time.Time `json:"ts"`
 	Seq    uint64    `json:"seq"`
+	// Simulated marks a reading from a simulated chip or source.
+	Simulated bool `json:"simulated,omitempty"`
 }
 
 // status builds the status document from the parts' counters.
@@ -133,9 +138,9 @@ func (d *daemon) statusDoc() statusDoc {
 		doc.Services = d.sup.Status()
 	}
 	for _, ds := range d.devs.current().poller.Stats() {
-		s := deviceStatus{Name: ds.Name, Healthy: ds.Healthy, Reads: ds.Reads, Errors: ds.ReadErrors + ds.AppendErrors, Stored: ds.Stored, LastError: ds.LastError}
+		s := deviceStatus{Name: ds.Name, Healthy: ds.Healthy, Simulated: ds.Simulated, Reads: ds.Reads, Errors: ds.ReadErrors + ds.AppendErrors, Stored: ds.Stored, LastError: ds.LastError}
 		if ds.Last.Device != "" {
-			s.LastValue = &lastReading{Metric: ds.Last.Metric, Value: ds.Last.Value, Unit: ds.Last.Unit, Time: ds.Last.Time, Seq: ds.Last.Seq}
+			s.LastValue = &lastReading{Metric: ds.Last.Metric, Value: ds.Last.Value, Unit: ds.Last.Unit, Time: ds.Last.Time, Seq: ds.Last.Seq, Simulated: ds.Last.Simulated}
 		}
 		doc.Devices = append(doc.Devices, s)
 	}

@@ -17,6 +17,13 @@ type Device interface {
 	Read(ctx context.Context, dst []reading.Reading) ([]reading.Reading, error)
 }
 
+// Simulator is a Device that can say its readings are simulated (a chip on
+// the simulated board, a waveform source): the poller marks each of its
+// readings Simulated, so simulated data never passes as real.
+type Simulator interface {
+	Simulated() bool
+}
+
 // Sink takes readings; Append returns once they are durable.
 type Sink interface {
 	Append(ctx context.Context, rs []reading.Reading) error
@@ -263,7 +270,7 @@ func (p *Poller) loop(ctx context.Context, d *polled, q chan<- read) {
 		}
 		var err error
 		d.readSince.Store(time.Now().UnixNano())
-		buf, err = d.Device.Read(rctx, buf[:0])
+		buf, err = readSafely(rctx, d.Device, buf[:0])
 		d.readSince.Store(0)
 		if rctx.Err() != nil && ctx.Err() == nil {
 			// The watchdog ended this read: report it, and give the
@@ -276,6 +283,12 @@ func (p *Poller) loop(ctx context.Context, d *polled, q chan<- read) {
 		}
 		if err == nil {
 			d.Scale.apply(buf)
+			if sim, ok := d.Device.(Simulator); ok && sim.Simulated() {
+				for i := range buf {
+					buf[i].Simulated = true
+				}
+				d.simulated.Store(true)
+			}
 			for _, r := range buf {
 				select {
 				case q <- read{dev: d, r: r}:
@@ -303,6 +316,17 @@ func (p *Poller) loop(ctx context.Context, d *polled, q chan<- read) {
 		}
 		timer.Reset(time.Until(next))
 	}
+}
+
+// readSafely reads dev; a panic in its driver is a failed read (logged
+// with the rest), not the end of the process.
+func readSafely(ctx context.Context, dev Device, dst []reading.Reading) (out []reading.Reading, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = dst, fmt.Errorf("read panicked: %v", p)
+		}
+	}()
+	return dev.Read(ctx, dst)
 }
 
 // Stats returns a snapshot of every device's counters, in config order.
