@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -121,27 +120,4 @@ func TestOutageBuffersThenDeliversEverySeqInOrder(t *testing.T) {
 		t.Fatalf("cloud saw %d distinct seqs, want exactly 1..%d", distinct, n)
 	}
 	t.Logf("delivered %d readings across an outage and a restart (%d duplicates)", n, dups)
-}
-
-// TestMissingBusFailsStartWithTheFix starts edged on the host's buses,
-// which this machine does not have: edged must exit 1 naming the device,
-// the bus and the fix, and release what it opened.
-func TestMissingBusFailsStartWithTheFix(t *testing.T) {
-	dir := t.TempDir()
-	cfg := writeConfig(t, dir, "http: {listen: 127.0.0.1:0}\nlocal_mqtt: {listen: 127.0.0.1:0}\ndata_dir: "+dir+`
-hardware: {board: host}
-devices:
-  - {name: env, kind: bme280, bus: i2c1, address: 0x76}
-`)
-	var out strings.Builder
-	code := run(context.Background(), []string{"run", "--config", cfg}, &out, &out)
-	if code != 1 || !strings.Contains(out.String(), "device env: i2c1 not found: enable I2C") || !strings.Contains(out.String(), "dtparam=i2c_arm=on") {
-		t.Fatalf("exit %d:\n%s", code, out.String())
-	}
-	// The outbox was closed: another process (or start) can open it.
-	ob, err := outbox.Open(outbox.Config{Path: filepath.Join(dir, "outbox.db"), LockTimeout: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatalf("outbox left locked: %v", err)
-	}
-	ob.Close()
 }

@@ -124,6 +124,7 @@ func (b *Board) addChip(i int, c ChipConfig) error {
 		}
 		b.i2c[c.Bus].chips[c.Address] = chip.(i2cDevice)
 	}
+	chip.SetAbsent(c.Absent)
 	b.chips = append(b.chips, chip)
 	return nil
 }

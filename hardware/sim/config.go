@@ -39,6 +39,10 @@ type ChipConfig struct {
 	// ch0–ch3 and mcp3008 ch0–ch7 (volts). A signal left out follows the
 	// kind's default waveform, seeded with the chip's index.
 	Signals map[string]Signal `yaml:"signals"`
+	// Absent starts the chip unplugged (Chip.SetAbsent(true)): an I²C
+	// chip does not acknowledge, an SPI chip leaves MISO low. Tests plug
+	// it in with SetAbsent(false).
+	Absent bool `yaml:"absent"`
 }
 
 // Signal is the waveform a physical input follows, as package waveform
