@@ -36,6 +36,8 @@ type Config struct {
 	Log       LogConfig       `yaml:"log"`
 	// Plans are orchestration plans pushed from the cloud.
 	Plans PlansConfig `yaml:"plans"`
+	// Commands bounds command execution and its run-once memory.
+	Commands CommandsConfig `yaml:"commands"`
 
 	specs        []supervisor.Spec // services[], checked by validate
 	cloudMetrics []string          // a plan's sync.metrics
@@ -93,6 +95,17 @@ type TLSConfig struct {
 	CAFile   string `yaml:"ca_file"`
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
+}
+
+// CommandsConfig bounds command execution; zero values mean the defaults.
+type CommandsConfig struct {
+	// Remember is how many command ids the run-once memory keeps
+	// (data_dir/commands.db, and in memory); default 4096.
+	Remember int `yaml:"remember"`
+	// RememberFor forgets ids older than this; default 24h.
+	RememberFor time.Duration `yaml:"remember_for"`
+	// Timeout bounds one command's execution; default 10s.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // OutboxConfig caps the local buffer.
@@ -199,6 +212,15 @@ func (c *Config) validate(kinds map[string]deviceKind) ([]device, yamlconf.Error
 	}
 	if c.Outbox.MaxAge <= 0 {
 		errs.Add("outbox.max_age", "must be positive, e.g. 168h")
+	}
+	if c.Commands.Remember < 0 {
+		errs.Add("commands.remember", "%d is negative: use a count such as 4096 (or leave it out)", c.Commands.Remember)
+	}
+	if c.Commands.RememberFor < 0 {
+		errs.Add("commands.remember_for", "%s is negative: use a duration such as 24h (or leave it out)", c.Commands.RememberFor)
+	}
+	if c.Commands.Timeout < 0 {
+		errs.Add("commands.timeout", "%s is negative: use a duration such as 10s (or leave it out)", c.Commands.Timeout)
 	}
 	if err := c.Hardware.Validate(); err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {

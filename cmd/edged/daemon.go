@@ -23,6 +23,7 @@ import (
 	"edged/runtime/recent"
 	"edged/runtime/supervisor"
 	"edged/sync/broker"
+	"edged/sync/cmdstore"
 	"edged/sync/outbox"
 	"edged/sync/uplink"
 )
@@ -43,6 +44,7 @@ type daemon struct {
 	fwd     *forwarder.Forwarder // nil when cloud.url is empty
 	cmds    *cloudCommands       // nil when cloud.url is empty
 	exec    *commands.Executor   // commands for the devices that accept them
+	cmdMem  *cmdstore.Store      // the executor's run-once memory (commands.db)
 	api     *localapi.Server     // nil when http.listen is empty
 	board   *board               // nil when no device needs hardware; a plan may open it (under boardMu)
 	boardMu sync.Mutex
@@ -170,7 +172,11 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 			sensors = append(sensors, s)
 		}
 	}
-	d.exec = commands.New(nil, commands.Config{})
+	if d.cmdMem, err = cmdstore.Open(cmdstore.Config{Path: filepath.Join(cfg.DataDir, "commands.db"),
+		MaxEntries: cfg.Commands.Remember, MaxAge: cfg.Commands.RememberFor, Logger: log.With("component", "commands")}); err != nil {
+		return nil, err
+	}
+	d.exec = commands.New(nil, commands.Config{Remember: cfg.Commands.Remember, Timeout: cfg.Commands.Timeout, Memory: cmdMemory{d.cmdMem}})
 	d.devs = newDeviceHost(d)
 	set, err := d.devs.build(devs)
 	if err != nil {
@@ -219,6 +225,9 @@ func (d *daemon) abandon() {
 	}
 	d.closeDevices()
 	d.plans.close()
+	if d.cmdMem != nil {
+		d.cmdMem.Close()
+	}
 	d.outbox.Close()
 }
 
@@ -436,6 +445,9 @@ func (d *daemon) stop(stages []*stage) error {
 		}
 	}
 	if err := d.plans.close(); err != nil {
+		errs = append(errs, fmt.Errorf("shutdown: %w", err))
+	}
+	if err := d.cmdMem.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("shutdown: %w", err))
 	}
 	if err := d.outbox.Close(); err != nil {

@@ -149,6 +149,14 @@ func (s *slot) actuator() (commands.Actuator, error) {
 	return a, nil
 }
 
+// State is the open driver's state after a command, when it can say.
+func (s *slot) State() string {
+	if st, ok := s.driver().(commands.Stater); ok {
+		return st.State()
+	}
+	return ""
+}
+
 // isActuator reports whether the device takes commands: its kind says
 // so, or its open driver does.
 func (s *slot) isActuator() bool {
