@@ -103,7 +103,7 @@ func (b *Board) addChip(i int, c ChipConfig) error {
 	for j, q := range k.signals {
 		names[j] = q.name
 	}
-	in := Inputs{now: b.now, names: names, waves: waves}
+	in := Inputs{now: b.now, names: names, waves: waves, typical: c.Timing == TimingTypical}
 	var chip device
 	switch c.Kind {
 	case KindBME280:

@@ -107,9 +107,10 @@ type spiDevice interface {
 // evaluated at the board clock. Every chip model embeds one, which gives it
 // Value and Quantities.
 type Inputs struct {
-	now   func() time.Time
-	names []string
-	waves map[string]*waveform.Wave
+	now     func() time.Time
+	names   []string
+	waves   map[string]*waveform.Wave
+	typical bool // conversions take their typical time (ChipConfig.Timing)
 }
 
 // Value returns quantity's value at t in its unit (°C, hPa, %RH, V), the
