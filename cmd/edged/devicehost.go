@@ -111,6 +111,7 @@ func (h *deviceHost) build(specs []device) (*deviceSet, error) {
 		s, ok := cur.slots[spec.cfg.Name]
 		if !ok || cur.keys[spec.cfg.Name] != key {
 			s = newSlot(spec, h.openSlot(spec), h.log)
+			s.changed = h.poke
 			set.fresh = append(set.fresh, s)
 		}
 		set.keys[spec.cfg.Name], set.slots[spec.cfg.Name] = key, s
@@ -123,6 +124,9 @@ func (h *deviceHost) build(specs []device) (*deviceSet, error) {
 	}
 	return set, nil
 }
+
+// poke has the running set's poller read name now.
+func (h *deviceHost) poke(name string) { h.current().poller.Poke(name) }
 
 // actuators are the set's devices that take commands.
 func (s *deviceSet) actuators() map[string]commands.Actuator {

@@ -304,3 +304,26 @@ devices: []
 		t.Fatalf("fan on after the move: %+v, new pin %v, old pin %v", r, moved.Level(), old.Level())
 	}
 }
+
+// TestCommandedStateIsReadAtOnce: a relay polled every hour reports the
+// state a command gave it at once, so services (which see readings) are
+// told of every change.
+func TestCommandedStateIsReadAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	d, stop := startDaemon(t, writeConfig(t, dir, fmt.Sprintf(`http: {listen: ""}
+local_mqtt: {mode: off}
+data_dir: %s
+hardware: {board: sim}
+devices:
+  - {name: fan, kind: gpio-out, pin: GPIO27, interval: 1h}
+`, dir)))
+	defer stop()
+	waitUntil(t, "the first state reading", func() bool { s, _ := deviceStats(d, "fan"); return s.Stored == 1 })
+	if r := d.exec.Execute(t.Context(), "fan", []byte(`{"id":"1","action":"set","value":"on"}`)); !r.OK {
+		t.Fatalf("fan on: %+v", r)
+	}
+	waitUntil(t, "the new state stored", func() bool {
+		s, _ := deviceStats(d, "fan")
+		return s.Stored == 2 && s.Last.Value == 1
+	})
+}

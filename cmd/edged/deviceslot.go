@@ -28,7 +28,10 @@ type slot struct {
 	// open opens the driver and says whether it sits on the simulated
 	// board.
 	open func() (dev poller.Device, simulated bool, err error)
-	log  *slog.Logger
+	// changed is told after a command changed the device, so its new
+	// state is read (and reaches the services) at once; may be nil.
+	changed func(name string)
+	log     *slog.Logger
 
 	mu      sync.Mutex
 	dev     poller.Device // nil until opened
@@ -126,13 +129,17 @@ func (s *slot) Check(action string, value any) error {
 	return a.Check(action, value)
 }
 
-// Do runs a command on the driver.
+// Do runs a command on the driver, then has its state read at once.
 func (s *slot) Do(ctx context.Context, action string, value any) error {
 	a, err := s.actuator()
 	if err != nil {
 		return err
 	}
-	return a.Do(ctx, action, value)
+	err = a.Do(ctx, action, value)
+	if s.changed != nil {
+		s.changed(s.Name()) // after a failure too: the state may be unknown now
+	}
+	return err
 }
 
 // actuator is the open driver as an actuator; a command to a device that

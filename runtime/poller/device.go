@@ -34,6 +34,7 @@ type polled struct {
 	appendErrors atomic.Int64
 	simulated    atomic.Bool
 	readSince    atomic.Int64 // unix ns when the read in progress began; 0 when none
+	poke         chan struct{} // Poke: read now
 
 	mu         sync.Mutex
 	cancel     context.CancelFunc // ends the current read context

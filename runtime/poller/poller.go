@@ -118,7 +118,7 @@ func New(entries []Entry, sink Sink, cfg Config) (*Poller, error) {
 		if e.Interval < MinInterval {
 			return nil, fmt.Errorf("poller: device %q: interval %s is below the minimum %s", name, e.Interval, MinInterval)
 		}
-		p.devices = append(p.devices, &polled{Entry: e})
+		p.devices = append(p.devices, &polled{Entry: e, poke: make(chan struct{}, 1)})
 	}
 	return p, nil
 }
@@ -263,10 +263,19 @@ func (p *Poller) loop(ctx context.Context, d *polled, q chan<- read) {
 	defer timer.Stop()
 	next := time.Now()
 	for {
+		poked := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
+		case <-d.poke:
+			poked = true
+			if backoff > 0 {
+				// Failing: the back-off stands; the next read comes
+				// when it ends.
+				continue
+			}
+			timer.Stop()
 		}
 		var err error
 		d.readSince.Store(time.Now().UnixNano())
@@ -309,7 +318,9 @@ func (p *Poller) loop(ctx context.Context, d *polled, q chan<- read) {
 			}
 			d.reads.Add(1)
 			backoff = 0
-			next = next.Add(d.Interval)
+			if !poked { // a poked read leaves the schedule as it was
+				next = next.Add(d.Interval)
+			}
 			if now := time.Now(); next.Before(now) {
 				next = now // fell behind: skip missed ticks rather than burst
 			}
@@ -327,6 +338,23 @@ func readSafely(ctx context.Context, dev Device, dst []reading.Reading) (out []r
 		}
 	}()
 	return dev.Read(ctx, dst)
+}
+
+// Poke asks for a read of device name now, outside its interval (an
+// actuator that a command just changed, so its new state reaches the sink
+// and the services at once). It never blocks; it reports false for a
+// device the poller does not have.
+func (p *Poller) Poke(name string) bool {
+	for _, d := range p.devices {
+		if d.Device.Name() == name {
+			select {
+			case d.poke <- struct{}{}:
+			default: // a read is already asked for
+			}
+			return true
+		}
+	}
+	return false
 }
 
 // Stats returns a snapshot of every device's counters, in config order.

@@ -388,3 +388,19 @@ func TestAPanickingReadIsAFailedRead(t *testing.T) {
 		t.Fatalf("stats = %+v", st)
 	}
 }
+
+// TestPokeReadsAtOnce: a device read every hour is read again as soon as
+// it is poked (an actuator a command just changed); a name the poller does
+// not have is refused.
+func TestPokeReadsAtOnce(t *testing.T) {
+	d := &scripted{name: "relay"}
+	sink := newSink()
+	p, _ := New([]Entry{{Device: d, Interval: time.Hour}}, sink, Config{})
+	stop := start(t, p)
+	defer stop()
+	sink.waitFor(t, func() bool { return len(sink.got["relay"]) == 1 }) // the first read, at start
+	if !p.Poke("relay") || p.Poke("pump") {
+		t.Fatal("Poke answered wrong")
+	}
+	sink.waitFor(t, func() bool { return len(sink.got["relay"]) == 2 })
+}
