@@ -45,7 +45,7 @@ type SHT3x struct {
 	mu       sync.Mutex
 	status   uint16
 	periodic bool
-	pending  []byte // the bytes the next read returns; nil: NACK
+	pending  []byte    // the bytes the next read returns; nil: NACK
 	readyAt  time.Time // a single-shot measurement is readable from then (timing typical)
 	corrupt  int
 }

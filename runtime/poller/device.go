@@ -33,7 +33,7 @@ type polled struct {
 	stored       atomic.Int64
 	appendErrors atomic.Int64
 	simulated    atomic.Bool
-	readSince    atomic.Int64 // unix ns when the read in progress began; 0 when none
+	readSince    atomic.Int64  // unix ns when the read in progress began; 0 when none
 	poke         chan struct{} // Poke: read now
 
 	mu         sync.Mutex

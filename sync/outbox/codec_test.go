@@ -174,7 +174,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"header only, strings missing", good[:headerLen], errShort},
 		{"string cut", good[:len(good)-1], errShort},
 		{"trailing byte", append(append([]byte{}, good...), 0), errTrail},
-		{"future version", append([]byte{codecVersion + 1}, good[1:]...), errVersion},
+		{"future version", append([]byte{codecFlags + 1}, good[1:]...), errVersion},
 		{"version 0", append([]byte{0}, good[1:]...), errVersion},
 		{"v2 without source", append([]byte{codecVersion}, goodV1[1:]...), errShort},
 		{"v2 source cut", good[:len(good)-2], errShort},
