@@ -180,7 +180,10 @@ func (h *deviceHost) handOver(old, set *deviceSet) error {
 // swap switches the running devices to specs: devices whose identity is
 // unchanged keep running with their new settings, the ones left behind
 // are put in their safe state and closed, then the new and changed ones
-// are opened. It returns what changed.
+// are opened. It returns what changed; a changed device is named with how:
+// "fan (kept open)" when only its settings changed, "fan (handed over)"
+// when the old one went to its safe state and closed and the new one
+// opened.
 func (h *deviceHost) swap(ctx context.Context, specs []device) (added, changed, removed []string, err error) {
 	old := h.current()
 	set, err := h.build(specs)
@@ -201,8 +204,10 @@ func (h *deviceHost) swap(ctx context.Context, specs []device) (added, changed, 
 		}
 		if _, ok := old.slots[name]; !ok {
 			added = append(added, name)
-		} else if old.keys[name] != set.keys[name] || !sameSettings(old, set, name) {
-			changed = append(changed, name)
+		} else if old.keys[name] != set.keys[name] {
+			changed = append(changed, name+" (handed over)")
+		} else if !sameSettings(old, set, name) {
+			changed = append(changed, name+" (kept open)")
 		}
 	}
 	for _, s := range old.devices {

@@ -279,7 +279,17 @@ devices: []
 		t.Fatal("the relay did not switch on")
 	}
 
-	apply(2, "{name: fan, kind: gpio-out, pin: GPIO27, interval: 20ms, options: {safe_state: off}}")
+	stepDetail := func(st orchestrator.Status) string {
+		for _, s := range st.Steps {
+			if s.Name == "devices" {
+				return s.Detail
+			}
+		}
+		return ""
+	}
+	if got := stepDetail(apply(2, "{name: fan, kind: gpio-out, pin: GPIO27, interval: 20ms, options: {safe_state: off}}")); got != "changed [fan (kept open)]" {
+		t.Errorf("plan 2's devices step: %q", got)
+	}
 	waitUntil(t, "fan read at its new interval", func() bool {
 		s, _ := deviceStats(d, "fan")
 		return s.Reads >= 3
@@ -291,7 +301,9 @@ devices: []
 		t.Fatalf("fan reads state %v after the interval change, want 1", s.Last.Value)
 	}
 
-	apply(3, "{name: fan, kind: gpio-out, pin: GPIO22, interval: 20ms, options: {safe_state: off}}")
+	if got := stepDetail(apply(3, "{name: fan, kind: gpio-out, pin: GPIO22, interval: 20ms, options: {safe_state: off}}")); got != "changed [fan (handed over)]" {
+		t.Errorf("plan 3's devices step: %q", got)
+	}
 	moved, _ := d.board.Simulated().Pin("GPIO22")
 	oh, nh := old.History()[len(before):], moved.History()
 	if len(oh) != 1 || oh[0].Level != gpio.Low {
