@@ -339,6 +339,10 @@ func (c *Config) uplinkConfig() (uplink.Config, error) {
 		URL: cl.URL, ClientID: clientID, Username: cl.Username, Password: password,
 		CAFile: cl.TLS.CAFile, CertFile: cl.TLS.CertFile, KeyFile: cl.TLS.KeyFile,
 		StatusTopic: cl.TopicPrefix + "/" + c.Gateway.ID + "/status",
+		// The broker keeps the command and plan subscriptions while the
+		// gateway is away, and the QoS 1 commands sent meanwhile; they
+		// arrive on reconnect (expired ones are answered as expired).
+		Persistent: true,
 	}, nil
 }
 

@@ -27,6 +27,10 @@ type Command struct {
 	ID     string `json:"id"`
 	Action string `json:"action"`
 	Value  any    `json:"value"`
+	// Expires, set by the sender (RFC 3339), is when the command stops
+	// being wanted: one that arrives later (queued while the gateway was
+	// offline) is answered as expired and not run.
+	Expires *time.Time `json:"expires,omitempty"`
 }
 
 // Result is the answer to one command.
@@ -105,6 +109,8 @@ type Config struct {
 	// Memory makes the once-per-id promise durable; nil keeps it in
 	// memory only.
 	Memory Memory
+	// Now is the clock expiries are judged by; nil is time.Now.
+	Now func() time.Time
 }
 
 // DefaultTimeout is Config.Timeout's default.
@@ -115,6 +121,9 @@ type Stats struct {
 	Executed, Failed, Duplicates, Rejected int64
 	// TimedOut counts commands answered as timed out (also in Failed).
 	TimedOut int64
+	// Expired counts commands that arrived after their expiry (also in
+	// Rejected).
+	Expired int64
 	// MemoryErrors counts failed reads and writes of the durable memory.
 	MemoryErrors int64
 }
@@ -127,13 +136,14 @@ type Executor struct {
 	remember  int
 	timeout   time.Duration
 	memory    Memory
+	now       func() time.Time
 
 	mu    sync.Mutex
 	order []string          // ids, oldest first, for eviction
 	done  map[string]Result // id → result
 	busy  map[string]chan struct{}
 
-	executed, failed, duplicates, rejected, timedOut, memErrors atomic.Int64
+	executed, failed, duplicates, rejected, timedOut, memErrors, expired atomic.Int64
 }
 
 // New returns an executor for the named actuators.
@@ -144,7 +154,10 @@ func New(actuators map[string]Actuator, cfg Config) *Executor {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
-	return &Executor{actuators: actuators, remember: cfg.Remember, timeout: cfg.Timeout, memory: cfg.Memory,
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Executor{actuators: actuators, remember: cfg.Remember, timeout: cfg.Timeout, memory: cfg.Memory, now: cfg.Now,
 		done: map[string]Result{}, busy: map[string]chan struct{}{}}
 }
 
@@ -178,7 +191,7 @@ func (e *Executor) Devices() []string {
 // Stats returns the counters.
 func (e *Executor) Stats() Stats {
 	return Stats{Executed: e.executed.Load(), Failed: e.failed.Load(), Duplicates: e.duplicates.Load(), Rejected: e.rejected.Load(),
-		TimedOut: e.timedOut.Load(), MemoryErrors: e.memErrors.Load()}
+		TimedOut: e.timedOut.Load(), MemoryErrors: e.memErrors.Load(), Expired: e.expired.Load()}
 }
 
 // Execute decodes payload and runs it on device once per command id. A
@@ -256,6 +269,11 @@ func (e *Executor) execute(ctx context.Context, a Actuator, key string, c Comman
 		if ok {
 			return stored, true
 		}
+	}
+	if c.Expires != nil && e.now().After(*c.Expires) {
+		e.rejected.Add(1)
+		e.expired.Add(1)
+		return e.keep(key, Result{ID: c.ID, Error: "expired at " + c.Expires.UTC().Format(time.RFC3339) + ": not run"}), false
 	}
 	if err := a.Check(c.Action, c.Value); err != nil {
 		e.rejected.Add(1)

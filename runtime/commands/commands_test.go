@@ -239,6 +239,27 @@ func TestResultCarriesTheDevicesState(t *testing.T) {
 	}
 }
 
+// TestExpiredCommandsAreNotRun: a command that arrives after its expiry
+// (queued while the gateway was offline) is answered as expired.
+func TestExpiredCommandsAreNotRun(t *testing.T) {
+	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	fan := &relay{}
+	e := New(map[string]Actuator{"fan": fan}, Config{Now: func() time.Time { return now }})
+	r := e.Execute(context.Background(), "fan", []byte(`{"id":"old","action":"set","value":true,"expires":"2026-12-06T09:59:59Z"}`))
+	if r.OK || r.Error != "expired at 2026-12-06T09:59:59Z: not run" || fan.calls != 0 {
+		t.Fatalf("expired: %+v, calls %d", r, fan.calls)
+	}
+	if r := e.Execute(context.Background(), "fan", []byte(`{"id":"new","action":"set","value":true,"expires":"2026-12-06T10:00:30Z"}`)); !r.OK || fan.calls != 1 {
+		t.Fatalf("not expired: %+v", r)
+	}
+	if r := e.Execute(context.Background(), "fan", []byte(`{"id":"bad","action":"set","value":true,"expires":"tomorrow"}`)); r.OK || !strings.Contains(r.Error, `parsing time "tomorrow"`) {
+		t.Fatalf("bad expiry: %+v", r)
+	}
+	if st := e.Stats(); st.Expired != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
 func TestResultJSON(t *testing.T) {
 	b, _ := json.Marshal(Result{ID: "c1", OK: true})
 	if string(b) != `{"id":"c1","ok":true}` {
