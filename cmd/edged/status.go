@@ -4,9 +4,11 @@ import (
 	"runtime"
 	"time"
 
+	"edged/runtime/commands"
 	"edged/runtime/ingest"
 	"edged/runtime/supervisor"
 	"edged/sync/broker"
+	"edged/sync/cmdstore"
 )
 
 // statusDoc is what /api/v1/status and `edged status` show.
@@ -124,7 +126,7 @@ func (d *daemon) statusDoc() statusDoc {
 	doc := statusDoc{Gateway: d.cfg.Gateway.ID, Version: version, Arch: runtime.GOOS + "/" + runtime.GOARCH,
 		UptimeS: time.Since(d.start).Round(time.Millisecond).Seconds(),
 		Outbox:  outboxStatus{Readings: st.Depth, Bytes: st.Bytes, Dropped: st.Dropped, AppendErrors: st.AppendErrors, NextSeq: st.NextSeq},
-		Devices: []deviceStatus{}, Commands: d.exec.Stats(), Board: d.boardName(), Plan: d.planStatus()}
+		Devices: []deviceStatus{}, Commands: d.commandStatus(), Board: d.boardName(), Plan: d.planStatus()}
 	if !st.Oldest.IsZero() {
 		doc.Outbox.OldestAgeS = time.Since(st.Oldest).Round(time.Millisecond).Seconds()
 	}
@@ -166,6 +168,20 @@ func (d *daemon) localStatus() localMQTTStatus {
 			Readings: st.Readings, Malformed: st.Malformed, ByDevice: st.MalformedByDevice})
 	}
 	return ls
+}
+
+// commandStatus is the executor's counters (TimedOut, Expired and
+// MemoryErrors among them) and what the run-once memory holds and forgot.
+func (d *daemon) commandStatus() any {
+	st := struct {
+		commands.Stats
+		Memory *cmdstore.Stats `json:"memory,omitempty"`
+	}{Stats: d.exec.Stats()}
+	if d.cmdMem != nil {
+		ms := d.cmdMem.Stats()
+		st.Memory = &ms
+	}
+	return st
 }
 
 // boardName says which hardware the devices use.
