@@ -158,3 +158,23 @@ func TestKill9AfterStore(t *testing.T) {
 		t.Fatalf("after kill -9: %s", got)
 	}
 }
+
+// BenchmarkStore is the cost one command adds: a Store (fsync) with the
+// store at its count bound.
+func BenchmarkStore(b *testing.B) {
+	s, err := Open(Config{Path: filepath.Join(b.TempDir(), "commands.db"), MaxEntries: 4096})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	result := []byte(`{"id":"cli-0123456789abcdef","ok":true,"state":"on"}`)
+	for i := range 4096 {
+		s.Store(fmt.Sprintf("fan\x00warm-%d", i), result)
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if err := s.Store(fmt.Sprintf("fan\x00id-%d", i), result); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
