@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"time"
 	"strings"
 
 	"edged/hardware/sim"
@@ -28,8 +29,24 @@ type Config struct {
 	// auto stays on the host and the devices report why they cannot open,
 	// so simulated readings never flow from a production install.
 	AllowSimFallback bool `yaml:"allow_sim_fallback"`
+	// SafeTimeout bounds one actuator's safe state (and its close) on
+	// every path that applies it: shutdown, a plan's handover or removal.
+	// A driver that hangs cannot hold the others. 0 means
+	// DefaultSafeTimeout.
+	SafeTimeout time.Duration `yaml:"safe_timeout"`
 	// Sim describes the simulated board; empty gives sim.DefaultConfig.
 	Sim sim.Config `yaml:"sim"`
+}
+
+// DefaultSafeTimeout is Config.SafeTimeout's default.
+const DefaultSafeTimeout = 2 * time.Second
+
+// SafeTimeoutOrDefault is SafeTimeout, or its default when unset.
+func (c Config) SafeTimeoutOrDefault() time.Duration {
+	if c.SafeTimeout <= 0 {
+		return DefaultSafeTimeout
+	}
+	return c.SafeTimeout
 }
 
 // Validate reports every problem with c, each naming its field
@@ -40,6 +57,9 @@ func (c Config) Validate() error {
 	case "", BoardAuto, BoardHost, BoardSim:
 	default:
 		errs = append(errs, fmt.Errorf("board: %q is not a board, use auto, host or sim", c.Board))
+	}
+	if c.SafeTimeout < 0 {
+		errs = append(errs, fmt.Errorf("safe_timeout: %s is negative, use a duration such as 2s (or leave it out)", c.SafeTimeout))
 	}
 	if err := c.Sim.Validate(); err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {

@@ -3,6 +3,7 @@ package hardware
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"edged/hardware/sim"
 )
@@ -18,6 +19,7 @@ func TestConfigValidate(t *testing.T) {
 		{"host", Config{Board: BoardHost}, ""},
 		{"sim with chips", Config{Board: BoardSim, Sim: sim.Config{Chips: []sim.ChipConfig{{Kind: "sht3x"}}}}, ""},
 		{"unknown board", Config{Board: "pi"}, `board: "pi" is not a board, use auto, host or sim`},
+		{"negative safe timeout", Config{SafeTimeout: -time.Second}, "safe_timeout: -1s is negative, use a duration such as 2s (or leave it out)"},
 		{"sim problems get a path", Config{Board: BoardSim, Sim: sim.Config{
 			Chips: []sim.ChipConfig{{Kind: "bme280"}, {Kind: "ads1115", Address: 0x99}},
 			Pins:  []sim.PinConfig{{Name: "x"}},

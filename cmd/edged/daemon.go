@@ -75,11 +75,11 @@ type runner interface {
 }
 
 // closeDevices closes what the devices opened, each bounded by
-// safeTimeout, and the board.
+// hardware.safe_timeout, and the board.
 func (d *daemon) closeDevices() error {
 	var errs []error
 	if d.devs != nil {
-		errs = append(errs, d.devs.closeAll(safeTimeout))
+		errs = append(errs, d.devs.closeAll(d.cfg.Hardware.SafeTimeoutOrDefault()))
 	}
 	d.boardMu.Lock()
 	b := d.board
@@ -221,7 +221,7 @@ func (d *daemon) abandon() {
 		d.broker.Close()
 	}
 	if d.devs != nil {
-		d.devs.safeAll(safeTimeout, "start failed")
+		d.devs.safeAll(d.cfg.Hardware.SafeTimeoutOrDefault(), "start failed")
 	}
 	d.closeDevices()
 	d.plans.close()
@@ -405,7 +405,7 @@ func stopReason(ctx context.Context, err error) string {
 // their safe states and closes the devices, then the rest. The safe states
 // are applied whatever happened before: a stage that overran the
 // shutdown deadline (a wedged driver, a plan rolling back) or failed with
-// a panic; each is bounded by safeTimeout and reported.
+// a panic; each is bounded by hardware.safe_timeout and reported.
 func (d *daemon) stop(stages []*stage) error {
 	limit := d.stopDeadline
 	if limit <= 0 {
@@ -428,7 +428,7 @@ func (d *daemon) stop(stages []*stage) error {
 		}
 	}
 	errs := []error{overran}
-	if err := d.devs.safeAll(safeTimeout, "shutdown"); err != nil {
+	if err := d.devs.safeAll(d.cfg.Hardware.SafeTimeoutOrDefault(), "shutdown"); err != nil {
 		errs = append(errs, fmt.Errorf("shutdown: %w", err))
 	}
 	if err := d.closeDevices(); err != nil {

@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -17,11 +18,6 @@ import (
 	"edged/runtime/commands"
 	"edged/runtime/poller"
 )
-
-// safeTimeout bounds one device's safe state (and its close) on every path
-// that applies it: shutdown, a plan's handover, a removal. A driver that
-// ignores its context cannot hold the others.
-const safeTimeout = 2 * time.Second
 
 // deviceSet is the polled devices of one workload, each in a slot, with
 // their poller.
@@ -59,6 +55,10 @@ type deviceHost struct {
 	mu    sync.Mutex
 	cur   *deviceSet
 	swaps chan swapRequest
+
+	// safeFailures counts safe states that failed or overran
+	// hardware.safe_timeout (handovers and stops).
+	safeFailures atomic.Int64
 }
 
 type swapRequest struct {
@@ -154,7 +154,7 @@ func (h *deviceHost) install(set *deviceSet) {
 
 // handOver puts the devices of old that set does not keep (removed, or
 // replaced by a changed device) in their safe state and closes them,
-// each bounded by safeTimeout. It runs before set opens its own, so a
+// each bounded by hardware.safe_timeout. It runs before set opens its own, so a
 // changed actuator goes old safe → new opened in one step, never both
 // open.
 func (h *deviceHost) handOver(old, set *deviceSet) error {
@@ -164,13 +164,15 @@ func (h *deviceHost) handOver(old, set *deviceSet) error {
 			continue
 		}
 		if s.hasSafe() {
-			if err := bounded(safeTimeout, "safe state of "+s.Name(), s.Safe); err != nil {
+			if err := bounded(h.d.cfg.Hardware.SafeTimeoutOrDefault(), "safe state of "+s.Name(), s.Safe); err != nil {
+				h.safeFailures.Add(1)
+				h.log.Error("safe state NOT applied", "device", s.Name(), "why", "handed over by a plan", "err", err)
 				errs = append(errs, err)
 			} else {
 				h.log.Info("safe state applied", "device", s.Name(), "why", "handed over by a plan")
 			}
 		}
-		if err := bounded(safeTimeout, "close "+s.Name(), func(context.Context) error { return s.Close() }); err != nil {
+		if err := bounded(h.d.cfg.Hardware.SafeTimeoutOrDefault(), "close "+s.Name(), func(context.Context) error { return s.Close() }); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -246,6 +248,7 @@ func (h *deviceHost) safeAll(limit time.Duration, why string) error {
 		}
 		start := time.Now()
 		if err := bounded(limit, "safe state of "+s.Name(), s.Safe); err != nil {
+			h.safeFailures.Add(1)
 			h.log.Error("safe state NOT applied", "device", s.Name(), "why", why, "err", err)
 			errs = append(errs, err)
 			continue

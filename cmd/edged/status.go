@@ -20,12 +20,15 @@ type statusDoc struct {
 	Board string `json:"board"`
 	// Plan is the orchestration plan applied; version 0 and state none
 	// until plans land.
-	Plan     planStatus     `json:"plan"`
-	UptimeS  float64        `json:"uptime_s"`
-	Cloud    cloudStatus    `json:"cloud"`
-	Outbox   outboxStatus   `json:"outbox"`
-	Devices  []deviceStatus `json:"devices"`
-	Commands any            `json:"commands"`
+	Plan    planStatus     `json:"plan"`
+	UptimeS float64        `json:"uptime_s"`
+	Cloud   cloudStatus    `json:"cloud"`
+	Outbox  outboxStatus   `json:"outbox"`
+	Devices []deviceStatus `json:"devices"`
+	// SafeStateFailures counts actuator safe states that failed or
+	// overran hardware.safe_timeout (plan handovers; stops are logged).
+	SafeStateFailures int64 `json:"safe_state_failures"`
+	Commands          any   `json:"commands"`
 	// Services are the plugin services with state, budget and use.
 	Services []supervisor.Status `json:"services"`
 	// LocalMQTT is the local broker and the sensors that publish to it.
@@ -126,7 +129,7 @@ func (d *daemon) statusDoc() statusDoc {
 	doc := statusDoc{Gateway: d.cfg.Gateway.ID, Version: version, Arch: runtime.GOOS + "/" + runtime.GOARCH,
 		UptimeS: time.Since(d.start).Round(time.Millisecond).Seconds(),
 		Outbox:  outboxStatus{Readings: st.Depth, Bytes: st.Bytes, Dropped: st.Dropped, AppendErrors: st.AppendErrors, NextSeq: st.NextSeq},
-		Devices: []deviceStatus{}, Commands: d.commandStatus(), Board: d.boardName(), Plan: d.planStatus()}
+		Devices: []deviceStatus{}, Commands: d.commandStatus(), SafeStateFailures: d.devs.safeFailures.Load(), Board: d.boardName(), Plan: d.planStatus()}
 	if !st.Oldest.IsZero() {
 		doc.Outbox.OldestAgeS = time.Since(st.Oldest).Round(time.Millisecond).Seconds()
 	}
