@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"time"
 	"strings"
+	"time"
 
 	"edged/hardware/sim"
 )
