@@ -49,15 +49,19 @@ fuzz:  ## run each fuzzer briefly (seeds live in testdata/fuzz)
 
 install:  ## install BIN (default bin/edged), the systemd unit and a first config; as root on the gateway
 	@test -x $(BIN) || { echo "no $(BIN): run make build (or make build-arm64 and BIN=bin/edged-linux-arm64)"; exit 1; }
-	@if [ -z "$(DESTDIR)" ] && ! id -u edged >/dev/null 2>&1; then \
-		useradd --system --home-dir /var/lib/edged --shell /usr/sbin/nologin edged; \
-		for g in gpio i2c spi; do getent group $$g >/dev/null && usermod -aG $$g edged; done; true; fi
+	@if [ -z "$(DESTDIR)" ]; then \
+		id -u edged >/dev/null 2>&1 || useradd --system --home-dir /var/lib/edged --shell /usr/sbin/nologin edged; \
+		for g in gpio i2c spi; do \
+			if getent group $$g >/dev/null; then usermod -aG $$g edged && echo "edged added to group $$g"; \
+			else echo "no group $$g on this host: skipped (the unit does not need it)"; fi; \
+		done; fi
 	@if [ -z "$(DESTDIR)" ] && ! id -u edged-svc >/dev/null 2>&1; then \
 		useradd --system --no-create-home --home-dir / --shell /usr/sbin/nologin edged-svc; fi
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/edged
 	install -D -m 0644 deploy/edged.service $(DESTDIR)/etc/systemd/system/edged.service
 	test -e $(DESTDIR)/etc/edged/edged.yaml || install -D -m 0644 deploy/edged.yaml $(DESTDIR)/etc/edged/edged.yaml
 	install -D -m 0644 examples/sim-board.yaml $(DESTDIR)$(PREFIX)/share/doc/edged/sim-board.yaml
+	install -D -m 0644 deploy/edged-pwm.conf $(DESTDIR)$(PREFIX)/share/doc/edged/edged-pwm.conf
 	@if [ -z "$(DESTDIR)" ] && command -v systemctl >/dev/null; then systemctl daemon-reload; \
 		echo "installed: sudo systemctl enable --now edged; journalctl -u edged -f"; fi
 

@@ -3,6 +3,7 @@ package hardware
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"edged/hardware/sim"
 )
@@ -18,6 +19,7 @@ func TestConfigValidate(t *testing.T) {
 		{"host", Config{Board: BoardHost}, ""},
 		{"sim with chips", Config{Board: BoardSim, Sim: sim.Config{Chips: []sim.ChipConfig{{Kind: "sht3x"}}}}, ""},
 		{"unknown board", Config{Board: "pi"}, `board: "pi" is not a board, use auto, host or sim`},
+		{"negative safe timeout", Config{SafeTimeout: -time.Second}, "safe_timeout: -1s is negative, use a duration such as 2s (or leave it out)"},
 		{"sim problems get a path", Config{Board: BoardSim, Sim: sim.Config{
 			Chips: []sim.ChipConfig{{Kind: "bme280"}, {Kind: "ads1115", Address: 0x99}},
 			Pins:  []sim.PinConfig{{Name: "x"}},
@@ -42,21 +44,30 @@ func TestSelect(t *testing.T) {
 	pi := &Report{Board: Board{Name: "Raspberry Pi 4 Model B Rev 1.4", RaspberryPi: true},
 		Loaded: []string{"sysfs-i2c"}, I2C: []Bus{{Name: "/dev/i2c-1", Number: 1, ConfigName: "i2c1"}}}
 	tests := []struct {
-		name   string
-		board  string
-		rep    *Report
-		sim    bool
-		reason string // a part of it
+		name     string
+		board    string
+		fallback bool
+		platform string
+		rep      *Report
+		sim      bool
+		reason   string // a part of it
 	}{
-		{"auto without buses", "", none, true, "no I²C bus, SPI port or GPIO pin found on generic Linux, so readings come from the SIMULATED board"},
-		{"auto with buses", BoardAuto, pi, false, "the host has buses: Raspberry Pi 4 Model B Rev 1.4"},
-		{"auto without a report", "", nil, true, "found on this host"},
-		{"host without buses", BoardHost, none, false, "hardware.board is host"},
-		{"sim on a pi", BoardSim, pi, true, "hardware.board is sim"},
+		{"auto without buses on a dev host", "", false, "linux/amd64", none, true,
+			"no I²C bus, SPI port or GPIO pin found on generic Linux and linux/amd64 is a development host, not a gateway (Linux on ARM), so readings come from the SIMULATED board"},
+		{"auto without buses on macOS", BoardAuto, false, "darwin/arm64", none, true, "darwin/arm64 is a development host"},
+		{"auto without buses on a gateway", BoardAuto, false, "linux/arm64", none, false,
+			"staying on the host's buses, so each device reports what it cannot open and the fix; set hardware.allow_sim_fallback: true"},
+		{"auto without buses on a 32-bit gateway", "", false, "linux/arm", none, false, "staying on the host's buses"},
+		{"auto without buses on a gateway, fallback allowed", BoardAuto, true, "linux/arm64", none, true, "hardware.allow_sim_fallback is set, so readings come from the SIMULATED board"},
+		{"auto with buses", BoardAuto, true, "linux/arm64", pi, false, "the host has buses: Raspberry Pi 4 Model B Rev 1.4"},
+		{"auto without a report", "", false, "linux/amd64", nil, true, "found on this host"},
+		{"host without buses", BoardHost, true, "linux/amd64", none, false, "hardware.board is host"},
+		{"sim on a pi", BoardSim, false, "linux/arm64", pi, true, "hardware.board is sim"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Config{Board: tt.board}.Select(tt.rep)
+			goos, goarch, _ := strings.Cut(tt.platform, "/")
+			got := Config{Board: tt.board, AllowSimFallback: tt.fallback}.SelectOn(tt.rep, goos, goarch)
 			if got.Sim != tt.sim || !strings.Contains(got.Reason, tt.reason) {
 				t.Fatalf("Select = %+v, want sim %t and a reason with %q", got, tt.sim, tt.reason)
 			}

@@ -20,6 +20,10 @@ type Reading struct {
 	// Source is what produced the reading: empty for a device's own
 	// readings, the service instance name for readings a service emitted.
 	Source string
+	// Simulated marks a reading from a simulated chip or source (the
+	// simulated board, the sim device kind): telemetry carries
+	// "simulated": true, so simulated data never passes as real.
+	Simulated bool
 }
 
 // String formats the reading for logs: "demo-temp/temperature=21.5C @… #seq".

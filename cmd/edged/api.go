@@ -97,12 +97,14 @@ type apiReading struct {
 	Unit   string    `json:"unit"`
 	Time   time.Time `json:"ts"`
 	Seq    uint64    `json:"seq"`
+	// Simulated marks a reading from a simulated chip or source.
+	Simulated bool `json:"simulated,omitempty"`
 }
 
 func apiReadings(rs []reading.Reading) []apiReading {
 	out := make([]apiReading, len(rs))
 	for i, r := range rs {
-		out[i] = apiReading{Metric: r.Metric, Value: r.Value, Unit: r.Unit, Time: r.Time, Seq: r.Seq}
+		out[i] = apiReading{Metric: r.Metric, Value: r.Value, Unit: r.Unit, Time: r.Time, Seq: r.Seq, Simulated: r.Simulated}
 	}
 	return out
 }
@@ -112,6 +114,7 @@ type deviceDoc struct {
 	Name        string       `json:"name"`
 	Kind        string       `json:"kind"`
 	Healthy     bool         `json:"healthy"`
+	Simulated   bool         `json:"simulated,omitempty"`
 	Reads       int64        `json:"reads"`
 	Errors      int64        `json:"errors"`
 	Stored      int64        `json:"stored"`
@@ -136,7 +139,7 @@ func (d *daemon) devicesDoc() any {
 	seen := map[string]bool{}
 	for _, ds := range d.devs.current().poller.Stats() {
 		seen[ds.Name] = true
-		docs = append(docs, deviceDoc{Name: ds.Name, Kind: kinds[ds.Name], Healthy: ds.Healthy, Reads: ds.Reads,
+		docs = append(docs, deviceDoc{Name: ds.Name, Kind: kinds[ds.Name], Healthy: ds.Healthy, Simulated: ds.Simulated, Reads: ds.Reads,
 			Errors: ds.ReadErrors + ds.AppendErrors, Stored: ds.Stored, LastError: ds.LastError, LastErrorAt: ds.LastErrorAt,
 			Actuator: actuators[ds.Name], Last: apiReadings(d.recent.Last(ds.Name))})
 	}

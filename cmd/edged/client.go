@@ -150,9 +150,11 @@ func cmdDevice(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprint(stderr, `Usage: edged device set [--config FILE | --api URL --token-file F] [--action set] [--id ID] NAME VALUE
 
 Sends a command to the actuator NAME of the running daemon, with the same
-validation as commands from the cloud, and prints the result. VALUE is JSON
-when it parses as JSON (true, 0.5, "text"), a string otherwise (on, off).
-Exit 0 when the command ran, 1 when it was refused or failed.
+validation as commands from the cloud, and prints what the device did: its
+state after the command ("fan: on"). VALUE is JSON when it parses as JSON
+(true, 0.5, "text"), a string otherwise (on, off). An --id that ran before
+is not run again: the first run's result is printed, marked as such.
+Exit 0 when the command ran (or had run), 1 when it was refused or failed.
 
 Flags:
 `)
@@ -189,11 +191,19 @@ Flags:
 		fmt.Fprintf(stderr, "edged device set: %v\n", err)
 		return 1
 	}
+	again := ""
+	if res.Duplicate {
+		again = fmt.Sprintf(" (id %s ran before: nothing was done now; this is its first result)", res.ID)
+	}
 	if !res.OK {
-		fmt.Fprintf(stderr, "edged device set %s: refused (HTTP %d): %s\n", name, code, res.Error)
+		fmt.Fprintf(stderr, "edged device set %s: refused (HTTP %d): %s%s\n", name, code, res.Error, again)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: %s %s ok (id %s)\n", name, *action, raw, res.ID)
+	did := "done"
+	if res.State != "" {
+		did = res.State
+	}
+	fmt.Fprintf(stdout, "%s: %s (id %s)%s\n", name, did, res.ID, again)
 	return 0
 }
 

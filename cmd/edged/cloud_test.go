@@ -95,6 +95,8 @@ type sample struct {
 	unit   string
 	ts     time.Time
 	source string // the service that emitted it; "" for a device's own
+	// simulated: the payload said "simulated": true.
+	simulated bool
 }
 
 // cloudWait bounds every wait for the cloud side (a hang guard).
@@ -116,6 +118,7 @@ func (c *cloud) onTelemetry(_ paho.Client, m paho.Message) {
 		Unit   string  `json:"unit"`
 		TS     string  `json:"ts"`
 		Source string  `json:"source"`
+		Sim    bool    `json:"simulated"`
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -134,7 +137,7 @@ func (c *cloud) onTelemetry(_ paho.Client, m paho.Message) {
 		}
 		if ts, err := time.Parse(time.RFC3339Nano, r.TS); err == nil {
 			key := r.Device + "/" + r.Metric
-			c.values[key] = append(c.values[key], sample{value: r.Value, unit: r.Unit, ts: ts, source: r.Source})
+			c.values[key] = append(c.values[key], sample{value: r.Value, unit: r.Unit, ts: ts, source: r.Source, simulated: r.Sim})
 		}
 		if c.seen[r.Seq] == 0 {
 			if r.Seq < c.last[dev] {

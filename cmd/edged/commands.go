@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 
 	"edged/runtime/commands"
+	"edged/sync/cmdstore"
 	"edged/sync/uplink"
 )
 
@@ -54,6 +56,28 @@ func (c *cloudCommands) receive(topic string, payload []byte) {
 		}
 		c.publish(device, commands.Result{ID: id, Error: "gateway busy: too many commands queued, send it again"})
 	}
+}
+
+// cmdMemory is the executor's durable run-once memory: results as JSON in
+// sync/cmdstore.
+type cmdMemory struct{ store *cmdstore.Store }
+
+func (m cmdMemory) Load(key string) (commands.Result, bool, error) {
+	b, ok, err := m.store.Load(key)
+	if err != nil || !ok {
+		return commands.Result{}, false, err
+	}
+	var r commands.Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		return commands.Result{}, false, fmt.Errorf("command memory: result of %q: %w", key, err)
+	}
+	return r, true, nil
+}
+
+func (m cmdMemory) Store(key string, r commands.Result) error {
+	r.Duplicate = false
+	b, _ := json.Marshal(r)
+	return m.store.Store(key, b)
 }
 
 // Run executes queued commands until ctx ends.

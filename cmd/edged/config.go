@@ -38,6 +38,8 @@ type Config struct {
 	Log       LogConfig       `yaml:"log"`
 	// Plans are orchestration plans pushed from the cloud.
 	Plans PlansConfig `yaml:"plans"`
+	// Commands bounds command execution and its run-once memory.
+	Commands CommandsConfig `yaml:"commands"`
 
 	specs        []supervisor.Spec // services[], checked by validate
 	cloudMetrics []string          // a plan's sync.metrics
@@ -95,6 +97,17 @@ type TLSConfig struct {
 	CAFile   string `yaml:"ca_file"`
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
+}
+
+// CommandsConfig bounds command execution; zero values mean the defaults.
+type CommandsConfig struct {
+	// Remember is how many command ids the run-once memory keeps
+	// (data_dir/commands.db, and in memory); default 4096.
+	Remember int `yaml:"remember"`
+	// RememberFor forgets ids older than this; default 24h.
+	RememberFor time.Duration `yaml:"remember_for"`
+	// Timeout bounds one command's execution; default 10s.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // OutboxConfig caps the local buffer.
@@ -248,6 +261,15 @@ func (c *Config) validate(kinds map[string]deviceKind) ([]device, yamlconf.Error
 	if c.Outbox.MaxFuture <= 0 {
 		errs.Add("outbox.max_future", "must be positive, e.g. 10m (how far ahead of the gateway clock a sensor's reading time may be)")
 	}
+	if c.Commands.Remember < 0 {
+		errs.Add("commands.remember", "%d is negative: use a count such as 4096 (or leave it out)", c.Commands.Remember)
+	}
+	if c.Commands.RememberFor < 0 {
+		errs.Add("commands.remember_for", "%s is negative: use a duration such as 24h (or leave it out)", c.Commands.RememberFor)
+	}
+	if c.Commands.Timeout < 0 {
+		errs.Add("commands.timeout", "%s is negative: use a duration such as 10s (or leave it out)", c.Commands.Timeout)
+	}
 	if err := c.Hardware.Validate(); err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			path, msg, _ := strings.Cut(line, ": ")
@@ -365,6 +387,10 @@ func (c *Config) uplinkConfig() (uplink.Config, error) {
 		URL: cl.URL, ClientID: clientID, Username: cl.Username, Password: password,
 		CAFile: cl.TLS.CAFile, CertFile: cl.TLS.CertFile, KeyFile: cl.TLS.KeyFile,
 		StatusTopic: cl.TopicPrefix + "/" + c.Gateway.ID + "/status",
+		// The broker keeps the command and plan subscriptions while the
+		// gateway is away, and the QoS 1 commands sent meanwhile; they
+		// arrive on reconnect (expired ones are answered as expired).
+		Persistent: true,
 	}, nil
 }
 

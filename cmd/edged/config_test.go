@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"edged/hardware"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/config/bad")
@@ -32,6 +34,19 @@ func TestConfigCheckAcceptsGoodFiles(t *testing.T) {
 				t.Fatalf("output %q", got)
 			}
 		})
+	}
+}
+
+// TestShippedConfigNeverSimulates: the config make install ships uses the
+// host's buses, so a gateway whose buses are not enabled reports that
+// instead of sending simulated readings.
+func TestShippedConfigNeverSimulates(t *testing.T) {
+	cfg, _, err := loadConfig("../../deploy/edged.yaml", builtinKinds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Hardware.Board != hardware.BoardHost || cfg.Hardware.AllowSimFallback {
+		t.Fatalf("deploy/edged.yaml: hardware %+v, want board host without the sim fallback", cfg.Hardware)
 	}
 }
 

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +23,7 @@ import (
 	"edged/runtime/recent"
 	"edged/runtime/supervisor"
 	"edged/sync/broker"
+	"edged/sync/cmdstore"
 	"edged/sync/outbox"
 	"edged/sync/uplink"
 )
@@ -43,11 +44,13 @@ type daemon struct {
 	fwd     *forwarder.Forwarder // nil when cloud.url is empty
 	cmds    *cloudCommands       // nil when cloud.url is empty
 	exec    *commands.Executor   // commands for the devices that accept them
-	safe    []safer              // devices with a safe state, for shutdown
+	cmdMem  *cmdstore.Store      // the executor's run-once memory (commands.db)
 	api     *localapi.Server     // nil when http.listen is empty
 	board   *board               // nil when no device needs hardware; a plan may open it (under boardMu)
 	boardMu sync.Mutex
 	start   atomic.Int64 // unix ns when run began; read by status at any time
+	// stopDeadline bounds stopping the stages; 0 means shutdownDeadline.
+	stopDeadline time.Duration
 
 	broker  *broker.Broker // the embedded local broker; nil unless local_mqtt.mode is embedded
 	local   *uplink.Client // the external local broker; nil unless local_mqtt.mode is external
@@ -72,23 +75,36 @@ type runner interface {
 	Run(ctx context.Context) error
 }
 
-// closeDevices closes what the devices opened and the board.
+// closeDevices closes what the devices opened, each bounded by
+// hardware.safe_timeout, and the board.
 func (d *daemon) closeDevices() error {
 	var errs []error
-	if d.devs == nil {
-		return d.board.Close()
+	if d.devs != nil {
+		errs = append(errs, d.devs.closeAll(d.cfg.Hardware.SafeTimeoutOrDefault()))
 	}
-	for _, dev := range d.devs.current().devices {
-		if c, ok := dev.(io.Closer); ok {
-			if err := c.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("close %s: %w", dev.Name(), err))
-			}
-		}
-	}
-	if err := d.board.Close(); err != nil {
+	d.boardMu.Lock()
+	b := d.board
+	d.boardMu.Unlock()
+	if err := b.Close(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// openBoardOnce opens the hardware the first time a device needs it; a
+// failure is that device's open error, and the next open tries again.
+func (d *daemon) openBoardOnce() (*board, error) {
+	d.boardMu.Lock()
+	defer d.boardMu.Unlock()
+	if d.board != nil {
+		return d.board, nil
+	}
+	b, err := openBoard(d.cfg.Hardware, d.log.With("component", "hardware"))
+	if err != nil {
+		return nil, err
+	}
+	d.board = b
+	return b, nil
 }
 
 // safer is a device with a safe state (an actuator) to apply on shutdown.
@@ -138,13 +154,6 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 		d.cfg = cfg
 		ob.SetLimits(int64(cfg.Outbox.MaxBytes), cfg.Outbox.MaxAge)
 	}
-	for _, spec := range devs {
-		if spec.needsBoard() && d.board == nil {
-			if d.board, err = openBoard(cfg.Hardware, log.With("component", "hardware")); err != nil {
-				return nil, err
-			}
-		}
-	}
 	d.recent = recent.New(recent.Config{})
 	d.sink = recordingSink{store: ob, recent: d.recent}
 	if l := cfg.LocalMQTT; l.Mode != localOff && l.Republish.Enabled {
@@ -164,13 +173,17 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 			sensors = append(sensors, s)
 		}
 	}
-	d.exec = commands.New(nil, commands.Config{})
+	if d.cmdMem, err = cmdstore.Open(cmdstore.Config{Path: filepath.Join(cfg.DataDir, "commands.db"),
+		MaxEntries: cfg.Commands.Remember, MaxAge: cfg.Commands.RememberFor, Logger: log.With("component", "commands")}); err != nil {
+		return nil, err
+	}
+	d.exec = commands.New(nil, commands.Config{Remember: cfg.Commands.Remember, Timeout: cfg.Commands.Timeout, Memory: cmdMemory{d.cmdMem}})
 	d.devs = newDeviceHost(d)
 	set, err := d.devs.build(devs)
 	if err != nil {
 		return nil, err
 	}
-	d.devs.install(set)
+	d.devs.install(set) // a device that does not open starts unhealthy and is retried
 	if cfg.HTTP.Listen != "" {
 		if d.apiToken, err = cfg.apiToken(); err != nil {
 			return nil, err
@@ -208,8 +221,14 @@ func (d *daemon) abandon() {
 	if d.broker != nil {
 		d.broker.Close()
 	}
+	if d.devs != nil {
+		d.devs.safeAll(d.cfg.Hardware.SafeTimeoutOrDefault(), "start failed")
+	}
 	d.closeDevices()
 	d.plans.close()
+	if d.cmdMem != nil {
+		d.cmdMem.Close()
+	}
 	d.outbox.Close()
 }
 
@@ -274,10 +293,20 @@ type stage struct {
 	done   chan error
 }
 
+// startStage runs run in a goroutine of its own; a panic in it ends the
+// stage with an error (so the daemon stops and applies the safe states)
+// instead of the process.
 func startStage(name string, run func(context.Context) error) *stage {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &stage{name: name, cancel: cancel, done: make(chan error, 1)}
-	go func() { s.done <- run(ctx) }()
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				s.done <- fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+			}
+		}()
+		s.done <- run(ctx)
+	}()
 	return s
 }
 
@@ -378,27 +407,43 @@ func stopReason(ctx context.Context, err error) string {
 	return context.Cause(ctx).Error()
 }
 
-// stop stops the stages in reverse start order, then closes the outbox.
+// stop stops the stages in reverse start order, puts the actuators in
+// their safe states and closes the devices, then the rest. The safe states
+// are applied whatever happened before: a stage that overran the
+// shutdown deadline (a wedged driver, a plan rolling back) or failed with
+// a panic; each is bounded by hardware.safe_timeout and reported.
 func (d *daemon) stop(stages []*stage) error {
-	deadline := time.NewTimer(shutdownDeadline)
+	limit := d.stopDeadline
+	if limit <= 0 {
+		limit = shutdownDeadline
+	}
+	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
+	var overran error
 	for i := len(stages) - 1; i >= 0; i-- {
 		s := stages[i]
 		s.cancel()
+		if overran != nil {
+			continue // past the deadline: ask the rest to stop, wait for none
+		}
 		select {
 		case <-s.done:
 		case <-deadline.C:
-			return fmt.Errorf("shutdown: %s did not stop within %s", s.name, shutdownDeadline)
+			overran = fmt.Errorf("shutdown: %s did not stop within %s", s.name, limit)
+			d.log.Error("shutdown deadline passed; applying the safe states anyway", "stage", s.name, "deadline", limit)
 		}
 	}
-	var errs []error
-	for _, s := range d.devs.current().safe {
-		if err := s.Safe(context.Background()); err != nil {
-			errs = append(errs, fmt.Errorf("shutdown: safe state of %s: %w", s.Name(), err))
-		}
+	errs := []error{overran}
+	if err := d.devs.safeAll(d.cfg.Hardware.SafeTimeoutOrDefault(), "shutdown"); err != nil {
+		errs = append(errs, fmt.Errorf("shutdown: %w", err))
 	}
 	if err := d.closeDevices(); err != nil {
 		errs = append(errs, fmt.Errorf("shutdown: %w", err))
+	}
+	if overran != nil {
+		// A stage still runs and may use what follows: leave it to the
+		// process exit (the outbox survives that by design).
+		return errors.Join(errs...)
 	}
 	if d.budgets != nil {
 		if err := d.budgets.Close(); err != nil {
@@ -406,6 +451,9 @@ func (d *daemon) stop(stages []*stage) error {
 		}
 	}
 	if err := d.plans.close(); err != nil {
+		errs = append(errs, fmt.Errorf("shutdown: %w", err))
+	}
+	if err := d.cmdMem.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("shutdown: %w", err))
 	}
 	if err := d.outbox.Close(); err != nil {

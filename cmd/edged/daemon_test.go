@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -96,11 +95,14 @@ func TestOutageBuffersThenDeliversEverySeqInOrder(t *testing.T) {
 	// Stop with readings still flowing, then drain the rest from a daemon
 	// that has no devices: the backlog survives the restart.
 	// Acks of PUBACKs that came in before the broker stopped may still
-	// commit: at most batch×inflight = 128 readings. So wait for the link
+	// commit after it: the forwarder's ack queue holds up to 4×inflight
+	// messages besides the inflight ones and the batch being committed,
+	// so fewer than batch×6×inflight = 768 readings. So wait for the link
 	// to be down and for a backlog well past that.
+	const pendingAcks = 16 * 6 * 8
 	broker.Stop()
 	waitUntil(t, "the uplink to notice", func() bool { return !d.link.Connected() })
-	waitUntil(t, "a backlog", func() bool { return d.outbox.Stats().Depth >= 400 })
+	waitUntil(t, "a backlog", func() bool { return d.outbox.Stats().Depth >= pendingAcks+400 })
 	if err := stop(); err != nil {
 		t.Fatalf("daemon stopped with %v", err)
 	}
@@ -111,7 +113,7 @@ func TestOutageBuffersThenDeliversEverySeqInOrder(t *testing.T) {
 	st := ob.Stats()
 	ob.Close()
 	n := st.NextSeq - 1
-	if st.Depth < 400-128 || st.Dropped != 0 {
+	if st.Depth < 400 || st.Dropped != 0 {
 		t.Fatalf("after stop the outbox holds %d readings (dropped %d), want the backlog", st.Depth, st.Dropped)
 	}
 	broker.Restart()
@@ -127,27 +129,4 @@ func TestOutageBuffersThenDeliversEverySeqInOrder(t *testing.T) {
 		t.Fatalf("cloud saw %d distinct seqs, want exactly 1..%d", distinct, n)
 	}
 	t.Logf("delivered %d readings across an outage and a restart (%d duplicates)", n, dups)
-}
-
-// TestMissingBusFailsStartWithTheFix starts edged on the host's buses,
-// which this machine does not have: edged must exit 1 naming the device,
-// the bus and the fix, and release what it opened.
-func TestMissingBusFailsStartWithTheFix(t *testing.T) {
-	dir := t.TempDir()
-	cfg := writeConfig(t, dir, "http: {listen: 127.0.0.1:0}\nlocal_mqtt: {listen: 127.0.0.1:0}\ndata_dir: "+dir+`
-hardware: {board: host}
-devices:
-  - {name: env, kind: bme280, bus: i2c1, address: 0x76}
-`)
-	var out strings.Builder
-	code := run(context.Background(), []string{"run", "--config", cfg}, &out, &out)
-	if code != 1 || !strings.Contains(out.String(), "device env: i2c1 not found: enable I2C") || !strings.Contains(out.String(), "dtparam=i2c_arm=on") {
-		t.Fatalf("exit %d:\n%s", code, out.String())
-	}
-	// The outbox was closed: another process (or start) can open it.
-	ob, err := outbox.Open(outbox.Config{Path: filepath.Join(dir, "outbox.db"), LockTimeout: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatalf("outbox left locked: %v", err)
-	}
-	ob.Close()
 }

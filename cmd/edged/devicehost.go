@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -17,23 +19,31 @@ import (
 	"edged/runtime/poller"
 )
 
-// deviceSet is the polled devices of one workload, opened, with their
-// poller.
+// deviceSet is the polled devices of one workload, each in a slot, with
+// their poller.
 type deviceSet struct {
 	specs   []device
-	keys    map[string]string // name → fingerprint of its config
-	opened  map[string]poller.Device
-	devices []poller.Device // in config order
-	safe    []safer
+	keys    map[string]string // name → identity fingerprint (identityKey)
+	slots   map[string]*slot
+	devices []*slot // in config order
+	fresh   []*slot // the slots this set opens when it is installed
 	poller  *poller.Poller
 }
 
-// deviceKey fingerprints a device's configuration: a device whose key is
-// unchanged by a plan stays open and keeps its state.
+// deviceKey fingerprints a device's whole configuration.
 func deviceKey(d DeviceConfig) string {
 	b, _ := yaml.Marshal(d)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
+}
+
+// identityKey fingerprints what a device is: kind, bus, address, pin and
+// options (which hold an actuator's safe state). A plan that changes only
+// a device's settings (interval, scale) keeps its open driver, so a relay
+// keeps its state; any other change hands the device over.
+func identityKey(d DeviceConfig) string {
+	d.Interval, d.Scale = 0, nil
+	return deviceKey(d)
 }
 
 // deviceHost runs the polled devices and swaps them for a plan's: it is
@@ -45,15 +55,19 @@ type deviceHost struct {
 	mu    sync.Mutex
 	cur   *deviceSet
 	swaps chan swapRequest
+
+	// safeFailures counts safe states that failed or overran
+	// hardware.safe_timeout (handovers and stops).
+	safeFailures atomic.Int64
 }
 
 type swapRequest struct {
 	set  *deviceSet
-	done chan struct{}
+	done chan error // the handover's safe-state and close errors
 }
 
 func newDeviceHost(d *daemon) *deviceHost {
-	return &deviceHost{d: d, log: d.log.With("component", "devices"), cur: &deviceSet{keys: map[string]string{}, opened: map[string]poller.Device{}},
+	return &deviceHost{d: d, log: d.log.With("component", "devices"), cur: &deviceSet{keys: map[string]string{}, slots: map[string]*slot{}},
 		swaps: make(chan swapRequest)}
 }
 
@@ -64,137 +78,208 @@ func (h *deviceHost) current() *deviceSet {
 	return h.cur
 }
 
-// build opens the devices of specs, reusing the open devices of the
-// current set whose configuration did not change. On error it closes what
-// it opened and the current set is untouched.
-func (h *deviceHost) build(specs []device) (_ *deviceSet, err error) {
-	cur := h.current()
-	set := &deviceSet{specs: specs, keys: map[string]string{}, opened: map[string]poller.Device{}}
-	var fresh []poller.Device
-	defer func() {
-		if err != nil {
-			closeAll(fresh)
+// openSlot returns the open function of spec's slot: it opens the board
+// first when the device needs one (a failure there is the device's open
+// error too, retried the same way).
+func (h *deviceHost) openSlot(spec device) func() (poller.Device, bool, error) {
+	return func() (poller.Device, bool, error) {
+		var b *board
+		if spec.needsBoard() {
+			var err error
+			if b, err = h.d.openBoardOnce(); err != nil {
+				return nil, false, err
+			}
 		}
-	}()
+		dev, err := spec.open(b)
+		return dev, b != nil && b.Simulated() != nil, err
+	}
+}
+
+// build prepares the set for specs without touching the running one: a
+// device whose identity is unchanged keeps its slot (and its open driver
+// and state); new and changed devices get new slots, opened when the set
+// is installed.
+func (h *deviceHost) build(specs []device) (*deviceSet, error) {
+	cur := h.current()
+	set := &deviceSet{specs: specs, keys: map[string]string{}, slots: map[string]*slot{}}
 	var entries []poller.Entry
 	for _, spec := range specs {
 		if spec.kind.sensor != nil {
 			continue
 		}
-		key := deviceKey(spec.cfg)
-		dev, ok := cur.opened[spec.cfg.Name]
+		key := identityKey(spec.cfg)
+		s, ok := cur.slots[spec.cfg.Name]
 		if !ok || cur.keys[spec.cfg.Name] != key {
-			if spec.needsBoard() && h.d.board == nil {
-				b, err := openBoard(h.d.cfg.Hardware, h.d.log.With("component", "hardware"))
-				if err != nil {
-					return nil, err
-				}
-				h.d.boardMu.Lock()
-				h.d.board = b
-				h.d.boardMu.Unlock()
-			}
-			if dev, err = spec.open(h.d.board); err != nil {
-				return nil, err
-			}
-			fresh = append(fresh, dev)
+			s = newSlot(spec, h.openSlot(spec), h.log)
+			s.changed = h.poke
+			set.fresh = append(set.fresh, s)
 		}
-		set.keys[spec.cfg.Name], set.opened[spec.cfg.Name] = key, dev
-		set.devices = append(set.devices, dev)
-		entries = append(entries, poller.Entry{Device: dev, Interval: spec.interval, Scale: spec.scale})
-		if s, ok := dev.(safer); ok {
-			set.safe = append(set.safe, s)
-		}
+		set.keys[spec.cfg.Name], set.slots[spec.cfg.Name] = key, s
+		set.devices = append(set.devices, s)
+		entries = append(entries, poller.Entry{Device: s, Interval: spec.interval, Scale: spec.scale})
 	}
+	var err error
 	if set.poller, err = poller.New(entries, h.d.sink, poller.Config{Logger: h.d.log.With("component", "poller")}); err != nil {
 		return nil, err
 	}
 	return set, nil
 }
 
+// poke has the running set's poller read name now.
+func (h *deviceHost) poke(name string) { h.current().poller.Poke(name) }
+
 // actuators are the set's devices that take commands.
 func (s *deviceSet) actuators() map[string]commands.Actuator {
 	out := map[string]commands.Actuator{}
-	for _, dev := range s.devices {
-		if a, ok := dev.(commands.Actuator); ok {
-			out[dev.Name()] = a
+	for _, sl := range s.devices {
+		if sl.isActuator() {
+			out[sl.Name()] = sl
 		}
 	}
 	return out
 }
 
-// install makes set the running one before Run starts.
+// install makes set the running one and opens its new devices; it runs
+// while nothing polls (before Run, or between two of its sets). A device
+// that does not open stays in the set, unhealthy, and is retried.
 func (h *deviceHost) install(set *deviceSet) {
 	h.mu.Lock()
 	h.cur = set
 	h.mu.Unlock()
+	for _, s := range set.fresh {
+		s.tryOpen() // the slot logs a failure; the poller retries it
+	}
 	h.d.exec.SetActuators(set.actuators())
 }
 
-// swap switches the running devices to specs: unchanged devices keep
-// running, new and changed ones are opened, and the ones left behind are
-// put in their safe state and closed. It returns what changed.
+// handOver puts the devices of old that set does not keep (removed, or
+// replaced by a changed device) in their safe state and closes them,
+// each bounded by hardware.safe_timeout. It runs before set opens its own, so a
+// changed actuator goes old safe → new opened in one step, never both
+// open.
+func (h *deviceHost) handOver(old, set *deviceSet) error {
+	var errs []error
+	for _, s := range old.devices {
+		if set.slots[s.Name()] == s {
+			continue
+		}
+		if s.hasSafe() {
+			if err := bounded(h.d.cfg.Hardware.SafeTimeoutOrDefault(), "safe state of "+s.Name(), s.Safe); err != nil {
+				h.safeFailures.Add(1)
+				h.log.Error("safe state NOT applied", "device", s.Name(), "why", "handed over by a plan", "err", err)
+				errs = append(errs, err)
+			} else {
+				h.log.Info("safe state applied", "device", s.Name(), "why", "handed over by a plan")
+			}
+		}
+		if err := bounded(h.d.cfg.Hardware.SafeTimeoutOrDefault(), "close "+s.Name(), func(context.Context) error { return s.Close() }); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// swap switches the running devices to specs: devices whose identity is
+// unchanged keep running with their new settings, the ones left behind
+// are put in their safe state and closed, then the new and changed ones
+// are opened. It returns what changed; a changed device is named with how:
+// "fan (kept open)" when only its settings changed, "fan (handed over)"
+// when the old one went to its safe state and closed and the new one
+// opened.
 func (h *deviceHost) swap(ctx context.Context, specs []device) (added, changed, removed []string, err error) {
 	old := h.current()
 	set, err := h.build(specs)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	req := swapRequest{set: set, done: make(chan struct{})}
+	req := swapRequest{set: set, done: make(chan error, 1)}
 	select {
 	case h.swaps <- req:
 	case <-ctx.Done():
-		closeAll(newIn(set, old))
-		return nil, nil, nil, ctx.Err()
+		return nil, nil, nil, ctx.Err() // nothing of set was opened
 	}
-	<-req.done
-	for name, key := range set.keys {
-		if k, ok := old.keys[name]; !ok {
+	err = <-req.done
+	for _, spec := range specs {
+		name := spec.cfg.Name
+		if spec.kind.sensor != nil {
+			continue
+		}
+		if _, ok := old.slots[name]; !ok {
 			added = append(added, name)
-		} else if k != key {
-			changed = append(changed, name)
+		} else if old.keys[name] != set.keys[name] {
+			changed = append(changed, name+" (handed over)")
+		} else if !sameSettings(old, set, name) {
+			changed = append(changed, name+" (kept open)")
 		}
 	}
-	var gone []poller.Device
-	for _, dev := range old.devices {
-		if set.opened[dev.Name()] != dev {
-			if _, ok := set.keys[dev.Name()]; !ok {
-				removed = append(removed, dev.Name())
-			}
-			gone = append(gone, dev)
+	for _, s := range old.devices {
+		if _, ok := set.slots[s.Name()]; !ok {
+			removed = append(removed, s.Name())
 		}
 	}
-	var errs []error
-	for _, dev := range gone {
-		if s, ok := dev.(safer); ok {
-			if err := s.Safe(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("safe state of %s: %w", dev.Name(), err))
-			}
-		}
-	}
-	closeAll(gone)
 	slices.Sort(added)
 	slices.Sort(changed)
 	slices.Sort(removed)
-	return added, changed, removed, errors.Join(errs...)
+	return added, changed, removed, err
 }
 
-// newIn lists the devices of set that old does not have open.
-func newIn(set, old *deviceSet) []poller.Device {
-	var out []poller.Device
-	for _, dev := range set.devices {
-		if old.opened[dev.Name()] != dev {
-			out = append(out, dev)
+// sameSettings reports whether name's full configuration is the same in
+// both sets.
+func sameSettings(a, b *deviceSet, name string) bool {
+	key := func(s *deviceSet) string {
+		for _, spec := range s.specs {
+			if spec.cfg.Name == name {
+				return deviceKey(spec.cfg)
+			}
 		}
+		return ""
 	}
-	return out
+	return key(a) == key(b)
 }
 
-func closeAll(devs []poller.Device) {
-	for _, dev := range devs {
-		if c, ok := dev.(io.Closer); ok {
-			c.Close()
+// safeAll puts every open device of the running set in its safe state,
+// each bounded by limit, and reports the ones that did not get there. It
+// is the last word on every exit path, whatever state the stages are in.
+func (h *deviceHost) safeAll(limit time.Duration, why string) error {
+	var errs []error
+	for _, s := range h.current().devices {
+		if !s.hasSafe() {
+			continue
+		}
+		start := time.Now()
+		if err := bounded(limit, "safe state of "+s.Name(), s.Safe); err != nil {
+			h.safeFailures.Add(1)
+			h.log.Error("safe state NOT applied", "device", s.Name(), "why", why, "err", err)
+			errs = append(errs, err)
+			continue
+		}
+		h.log.Info("safe state applied", "device", s.Name(), "why", why, "took", time.Since(start).Round(time.Microsecond))
+	}
+	return errors.Join(errs...)
+}
+
+// closeAll closes every device of the running set, each bounded by limit.
+func (h *deviceHost) closeAll(limit time.Duration) error {
+	var errs []error
+	for _, s := range h.current().devices {
+		if err := bounded(limit, "close "+s.Name(), func(context.Context) error { return s.Close() }); err != nil {
+			errs = append(errs, err)
 		}
 	}
+	return errors.Join(errs...)
+}
+
+// goSafely runs f in a goroutine and sends its result, or a panic turned
+// into an error, on done.
+func goSafely(done chan<- error, what string, f func() error) {
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- fmt.Errorf("%s: panic: %v\n%s", what, p, debug.Stack())
+			}
+		}()
+		done <- f()
+	}()
 }
 
 // Run polls the current set (and runs the devices with loops of their
@@ -205,12 +290,10 @@ func (h *deviceHost) Run(ctx context.Context) error {
 		sctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, len(set.devices)+1)
 		n := 1
-		go func() { done <- set.poller.Run(sctx) }()
-		for _, dev := range set.devices {
-			if r, ok := dev.(runner); ok {
-				n++
-				go func() { done <- r.Run(sctx) }()
-			}
+		goSafely(done, "poller", func() error { return set.poller.Run(sctx) })
+		for _, s := range set.devices {
+			n++
+			goSafely(done, "device "+s.Name(), func() error { return s.Run(sctx) })
 		}
 		wait := func() {
 			cancel()
@@ -231,8 +314,9 @@ func (h *deviceHost) Run(ctx context.Context) error {
 			return fmt.Errorf("devices: %w", err)
 		case req := <-h.swaps:
 			wait()
+			err := h.handOver(set, req.set)
 			h.install(req.set)
-			close(req.done)
+			req.done <- err
 		}
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"regexp"
 	"slices"
 	"strings"
@@ -40,6 +41,9 @@ type deviceKind struct {
 	// sensor, instead of open, builds a device that is not polled: its
 	// readings arrive on the local MQTT broker.
 	sensor func(d DeviceConfig, options any) (*mqttsensor.Sensor, error)
+	// actuator: the kind takes commands (and has a safe state), so a
+	// device of it is listed for commands even while it is not open.
+	actuator bool
 }
 
 // connection is a set of the ways a device kind attaches to hardware.
@@ -106,9 +110,10 @@ func builtinKinds() map[string]deviceKind {
 			},
 		},
 		"gpio-out": {
-			help:    "a relay or LED; commands set on/off; safe_state applied at start and stop (options: safe_state, active_low)",
-			conn:    connPin,
-			options: checkedOptions[gpioout.Config],
+			help:     "a relay or LED; commands set on/off; safe_state applied at start and stop (options: safe_state, active_low)",
+			conn:     connPin,
+			actuator: true,
+			options:  checkedOptions[gpioout.Config],
 			open: func(d DeviceConfig, opts any, hw *board) (poller.Device, error) {
 				p, err := hw.Pin(d.Pin)
 				if err != nil {
@@ -118,9 +123,10 @@ func builtinKinds() map[string]deviceKind {
 			},
 		},
 		"pwm": {
-			help:    "a PWM output; commands set the duty cycle (options: frequency, min_duty, max_duty, safe_duty)",
-			conn:    connPin,
-			options: checkedOptions[pwm.Config],
+			help:     "a PWM output; commands set the duty cycle (options: frequency, min_duty, max_duty, safe_duty)",
+			conn:     connPin,
+			actuator: true,
+			options:  checkedOptions[pwm.Config],
 			open: func(d DeviceConfig, opts any, hw *board) (poller.Device, error) {
 				p, err := hw.Pin(d.Pin)
 				if err != nil {
@@ -139,13 +145,15 @@ func builtinKinds() map[string]deviceKind {
 					if err != nil {
 						return nil, err
 					}
-					return bme280.NewSPI(d.Name, port, opts.(bme280.Config), nil)
+					dev, err := bme280.NewSPI(d.Name, port, opts.(bme280.Config), nil)
+					return closeOnError(port, dev, err)
 				}
 				bus, err := hw.I2C(d.Bus)
 				if err != nil {
 					return nil, err
 				}
-				return bme280.NewI2C(d.Name, bus, d.Address, opts.(bme280.Config), nil)
+				dev, err := bme280.NewI2C(d.Name, bus, d.Address, opts.(bme280.Config), nil)
+				return closeOnError(bus, dev, err)
 			},
 		},
 		"ads1115": {
@@ -157,7 +165,8 @@ func builtinKinds() map[string]deviceKind {
 				if err != nil {
 					return nil, err
 				}
-				return ads1115.New(d.Name, bus, d.Address, opts.(ads1115.Config), nil)
+				dev, err := ads1115.New(d.Name, bus, d.Address, opts.(ads1115.Config), nil)
+				return closeOnError(bus, dev, err)
 			},
 		},
 		"mcp3008": {
@@ -169,7 +178,8 @@ func builtinKinds() map[string]deviceKind {
 				if err != nil {
 					return nil, err
 				}
-				return mcp3008.New(d.Name, port, opts.(mcp3008.Config), nil)
+				dev, err := mcp3008.New(d.Name, port, opts.(mcp3008.Config), nil)
+				return closeOnError(port, dev, err)
 			},
 		},
 		"sht3x": {
@@ -181,10 +191,22 @@ func builtinKinds() map[string]deviceKind {
 				if err != nil {
 					return nil, err
 				}
-				return sht3x.New(d.Name, bus, d.Address, opts.(sht3x.Config), nil)
+				dev, err := sht3x.New(d.Name, bus, d.Address, opts.(sht3x.Config), nil)
+				return closeOnError(bus, dev, err)
 			},
 		},
 	}
+}
+
+// closeOnError closes the bus handle c when the driver built on it failed
+// to start, so a device retried every back-off does not leak a file
+// descriptor per attempt.
+func closeOnError[D poller.Device](c io.Closer, dev D, err error) (poller.Device, error) {
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return dev, nil
 }
 
 var (

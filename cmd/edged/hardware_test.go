@@ -88,6 +88,14 @@ devices:
 		if !found {
 			t.Errorf("%s = %v %s at %s is none of the last %d values the chip measured", c.series, got.value, got.unit, got.ts.Format(time.StampMicro), len(measured))
 		}
+		if !got.simulated {
+			t.Errorf("%s: a reading from the simulated board reached the cloud without \"simulated\": true", c.series)
+		}
+	}
+	for _, ds := range d.statusDoc().Devices {
+		if !ds.Simulated && ds.Reads > 0 {
+			t.Errorf("status: device %s on the simulated board is not marked simulated: %+v", ds.Name, ds)
+		}
 	}
 	cl.waitFor("door edges", func() bool { return len(cl.values["door/level"]) > 0 && len(cl.values["door/edges"]) > 0 })
 
@@ -115,7 +123,7 @@ devices:
 		t.Fatal("the relay is not in its safe state (off) at start")
 	}
 	send("fan", `{"id":"c1","action":"set","value":"on"}`)
-	if r := result("c1"); r != `{"id":"c1","ok":true}` {
+	if r := result("c1"); r != `{"id":"c1","ok":true,"state":"on"}` {
 		t.Fatalf("c1: %s", r)
 	}
 	if relay.Level() != gpio.High {
@@ -126,7 +134,7 @@ devices:
 	delete(cl.results, "c1")
 	cl.mu.Unlock()
 	send("fan", `{"id":"c1","action":"set","value":"off"}`) // a redelivery of c1
-	if r := result("c1"); r != `{"id":"c1","ok":true}` {
+	if r := result("c1"); r != `{"id":"c1","ok":true,"state":"on","duplicate":true}` {
 		t.Fatalf("redelivered c1: %s", r)
 	}
 	if relay.Level() != gpio.High || len(relay.History()) != changes {
@@ -137,7 +145,7 @@ devices:
 		t.Fatalf("out-of-range duty: %s", r)
 	}
 	send("speed", `{"id":"c3","action":"set","value":0.25}`)
-	if r := result("c3"); r != `{"id":"c3","ok":true}` {
+	if r := result("c3"); r != `{"id":"c3","ok":true,"state":"duty 0.25 at 25kHz"}` {
 		t.Fatalf("c3: %s", r)
 	}
 	pwmPin, _ := board.Pin("GPIO18")
@@ -158,11 +166,25 @@ devices:
 	if code := run(t.Context(), []string{"device", "set", "--api=http://" + d.api.Addr(), "--token-file=" + filepath.Join(dir, "api.token"), "fan", "off"}, &out, &errb); code != 0 || relay.Level() != gpio.Low {
 		t.Fatalf("edged device set fan off: exit %d, %s%s, relay %v", code, out.String(), errb.String(), relay.Level())
 	}
+	if !strings.HasPrefix(out.String(), "fan: off (id cli-") {
+		t.Fatalf("edged device set fan off printed %q, want what the relay did", out.String())
+	}
+	// The same id again with another value: nothing happens, and the CLI
+	// says so instead of echoing the request.
+	for _, v := range []string{"on", "off"} {
+		out.Reset()
+		if code := run(t.Context(), []string{"device", "set", "--api=http://" + d.api.Addr(), "--token-file=" + filepath.Join(dir, "api.token"), "--id", "abc", "fan", v}, &out, &errb); code != 0 {
+			t.Fatalf("edged device set --id abc fan %s: exit %d %s", v, code, errb.String())
+		}
+	}
+	if want := "fan: on (id abc) (id abc ran before: nothing was done now; this is its first result)\n"; out.String() != want || relay.Level() != gpio.High {
+		t.Fatalf("repeated id printed %q (relay %v), want %q", out.String(), relay.Level(), want)
+	}
 	if code := run(t.Context(), []string{"device", "set", "--api=http://" + d.api.Addr(), "--token-file=" + filepath.Join(dir, "api.token"), "speed", "2"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "out of range") {
 		t.Fatalf("edged device set speed 2: exit %d, %s", code, errb.String())
 	}
 	send("fan", `{"id":"c5","action":"set","value":true}`)
-	if r := result("c5"); r != `{"id":"c5","ok":true}` || relay.Level() != gpio.High {
+	if r := result("c5"); r != `{"id":"c5","ok":true,"state":"on"}` || relay.Level() != gpio.High {
 		t.Fatalf("c5: %s", r)
 	}
 

@@ -42,7 +42,8 @@ func (s *republishSink) Append(ctx context.Context, rs []reading.Reading) error 
 	return nil
 }
 
-// localPayload is one reading as JSON: {"value":21.5,"unit":"C","time":"…","seq":7}.
+// localPayload is one reading as JSON: {"value":21.5,"unit":"C","time":"…","seq":7},
+// with ,"simulated":true for a reading from a simulated chip or source.
 func localPayload(b []byte, r reading.Reading) []byte {
 	b = append(b, `{"value":`...)
 	b = strconv.AppendFloat(b, r.Value, 'g', -1, 64)
@@ -52,5 +53,8 @@ func localPayload(b []byte, r reading.Reading) []byte {
 	b = r.Time.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","seq":`...)
 	b = strconv.AppendUint(b, r.Seq, 10)
+	if r.Simulated {
+		b = append(b, `,"simulated":true`...)
+	}
 	return append(b, '}')
 }

@@ -5,9 +5,11 @@ import (
 	"time"
 
 	"edged/internal/lasterr"
+	"edged/runtime/commands"
 	"edged/runtime/ingest"
 	"edged/runtime/supervisor"
 	"edged/sync/broker"
+	"edged/sync/cmdstore"
 	"edged/sync/outbox"
 )
 
@@ -20,12 +22,15 @@ type statusDoc struct {
 	Board string `json:"board"`
 	// Plan is the orchestration plan applied; version 0 and state none
 	// until plans land.
-	Plan     planStatus     `json:"plan"`
-	UptimeS  float64        `json:"uptime_s"`
-	Cloud    cloudStatus    `json:"cloud"`
-	Outbox   outboxStatus   `json:"outbox"`
-	Devices  []deviceStatus `json:"devices"`
-	Commands any            `json:"commands"`
+	Plan    planStatus     `json:"plan"`
+	UptimeS float64        `json:"uptime_s"`
+	Cloud   cloudStatus    `json:"cloud"`
+	Outbox  outboxStatus   `json:"outbox"`
+	Devices []deviceStatus `json:"devices"`
+	// SafeStateFailures counts actuator safe states that failed or
+	// overran hardware.safe_timeout (plan handovers; stops are logged).
+	SafeStateFailures int64 `json:"safe_state_failures"`
+	Commands          any   `json:"commands"`
 	// Services are the plugin services with state, budget and use.
 	Services []supervisor.Status `json:"services"`
 	// LocalMQTT is the local broker and the sensors that publish to it.
@@ -119,8 +124,11 @@ type outboxStatus struct {
 }
 
 type deviceStatus struct {
-	Name        string       `json:"name"`
-	Healthy     bool         `json:"healthy"`
+	Name    string `json:"name"`
+	Healthy bool   `json:"healthy"`
+	// Simulated: the device's readings come from a simulated chip or
+	// source, never from hardware.
+	Simulated   bool         `json:"simulated,omitempty"`
 	Reads       int64        `json:"reads"`
 	Errors      int64        `json:"errors"`
 	Stored      int64        `json:"stored"`
@@ -135,6 +143,8 @@ type lastReading struct {
 	Unit   string    `json:"unit"`
 	Time   time.Time `json:"ts"`
 	Seq    uint64    `json:"seq"`
+	// Simulated marks a reading from a simulated chip or source.
+	Simulated bool `json:"simulated,omitempty"`
 }
 
 // status builds the status document from the parts' counters.
@@ -146,7 +156,7 @@ func (d *daemon) statusDoc() statusDoc {
 		UptimeS: time.Since(time.Unix(0, d.start.Load())).Round(time.Millisecond).Seconds(),
 		Outbox: outboxStatus{Readings: st.Depth, Bytes: st.Bytes, Dropped: st.Dropped, AppendErrors: st.AppendErrors, NextSeq: st.NextSeq,
 			Epoch: st.Epoch, Recovered: d.outbox.Recovery(), Failed: st.Failed},
-		Devices: []deviceStatus{}, Commands: d.exec.Stats(), Board: d.boardName(), Plan: d.planStatus()}
+		Devices: []deviceStatus{}, Commands: d.commandStatus(), SafeStateFailures: d.devs.safeFailures.Load(), Board: d.boardName(), Plan: d.planStatus()}
 	if !st.Oldest.IsZero() {
 		doc.Outbox.OldestAgeS = time.Since(st.Oldest).Round(time.Millisecond).Seconds()
 	}
@@ -162,9 +172,9 @@ func (d *daemon) statusDoc() statusDoc {
 		doc.Services = d.sup.Status()
 	}
 	for _, ds := range d.devs.current().poller.Stats() {
-		s := deviceStatus{Name: ds.Name, Healthy: ds.Healthy, Reads: ds.Reads, Errors: ds.ReadErrors + ds.AppendErrors, Stored: ds.Stored, LastError: ds.LastError, LastErrorAt: ds.LastErrorAt}
+		s := deviceStatus{Name: ds.Name, Healthy: ds.Healthy, Simulated: ds.Simulated, Reads: ds.Reads, Errors: ds.ReadErrors + ds.AppendErrors, Stored: ds.Stored, LastError: ds.LastError, LastErrorAt: ds.LastErrorAt}
 		if ds.Last.Device != "" {
-			s.LastValue = &lastReading{Metric: ds.Last.Metric, Value: ds.Last.Value, Unit: ds.Last.Unit, Time: ds.Last.Time, Seq: ds.Last.Seq}
+			s.LastValue = &lastReading{Metric: ds.Last.Metric, Value: ds.Last.Value, Unit: ds.Last.Unit, Time: ds.Last.Time, Seq: ds.Last.Seq, Simulated: ds.Last.Simulated}
 		}
 		doc.Devices = append(doc.Devices, s)
 	}
@@ -190,6 +200,20 @@ func (d *daemon) localStatus() localMQTTStatus {
 			Readings: st.Readings, Malformed: st.Malformed, ByDevice: st.MalformedByDevice})
 	}
 	return ls
+}
+
+// commandStatus is the executor's counters (TimedOut, Expired and
+// MemoryErrors among them) and what the run-once memory holds and forgot.
+func (d *daemon) commandStatus() any {
+	st := struct {
+		commands.Stats
+		Memory *cmdstore.Stats `json:"memory,omitempty"`
+	}{Stats: d.exec.Stats()}
+	if d.cmdMem != nil {
+		ms := d.cmdMem.Stats()
+		st.Memory = &ms
+	}
+	return st
 }
 
 // boardName says which hardware the devices use.

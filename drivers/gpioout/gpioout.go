@@ -106,6 +106,17 @@ func (d *Device) Safe(ctx context.Context) error {
 	return d.apply(op, d.safe)
 }
 
+// State describes the output now, for a command's result: "on", "off",
+// or "unknown (…)" after a failed change.
+func (d *Device) State() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.known {
+		return fmt.Sprintf("unknown (%v)", d.err)
+	}
+	return onOff(d.on)
+}
+
 // Read appends the output's state as metric "state" (1 on, 0 off) to dst.
 // It fails while the state is unknown after a failed change.
 func (d *Device) Read(_ context.Context, dst []reading.Reading) ([]reading.Reading, error) {

@@ -70,3 +70,18 @@ func TestAgainstSim(t *testing.T) {
 		})
 	}
 }
+
+// TestStateSaysWhatThePinDoes: State follows the output, for command
+// results.
+func TestStateSaysWhatThePinDoes(t *testing.T) {
+	d, err := New("fan", simPin(t), Config{SafeState: "off"}, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.State(); got != "off" {
+		t.Fatalf("after New: %q", got)
+	}
+	if err := d.Do(context.Background(), ActionSet, "on"); err != nil || d.State() != "on" {
+		t.Fatalf("after set on: %v %q", err, d.State())
+	}
+}

@@ -25,6 +25,21 @@ type Config struct {
 	// Channels are the inputs to read, in order; none means ch0–ch7
 	// single-ended, in volts.
 	Channels []Channel `yaml:"channels"`
+	// Check, when set, is an input wired to a known voltage (VREF, or a
+	// divider from it), converted at open and before every read: outside
+	// Min–Max the chip is taken for absent. Without it an absent MCP3008
+	// cannot be told from inputs at 0 V: a Raspberry Pi's MISO is pulled
+	// low, so every code reads 0 and the null bit looks right.
+	Check *Check `yaml:"check"`
+}
+
+// Check is the presence check: an input and the volts it must read.
+type Check struct {
+	// Input is ch0–ch7 or a pair, as for channels.
+	Input string `yaml:"input"`
+	// Min and Max bound the volts the input reads when the chip is there.
+	Min float64 `yaml:"min"`
+	Max float64 `yaml:"max"`
 }
 
 // Channel is one input read on every Read.
@@ -53,6 +68,21 @@ const inputHint = "ch0–ch7 or a pair ch0-ch1, ch1-ch0, ch2-ch3, ch3-ch2, ch4-c
 func (c Config) Validate() error {
 	if c.Vref != 0 && !(c.Vref >= 0.25 && c.Vref <= 5.5) { // NaN fails too
 		return fmt.Errorf("options.vref: %g is not a reference voltage, use 0.25–5.5 volts such as 3.3", c.Vref)
+	}
+	if k := c.Check; k != nil {
+		vref := c.Vref
+		if vref == 0 {
+			vref = 3.3
+		}
+		if _, ok := inputs[k.Input]; !ok {
+			return fmt.Errorf("options.check.input: %q is not an input, use %s", k.Input, inputHint)
+		}
+		if !(k.Min >= 0 && k.Min < k.Max && k.Max <= vref) {
+			return fmt.Errorf("options.check: min %g and max %g must satisfy 0 <= min < max <= vref (%g V), e.g. {input: ch7, min: 3.0, max: 3.4} for ch7 tied to VREF", k.Min, k.Max, vref)
+		}
+		if k.Min == 0 {
+			return fmt.Errorf("options.check.min: 0 V is what an absent chip reads: wire the check input to a voltage above 0 and set min above 0")
+		}
 	}
 	metrics := map[string]int{}
 	for i, ch := range c.channels() {
@@ -102,6 +132,7 @@ type Device struct {
 	port     string // for errors
 	vref     float64
 	channels []channel
+	check    *Check
 	now      func() time.Time
 
 	mu   sync.Mutex
@@ -109,8 +140,9 @@ type Device struct {
 }
 
 // New connects to the chip on port (mode 0, 8 bits, Speed) and returns the
-// device. It does no conversion: the MCP3008 has nothing to probe. now may
-// be nil (time.Now).
+// device. With cfg.Check it converts the check input and fails if the
+// chip does not answer with the voltage expected; without, the MCP3008 has
+// nothing to probe. now may be nil (time.Now).
 func New(name string, port spi.Port, cfg Config, now func() time.Time) (*Device, error) {
 	if name == "" {
 		return nil, errors.New("mcp3008: device needs a name")
@@ -127,7 +159,7 @@ func New(name string, port spi.Port, cfg Config, now func() time.Time) (*Device,
 	if now == nil {
 		now = time.Now
 	}
-	d := &Device{name: name, port: port.String(), vref: cfg.Vref, now: now}
+	d := &Device{name: name, port: port.String(), vref: cfg.Vref, check: cfg.Check, now: now}
 	for _, ch := range cfg.channels() {
 		d.channels = append(d.channels, channel{cfg: inputs[ch.Input], metric: ch.metric(), scale: ch.Scale})
 	}
@@ -136,7 +168,27 @@ func New(name string, port spi.Port, cfg Config, now func() time.Time) (*Device,
 		return nil, fmt.Errorf("mcp3008 %s (%s): connect: %w", name, d.port, err)
 	}
 	d.conn = c
+	if err := d.present(); err != nil {
+		return nil, fmt.Errorf("mcp3008 %s (%s): %w", name, d.port, err)
+	}
 	return d, nil
+}
+
+// present runs the presence check, if configured. Call with d.mu held (or
+// before d is shared).
+func (d *Device) present() error {
+	k := d.check
+	if k == nil {
+		return nil
+	}
+	code, err := d.convert(inputs[k.Input])
+	if err != nil {
+		return fmt.Errorf("check %s: %w", k.Input, err)
+	}
+	if v := float64(code) * d.vref / 1024; v < k.Min || v > k.Max {
+		return fmt.Errorf("check %s reads %.3g V, it is wired to read %g–%g V: the chip is absent, unpowered or not on this chip select", k.Input, v, k.Min, k.Max)
+	}
+	return nil
 }
 
 // Name is the device's configured name.
@@ -149,6 +201,9 @@ func (d *Device) Read(ctx context.Context, dst []reading.Reading) ([]reading.Rea
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	n := len(dst)
+	if err := d.present(); err != nil {
+		return dst, fmt.Errorf("mcp3008 %s (%s): %w", d.name, d.port, err)
+	}
 	for _, ch := range d.channels {
 		if err := ctx.Err(); err != nil {
 			return dst[:n], d.wrap(ch, err)

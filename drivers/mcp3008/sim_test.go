@@ -141,3 +141,51 @@ func TestSimFaults(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckInputDetectsAnAbsentChip: with ch7 tied to VREF and
+// options.check on it, an absent chip (MISO low: every code 0) fails at
+// open and on every read, instead of reading 0 V as healthy; plugged in,
+// it reads.
+func TestCheckInputDetectsAnAbsentChip(t *testing.T) {
+	board, err := sim.New(sim.Config{Chips: []sim.ChipConfig{{Kind: sim.KindMCP3008, Bus: "spi0.0", Absent: true,
+		Signals: map[string]sim.Signal{"ch7": {Waveform: "constant", Min: 3.3}}}}}, sim.WithClock(clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, _ := board.SPI("spi0.0")
+	chip, _ := board.Chip("spi0.0", 0)
+	cfg := Config{Channels: []Channel{{Input: "ch0"}}, Check: &Check{Input: "ch7", Min: 3.0, Max: 3.3}}
+	if _, err := New("tank", port, cfg, clock); err == nil ||
+		err.Error() != "mcp3008 tank (spi0.0): check ch7 reads 0 V, it is wired to read 3–3.3 V: the chip is absent, unpowered or not on this chip select" {
+		t.Fatalf("New with the chip absent: %v", err)
+	}
+	chip.SetAbsent(false)
+	port, _ = board.SPI("spi0.0") // a port handle connects once
+	d, err := New("tank", port, cfg, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs, err := d.Read(context.Background(), nil); err != nil || len(rs) != 1 {
+		t.Fatalf("Read = %v, %v", rs, err)
+	}
+	chip.SetAbsent(true)
+	if rs, err := d.Read(context.Background(), nil); err == nil || len(rs) != 0 || !strings.Contains(err.Error(), "check ch7 reads 0 V") {
+		t.Fatalf("Read with the chip unplugged = %v, %v", rs, err)
+	}
+}
+
+func TestCheckValidation(t *testing.T) {
+	for _, tc := range []struct {
+		check Check
+		want  string
+	}{
+		{Check{Input: "ch9", Min: 3, Max: 3.3}, `options.check.input: "ch9" is not an input`},
+		{Check{Input: "ch7", Min: 3.3, Max: 3}, "options.check: min 3.3 and max 3 must satisfy"},
+		{Check{Input: "ch7", Min: 3, Max: 5}, "options.check: min 3 and max 5 must satisfy"},
+		{Check{Input: "ch7", Min: 0, Max: 1}, "options.check.min: 0 V is what an absent chip reads"},
+	} {
+		if err := (Config{Check: &tc.check}).Validate(); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.check, err, tc.want)
+		}
+	}
+}

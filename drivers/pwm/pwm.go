@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -123,6 +124,17 @@ func (d *Device) Safe(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.apply(op, d.safe, d.freq)
+}
+
+// State describes the output now, for a command's result: "duty 0.25 at
+// 25kHz", or "unknown (…)" after a failed change.
+func (d *Device) State() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.known {
+		return fmt.Sprintf("unknown (%v)", d.err)
+	}
+	return fmt.Sprintf("duty %s at %s", strconv.FormatFloat(d.duty, 'g', 6, 64), d.freq)
 }
 
 // Read appends the duty as metric "duty" (0 to 1) to dst. It fails while

@@ -58,3 +58,23 @@ func TestAgainstSim(t *testing.T) {
 		t.Fatalf("Read = %v, %v", rs, err)
 	}
 }
+
+// TestStateSaysTheDutyAndFrequency: State follows the output, for command
+// results.
+func TestStateSaysTheDutyAndFrequency(t *testing.T) {
+	board, err := sim.New(sim.Config{Pins: []sim.PinConfig{{Name: "GPIO18"}}}, sim.WithClock(clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := board.Pin("GPIO18")
+	d, err := New("fan", p, Config{Frequency: Frequency(25 * physic.KiloHertz)}, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Do(context.Background(), ActionSet, 0.25); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.State(); got != "duty 0.25 at 25kHz" {
+		t.Fatalf("State() = %q", got)
+	}
+}

@@ -67,6 +67,10 @@ func New(name string, cfg Config, now func() time.Time) (*Device, error) {
 // Name is the device's configured name.
 func (d *Device) Name() string { return d.name }
 
+// Simulated reports true: a waveform source's readings are simulated, and
+// the poller marks them so.
+func (d *Device) Simulated() bool { return true }
+
 // Read appends the reading for this instant to dst and returns it. It never
 // fails; the error is there to satisfy the poller's device contract.
 func (d *Device) Read(_ context.Context, dst []reading.Reading) ([]reading.Reading, error) {

@@ -45,7 +45,9 @@ func adsFSR(pga uint16) float64 {
 // floor(V × 32768 / FSR) clamped to −32768…32767.
 //
 // A single-shot conversion samples the inputs at the instant OS is written
-// and completes at once, so OS reads 1 straight after; in continuous mode
+// and completes at once, so OS reads 1 straight after (with timing typical
+// it completes after 1/data rate on the board clock: OS reads 0 and the
+// conversion register keeps the previous result until then); in continuous mode
 // the conversion register follows the inputs at the instant it is read. A
 // general call reset (0x06 to address 0x00) restores the power-on state.
 type ADS1115 struct {
@@ -57,6 +59,10 @@ type ADS1115 struct {
 	config  uint16
 	lo, hi  uint16
 	conv    int16
+	// A single-shot conversion in progress (timing typical).
+	busy      bool
+	busyUntil time.Time
+	next      int16
 }
 
 func newADS1115(in Inputs) *ADS1115 {
@@ -70,6 +76,17 @@ func (d *ADS1115) Kind() string { return KindADS1115 }
 
 func (d *ADS1115) reset() {
 	d.pointer, d.config, d.lo, d.hi, d.conv = adsConversion, adsConfigReset, 0x8000, 0x7FFF, 0
+	d.busy = false
+}
+
+// adsRates are the data rates of config bits 7–5, in samples per second.
+var adsRates = [8]int{8, 16, 32, 64, 128, 250, 475, 860}
+
+// settle completes a conversion whose time has come. Call with d.mu held.
+func (d *ADS1115) settle(now time.Time) {
+	if d.busy && !now.Before(d.busyUntil) {
+		d.conv, d.busy = d.next, false
+	}
 }
 
 func (d *ADS1115) generalCall(w []byte) {
@@ -103,7 +120,13 @@ func (d *ADS1115) write(reg byte, v uint16) {
 	case adsConfig:
 		d.config = v &^ adsOS
 		if v&adsModeSingle != 0 && v&adsOS != 0 {
-			d.conv = d.convert(d.now())
+			now := d.now()
+			if !d.typical {
+				d.conv = d.convert(now)
+				break
+			}
+			d.next, d.busy = d.convert(now), true
+			d.busyUntil = now.Add(time.Second / time.Duration(adsRates[v>>5&7]))
 		}
 	case adsLoThresh:
 		d.lo = v
@@ -113,9 +136,10 @@ func (d *ADS1115) write(reg byte, v uint16) {
 }
 
 func (d *ADS1115) read(reg byte) uint16 {
+	d.settle(d.now())
 	switch reg {
 	case adsConfig:
-		if d.config&adsModeSingle != 0 {
+		if d.config&adsModeSingle != 0 && !d.busy {
 			return d.config | adsOS
 		}
 		return d.config

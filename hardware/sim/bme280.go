@@ -33,7 +33,11 @@ const (
 //
 // Forced mode measures at the instant ctrl_meas is written and returns to
 // sleep; normal mode measures at the instant the data registers are read.
-// Measurements complete at once, so status reads 0. Oversampling sets the
+// Measurements complete at once, so status reads 0; with timing typical a
+// forced measurement takes the datasheet's typical time (1 ms + 2 ms per
+// temperature sample + 2 ms + 0.5 ms per pressure and per humidity
+// sample, appendix B) on the board clock, status bit 3 (measuring) reads 1
+// and the data registers keep the previous result until it is done. Oversampling sets the
 // resolution (16 + osrs − 1 bits, 20 with the IIR filter on), 0 skips a
 // quantity (0x80000, or 0x8000 for humidity), and ctrl_hum takes effect at
 // the next ctrl_meas write. The IIR filter itself is not modelled, and
@@ -51,6 +55,41 @@ type BME280 struct {
 	regs    [256]byte
 	pointer byte // I²C register address for reads
 	osrsH   byte // ctrl_hum as latched by the last ctrl_meas write
+	// A forced measurement in progress (timing typical): its data
+	// registers, published at doneAt.
+	measuring bool
+	doneAt    time.Time
+	next      [bmeDataEnd - bmeData + 1]byte
+}
+
+// bmeSamples is the number of samples of an osrs setting (0: skipped).
+var bmeSamples = [8]int{0, 1, 2, 4, 8, 16, 16, 16}
+
+// typicalTime is the typical duration of a forced measurement with the
+// current oversampling (datasheet appendix B).
+func (d *BME280) typicalTime() time.Duration {
+	meas := d.regs[bmeCtrlMeas]
+	us := 1000 + 2000*bmeSamples[meas>>5]
+	if n := bmeSamples[meas>>2&7]; n > 0 {
+		us += 2000*n + 500
+	}
+	if n := bmeSamples[d.osrsH&7]; n > 0 {
+		us += 2000*n + 500
+	}
+	return time.Duration(us) * time.Microsecond
+}
+
+// settle publishes a forced measurement whose time has come and sets the
+// measuring bit. Call with d.mu held.
+func (d *BME280) settle(now time.Time) {
+	if d.measuring && !now.Before(d.doneAt) {
+		copy(d.regs[bmeData:bmeDataEnd+1], d.next[:])
+		d.measuring = false
+	}
+	d.regs[bmeStatus] = 0
+	if d.measuring {
+		d.regs[bmeStatus] = 0x08
+	}
 }
 
 func newBME280(in Inputs) *BME280 {
@@ -72,6 +111,7 @@ func (d *BME280) reset() {
 	d.regs[bmeData+3] = 0x80 // temp_msb
 	d.regs[bmeData+6] = 0x80 // hum_msb
 	d.osrsH = 0
+	d.measuring = false
 }
 
 func (d *BME280) i2cTx(w, r []byte) error {
@@ -111,6 +151,7 @@ func (d *BME280) read(reg byte, r []byte) {
 	if len(r) == 0 {
 		return
 	}
+	d.settle(d.now())
 	end := int(reg) + len(r)
 	if d.regs[bmeCtrlMeas]&3 == modeNormal && end > bmeData && int(reg) <= bmeDataEnd {
 		d.measure(d.now())
@@ -133,7 +174,18 @@ func (d *BME280) write(reg, v byte) {
 		d.osrsH = d.regs[bmeCtrlHum]
 		switch v & 3 {
 		case 1, 2: // forced: one measurement, then sleep
-			d.measure(d.now())
+			now := d.now()
+			if d.typical {
+				old := d.regs[bmeData : bmeDataEnd+1]
+				var keep [len(d.next)]byte
+				copy(keep[:], old)
+				d.measure(now)
+				copy(d.next[:], old)
+				copy(old, keep[:])
+				d.measuring, d.doneAt = true, now.Add(d.typicalTime())
+			} else {
+				d.measure(now)
+			}
 			d.regs[bmeCtrlMeas] = v &^ 3
 		case modeNormal:
 			d.measure(d.now())

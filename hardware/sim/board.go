@@ -103,7 +103,7 @@ func (b *Board) addChip(i int, c ChipConfig) error {
 	for j, q := range k.signals {
 		names[j] = q.name
 	}
-	in := Inputs{now: b.now, names: names, waves: waves, hist: &history{}}
+	in := Inputs{now: b.now, names: names, waves: waves, hist: &history{}, typical: c.Timing == TimingTypical}
 	var chip device
 	switch c.Kind {
 	case KindBME280:
@@ -124,6 +124,7 @@ func (b *Board) addChip(i int, c ChipConfig) error {
 		}
 		b.i2c[c.Bus].chips[c.Address] = chip.(i2cDevice)
 	}
+	chip.SetAbsent(c.Absent)
 	b.chips = append(b.chips, chip)
 	return nil
 }

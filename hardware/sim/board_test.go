@@ -197,3 +197,21 @@ func TestConcurrentUse(t *testing.T) {
 	})
 	wg.Wait()
 }
+
+// TestChipAbsentAtStart: a chip configured absent does not acknowledge
+// until it is plugged in.
+func TestChipAbsentAtStart(t *testing.T) {
+	b, _ := newBoard(t, Config{Chips: []ChipConfig{{Kind: KindBME280, Address: 0x77, Absent: true}}})
+	bus := mustI2C(t, b, "i2c1")
+	if err := bus.Tx(0x77, []byte{0xD0}, make([]byte, 1)); !errors.Is(err, ErrNACK) {
+		t.Fatalf("absent chip answered: %v", err)
+	}
+	chip, err := b.Chip("i2c1", 0x77)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chip.SetAbsent(false)
+	if id := tx(t, bus, 0x77, []byte{0xD0}, 1); id[0] != 0x60 {
+		t.Fatalf("chip id %#x after plugging in, want 0x60", id[0])
+	}
+}

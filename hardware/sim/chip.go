@@ -107,10 +107,11 @@ type spiDevice interface {
 // evaluated at the board clock. Every chip model embeds one, which gives it
 // Value and Quantities.
 type Inputs struct {
-	now   func() time.Time
-	names []string
-	waves map[string]*waveform.Wave
-	hist  *history
+	now     func() time.Time
+	names   []string
+	waves   map[string]*waveform.Wave
+	typical bool // conversions take their typical time (ChipConfig.Timing)
+	hist    *history
 }
 
 // Sample is one value a chip model measured: the quantity's value at T.

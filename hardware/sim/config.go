@@ -39,7 +39,24 @@ type ChipConfig struct {
 	// ch0–ch3 and mcp3008 ch0–ch7 (volts). A signal left out follows the
 	// kind's default waveform, seeded with the chip's index.
 	Signals map[string]Signal `yaml:"signals"`
+	// Absent starts the chip unplugged (Chip.SetAbsent(true)): an I²C
+	// chip does not acknowledge, an SPI chip leaves MISO low. Tests plug
+	// it in with SetAbsent(false).
+	Absent bool `yaml:"absent"`
+	// Timing is instant (default: a conversion is done when it starts) or
+	// typical: single-shot conversions take the datasheet's typical time on
+	// the board clock, with the status bits that say so (BME280 status
+	// measuring, ADS1115 config OS, an SHT3x that does not acknowledge a
+	// read before its measurement is done), so drivers' wait and poll
+	// paths run. DefaultConfig's chips use typical.
+	Timing string `yaml:"timing"`
 }
+
+// The timings a ChipConfig may name.
+const (
+	TimingInstant = "instant"
+	TimingTypical = "typical"
+)
 
 // Signal is the waveform a physical input follows, as package waveform
 // defines it: sine (default), square, random_walk or constant between Min
@@ -83,11 +100,11 @@ type PinConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		Chips: []ChipConfig{
-			{Kind: KindBME280, Bus: "i2c1", Address: 0x76},
-			{Kind: KindADS1115, Bus: "i2c1", Address: 0x48},
-			{Kind: KindSHT3x, Bus: "i2c1", Address: 0x44},
+			{Kind: KindBME280, Bus: "i2c1", Address: 0x76, Timing: TimingTypical},
+			{Kind: KindADS1115, Bus: "i2c1", Address: 0x48, Timing: TimingTypical},
+			{Kind: KindSHT3x, Bus: "i2c1", Address: 0x44, Timing: TimingTypical},
 			{Kind: KindMCP3008, Bus: "spi0.0"},
-			{Kind: KindBME280, Bus: "spi0.1"},
+			{Kind: KindBME280, Bus: "spi0.1", Timing: TimingTypical},
 		},
 		Pins: []PinConfig{
 			{Name: "GPIO17", Signal: &Signal{Waveform: "square", Min: 0, Max: 1, Period: 2 * time.Second}},
@@ -188,6 +205,11 @@ func normalizeChip(c ChipConfig) (ChipConfig, error) {
 		c.Bus = busname.SPIName(bus, cs)
 	} else {
 		return c, fmt.Errorf("bus: %q is not a bus name, use i2c<n> such as i2c1 or spi<bus>.<cs> such as spi0.0", c.Bus)
+	}
+	switch c.Timing {
+	case "", TimingInstant, TimingTypical:
+	default:
+		return c, fmt.Errorf("timing: %q is not a timing, use instant or typical", c.Timing)
 	}
 	if c.Vref != 0 && c.Kind != KindMCP3008 {
 		return c, fmt.Errorf("vref: only an mcp3008 takes a reference voltage, remove it")

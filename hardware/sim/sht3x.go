@@ -45,8 +45,17 @@ type SHT3x struct {
 	mu       sync.Mutex
 	status   uint16
 	periodic bool
-	pending  []byte // the bytes the next read returns; nil: NACK
+	pending  []byte    // the bytes the next read returns; nil: NACK
+	readyAt  time.Time // a single-shot measurement is readable from then (timing typical)
 	corrupt  int
+}
+
+// shtShotTime is the typical duration of a single-shot measurement by
+// repeatability (datasheet table 4): high, medium, low.
+var shtShotTime = map[uint16]time.Duration{
+	0x2400: 12500 * time.Microsecond, 0x2C06: 12500 * time.Microsecond,
+	0x240B: 4500 * time.Microsecond, 0x2C0D: 4500 * time.Microsecond,
+	0x2416: 2500 * time.Microsecond, 0x2C10: 2500 * time.Microsecond,
 }
 
 func newSHT3x(in Inputs) *SHT3x {
@@ -95,6 +104,8 @@ func (d *SHT3x) i2cTx(w, r []byte) error {
 		return fmt.Errorf("read in the same transaction as a measurement without clock stretching: %w", ErrNACK)
 	case d.pending == nil:
 		return fmt.Errorf("no data to read, send a measurement or status command first: %w", ErrNACK)
+	case len(w) == 0 && d.now().Before(d.readyAt):
+		return fmt.Errorf("measurement in progress until %s: %w", d.readyAt.Format("15:04:05.000000"), ErrNACK)
 	}
 	n := copy(r, d.pending)
 	for i := n; i < len(r); i++ {
@@ -117,12 +128,16 @@ func (d *SHT3x) command(cmd uint16, t time.Time) bool {
 	if cmd != shtReadStatus { // the status reports on the command before
 		d.status &^= shtStatusCommand
 	}
+	d.readyAt = time.Time{}
 	switch cmd {
 	case 0x2400, 0x240B, 0x2416, 0x2C06, 0x2C0D, 0x2C10:
 		if d.periodic {
 			break // not accepted in periodic mode
 		}
-		d.pending = d.measure(t)
+		d.pending, d.readyAt = d.measure(t), time.Time{}
+		if d.typical && cmd>>8 == 0x24 { // with clock stretching the read waits instead
+			d.readyAt = t.Add(shtShotTime[cmd])
+		}
 		return cmd>>8 == 0x2C
 	case 0x2032, 0x2024, 0x202F, 0x2130, 0x2126, 0x212D, 0x2236, 0x2220, 0x222B,
 		0x2334, 0x2322, 0x2329, 0x2737, 0x2721, 0x272A, 0x2B32:
@@ -147,7 +162,7 @@ func (d *SHT3x) command(cmd uint16, t time.Time) bool {
 		d.status &^= shtStatusHeater
 		return true
 	case shtReadStatus:
-		d.pending = withCRC(d.status)
+		d.pending, d.readyAt = withCRC(d.status), time.Time{}
 		return true
 	case shtClearStatus:
 		d.status &^= shtStatusCleared

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Actuator is a device that accepts commands (gpio-out, pwm, …).
@@ -26,6 +27,10 @@ type Command struct {
 	ID     string `json:"id"`
 	Action string `json:"action"`
 	Value  any    `json:"value"`
+	// Expires, set by the sender (RFC 3339), is when the command stops
+	// being wanted: one that arrives later (queued while the gateway was
+	// offline) is answered as expired and not run.
+	Expires *time.Time `json:"expires,omitempty"`
 }
 
 // Result is the answer to one command.
@@ -33,7 +38,34 @@ type Result struct {
 	ID    string `json:"id"`
 	OK    bool   `json:"ok"`
 	Error string `json:"error,omitempty"`
+	// State is what the device reports after the command ("on",
+	// "duty 0.25 at 25kHz"), for devices that can say (Stater).
+	State string `json:"state,omitempty"`
+	// Duplicate marks the answer to an id that ran before: this is that
+	// run's result, and nothing was done now.
+	Duplicate bool `json:"duplicate,omitempty"`
 }
+
+// Stater is an Actuator that can report its state after a command.
+type Stater interface {
+	// State describes the device's output now, e.g. "on".
+	State() string
+}
+
+// Memory keeps command results across restarts, so a command redelivered
+// after a reboot is answered, not run again (sync/cmdstore). Both methods
+// are durable when they return.
+type Memory interface {
+	// Load returns the result stored for key, if any.
+	Load(key string) (Result, bool, error)
+	// Store records r as key's result.
+	Store(key string, r Result) error
+}
+
+// Interrupted is the result stored for a command while it runs: a
+// redelivery after a crash in the middle of it gets this answer instead of
+// a second run.
+const Interrupted = "edged stopped while running this command (power loss, crash or kill): its outcome is unknown; read the device's state before sending a new command"
 
 // MaxPayload bounds a command's JSON size.
 const MaxPayload = 4096
@@ -66,14 +98,34 @@ func Decode(payload []byte) (Command, error) {
 
 // Config sizes the executor. The zero value is usable.
 type Config struct {
-	// Remember is how many recent command ids are kept to recognise
-	// redeliveries; default 4096.
+	// Remember is how many recent command ids are kept in memory to
+	// recognise redeliveries; default 4096. Memory, when set, remembers
+	// beyond a restart (with its own bounds).
 	Remember int
+	// Timeout bounds one command's execution; default 10s. A command
+	// still running then is answered as timed out (its goroutine is left
+	// to finish: a driver that ignores its context cannot hold the queue).
+	Timeout time.Duration
+	// Memory makes the once-per-id promise durable; nil keeps it in
+	// memory only.
+	Memory Memory
+	// Now is the clock expiries are judged by; nil is time.Now.
+	Now func() time.Time
 }
+
+// DefaultTimeout is Config.Timeout's default.
+const DefaultTimeout = 10 * time.Second
 
 // Stats counts commands since start.
 type Stats struct {
 	Executed, Failed, Duplicates, Rejected int64
+	// TimedOut counts commands answered as timed out (also in Failed).
+	TimedOut int64
+	// Expired counts commands that arrived after their expiry (also in
+	// Rejected).
+	Expired int64
+	// MemoryErrors counts failed reads and writes of the durable memory.
+	MemoryErrors int64
 }
 
 // Executor runs commands against a set of actuators (SetActuators
@@ -82,13 +134,16 @@ type Executor struct {
 	actMu     sync.RWMutex
 	actuators map[string]Actuator
 	remember  int
+	timeout   time.Duration
+	memory    Memory
+	now       func() time.Time
 
 	mu    sync.Mutex
 	order []string          // ids, oldest first, for eviction
 	done  map[string]Result // id → result
 	busy  map[string]chan struct{}
 
-	executed, failed, duplicates, rejected atomic.Int64
+	executed, failed, duplicates, rejected, timedOut, memErrors, expired atomic.Int64
 }
 
 // New returns an executor for the named actuators.
@@ -96,7 +151,14 @@ func New(actuators map[string]Actuator, cfg Config) *Executor {
 	if cfg.Remember <= 0 {
 		cfg.Remember = 4096
 	}
-	return &Executor{actuators: actuators, remember: cfg.Remember, done: map[string]Result{}, busy: map[string]chan struct{}{}}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Executor{actuators: actuators, remember: cfg.Remember, timeout: cfg.Timeout, memory: cfg.Memory, now: cfg.Now,
+		done: map[string]Result{}, busy: map[string]chan struct{}{}}
 }
 
 // SetActuators replaces the actuators commands go to; commands already
@@ -128,7 +190,8 @@ func (e *Executor) Devices() []string {
 
 // Stats returns the counters.
 func (e *Executor) Stats() Stats {
-	return Stats{Executed: e.executed.Load(), Failed: e.failed.Load(), Duplicates: e.duplicates.Load(), Rejected: e.rejected.Load()}
+	return Stats{Executed: e.executed.Load(), Failed: e.failed.Load(), Duplicates: e.duplicates.Load(), Rejected: e.rejected.Load(),
+		TimedOut: e.timedOut.Load(), MemoryErrors: e.memErrors.Load(), Expired: e.expired.Load()}
 }
 
 // Execute decodes payload and runs it on device once per command id. A
@@ -156,6 +219,7 @@ func (e *Executor) Run(ctx context.Context, device string, c Command) Result {
 		if r, ok := e.done[key]; ok {
 			e.mu.Unlock()
 			e.duplicates.Add(1)
+			r.Duplicate = true
 			return r
 		}
 		wait, running := e.busy[key]
@@ -171,17 +235,9 @@ func (e *Executor) Run(ctx context.Context, device string, c Command) Result {
 			return Result{ID: c.ID, Error: "command " + c.ID + " is still running: " + ctx.Err().Error()}
 		}
 	}
-	r := Result{ID: c.ID, OK: true}
-	err := a.Check(c.Action, c.Value)
-	if err != nil {
-		e.rejected.Add(1)
-	} else if err = a.Do(ctx, c.Action, c.Value); err != nil {
-		e.failed.Add(1)
-	} else {
-		e.executed.Add(1)
-	}
-	if err != nil {
-		r = Result{ID: c.ID, Error: err.Error()}
+	r, dup := e.execute(ctx, a, key, c)
+	if dup {
+		e.duplicates.Add(1)
 	}
 	e.mu.Lock()
 	e.done[key] = r
@@ -193,5 +249,89 @@ func (e *Executor) Run(ctx context.Context, device string, c Command) Result {
 	close(e.busy[key])
 	delete(e.busy, key)
 	e.mu.Unlock()
+	if dup {
+		r.Duplicate = true
+	}
 	return r
+}
+
+// execute runs c once: unless the durable memory knows key already, it
+// records the command as running there, checks and runs it within the
+// timeout, and stores its result. dup reports a result from memory.
+func (e *Executor) execute(ctx context.Context, a Actuator, key string, c Command) (r Result, dup bool) {
+	if e.memory != nil {
+		stored, ok, err := e.memory.Load(key)
+		if err != nil {
+			e.memErrors.Add(1)
+			e.rejected.Add(1)
+			return Result{ID: c.ID, Error: fmt.Sprintf("not run: the command memory cannot say whether id %s ran before: %v", c.ID, err)}, false
+		}
+		if ok {
+			return stored, true
+		}
+	}
+	if c.Expires != nil && e.now().After(*c.Expires) {
+		e.rejected.Add(1)
+		e.expired.Add(1)
+		return e.keep(key, Result{ID: c.ID, Error: "expired at " + c.Expires.UTC().Format(time.RFC3339) + ": not run"}), false
+	}
+	if err := a.Check(c.Action, c.Value); err != nil {
+		e.rejected.Add(1)
+		return e.keep(key, Result{ID: c.ID, Error: err.Error()}), false
+	}
+	if e.memory != nil {
+		if err := e.memory.Store(key, Result{ID: c.ID, Error: Interrupted}); err != nil {
+			e.memErrors.Add(1)
+			e.rejected.Add(1)
+			return Result{ID: c.ID, Error: fmt.Sprintf("not run: the command memory cannot record it: %v", err)}, false
+		}
+	}
+	err := e.do(ctx, a, c)
+	r = Result{ID: c.ID, OK: err == nil}
+	if err != nil {
+		r.Error = err.Error()
+		e.failed.Add(1)
+	} else {
+		e.executed.Add(1)
+	}
+	if s, ok := a.(Stater); ok {
+		r.State = s.State()
+	}
+	return e.keep(key, r), false
+}
+
+// keep stores r in the durable memory, if any, and returns it.
+func (e *Executor) keep(key string, r Result) Result {
+	if e.memory != nil {
+		if err := e.memory.Store(key, r); err != nil {
+			e.memErrors.Add(1) // the result still goes back; a redelivery may see Interrupted
+		}
+	}
+	return r
+}
+
+// do runs the command within the timeout. A driver that ignores its
+// context is left running; the command is answered as timed out.
+func (e *Executor) do(ctx context.Context, a Actuator, c Command) error {
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- fmt.Errorf("panic in the driver: %v", p)
+			}
+		}()
+		done <- a.Do(ctx, c.Action, c.Value)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			e.timedOut.Add(1)
+			return fmt.Errorf("timed out after %s: the device's state is unknown", e.timeout)
+		}
+		return fmt.Errorf("not finished: %w", ctx.Err())
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // relay is a two-state actuator that counts what it was told to do.
@@ -53,8 +54,8 @@ func TestExecuteRunsOncePerID(t *testing.T) {
 		on                    bool
 	}{
 		{"set on", "fan", `{"id":"c1","action":"set","value":true}`, Result{ID: "c1", OK: true}, 1, true},
-		{"redelivered id is not repeated", "fan", `{"id":"c1","action":"set","value":true}`, Result{ID: "c1", OK: true}, 1, true},
-		{"same id, other body: first result stands", "fan", `{"id":"c1","action":"set","value":false}`, Result{ID: "c1", OK: true}, 1, true},
+		{"redelivered id is not repeated", "fan", `{"id":"c1","action":"set","value":true}`, Result{ID: "c1", OK: true, Duplicate: true}, 1, true},
+		{"same id, other body: first result stands", "fan", `{"id":"c1","action":"set","value":false}`, Result{ID: "c1", OK: true, Duplicate: true}, 1, true},
 		{"set off", "fan", `{"id":"c2","action":"set","value":false}`, Result{ID: "c2", OK: true}, 2, false},
 		{"bad value", "fan", `{"id":"c3","action":"set","value":7}`, Result{ID: "c3", Error: "value 7 is not true or false"}, 2, false},
 		{"bad action", "fan", `{"id":"c4","action":"toggle"}`, Result{ID: "c4", Error: `action "toggle" not supported, use set`}, 2, false},
@@ -119,6 +120,143 @@ func TestOldIDsAreForgottenBeyondRemember(t *testing.T) {
 	}
 	if fan.calls != 4 {
 		t.Fatalf("calls %d: with Remember 2, id a should have been forgotten after b and c", fan.calls)
+	}
+}
+
+// mapMemory is a Memory in a map, standing for a store that outlives the
+// executor (sync/cmdstore behind cmd/edged's adapter).
+type mapMemory struct {
+	mu sync.Mutex
+	m  map[string]Result
+}
+
+func (m *mapMemory) Load(key string) (Result, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.m[key]
+	return r, ok, nil
+}
+
+func (m *mapMemory) Store(key string, r Result) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.m[key] = r
+	return nil
+}
+
+// stopper is a relay whose Do "loses power" half-way: it records the call
+// and never returns, like a gateway killed while switching.
+type stopper struct {
+	relay
+	entered chan struct{}
+}
+
+func (s *stopper) Do(ctx context.Context, action string, value any) error {
+	s.mu.Lock()
+	s.calls++
+	s.mu.Unlock()
+	close(s.entered)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestDurableMemoryAnswersRedeliveryAfterARestart: a new executor (a
+// restarted daemon) with the same memory answers an id that ran with its
+// first result, and an id whose run was cut off with Interrupted, running
+// neither again.
+func TestDurableMemoryAnswersRedeliveryAfterARestart(t *testing.T) {
+	mem := &mapMemory{m: map[string]Result{}}
+	fan := &relay{}
+	e1 := New(map[string]Actuator{"fan": fan}, Config{Memory: mem})
+	if r := e1.Execute(context.Background(), "fan", []byte(`{"id":"a","action":"set","value":true}`)); !r.OK {
+		t.Fatal(r)
+	}
+	cut := &stopper{entered: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	e1.SetActuators(map[string]Actuator{"fan": fan, "cut": cut})
+	go e1.Execute(ctx, "cut", []byte(`{"id":"b","action":"set","value":true}`))
+	<-cut.entered // the command is running: the process "dies" here
+	defer cancel()
+
+	e2 := New(map[string]Actuator{"fan": fan, "cut": cut}, Config{Memory: mem})
+	if r := e2.Execute(context.Background(), "fan", []byte(`{"id":"a","action":"set","value":false}`)); !r.OK || !r.Duplicate || !fan.on || fan.calls != 1 {
+		t.Fatalf("redelivery after restart: %+v, relay on=%v calls=%d", r, fan.on, fan.calls)
+	}
+	if r := e2.Execute(context.Background(), "cut", []byte(`{"id":"b","action":"set","value":true}`)); r.OK || r.Error != Interrupted || !r.Duplicate || cut.calls != 1 {
+		t.Fatalf("redelivery of an interrupted command: %+v, calls %d", r, cut.calls)
+	}
+}
+
+// slow ignores its context and finishes only when released.
+type slow struct {
+	relay
+	release chan struct{}
+}
+
+func (s *slow) Do(context.Context, string, any) error { <-s.release; return nil }
+
+// TestCommandTimeout: a driver that does not finish in time is answered
+// as timed out, and the executor takes the next command.
+func TestCommandTimeout(t *testing.T) {
+	s := &slow{release: make(chan struct{})}
+	defer close(s.release)
+	fan := &relay{}
+	e := New(map[string]Actuator{"slow": s, "fan": fan}, Config{Timeout: 20 * time.Millisecond})
+	r := e.Execute(context.Background(), "slow", []byte(`{"id":"1","action":"set","value":true}`))
+	if r.OK || r.Error != "timed out after 20ms: the device's state is unknown" {
+		t.Fatalf("result %+v", r)
+	}
+	if r := e.Execute(context.Background(), "fan", []byte(`{"id":"2","action":"set","value":true}`)); !r.OK {
+		t.Fatalf("next command: %+v", r)
+	}
+	if st := e.Stats(); st.TimedOut != 1 || st.Failed != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// stateful reports its state after a command.
+type stateful struct{ relay }
+
+func (s *stateful) State() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.on {
+		return "on"
+	}
+	return "off"
+}
+
+// TestResultCarriesTheDevicesState: the result says what the device did,
+// and a duplicate says it is one (with the first run's state).
+func TestResultCarriesTheDevicesState(t *testing.T) {
+	fan := &stateful{}
+	e := New(map[string]Actuator{"fan": fan}, Config{})
+	if r := e.Execute(context.Background(), "fan", []byte(`{"id":"x","action":"set","value":true}`)); r != (Result{ID: "x", OK: true, State: "on"}) {
+		t.Fatalf("result %+v", r)
+	}
+	if r := e.Execute(context.Background(), "fan", []byte(`{"id":"x","action":"set","value":false}`)); r != (Result{ID: "x", OK: true, State: "on", Duplicate: true}) {
+		t.Fatalf("duplicate %+v", r)
+	}
+}
+
+// TestExpiredCommandsAreNotRun: a command that arrives after its expiry
+// (queued while the gateway was offline) is answered as expired.
+func TestExpiredCommandsAreNotRun(t *testing.T) {
+	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	fan := &relay{}
+	e := New(map[string]Actuator{"fan": fan}, Config{Now: func() time.Time { return now }})
+	r := e.Execute(context.Background(), "fan", []byte(`{"id":"old","action":"set","value":true,"expires":"2026-12-06T09:59:59Z"}`))
+	if r.OK || r.Error != "expired at 2026-12-06T09:59:59Z: not run" || fan.calls != 0 {
+		t.Fatalf("expired: %+v, calls %d", r, fan.calls)
+	}
+	if r := e.Execute(context.Background(), "fan", []byte(`{"id":"new","action":"set","value":true,"expires":"2026-12-06T10:00:30Z"}`)); !r.OK || fan.calls != 1 {
+		t.Fatalf("not expired: %+v", r)
+	}
+	if r := e.Execute(context.Background(), "fan", []byte(`{"id":"bad","action":"set","value":true,"expires":"tomorrow"}`)); r.OK || !strings.Contains(r.Error, `parsing time "tomorrow"`) {
+		t.Fatalf("bad expiry: %+v", r)
+	}
+	if st := e.Stats(); st.Expired != 1 {
+		t.Fatalf("stats %+v", st)
 	}
 }
 

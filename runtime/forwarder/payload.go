@@ -14,7 +14,8 @@ import (
 // where epoch names the outbox file the seqs count in (omitted when ""; the
 // cloud dedups on the pair), with ,"source":"…" before the closing brace when Reading.Source is not
 // empty (readings a service emitted), so a device's own readings look as
-// they did before Source existed. A value that JSON cannot carry (NaN, ±Inf)
+// they did before Source existed, and ,"simulated":true when the reading
+// came from a simulated chip or source. A value that JSON cannot carry (NaN, ±Inf)
 // is written as null. It allocates only when dst must grow.
 func AppendPayload(dst []byte, epoch string, rs []reading.Reading) []byte {
 	dst = append(dst, '[')
@@ -47,6 +48,9 @@ func AppendPayload(dst []byte, epoch string, rs []reading.Reading) []byte {
 		if r.Source != "" {
 			dst = append(dst, `,"source":`...)
 			dst = appendString(dst, r.Source)
+		}
+		if r.Simulated {
+			dst = append(dst, `,"simulated":true`...)
 		}
 		dst = append(dst, '}')
 	}

@@ -70,6 +70,21 @@ func TestPayloadSourceOnlyWhenSet(t *testing.T) {
 	}
 }
 
+// TestPayloadMarksSimulatedReadings: a reading from a simulated chip
+// carries "simulated":true; a real one has no such key.
+func TestPayloadMarksSimulatedReadings(t *testing.T) {
+	ts := time.Date(2026, 11, 23, 11, 0, 0, 0, time.UTC)
+	rs := []reading.Reading{
+		{Device: "env", Metric: "humidity", Value: 57.4775, Unit: "%RH", Time: ts, Seq: 1, Simulated: true},
+		{Device: "env", Metric: "humidity", Value: 57, Unit: "%RH", Time: ts, Seq: 2},
+	}
+	want := `[{"seq":1,"device":"env","metric":"humidity","value":57.4775,"unit":"%RH","ts":"2026-11-23T11:00:00Z","simulated":true},` +
+		`{"seq":2,"device":"env","metric":"humidity","value":57,"unit":"%RH","ts":"2026-11-23T11:00:00Z"}]`
+	if got := string(AppendPayload(nil, rs)); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
 func TestPayloadMixedSources(t *testing.T) {
 	rs := []reading.Reading{
 		{Device: "gw", Metric: "a", Seq: 1},

@@ -47,7 +47,7 @@ func TestCommandEndpoint(t *testing.T) {
 		on               bool
 	}{
 		{"on", "/api/v1/devices/lamp/commands", `{"id":"a","action":"set","value":true}`, 200, commands.Result{ID: "a", OK: true}, true},
-		{"repeat is not re-run", "/api/v1/devices/lamp/commands", `{"id":"a","action":"set","value":false}`, 200, commands.Result{ID: "a", OK: true}, true},
+		{"repeat is not re-run", "/api/v1/devices/lamp/commands", `{"id":"a","action":"set","value":false}`, 200, commands.Result{ID: "a", OK: true, Duplicate: true}, true},
 		{"out of range", "/api/v1/devices/lamp/commands", `{"id":"b","action":"set","value":3}`, 422, commands.Result{ID: "b", Error: "value 3 is not true or false"}, true},
 		{"unknown device", "/api/v1/devices/fan/commands", `{"id":"c","action":"set","value":true}`, 422, commands.Result{ID: "c", Error: `device "fan" does not accept commands (devices that do: lamp)`}, true},
 		{"too large", "/api/v1/devices/lamp/commands", `{"id":"` + strings.Repeat("x", 5000) + `"}`, 413, commands.Result{Error: "command is over 4096 bytes"}, true},

@@ -15,6 +15,7 @@ import (
 type DeviceStats struct {
 	Name         string
 	Healthy      bool
+	Simulated    bool  // its readings came from a simulated chip or source
 	Reads        int64 // successful reads
 	ReadErrors   int64 // failed reads
 	Stored       int64 // readings the sink accepted
@@ -32,7 +33,9 @@ type polled struct {
 	readErrors   atomic.Int64
 	stored       atomic.Int64
 	appendErrors atomic.Int64
-	readSince    atomic.Int64 // unix ns when the read in progress began; 0 when none
+	simulated    atomic.Bool
+	readSince    atomic.Int64  // unix ns when the read in progress began; 0 when none
+	poke         chan struct{} // Poke: read now
 
 	mu         sync.Mutex
 	cancel     context.CancelFunc // ends the current read context
@@ -94,7 +97,7 @@ func (d *polled) stats(timeout time.Duration) DeviceStats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := DeviceStats{
-		Name: d.Device.Name(), Healthy: d.healthy.Load(), Reads: d.reads.Load(), ReadErrors: d.readErrors.Load(),
+		Name: d.Device.Name(), Healthy: d.healthy.Load(), Simulated: d.simulated.Load(), Reads: d.reads.Load(), ReadErrors: d.readErrors.Load(),
 		Stored: d.stored.Load(), AppendErrors: d.appendErrors.Load(), LastError: d.lastErr, LastErrorAt: d.lastErrAt, Last: d.last,
 	}
 	if since := d.readSince.Load(); since != 0 {

@@ -17,6 +17,13 @@ type Device interface {
 	Read(ctx context.Context, dst []reading.Reading) ([]reading.Reading, error)
 }
 
+// Simulator is a Device that can say its readings are simulated (a chip on
+// the simulated board, a waveform source): the poller marks each of its
+// readings Simulated, so simulated data never passes as real.
+type Simulator interface {
+	Simulated() bool
+}
+
 // Sink takes readings; Append returns once they are durable.
 type Sink interface {
 	Append(ctx context.Context, rs []reading.Reading) error
@@ -111,7 +118,7 @@ func New(entries []Entry, sink Sink, cfg Config) (*Poller, error) {
 		if e.Interval < MinInterval {
 			return nil, fmt.Errorf("poller: device %q: interval %s is below the minimum %s", name, e.Interval, MinInterval)
 		}
-		p.devices = append(p.devices, &polled{Entry: e})
+		p.devices = append(p.devices, &polled{Entry: e, poke: make(chan struct{}, 1)})
 	}
 	return p, nil
 }
@@ -256,14 +263,23 @@ func (p *Poller) loop(ctx context.Context, d *polled, q chan<- read) {
 	defer timer.Stop()
 	next := time.Now()
 	for {
+		poked := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
+		case <-d.poke:
+			poked = true
+			if backoff > 0 {
+				// Failing: the back-off stands; the next read comes
+				// when it ends.
+				continue
+			}
+			timer.Stop()
 		}
 		var err error
 		d.readSince.Store(time.Now().UnixNano())
-		buf, err = d.Device.Read(rctx, buf[:0])
+		buf, err = readSafely(rctx, d.Device, buf[:0])
 		d.readSince.Store(0)
 		if rctx.Err() != nil && ctx.Err() == nil {
 			// The watchdog ended this read: report it, and give the
@@ -276,6 +292,12 @@ func (p *Poller) loop(ctx context.Context, d *polled, q chan<- read) {
 		}
 		if err == nil {
 			d.Scale.apply(buf)
+			if sim, ok := d.Device.(Simulator); ok && sim.Simulated() {
+				for i := range buf {
+					buf[i].Simulated = true
+				}
+				d.simulated.Store(true)
+			}
 			for _, r := range buf {
 				select {
 				case q <- read{dev: d, r: r}:
@@ -296,13 +318,43 @@ func (p *Poller) loop(ctx context.Context, d *polled, q chan<- read) {
 			}
 			d.reads.Add(1)
 			backoff = 0
-			next = next.Add(d.Interval)
+			if !poked { // a poked read leaves the schedule as it was
+				next = next.Add(d.Interval)
+			}
 			if now := time.Now(); next.Before(now) {
 				next = now // fell behind: skip missed ticks rather than burst
 			}
 		}
 		timer.Reset(time.Until(next))
 	}
+}
+
+// readSafely reads dev; a panic in its driver is a failed read (logged
+// with the rest), not the end of the process.
+func readSafely(ctx context.Context, dev Device, dst []reading.Reading) (out []reading.Reading, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = dst, fmt.Errorf("read panicked: %v", p)
+		}
+	}()
+	return dev.Read(ctx, dst)
+}
+
+// Poke asks for a read of device name now, outside its interval (an
+// actuator that a command just changed, so its new state reaches the sink
+// and the services at once). It never blocks; it reports false for a
+// device the poller does not have.
+func (p *Poller) Poke(name string) bool {
+	for _, d := range p.devices {
+		if d.Device.Name() == name {
+			select {
+			case d.poke <- struct{}{}:
+			default: // a read is already asked for
+			}
+			return true
+		}
+	}
+	return false
 }
 
 // Stats returns a snapshot of every device's counters, in config order.

@@ -300,3 +300,107 @@ func TestAReadPastItsTimeoutMakesTheDeviceUnhealthy(t *testing.T) {
 		t.Fatalf("stats after the read returned: %+v", st)
 	}
 }
+
+// simulated is a scripted device that says its readings are simulated.
+type simulated struct{ scripted }
+
+func (s *simulated) Simulated() bool { return true }
+
+// flagSink records each device's readings' Simulated flags.
+type flagSink struct {
+	mu  sync.Mutex
+	sim map[string][]bool
+}
+
+func (f *flagSink) Append(_ context.Context, rs []reading.Reading) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range rs {
+		f.sim[r.Device] = append(f.sim[r.Device], r.Simulated)
+	}
+	return nil
+}
+
+func (f *flagSink) count(dev string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.sim[dev])
+}
+
+// TestSimulatedDevicesReadingsAreMarked: every reading of a Simulator
+// device is marked Simulated, and so are its stats; a real device's are
+// not.
+func TestSimulatedDevicesReadingsAreMarked(t *testing.T) {
+	fake, real := &simulated{scripted{name: "fake"}}, &scripted{name: "real"}
+	sink := &flagSink{sim: map[string][]bool{}}
+	p, err := New([]Entry{{Device: fake, Interval: time.Millisecond}, {Device: real, Interval: time.Millisecond}}, sink, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := start(t, p)
+	deadline := time.Now().Add(20 * time.Second) // a hang guard
+	for sink.count("fake") < 5 || sink.count("real") < 5 {
+		if time.Now().After(deadline) {
+			t.Fatal("no readings")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	stop()
+	for dev, want := range map[string]bool{"fake": true, "real": false} {
+		for i, got := range sink.sim[dev] {
+			if got != want {
+				t.Fatalf("%s reading %d simulated=%v", dev, i, got)
+			}
+		}
+	}
+	st := p.Stats()
+	if !st[0].Simulated || st[1].Simulated || !st[0].Last.Simulated {
+		t.Fatalf("stats: %+v", st)
+	}
+}
+
+// panicky panics on its first reads, then reads normally.
+type panicky struct{ scripted }
+
+func (p *panicky) Read(ctx context.Context, dst []reading.Reading) ([]reading.Reading, error) {
+	p.mu.Lock()
+	n := p.n
+	p.mu.Unlock()
+	if n < 2 {
+		p.mu.Lock()
+		p.n++
+		p.mu.Unlock()
+		panic("driver bug")
+	}
+	return p.scripted.Read(ctx, dst)
+}
+
+// TestAPanickingReadIsAFailedRead: a driver that panics in Read makes its
+// device unhealthy with the panic as its error; the poller goes on.
+func TestAPanickingReadIsAFailedRead(t *testing.T) {
+	d := &panicky{scripted{name: "d"}}
+	sink := newSink()
+	p, _ := New([]Entry{{Device: d, Interval: time.Millisecond}}, sink, Config{MaxBackoff: 2 * time.Millisecond})
+	stop := start(t, p)
+	sink.waitFor(t, func() bool { return len(sink.got["d"]) >= 1 })
+	stop()
+	if st := p.Stats()[0]; st.ReadErrors != 2 || st.LastError != "read panicked: driver bug" {
+		t.Fatalf("stats = %+v", st)
+	}
+}
+
+// TestPokeReadsAtOnce: a device read every hour is read again as soon as
+// it is poked (an actuator a command just changed); a name the poller does
+// not have is refused.
+func TestPokeReadsAtOnce(t *testing.T) {
+	d := &scripted{name: "relay"}
+	sink := newSink()
+	p, _ := New([]Entry{{Device: d, Interval: time.Hour}}, sink, Config{})
+	stop := start(t, p)
+	defer stop()
+	sink.waitFor(t, func() bool { return len(sink.got["relay"]) == 1 }) // the first read, at start
+	if !p.Poke("relay") || p.Poke("pump") {
+		t.Fatal("Poke answered wrong")
+	}
+	sink.waitFor(t, func() bool { return len(sink.got["relay"]) == 2 })
+}

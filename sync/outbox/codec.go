@@ -18,17 +18,22 @@ import (
 //	device   uvarint length, bytes
 //	metric   uvarint length, bytes
 //	unit     uvarint length, bytes
-//	source   uvarint length, bytes (version 2 only)
+//	source   uvarint length, bytes (versions 2 and 3)
+//	flags    1 byte, bit 0 Reading.Simulated (version 3 only)
 //
 // Version 1, written by releases before Reading.Source existed, ends after
 // unit; it still decodes (with Source "") so a file written by an older
-// release drains after an upgrade. New records are always version 2.
+// release drains after an upgrade. New records are version 2, or version 3
+// when they carry a flag (a simulated reading), so a real reading is
+// written as it was before flags existed.
 //
 // The time sits at a fixed offset in every version so the age cap reads it
 // without decoding the rest. The seq is not repeated in the value.
 const (
 	codecV1      byte = 1 // device, metric, unit
-	codecVersion byte = 2 // device, metric, unit, source; what appendEncoded writes
+	codecVersion byte = 2 // device, metric, unit, source; what appendEncoded writes for a plain reading
+	codecFlags   byte = 3 // version 2 plus a flags byte; what appendEncoded writes for a flagged reading
+	flagSim      byte = 1 // flags bit: Reading.Simulated
 	keyLen            = 8
 	headerLen         = 1 + 8 + 8
 	// zeroTime encodes time.Time{}, whose UnixNano is undefined.
@@ -43,7 +48,11 @@ const MaxNameLen = 1024
 
 // encodedLen is the size of r's value as appendEncoded writes it.
 func encodedLen(r *reading.Reading) int {
-	return headerLen + strLen(r.Device) + strLen(r.Metric) + strLen(r.Unit) + strLen(r.Source)
+	n := headerLen + strLen(r.Device) + strLen(r.Metric) + strLen(r.Unit) + strLen(r.Source)
+	if r.Simulated {
+		n++
+	}
+	return n
 }
 
 func strLen(s string) int {
@@ -78,13 +87,21 @@ func appendEncoded(dst []byte, r *reading.Reading) []byte {
 	if !r.Time.IsZero() {
 		t = r.Time.UnixNano()
 	}
-	dst = append(dst, codecVersion)
+	version := codecVersion
+	if r.Simulated {
+		version = codecFlags
+	}
+	dst = append(dst, version)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(t))
 	dst = binary.BigEndian.AppendUint64(dst, math.Float64bits(r.Value))
 	dst = appendStr(dst, r.Device)
 	dst = appendStr(dst, r.Metric)
 	dst = appendStr(dst, r.Unit)
-	return appendStr(dst, r.Source)
+	dst = appendStr(dst, r.Source)
+	if r.Simulated {
+		dst = append(dst, flagSim)
+	}
+	return dst
 }
 
 func appendStr(dst []byte, s string) []byte {
@@ -98,7 +115,7 @@ func decodeTime(v []byte) (int64, error) {
 	if len(v) < headerLen {
 		return 0, errShort
 	}
-	if v[0] != codecV1 && v[0] != codecVersion {
+	if v[0] != codecV1 && v[0] != codecVersion && v[0] != codecFlags {
 		return 0, fmt.Errorf("%w %d", errVersion, v[0])
 	}
 	return int64(binary.BigEndian.Uint64(v[1:9])), nil
@@ -127,6 +144,14 @@ func decode(v []byte, r *reading.Reading, in *interner) error {
 		}
 		strs[i] = in.str(rest[w : w+int(n)])
 		rest = rest[w+int(n):]
+	}
+	r.Simulated = false
+	if v[0] == codecFlags {
+		if len(rest) == 0 {
+			return errShort
+		}
+		r.Simulated = rest[0]&flagSim != 0
+		rest = rest[1:]
 	}
 	if len(rest) != 0 {
 		return errTrail

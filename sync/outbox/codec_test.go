@@ -21,7 +21,7 @@ import (
 func sameReading(a, b reading.Reading) bool {
 	return a.Device == b.Device && a.Metric == b.Metric && a.Unit == b.Unit && a.Source == b.Source &&
 		math.Float64bits(a.Value) == math.Float64bits(b.Value) && a.Time.Equal(b.Time) &&
-		a.Time.IsZero() == b.Time.IsZero()
+		a.Time.IsZero() == b.Time.IsZero() && a.Simulated == b.Simulated
 }
 
 // appendEncodedV1 is the record encoder of the releases before
@@ -57,6 +57,32 @@ func TestFrozenV1EncoderMatchesGolden(t *testing.T) {
 	}
 	if !sameReading(got, r) {
 		t.Errorf("golden v1 decoded as %+v, want %+v", got, r)
+	}
+}
+
+// TestCodecKeepsTheSimulatedFlag: a simulated reading is written as
+// version 3 (version 2 plus a flags byte) and reads back simulated; a real
+// one is still written as version 2, byte for byte.
+func TestCodecKeepsTheSimulatedFlag(t *testing.T) {
+	r := reading.Reading{Device: "env", Metric: "humidity", Value: 57.4775, Unit: "%RH", Time: testNow, Simulated: true}
+	v := appendEncoded(nil, &r)
+	real := r
+	real.Simulated = false
+	if want := append(appendEncoded(nil, &real), flagSim); v[0] != codecFlags || !bytes.Equal(v[1:], want[1:]) {
+		t.Fatalf("simulated reading encoded %q, want version 3 and %q", v, want)
+	}
+	if len(v) != encodedLen(&r) {
+		t.Errorf("encoded %d bytes, encodedLen says %d", len(v), encodedLen(&r))
+	}
+	var got reading.Reading
+	if err := decode(v, &got, nil); err != nil || !got.Simulated || !sameReading(got, r) {
+		t.Fatalf("decoded %+v (%v), want %+v", got, err, r)
+	}
+	if err := decode(v[:len(v)-1], &got, nil); err == nil {
+		t.Error("a version 3 record without its flags byte decoded")
+	}
+	if err := decode(appendEncoded(nil, &real), &got, nil); err != nil || got.Simulated {
+		t.Fatalf("real reading decoded %+v (%v)", got, err)
 	}
 }
 
@@ -148,7 +174,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"header only, strings missing", good[:headerLen], errShort},
 		{"string cut", good[:len(good)-1], errShort},
 		{"trailing byte", append(append([]byte{}, good...), 0), errTrail},
-		{"future version", append([]byte{codecVersion + 1}, good[1:]...), errVersion},
+		{"future version", append([]byte{codecFlags + 1}, good[1:]...), errVersion},
 		{"version 0", append([]byte{0}, good[1:]...), errVersion},
 		{"v2 without source", append([]byte{codecVersion}, goodV1[1:]...), errShort},
 		{"v2 source cut", good[:len(good)-2], errShort},
@@ -215,6 +241,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(appendEncodedV1(nil, &reading.Reading{}))
 	f.Add([]byte{codecVersion})
 	f.Add([]byte{codecV1})
+	f.Add(appendEncoded(nil, &reading.Reading{Device: "env", Metric: "humidity", Value: 57.5, Unit: "%RH", Time: testNow, Simulated: true}))
 	f.Fuzz(func(t *testing.T, v []byte) {
 		var r reading.Reading
 		if err := decode(v, &r, &interner{}); err != nil {
@@ -233,9 +260,10 @@ func FuzzDecode(f *testing.F) {
 		if v[0] == codecV1 && r.Source != "" {
 			t.Fatalf("v1 record %x decoded with Source %q", v, r.Source)
 		}
-		// Whatever version came in, the encoder writes the current one.
+		// Whatever version came in, the encoder writes the current one
+		// (with the flags byte only for a flagged reading).
 		again := appendEncoded(nil, &r)
-		if again[0] != codecVersion {
+		if want := map[bool]byte{false: codecVersion, true: codecFlags}[r.Simulated]; again[0] != want {
 			t.Fatalf("re-encoded as version %d", again[0])
 		}
 		var r2 reading.Reading

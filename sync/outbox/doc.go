@@ -42,7 +42,9 @@
 // float64 bits (8 bytes big-endian each), then device, metric, unit and
 // source as uvarint-length strings. Version 1 records (written before
 // Reading.Source existed, no source string) still decode, with Source "", so
-// a file from an older release drains after an upgrade. The meta state is rewritten in the transaction
+// a file from an older release drains after an upgrade. Version 3 is version
+// 2 plus one flags byte (bit 0: Reading.Simulated), written only for flagged
+// readings, so real readings stay version 2. The meta state is rewritten in the transaction
 // that changes the readings, so Open reads it and both ends of the readings
 // bucket instead of scanning: opening a file of a million readings costs the
 // same as an empty one.
