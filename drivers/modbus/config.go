@@ -309,6 +309,10 @@ func (c Config) compile() (settings, error) {
 			continue
 		}
 		seen[f.metric] = p
+		if limit := s.maxRegs; !f.table.bits() && f.count > limit {
+			add(p+".length", "%d registers is more than max_registers (%d) lets one read ask", f.count, limit)
+			continue
+		}
 		s.fields = append(s.fields, f)
 	}
 	checkOverlaps(s.fields, add)

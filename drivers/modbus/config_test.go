@@ -59,6 +59,7 @@ func TestValidateNamesTheFieldOfEveryMistake(t *testing.T) {
 		{"safe does not fit", `{url: "tcp://h", registers: [{metric: a, table: holding, address: 1, type: int16, scale: 0.01, writable: true, safe: 400}]}`, []string{"options.registers[0].safe: 400 does not fit a int16"}},
 		{"scale 0", `{url: "tcp://h", registers: [{metric: a, table: holding, address: 1, scale: 0}]}`, []string{"options.registers[0].scale: 0 would make"}},
 		{"min max", `{url: "tcp://h", registers: [{metric: a, table: holding, address: 1, writable: true, min: 5, max: 1}]}`, []string{"options.registers[0].max: 1 is below min (5)"}},
+		{"string over max_registers", `{url: "tcp://h", max_registers: 2, registers: [{metric: s, table: holding, address: 0, type: string, length: 8}]}`, []string{"options.registers[0].length: 8 registers is more than max_registers (2)"}},
 		{"close after poll on rtu", `{url: "rtu:///dev/ttyUSB0", close_after_poll: true, registers: [{metric: a, table: holding, address: 1}]}`, []string{"options.close_after_poll:"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,12 +1,14 @@
 #!/usr/bin/python3
 """A Modbus slave for edged's tests, on Debian's python3-pymodbus (3.0).
 
-    pymodbus_server.py tcp [--units 1,2]
+    pymodbus_server.py tcp [--port N] [--units 1,2] [--sparse 2]
+    pymodbus_server.py rtuovertcp [--port N] [--units 1,2]
     pymodbus_server.py rtu /dev/pts/N [--baud 19200] [--units 1,2,3]
 
 It serves each unit a datastore of 1000 coils, discrete inputs, holding
 and input registers at addresses 0..999 (anything beyond answers exception
-0x02), prints "ready port=<port>" (tcp, bound to 127.0.0.1 on a free port)
+0x02; a --sparse unit has holding registers only at 0..99 and 200..299),
+prints "ready port=<port>" (tcp, bound to 127.0.0.1 on a free port)
 or "ready" (rtu) when it serves, then takes commands on stdin, one a line,
 and answers each with one line:
 
@@ -20,7 +22,7 @@ import asyncio
 import sys
 import threading
 
-from pymodbus.datastore import ModbusSequentialDataBlock, ModbusServerContext, ModbusSlaveContext
+from pymodbus.datastore import ModbusSequentialDataBlock, ModbusSparseDataBlock, ModbusServerContext, ModbusSlaveContext
 from pymodbus.framer.rtu_framer import ModbusRtuFramer
 from pymodbus.framer.socket_framer import ModbusSocketFramer
 from pymodbus.server.async_io import ModbusSerialServer, ModbusTcpServer
@@ -28,20 +30,26 @@ from pymodbus.server.async_io import ModbusSerialServer, ModbusTcpServer
 SIZE = 1000
 
 
-def slave():
+def slave(sparse=False):
     block = lambda: ModbusSequentialDataBlock(0, [0] * SIZE)
-    return ModbusSlaveContext(di=block(), co=block(), hr=block(), ir=block(), zero_mode=True)
+    hr = block()
+    if sparse:
+        hr = ModbusSparseDataBlock({a: 0 for a in list(range(0, 100)) + list(range(200, 300))})
+    return ModbusSlaveContext(di=block(), co=block(), hr=hr, ir=block(), zero_mode=True)
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["tcp", "rtu"])
+    ap.add_argument("mode", choices=["tcp", "rtuovertcp", "rtu"])
     ap.add_argument("port", nargs="?", default="")
+    ap.add_argument("--port", dest="port")
     ap.add_argument("--baud", type=int, default=19200)
     ap.add_argument("--units", default="1")
+    ap.add_argument("--sparse", default="")
     args = ap.parse_args()
 
-    units = {int(u): slave() for u in args.units.split(",")}
+    sparse = {int(u) for u in args.sparse.split(",") if u}
+    units = {int(u): slave(int(u) in sparse) for u in args.units.split(",")}
     muted = {}
     context = ModbusServerContext(slaves=dict(units), single=False)
     counts = {u: 0 for u in units}
@@ -54,8 +62,9 @@ def main():
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    if args.mode == "tcp":
-        server = ModbusTcpServer(context, framer=ModbusSocketFramer, address=("127.0.0.1", 0),
+    if args.mode in ("tcp", "rtuovertcp"):
+        framer = ModbusSocketFramer if args.mode == "tcp" else ModbusRtuFramer
+        server = ModbusTcpServer(context, framer=framer, address=("127.0.0.1", 0),
                                  ignore_missing_slaves=True, response_manipulator=count, loop=loop,
                                  allow_reuse_address=True, defer_start=False)
     else:
@@ -98,8 +107,8 @@ def main():
         loop.call_soon_threadsafe(loop.stop)
 
     async def start():
-        if args.mode == "tcp":
-            server.server = await loop.create_server(lambda: server.handler(server), "127.0.0.1", 0,
+        if args.mode != "rtu":
+            server.server = await loop.create_server(lambda: server.handler(server), "127.0.0.1", int(args.port or 0),
                                                      reuse_address=True, start_serving=True)
             port = server.server.sockets[0].getsockname()[1]
             print("ready port=%d" % port, flush=True)
