@@ -122,15 +122,17 @@ func (d *Device) Stats() Stats {
 }
 
 // Read polls every block of the register map and appends one reading per
-// numeric metric. An exception fails the poll after the other blocks were
-// tried; a timeout or a broken connection ends it at once, so that a
+// numeric metric. A joined read refused with "illegal data address" is
+// split and its metrics read one by one at once. Other exceptions fail the
+// poll after the other blocks were tried; a timeout or a broken connection ends it at once, so that a
 // silent slave holds a shared bus for one timeout per poll at most.
 func (d *Device) Read(ctx context.Context, dst []reading.Reading) ([]reading.Reading, error) {
 	d.mu.Lock()
 	blocks := slices.Clone(d.blocks)
 	d.mu.Unlock()
 	var firstErr error
-	for i, b := range blocks {
+	for i := 0; i < len(blocks); i++ {
+		b := blocks[i]
 		if i > 0 && d.s.requestDelay > 0 {
 			if err := sleep(ctx, d.s.requestDelay); err != nil {
 				return dst, d.wrap("read", err)
@@ -138,14 +140,17 @@ func (d *Device) Read(ctx context.Context, dst []reading.Reading) ([]reading.Rea
 		}
 		regs, err := d.readBlock(ctx, b)
 		if err != nil {
+			var ex *ExceptionError
+			if errors.As(err, &ex) && ex.Code == 0x02 && len(b.fields) > 1 {
+				// A joined read spanned addresses the device does not
+				// have: read its metrics one by one, now and from now on.
+				blocks = slices.Insert(blocks, i+1, d.split(b)...)
+				continue
+			}
 			if firstErr == nil {
 				firstErr = err
 			}
-			var ex *ExceptionError
-			if errors.As(err, &ex) {
-				if ex.Code == 0x02 && len(b.fields) > 1 {
-					d.split(b)
-				}
+			if ex != nil {
 				continue
 			}
 			break
@@ -229,18 +234,20 @@ func (d *Device) noteErr(err error) {
 	d.mu.Unlock()
 }
 
-// split replaces a joined block the slave refused by one read per metric.
-func (d *Device) split(b block) {
+// split replaces a joined block the slave refused by one read per metric
+// and returns those reads.
+func (d *Device) split(b block) []block {
+	parts := plan(d.s.fields, b.fields, false, d.s.maxRegs, d.s.maxBits, 0)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for i, cur := range d.blocks {
 		if cur.table == b.table && cur.addr == b.addr && cur.count == b.count {
-			parts := plan(d.s.fields, b.fields, false, d.s.maxRegs, d.s.maxBits, 0)
 			d.blocks = slices.Concat(d.blocks[:i:i], parts, d.blocks[i+1:])
 			d.splits.Add(1)
-			return
+			break
 		}
 	}
+	return parts
 }
 
 // decode appends the readings of block b's fields from its registers.
