@@ -112,4 +112,3 @@ func (d *Device) Read(_ context.Context, dst []reading.Reading) ([]reading.Readi
 
 // Close stops the server; it is idempotent.
 func (d *Device) Close() error { return d.srv.Close() }
-
