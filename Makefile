@@ -43,12 +43,14 @@ fuzz:  ## run each fuzzer briefly (seeds live in testdata/fuzz)
 	$(GO) test ./drivers/mqttsensor -run '^$$' -fuzz FuzzDecode -fuzztime 20s
 	$(GO) test ./runtime/plan -run '^$$' -fuzz FuzzParse -fuzztime 20s
 	$(GO) test ./runtime/plan -run '^$$' -fuzz FuzzDecodeEnvelope -fuzztime 20s
+	$(GO) test ./drivers/modbus -run '^$$' -fuzz FuzzConfig -fuzztime 20s
+	$(GO) test ./drivers/modbus -run '^$$' -fuzz FuzzValue -fuzztime 20s
 
 install:  ## install BIN (default bin/edged), the systemd unit and a first config; as root on the gateway
 	@test -x $(BIN) || { echo "no $(BIN): run make build (or make build-arm64 and BIN=bin/edged-linux-arm64)"; exit 1; }
 	@if [ -z "$(DESTDIR)" ] && ! id -u edged >/dev/null 2>&1; then \
 		useradd --system --home-dir /var/lib/edged --shell /usr/sbin/nologin edged; \
-		for g in gpio i2c spi; do getent group $$g >/dev/null && usermod -aG $$g edged; done; true; fi
+		for g in gpio i2c spi dialout; do getent group $$g >/dev/null && usermod -aG $$g edged; done; true; fi
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/edged
 	install -D -m 0644 deploy/edged.service $(DESTDIR)/etc/systemd/system/edged.service
 	test -e $(DESTDIR)/etc/edged/edged.yaml || install -D -m 0644 deploy/edged.yaml $(DESTDIR)/etc/edged/edged.yaml

@@ -281,6 +281,9 @@ func (d *Device) decode(b block, regs []uint16, at time.Time, dst []reading.Read
 	return dst
 }
 
+// Writable reports whether any metric of the map accepts commands.
+func (d *Device) Writable() bool { return d.writable()[0] != "none" }
+
 // Actions lists the actions the device accepts.
 func (d *Device) Actions() []string { return []string{ActionSet} }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -138,7 +139,14 @@ func DecodeValue(t Type, o Order, regs []uint16) (float64, error) {
 	case Uint32:
 		return float64(binary.BigEndian.Uint32(b)), nil
 	case Float32:
-		return float64(math.Float32frombits(binary.BigEndian.Uint32(b))), nil
+		// The shortest decimal that is this float32 (230.1, not
+		// 230.10000610351562), as the device meant it.
+		f := math.Float32frombits(binary.BigEndian.Uint32(b))
+		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+			return float64(f), nil
+		}
+		v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
+		return v, nil
 	case Int64:
 		return float64(int64(binary.BigEndian.Uint64(b))), nil
 	case Uint64:
