@@ -30,10 +30,11 @@ vet:
 test: vet build  ## go vet, gofmt check, and every test with the race detector
 	$(GO) test -race -count=1 ./...
 
-bench: build  ## the figures README quotes (needs mosquitto)
+bench: build  ## the figures README quotes (needs mosquitto, python3-pymodbus)
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./sync/outbox ./sync/uplink ./runtime/pluginapi
 	$(GO) test -run '^$$' -bench . -benchtime 20x -count 1 ./runtime/supervisor
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./cmd/edged
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./drivers/modbus
 
 fuzz:  ## run each fuzzer briefly (seeds live in testdata/fuzz)
 	$(GO) test ./internal/yamlconf -run '^$$' -fuzz FuzzDecode -fuzztime 20s
