@@ -6,9 +6,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"edged/drivers/modbus"
 	"edged/runtime/commands"
 )
 
@@ -113,3 +116,74 @@ devices:
 		t.Fatalf("set: %+v", r)
 	}
 }
+
+// TestPlansAddChangeAndRemoveModbusDevices applies three signed plans to a
+// running edged: v1 adds a simulated slave and a meter, v2 changes the
+// meter's register map and adds a drive, v3 removes the drive, whose safe
+// value (run off) must then be written.
+func TestPlansAddChangeAndRemoveModbusDevices(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	f := newPlanFixture(t)
+	cfg := writeConfig(t, f.dir, fmt.Sprintf(`gateway: {id: gw-modbus}
+data_dir: %s/data
+http: {listen: %s}
+local_mqtt: {mode: off}
+plans: {trusted_keys: [%s/ops.pub]}
+`, f.dir, f.api, f.dir))
+	gw := startChild(t, f.bin, cfg)
+	gw.waitLine(t, regexp.MustCompile(`local API listening`))
+	api := "http://" + f.api
+	tok := filepath.Join(f.dir, "data", "api.token")
+	sim := freePort(t)
+	apply := func(version int, devices string) {
+		t.Helper()
+		p := fmt.Sprintf("version: %d\ngateway: {id: gw-modbus}\ndevices:\n  - {name: slaves, kind: modbus-sim, interval: 1s, options: {listen: %q}}\n%s", version, sim, devices)
+		if code, out := f.edged("plan", "apply", "--api", api, "--token-file", tok, f.sign(fmt.Sprint("v", version), p)); code != 0 {
+			t.Fatalf("apply v%d: %d\n%s", version, code, out)
+		}
+	}
+	devices := func() map[string]deviceDoc {
+		var doc struct{ Devices []deviceDoc }
+		callAPI(context.Background(), "GET", api+"/api/v1/devices", "", nil, &doc, apiTimeout)
+		out := map[string]deviceDoc{}
+		for _, d := range doc.Devices {
+			out[d.Name] = d
+		}
+		return out
+	}
+	has := func(d deviceDoc, metric string) bool {
+		return slices.ContainsFunc(d.Last, func(r apiReading) bool { return r.Metric == metric })
+	}
+	meter := fmt.Sprintf("  - {name: meter, kind: modbus, interval: 100ms, options: {url: \"tcp://%s\", registers: [{metric: voltage, table: input, address: 0, type: float32}%%s]}}\n", sim)
+	apply(1, fmt.Sprintf(meter, ""))
+	waitUntil(t, "the meter's voltage", func() bool { d := devices()["meter"]; return d.Healthy && has(d, "voltage") })
+
+	vfd := fmt.Sprintf("  - {name: vfd, kind: modbus, interval: 100ms, options: {url: \"tcp://%s\", unit: 2, registers: [{metric: run, table: coil, address: 0, writable: true, safe: 0}]}}\n", sim)
+	apply(2, fmt.Sprintf(meter, ", {metric: current, table: input, address: 6, type: float32}")+vfd)
+	waitUntil(t, "the changed meter's current and the drive's run state", func() bool {
+		ds := devices()
+		return has(ds["meter"], "current") && ds["vfd"].Healthy && has(ds["vfd"], "run")
+	})
+	if run := devices()["vfd"].Last[0].Value; run != 1 {
+		t.Fatalf("the simulated drive starts running, got run=%v", run)
+	}
+
+	apply(3, fmt.Sprintf(meter, ""))
+	// (The API's device list keeps a removed device's recent readings, as
+	// "mqttsensor"; the status lists the polled devices.)
+	waitUntil(t, "the drive gone", func() bool { return !slices.Contains(f.deviceNames(), "vfd") })
+	probe, err := modbus.New("probe", modbus.Config{URL: "tcp://" + sim, Unit: ptr(2),
+		Registers: []modbus.Register{{Metric: "run", Table: "coil", Address: ptr(0)}}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
+	rs, err := probe.Read(context.Background(), nil)
+	if err != nil || len(rs) != 1 || rs[0].Value != 0 {
+		t.Fatalf("run coil after the drive was removed: %v, %v (its safe value is 0)", rs, err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -193,8 +193,17 @@ func (d *Device) readBlock(ctx context.Context, b block) ([]uint16, error) {
 	return regs, err
 }
 
+// errClosed refuses requests after Close, which gave the bus back.
+var errClosed = errors.New("device is closed")
+
 // transact runs one request on the bus and counts its outcome.
 func (d *Device) transact(ctx context.Context, t Table, addr uint16, count int, fn func(c *mb.ModbusClient) error) error {
+	d.mu.Lock()
+	closed := d.closed
+	d.mu.Unlock()
+	if closed {
+		return errClosed
+	}
 	sent := false
 	err := d.bus.do(ctx, d.s.unit, d.s.connectDelay, func(c *mb.ModbusClient) error {
 		sent = true

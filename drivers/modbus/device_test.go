@@ -379,12 +379,6 @@ func TestCloseIsIdempotentAndReleasesTheBus(t *testing.T) {
 	if d1.bus != d2.bus {
 		t.Fatal("two devices on one rtu port got two buses")
 	}
-	d1.Close()
-	d1.Close()
-	d2.Close()
-	if len(pool.buses) != 0 {
-		t.Fatalf("pool still holds %v", pool.buses)
-	}
 	_, err = d1.Read(context.Background(), nil)
 	if err == nil || !strings.Contains(err.Error(), "/dev/null-modbus") {
 		t.Fatalf("read from a missing port: %v", err)
@@ -395,5 +389,14 @@ func TestCloseIsIdempotentAndReleasesTheBus(t *testing.T) {
 	_, err = d1.Read(context.Background(), nil)
 	if !errors.Is(err, errBackoff) {
 		t.Fatalf("second read within the backoff: %v", err)
+	}
+	d1.Close()
+	d1.Close()
+	d2.Close()
+	if len(pool.buses) != 0 {
+		t.Fatalf("pool still holds %v", pool.buses)
+	}
+	if _, err := d1.Read(context.Background(), nil); !errors.Is(err, errClosed) {
+		t.Fatalf("read after Close: %v", err)
 	}
 }
