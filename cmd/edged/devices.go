@@ -93,7 +93,7 @@ func builtinKinds() map[string]deviceKind {
 				if err != nil || dev.Writable() {
 					return dev, err
 				}
-				return readOnly{dev, dev}, nil // no writable register: not an actuator
+				return readOnly{dev, dev, dev}, nil // no writable register: not an actuator
 			},
 		},
 		"modbus-sim": {
@@ -211,10 +211,14 @@ func builtinKinds() map[string]deviceKind {
 	}
 }
 
-// readOnly hides a device's command methods.
+// modbusStatser is a modbus device's counters, for /metrics.
+type modbusStatser interface{ Stats() modbus.Stats }
+
+// readOnly hides a modbus device's command methods.
 type readOnly struct {
 	poller.Device
 	io.Closer
+	modbusStatser
 }
 
 var (

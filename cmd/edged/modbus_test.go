@@ -187,3 +187,57 @@ plans: {trusted_keys: [%s/ops.pub]}
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestModbusErrorsOnMetrics runs a daemon whose meter maps a register the
+// simulated meter lacks: the exception is counted by kind on /metrics, and
+// the device's last error names it.
+func TestModbusErrorsOnMetrics(t *testing.T) {
+	dir := t.TempDir()
+	sim := freePort(t)
+	d, stop := startDaemon(t, writeConfig(t, dir, fmt.Sprintf(`gateway: {id: gw-mb}
+http: {listen: 127.0.0.1:0}
+local_mqtt: {mode: off}
+data_dir: %s
+devices:
+  - {name: slaves, kind: modbus-sim, options: {listen: %q}}
+  - name: meter
+    kind: modbus
+    interval: 50ms
+    options:
+      url: tcp://%s
+      registers:
+        - {metric: voltage, table: input, address: 0, type: float32}
+        - {metric: ghost, table: input, address: 500}
+`, dir, sim, sim)))
+	defer stop()
+	waitUntil(t, "two failed polls of the meter", func() bool {
+		for _, ds := range d.devs.current().poller.Stats() {
+			if ds.Name == "meter" && ds.ReadErrors >= 2 {
+				return true
+			}
+		}
+		return false
+	})
+	m := scrape(t, d.api.Addr())
+	if m[`edged_modbus_errors_total{device="meter",kind="exception"}`] < 2 || m[`edged_modbus_requests_total{device="meter"}`] < 4 {
+		t.Fatalf("modbus metrics: %v", filterMetrics(m, "edged_modbus"))
+	}
+	if _, ok := m[`edged_modbus_errors_total{device="meter",kind="timeout"}`]; !ok {
+		t.Fatal("timeouts not exported")
+	}
+	for _, ds := range d.devs.current().poller.Stats() {
+		if ds.Name == "meter" && !strings.Contains(ds.LastError, "exception 0x02 illegal data address at input 30501 (address 500, 1 register)") {
+			t.Fatalf("last error %q", ds.LastError)
+		}
+	}
+}
+
+func filterMetrics(m map[string]float64, prefix string) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range m {
+		if strings.HasPrefix(k, prefix) {
+			out[k] = v
+		}
+	}
+	return out
+}

@@ -32,9 +32,12 @@ var exceptionMeanings = map[byte]string{
 }
 
 func (e *ExceptionError) Error() string {
-	what := "registers"
+	what := "register"
 	if e.Table.bits() {
-		what = "bits"
+		what = "bit"
+	}
+	if e.Count != 1 {
+		what += "s"
 	}
 	meaning := exceptionMeanings[e.Code]
 	if meaning == "" {
