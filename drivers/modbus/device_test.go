@@ -400,3 +400,39 @@ func TestCloseIsIdempotentAndReleasesTheBus(t *testing.T) {
 		t.Fatalf("read after Close: %v", err)
 	}
 }
+
+// TestRTUSlaveKilledMidPolling kills the RTU slave process with SIGKILL
+// while the master polls over the virtual serial pair, restarts it, and
+// waits for the readings to come back on the same open port.
+func TestRTUSlaveKilledMidPolling(t *testing.T) {
+	a, b := ptyPair(t)
+	srv := startSlave(t, "rtu", a, "--baud", "38400", "--units", "7")
+	srv.set(7, "ir", 3, 1234)
+	d := open(t, Config{URL: "rtu://" + b, Baud: 38400, Unit: ip(7), Timeout: 200 * time.Millisecond,
+		Registers: []Register{{Metric: "v", Table: "input", Address: ip(3)}}}, nil)
+	var ok, failed atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			if rs, err := d.Read(ctx, nil); err == nil && len(rs) == 1 && rs[0].Value == 1234 {
+				ok.Add(1)
+			} else if err != nil {
+				failed.Add(1)
+			}
+		}
+	}()
+	defer func() { cancel(); wg.Wait() }()
+	waitFor(t, "reads before the kill", func() bool { return ok.Load() >= 10 })
+	srv.kill()
+	waitFor(t, "a failed read after kill -9", func() bool { return failed.Load() > 0 })
+	srv.start()
+	srv.set(7, "ir", 3, 1234)
+	after := ok.Load()
+	waitFor(t, "reads after the slave came back", func() bool { return ok.Load() >= after+10 })
+	if st := d.Stats(); st.Timeouts+st.CRCErrors+st.ProtocolErrors == 0 {
+		t.Fatalf("stats %+v: the silence was not counted", st)
+	}
+}
