@@ -33,10 +33,11 @@ vet:
 test: vet build  ## go vet, gofmt check, and every test with the race detector
 	$(GO) test -race -count=1 ./...
 
-bench: build  ## the figures README quotes (needs mosquitto)
+bench: build  ## the figures README quotes (needs mosquitto, python3-pymodbus)
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./sync/outbox ./sync/uplink ./runtime/pluginapi
 	$(GO) test -run '^$$' -bench . -benchtime 20x -count 1 ./runtime/supervisor
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./cmd/edged
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./drivers/modbus
 
 fuzz:  ## run each fuzzer briefly (seeds live in testdata/fuzz)
 	$(GO) test ./internal/yamlconf -run '^$$' -fuzz FuzzDecode -fuzztime 20s
@@ -46,12 +47,15 @@ fuzz:  ## run each fuzzer briefly (seeds live in testdata/fuzz)
 	$(GO) test ./drivers/mqttsensor -run '^$$' -fuzz FuzzDecode -fuzztime 20s
 	$(GO) test ./runtime/plan -run '^$$' -fuzz FuzzParse -fuzztime 20s
 	$(GO) test ./runtime/plan -run '^$$' -fuzz FuzzDecodeEnvelope -fuzztime 20s
+	$(GO) test ./drivers/modbus -run '^$$' -fuzz FuzzConfig -fuzztime 20s
+	$(GO) test ./drivers/modbus -run '^$$' -fuzz FuzzValue -fuzztime 20s
+	$(GO) test ./drivers/modbus/modbussim -run '^$$' -fuzz FuzzHandle -fuzztime 20s
 
 install:  ## install BIN (default bin/edged), the systemd unit and a first config; as root on the gateway
 	@test -x $(BIN) || { echo "no $(BIN): run make build (or make build-arm64 and BIN=bin/edged-linux-arm64)"; exit 1; }
 	@if [ -z "$(DESTDIR)" ]; then \
 		id -u edged >/dev/null 2>&1 || useradd --system --home-dir /var/lib/edged --shell /usr/sbin/nologin edged; \
-		for g in gpio i2c spi; do \
+		for g in gpio i2c spi dialout; do \
 			if getent group $$g >/dev/null; then usermod -aG $$g edged && echo "edged added to group $$g"; \
 			else echo "no group $$g on this host: skipped (the unit does not need it)"; fi; \
 		done; fi

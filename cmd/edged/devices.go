@@ -13,6 +13,8 @@ import (
 	"edged/drivers/gpioin"
 	"edged/drivers/gpioout"
 	"edged/drivers/mcp3008"
+	"edged/drivers/modbus"
+	"edged/drivers/modbus/modbussim"
 	"edged/drivers/mqttsensor"
 	"edged/drivers/pwm"
 	"edged/drivers/scale"
@@ -82,7 +84,28 @@ func (d device) open(hw *board) (poller.Device, error) {
 
 // builtinKinds is the one table of device kinds this binary knows.
 func builtinKinds() map[string]deviceKind {
+	// Modbus devices on one rtu:// port or rtuovertcp:// gateway share its
+	// connection through this pool.
+	modbusPool := modbus.NewPool(nil)
 	return map[string]deviceKind{
+		"modbus": {
+			help:    "one Modbus slave over tcp://, rtu:// or rtuovertcp:// with a register map (options: url, unit, baud, parity, registers, max_registers, max_gap, …)",
+			options: checkedOptions[modbus.Config],
+			open: func(d DeviceConfig, opts any, _ *board) (poller.Device, error) {
+				dev, err := modbus.New(d.Name, opts.(modbus.Config), modbusPool, nil)
+				if err != nil || dev.Writable() {
+					return dev, err
+				}
+				return readOnly{dev, dev, dev}, nil // no writable register: not an actuator
+			},
+		},
+		"modbus-sim": {
+			help:    "a simulated Modbus TCP slave on loopback: a meter and a VFD driven by waveforms (options: listen, slaves)",
+			options: checkedOptions[modbussim.Config],
+			open: func(d DeviceConfig, opts any, _ *board) (poller.Device, error) {
+				return modbussim.New(d.Name, opts.(modbussim.Config), nil, nil)
+			},
+		},
 		"mqttsensor": {
 			help:    "readings that sensors publish on the local MQTT broker (options: topic with +device/+metric, format plain|json|senml|auto, path, fields, metric, unit)",
 			options: mqttSensorOptions,
@@ -207,6 +230,16 @@ func closeOnError[D poller.Device](c io.Closer, dev D, err error) (poller.Device
 		return nil, err
 	}
 	return dev, nil
+}
+
+// modbusStatser is a modbus device's counters, for /metrics.
+type modbusStatser interface{ Stats() modbus.Stats }
+
+// readOnly hides a modbus device's command methods.
+type readOnly struct {
+	poller.Device
+	io.Closer
+	modbusStatser
 }
 
 var (

@@ -47,6 +47,9 @@ var (
 	mDeviceStored    = desc("device_readings_stored_total", "Readings of a device made durable.", "device")
 	mDeviceRefused   = desc("device_readings_refused_total", "Readings of a device the outbox refused (lost).", "device")
 	mDeviceHealthy   = desc("device_healthy", "1 when the device's last read succeeded.", "device")
+	mModbusRequests  = desc("modbus_requests_total", "Requests a modbus device sent (reads and writes).", "device")
+	mModbusErrors    = desc("modbus_errors_total", "Failed modbus requests by kind: exception, timeout, crc, protocol, connection.", "device", "kind")
+	mModbusSplits    = desc("modbus_read_splits_total", "Joined reads a modbus device refused (illegal data address) and the driver split.", "device")
 	mUplinkConnected = desc("uplink_connected", "1 when connected to the cloud broker.")
 	mUplinkReconn    = desc("uplink_reconnects_total", "Connections to the cloud broker after the first.")
 	mUplinkPublished = desc("uplink_published_total", "Messages the cloud broker acknowledged.")
@@ -129,6 +132,17 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(mDeviceStored, float64(ds.Stored), ds.Name)
 		counter(mDeviceRefused, float64(ds.AppendErrors), ds.Name)
 		gauge(mDeviceHealthy, boolFloat(ds.Healthy), ds.Name)
+	}
+	for _, dev := range d.devs.current().devices {
+		if m, ok := dev.driver().(modbusStatser); ok { // nil (not opened yet) is no modbusStatser
+			ms := m.Stats()
+			counter(mModbusRequests, float64(ms.Requests), dev.Name())
+			for kind, v := range map[string]int64{"exception": ms.Exceptions, "timeout": ms.Timeouts, "crc": ms.CRCErrors,
+				"protocol": ms.ProtocolErrors, "connection": ms.ConnectionErrors} {
+				counter(mModbusErrors, float64(v), dev.Name(), kind)
+			}
+			counter(mModbusSplits, float64(ms.Splits), dev.Name())
+		}
 	}
 	if d.link != nil {
 		ls := d.link.Stats()
