@@ -6,8 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"edged/drivers/mqttsensor"
+	"edged/internal/yamlconf"
 	"edged/runtime/ingest"
 	"edged/sync/broker"
 	"edged/sync/broker/auth"
@@ -44,6 +46,8 @@ type LocalMQTTConfig struct {
 	Persistence bool `yaml:"persistence"`
 	// RateLimit bounds each client's publishes.
 	RateLimit RateLimitConfig `yaml:"rate_limit"`
+	// Limits bound what clients can make the embedded broker hold.
+	Limits BrokerLimitsConfig `yaml:"limits"`
 	// Republish puts every reading on the local broker too.
 	Republish RepublishConfig `yaml:"republish"`
 
@@ -75,6 +79,53 @@ type RateLimitConfig struct {
 	Burst int `yaml:"burst"`
 }
 
+// BrokerLimitsConfig is local_mqtt.limits: see broker.Limits for each.
+type BrokerLimitsConfig struct {
+	MaxPacketSize            yamlconf.Size        `yaml:"max_packet_size"`             // 256Ki
+	MaxConnections           int                  `yaml:"max_connections"`             // 1024
+	MaxConnectionsPerAddress int                  `yaml:"max_connections_per_address"` // 64
+	ConnectTimeout           time.Duration        `yaml:"connect_timeout"`             // 10s
+	MaxTopicAliases          int                  `yaml:"max_topic_aliases"`           // 32
+	Retained                 RetainedLimitsConfig `yaml:"retained"`
+	LoginBackoff             LoginBackoffConfig   `yaml:"login_backoff"`
+}
+
+// RetainedLimitsConfig bounds the retained messages, in all and per user.
+type RetainedLimitsConfig struct {
+	MaxMessages        int           `yaml:"max_messages"`          // 2000
+	MaxBytes           yamlconf.Size `yaml:"max_bytes"`             // 4Mi
+	MaxMessagesPerUser int           `yaml:"max_messages_per_user"` // 500
+	MaxBytesPerUser    yamlconf.Size `yaml:"max_bytes_per_user"`    // 1Mi
+}
+
+// LoginBackoffConfig slows password guessing, per source address and per
+// username.
+type LoginBackoffConfig struct {
+	FreeAttempts int           `yaml:"free_attempts"` // 3
+	Initial      time.Duration `yaml:"initial"`       // 1s
+	Max          time.Duration `yaml:"max"`           // 60s
+}
+
+func brokerLimitsConfig(l broker.Limits) BrokerLimitsConfig {
+	return BrokerLimitsConfig{
+		MaxPacketSize: yamlconf.Size(l.MaxPacketSize), MaxConnections: l.MaxConnections, MaxConnectionsPerAddress: l.MaxConnectionsPerAddress,
+		ConnectTimeout: l.ConnectTimeout, MaxTopicAliases: l.MaxTopicAliases,
+		Retained: RetainedLimitsConfig{MaxMessages: l.MaxRetained, MaxBytes: yamlconf.Size(l.MaxRetainedBytes),
+			MaxMessagesPerUser: l.MaxRetainedPerUser, MaxBytesPerUser: yamlconf.Size(l.MaxRetainedBytesPerUser)},
+		LoginBackoff: LoginBackoffConfig{FreeAttempts: l.LoginFreeAttempts, Initial: l.LoginBackoff, Max: l.LoginBackoffMax},
+	}
+}
+
+func (c BrokerLimitsConfig) limits() broker.Limits {
+	return broker.Limits{
+		MaxPacketSize: int64(c.MaxPacketSize), MaxConnections: c.MaxConnections, MaxConnectionsPerAddress: c.MaxConnectionsPerAddress,
+		ConnectTimeout: c.ConnectTimeout, MaxTopicAliases: c.MaxTopicAliases,
+		MaxRetained: c.Retained.MaxMessages, MaxRetainedBytes: int64(c.Retained.MaxBytes),
+		MaxRetainedPerUser: c.Retained.MaxMessagesPerUser, MaxRetainedBytesPerUser: int64(c.Retained.MaxBytesPerUser),
+		LoginFreeAttempts: c.LoginBackoff.FreeAttempts, LoginBackoff: c.LoginBackoff.Initial, LoginBackoffMax: c.LoginBackoff.Max,
+	}
+}
+
 // RepublishConfig puts readings on the local broker as
 // <cloud.topic_prefix>/local/<device>/<metric>.
 type RepublishConfig struct {
@@ -85,7 +136,7 @@ type RepublishConfig struct {
 
 func defaultLocalMQTT() LocalMQTTConfig {
 	return LocalMQTTConfig{Mode: localEmbedded, Listen: broker.DefaultListen, AllowAnonymous: true, Persistence: true,
-		RateLimit: RateLimitConfig{MessagesPerSecond: 1000}}
+		RateLimit: RateLimitConfig{MessagesPerSecond: 1000}, Limits: brokerLimitsConfig(broker.DefaultLimits())}
 }
 
 // validateLocalMQTT checks local_mqtt.* and that sensor devices have a
@@ -150,7 +201,7 @@ func (c *Config) brokerConfig(h *sensorRouter) broker.Config {
 	bc := broker.Config{
 		Listen: l.Listen, TLSListen: l.TLS.Listen, CertFile: l.TLS.CertFile, KeyFile: l.TLS.KeyFile,
 		ClientCAFile: l.TLS.ClientCAFile, AllowAnonymous: l.AllowAnonymous, PasswdFile: l.PasswdFile, ACL: l.ACL,
-		RateLimit: l.RateLimit.MessagesPerSecond, Burst: l.RateLimit.Burst,
+		RateLimit: l.RateLimit.MessagesPerSecond, Burst: l.RateLimit.Burst, Limits: l.Limits.limits(),
 	}
 	if l.Persistence {
 		bc.StorePath = filepath.Join(c.DataDir, "broker.db")

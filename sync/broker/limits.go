@@ -109,6 +109,11 @@ func (l Limits) validate(add func(format string, a ...any)) {
 			add("limits.%s: %d is negative: leave it out for the default or set e.g. %s", field, v, example)
 		}
 	}
+	negDur := func(field string, v time.Duration, example string) {
+		if v < 0 {
+			add("limits.%s: %v is negative: leave it out for the default or set e.g. %s", field, v, example)
+		}
+	}
 	neg("max_packet_size", l.MaxPacketSize, "256Ki")
 	if l.MaxPacketSize > maxMQTTPacket {
 		add("limits.max_packet_size: %d is over MQTT's largest packet (256Mi): use e.g. 256Ki", l.MaxPacketSize)
@@ -121,14 +126,14 @@ func (l Limits) validate(add func(format string, a ...any)) {
 	}
 	neg("max_connections", int64(l.MaxConnections), "1024")
 	neg("max_connections_per_address", int64(l.MaxConnectionsPerAddress), "64")
-	neg("connect_timeout", int64(l.ConnectTimeout), "10s")
+	negDur("connect_timeout", l.ConnectTimeout, "10s")
 	neg("retained.max_messages", int64(l.MaxRetained), "2000")
 	neg("retained.max_bytes", l.MaxRetainedBytes, "4Mi")
 	neg("retained.max_messages_per_user", int64(l.MaxRetainedPerUser), "500")
 	neg("retained.max_bytes_per_user", l.MaxRetainedBytesPerUser, "1Mi")
 	neg("login_backoff.free_attempts", int64(l.LoginFreeAttempts), "3")
-	neg("login_backoff.initial", int64(l.LoginBackoff), "1s")
-	neg("login_backoff.max", int64(l.LoginBackoffMax), "60s")
+	negDur("login_backoff.initial", l.LoginBackoff, "1s")
+	negDur("login_backoff.max", l.LoginBackoffMax, "60s")
 	w := l.withDefaults()
 	if w.MaxConnectionsPerAddress > w.MaxConnections && l.MaxConnectionsPerAddress > 0 {
 		add("limits.max_connections_per_address: %d is over max_connections (%d): lower it or raise max_connections",
