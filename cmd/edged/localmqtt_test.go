@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -373,5 +375,82 @@ func TestBrokerPasswdCommand(t *testing.T) {
 	}
 	if pw, err := auth.LoadPasswords(f); err != nil || pw.Check("porch", "hunter22") {
 		t.Fatalf("porch still logs in after --delete (%v)", err)
+	}
+}
+
+// TestBrokerLimitsFromConfigAreCountedInMetrics: local_mqtt.limits reaches
+// the embedded broker, and each refusal is a metric. A CONNECT declaring
+// 250 MiB is closed at its fixed header; the daemon's RSS (this process)
+// stays put.
+func TestBrokerLimitsFromConfigAreCountedInMetrics(t *testing.T) {
+	dir := t.TempDir()
+	d, stop := startDaemon(t, writeConfig(t, dir, fmt.Sprintf(`gateway: {id: gw-lim}
+http: {listen: 127.0.0.1:0}
+local_mqtt:
+  listen: 127.0.0.1:0
+  limits: {max_packet_size: 1Ki, max_connections_per_address: 3, connect_timeout: 200ms}
+data_dir: %s
+`, dir)))
+	defer stop()
+	rss := func() int64 {
+		b, _ := os.ReadFile("/proc/self/status")
+		m := regexp.MustCompile(`VmRSS:\s+(\d+) kB`).FindSubmatch(b)
+		if m == nil {
+			t.Skip("no VmRSS")
+		}
+		kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
+		return kb << 10
+	}
+	waitUntil(t, "the first reading", func() bool { return d.outbox.Stats().Appended > 0 })
+	chunk := make([]byte, 64<<10)
+	runtime.GC()
+	debug.FreeOSMemory()
+	before := rss()
+	// 250 MiB declared: 0x10, remaining length 0x80 0x80 0x80 0x7d; then
+	// up to 32 MiB of it, until the broker closes.
+	c, err := net.Dial("tcp", d.broker.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, _ = c.Write([]byte{0x10, 0x80, 0x80, 0x80, 0x7d})
+	_ = c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	for sent := 0; sent < 32<<20; sent += len(chunk) {
+		if _, err := c.Write(chunk); err != nil {
+			break
+		}
+	}
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the broker answered a 250 MiB CONNECT")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("a 250 MiB CONNECT left the connection open")
+	}
+	after := rss()
+	t.Logf("daemon RSS before %.1f MiB, after a 250 MiB CONNECT %.1f MiB", float64(before)/(1<<20), float64(after)/(1<<20))
+	if after-before > 20<<20 {
+		t.Errorf("RSS grew by %d bytes", after-before)
+	}
+	// Silent sockets: 3 let in and closed at the CONNECT timeout, the
+	// others closed at once for the per-address limit.
+	for range 5 {
+		c, err := net.Dial("tcp", d.broker.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	waitUntil(t, "the limits counted", func() bool {
+		m := scrape(t, d.api.Addr())
+		return m[`edged_local_mqtt_limited_total{limit="packet_too_large"}`] == 1 &&
+			m[`edged_local_mqtt_limited_total{limit="max_connections_per_address"}`] == 2 &&
+			m[`edged_local_mqtt_limited_total{limit="connect_timeout"}`] == 3
+	})
+	m := scrape(t, d.api.Addr())
+	for _, name := range []string{`edged_local_mqtt_limited_total{limit="retained"}`, `edged_local_mqtt_limited_total{limit="login_backoff"}`,
+		"edged_local_mqtt_retained_messages", "edged_local_mqtt_retained_bytes"} {
+		if _, ok := m[name]; !ok {
+			t.Errorf("metric %s missing", name)
+		}
 	}
 }

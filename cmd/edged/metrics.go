@@ -58,6 +58,9 @@ var (
 	mLocalRateLimit   = desc("local_mqtt_rate_limit_per_second", "Publishes per second one client may make (local_mqtt.rate_limit); 0 is no limit.")
 	mLocalRateLimited = desc("local_mqtt_rate_limited_total", "Publishes over a client's rate limit: dropped (QoS 0) or delayed (QoS 1/2).", "action")
 	mLocalAuth        = desc("local_mqtt_connections_total", "Connection attempts by outcome.", "result")
+	mLocalLimited     = desc("local_mqtt_limited_total", "Connections, packets and publishes refused by local_mqtt.limits, by limit: packet_too_large, max_connections, max_connections_per_address, connect_timeout, retained, login_backoff.", "limit")
+	mLocalRetained    = desc("local_mqtt_retained_messages", "Retained messages the embedded broker holds (local_mqtt.limits.retained.max_messages).")
+	mLocalRetainedB   = desc("local_mqtt_retained_bytes", "Bytes of retained messages held (local_mqtt.limits.retained.max_bytes).")
 	mLocalACLDenied   = desc("local_mqtt_acl_denied_total", "Publishes, subscriptions and deliveries the ACL denied.")
 	mSensorMessages   = desc("sensor_messages_total", "Messages an mqttsensor device decoded or refused.", "device")
 	mSensorReadings   = desc("sensor_readings_total", "Readings an mqttsensor device decoded.", "device")
@@ -86,7 +89,7 @@ func (daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 		mOutboxAcked, mOutboxAppendErrs, mOutboxCommits, mOutboxLastCommit, mDeviceReads, mDeviceReadErrs, mDeviceStored,
 		mDeviceRefused, mDeviceHealthy, mUplinkConnected, mUplinkReconn, mUplinkPublished, mUplinkPubErrs, mFwdDelivered,
 		mFwdFailures, mCommands, mLocalClients, mLocalReceived, mLocalRouted, mLocalRateLimit, mLocalRateLimited, mLocalAuth,
-		mLocalACLDenied, mSensorMessages, mSensorReadings, mSensorMalformed, mIngestQueued, mIngestStored, mOutboxCommitLat,
+		mLocalLimited, mLocalRetained, mLocalRetainedB, mLocalACLDenied, mSensorMessages, mSensorReadings, mSensorMalformed, mIngestQueued, mIngestStored, mOutboxCommitLat,
 		mUplinkAckLat, mServiceUp, mServiceRestarts, mServiceRSS, mServiceBudget, mServiceCPU, mServiceOOM, mServiceDropped, mPlanVersion, mPlanState} {
 		ch <- d
 	}
@@ -152,6 +155,15 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(mLocalAuth, float64(bs.Auth.AuthOK), "accepted")
 		counter(mLocalAuth, float64(bs.Auth.AuthRefused), "refused")
 		counter(mLocalACLDenied, float64(bs.Auth.ACLDenied))
+		lim := bs.Limits
+		counter(mLocalLimited, float64(lim.PacketTooLarge), "packet_too_large")
+		counter(mLocalLimited, float64(lim.OverMaxConnections), "max_connections")
+		counter(mLocalLimited, float64(lim.OverConnectionsPerAddr), "max_connections_per_address")
+		counter(mLocalLimited, float64(lim.ConnectTimeouts), "connect_timeout")
+		counter(mLocalLimited, float64(lim.RetainedRefused), "retained")
+		counter(mLocalLimited, float64(bs.Auth.BackoffRefused), "login_backoff")
+		gauge(mLocalRetained, float64(bs.Retained))
+		gauge(mLocalRetainedB, float64(lim.RetainedBytes))
 	}
 	if d.ingest != nil {
 		is := d.ingest.Stats()

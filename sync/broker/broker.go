@@ -144,7 +144,8 @@ func New(cfg Config) (_ *Broker, err error) {
 			return nil, err
 		}
 	}
-	b.auth = auth.NewHook(auth.Options{Passwords: pw, ACL: acl, AllowAnonymous: cfg.AllowAnonymous, Logger: log})
+	b.auth = auth.NewHook(auth.Options{Passwords: pw, ACL: acl, AllowAnonymous: cfg.AllowAnonymous, Logger: log,
+		Backoff: auth.Backoff{FreeAttempts: lim.LoginFreeAttempts, Initial: lim.LoginBackoff, Max: lim.LoginBackoffMax}})
 	if err := srv.AddHook(b.auth, nil); err != nil {
 		return nil, fmt.Errorf("broker: auth: %w", err)
 	}

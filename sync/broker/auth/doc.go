@@ -12,6 +12,12 @@
 // publish to is refused at connect, because mochi publishes wills without
 // an ACL check.
 //
+// Wrong passwords back off (Backoff): after a few from one source address,
+// or for one username, logins from that address or as that user are
+// refused for a while without the password being checked, the wait
+// doubling with each further failure up to a bound. A guesser gets no more
+// bcrypt checks than the free attempts plus one per back-off period.
+//
 // # What a client may do
 //
 // An ACL with no rules lets every client that may connect publish and

@@ -23,6 +23,9 @@ type Options struct {
 	// AllowAnonymous lets clients without a username connect, from
 	// loopback addresses only.
 	AllowAnonymous bool
+	// Backoff slows password guessing per source address and username;
+	// zero turns it off.
+	Backoff Backoff
 	// Logger receives refusals and denials, at Warn; default slog.Default().
 	Logger *slog.Logger
 }
@@ -32,6 +35,11 @@ type Stats struct {
 	AuthOK      uint64 // connections let in (not counting the inline client)
 	AuthRefused uint64 // connections refused
 	ACLDenied   uint64 // publishes, subscriptions and deliveries denied
+	// PasswordChecks counts passwords checked against their hash (bcrypt).
+	PasswordChecks uint64 `json:"password_checks"`
+	// BackoffRefused counts logins refused unchecked: their address or
+	// user was backing off after wrong passwords.
+	BackoffRefused uint64 `json:"backoff_refused"`
 }
 
 // Hook is the mochi-mqtt hook that authenticates clients at connect and
@@ -56,8 +64,9 @@ type Hook struct {
 	logger    *slog.Logger
 	limit     *logevery.Limiter
 	now       func() time.Time
+	backoff   *backoffs
 
-	authOK, authRefused, aclDenied atomic.Uint64
+	authOK, authRefused, aclDenied, checks, backoffRefused atomic.Uint64
 }
 
 // NewHook makes a Hook with the given options.
@@ -72,6 +81,7 @@ func NewHook(o Options) *Hook {
 		logger:    o.Logger,
 		limit:     logevery.New(0),
 		now:       time.Now,
+		backoff:   newBackoffs(o.Backoff),
 	}
 }
 
@@ -86,7 +96,8 @@ func (h *Hook) Provides(b byte) bool {
 
 // Stats returns the counts so far.
 func (h *Hook) Stats() Stats {
-	return Stats{AuthOK: h.authOK.Load(), AuthRefused: h.authRefused.Load(), ACLDenied: h.aclDenied.Load()}
+	return Stats{AuthOK: h.authOK.Load(), AuthRefused: h.authRefused.Load(), ACLDenied: h.aclDenied.Load(),
+		PasswordChecks: h.checks.Load(), BackoffRefused: h.backoffRefused.Load()}
 }
 
 // Reasons a connection is refused, as logged.
@@ -97,6 +108,7 @@ const (
 	reasonAnonymousOff    = "anonymous_not_allowed"
 	reasonAnonymousLAN    = "anonymous_not_loopback"
 	reasonWillTopicDenied = "will_topic_denied"
+	reasonBackoff         = "backing_off_after_wrong_passwords"
 )
 
 // OnConnectAuthenticate lets the client in if it gives a user's right
@@ -109,13 +121,28 @@ func (h *Hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	}
 	user, password := string(pk.Connect.Username), string(pk.Connect.Password)
 	reason := ""
+	var extra []slog.Attr
 	switch {
 	case user != "":
+		now := h.now()
+		keys := []string{"addr:" + remoteHost(cl.Net.Remote), "user:" + user}
+		if w := h.backoff.wait(now, keys...); w > 0 {
+			// No bcrypt for a guesser: refused unchecked until the
+			// back-off is over, whatever the password.
+			reason = reasonBackoff
+			h.backoffRefused.Add(1)
+			extra = append(extra, slog.Duration("retry_in", w))
+			break
+		}
+		h.checks.Add(1)
 		if !h.passwords.Check(user, password) {
 			reason = reasonWrongPassword
 			if !h.passwords.has(user) {
 				reason = reasonUnknownUser
 			}
+			h.backoff.fail(now, keys...)
+		} else {
+			h.backoff.succeed(keys...)
 		}
 	case len(pk.Connect.Password) > 0:
 		reason = reasonNoUsername
@@ -129,7 +156,7 @@ func (h *Hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	}
 	if reason != "" {
 		h.authRefused.Add(1)
-		h.warn("connect", "mqtt connection refused", cl, user, slog.String("reason", reason))
+		h.warn("connect", "mqtt connection refused", cl, user, append([]slog.Attr{slog.String("reason", reason)}, extra...)...)
 		return false
 	}
 	h.authOK.Add(1)
@@ -169,7 +196,7 @@ func (h *Hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 
 // warn logs a refusal, at most once per logevery.Every for each kind, user and
 // remote host.
-func (h *Hook) warn(kind, msg string, cl *mqtt.Client, user string, attr slog.Attr) {
+func (h *Hook) warn(kind, msg string, cl *mqtt.Client, user string, attr ...slog.Attr) {
 	host := remoteHost(cl.Net.Remote)
 	suppressed, ok := h.limit.Allow(kind+"\x00"+user+"\x00"+host, h.now())
 	if !ok {
@@ -179,7 +206,9 @@ func (h *Hook) warn(kind, msg string, cl *mqtt.Client, user string, attr slog.At
 		slog.String("client", cl.ID),
 		slog.String("user", user),
 		slog.String("remote", cl.Net.Remote),
-		attr,
+	}
+	for _, a := range attr {
+		attrs = append(attrs, a)
 	}
 	if suppressed > 0 {
 		attrs = append(attrs, slog.Int("suppressed", suppressed))
