@@ -1,0 +1,131 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestPubackCarriesNoInheritedPropertiesAndAValidCode sends, byte by byte,
+// an MQTT 5 QoS 1 PUBLISH with a user property and checks the PUBACK: no
+// properties copied from the publish, and no reason code the spec does not
+// list for PUBACK (mochi v2.7.9 sent 400b0007010726000161000132: "granted
+// QoS 1" and the publish's user property). QoS 2's PUBREC likewise.
+func TestPubackCarriesNoInheritedPropertiesAndAValidCode(t *testing.T) {
+	b := start(t, Config{AllowAnonymous: true})
+	c := dialRaw(t, b.Addr(), "", 5)
+	write := func(h string) {
+		t.Helper()
+		raw, err := hex.DecodeString(strings.ReplaceAll(h, " ", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.conn.Write(raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readRaw := func() string {
+		t.Helper()
+		_ = c.conn.SetReadDeadline(time.Now().Add(rawWait))
+		hdr := make([]byte, 2)
+		if _, err := io.ReadFull(c.r, hdr); err != nil {
+			t.Fatal(err)
+		}
+		body := make([]byte, hdr[1]) // every answer here is under 128 bytes
+		if _, err := io.ReadFull(c.r, body); err != nil {
+			t.Fatal(err)
+		}
+		return hex.EncodeToString(append(hdr, body...))
+	}
+	// CONNECT: MQTT 5, clean start, keep-alive 60, no properties, id "pa".
+	write("10 0f 0004 4d515454 05 02 003c 00 0002 7061")
+	if ack := readRaw(); !strings.HasPrefix(ack, "20") || ack[6:8] != "00" {
+		t.Fatalf("CONNACK %s", ack)
+	}
+	// PUBLISH QoS 1, topic "t", id 7, user property a=2, payload "x".
+	write("32 0e 0001 74 0007 07 26 0001 61 0001 32 78")
+	valid := map[string]bool{"40020007": true, "4003000700": true, "4003000710": true}
+	if ack := readRaw(); !valid[ack] {
+		t.Errorf("PUBACK %s; want 40020007 (or 4003000700, or mosquitto's 4003000710)", ack)
+	}
+	// PUBLISH QoS 2, topic "t", id 8, user property a=2, payload "x".
+	write("34 0e 0001 74 0008 07 26 0001 61 0001 32 78")
+	valid = map[string]bool{"50020008": true, "5003000800": true, "5003000810": true}
+	if rec := readRaw(); !valid[rec] {
+		t.Errorf("PUBREC %s; want 50020008", rec)
+	}
+}
+
+// TestRealMQTT5ClientsAcceptThePuback publishes QoS 1 with a user property
+// from clients nobody here wrote: mosquitto_pub (-V mqttv5 -D) and Debian's
+// python3-paho-mqtt, whose network thread died on mochi's PUBACK.
+func TestRealMQTT5ClientsAcceptThePuback(t *testing.T) {
+	b := start(t, Config{AllowAnonymous: true})
+	host, port, _ := strings.Cut(b.Addr(), ":")
+	t.Run("mosquitto_pub", func(t *testing.T) {
+		pub, _ := clients(t)
+		out, err := mq(t, b, pub, "-V", "mqttv5", "-q", "1", "-t", "sensors/porch/t", "-m", "21.5",
+			"-D", "publish", "user-property", "unit", "C", "-d")
+		if err != nil || !strings.Contains(out, "PUBACK") || strings.Contains(strings.ToLower(out), "error") {
+			t.Fatalf("mosquitto_pub: %v\n%s", err, out)
+		}
+	})
+	t.Run("python3-paho-mqtt", func(t *testing.T) {
+		python := "/usr/bin/python3"
+		if err := exec.Command(python, "-c", "import paho.mqtt.client").Run(); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("python3-paho-mqtt missing (apt-get install python3-paho-mqtt); CI is set: %v", err)
+			}
+			t.Skipf("python3-paho-mqtt missing (apt-get install python3-paho-mqtt): %v", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, python, "-c", pahoScript, host, port)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("paho: %v\n%s", err, out.String())
+		}
+		if !strings.Contains(out.String(), "acked 3") {
+			t.Fatalf("paho did not see 3 acks:\n%s", out.String())
+		}
+	})
+}
+
+// pahoScript publishes 3 QoS 1 messages with user properties over MQTT 5
+// and waits for their PUBACKs; it exits non-zero if the network thread dies
+// or an ack does not come.
+const pahoScript = `
+import sys, threading
+import paho.mqtt.client as mqtt
+from paho.mqtt.properties import Properties
+from paho.mqtt.packettypes import PacketTypes
+host, port = sys.argv[1], int(sys.argv[2])
+acked = []
+done = threading.Event()
+def on_publish(c, u, mid):
+    acked.append(mid)
+    if len(acked) == 3:
+        done.set()
+c = mqtt.Client(client_id="paho-props", protocol=mqtt.MQTTv5)
+c.on_publish = on_publish
+c.connect(host, port, keepalive=30)
+c.loop_start()
+for i in range(3):
+    p = Properties(PacketTypes.PUBLISH)
+    p.UserProperty = ("unit", "C")
+    p.ContentType = "text/plain"
+    c.publish("sensors/porch/t", str(20 + i), qos=1, properties=p)
+ok = done.wait(30)
+alive = c._thread is not None and c._thread.is_alive()
+c.disconnect()
+c.loop_stop()
+print("acked", len(acked), "network thread alive", alive)
+sys.exit(0 if ok and alive else 1)
+`
