@@ -132,6 +132,15 @@ type ScaleConfig struct {
 type LogConfig struct {
 	Level  string `yaml:"level"`  // debug, info (default), warn, error
 	Format string `yaml:"format"` // text (default) or json
+	// Services bounds each service's output in edged's log.
+	Services ServiceLogConfig `yaml:"services"`
+}
+
+// ServiceLogConfig is how much of one service's output (log calls, stderr,
+// stdout) reaches edged's log; lines over it are dropped and counted.
+type ServiceLogConfig struct {
+	LinesPerSecond float64       `yaml:"lines_per_second"` // 50
+	BytesPerSecond yamlconf.Size `yaml:"bytes_per_second"` // 16Ki
 }
 
 // defaultConfig is what edged runs with when the file says nothing.
@@ -144,7 +153,7 @@ func defaultConfig() Config {
 		Devices:   []DeviceConfig{demoDevice()},
 		LocalMQTT: defaultLocalMQTT(),
 		HTTP:      HTTPConfig{Listen: defaultAPI},
-		Log:       LogConfig{Level: "info", Format: "text"},
+		Log:       LogConfig{Level: "info", Format: "text", Services: ServiceLogConfig{LinesPerSecond: 50, BytesPerSecond: 16 << 10}},
 	}
 }
 
@@ -222,6 +231,12 @@ func (c *Config) validate(kinds map[string]deviceKind) ([]device, yamlconf.Error
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		errs.Add("log.level", "%q is not a level: use debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.Services.LinesPerSecond <= 0 {
+		errs.Add("log.services.lines_per_second", "%v must be positive, e.g. 50", c.Log.Services.LinesPerSecond)
+	}
+	if c.Log.Services.BytesPerSecond <= 0 {
+		errs.Add("log.services.bytes_per_second", "%d must be positive, e.g. 16Ki", c.Log.Services.BytesPerSecond)
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		errs.Add("log.format", "%q is not a format: use text or json", c.Log.Format)

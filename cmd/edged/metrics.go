@@ -77,6 +77,7 @@ var (
 	mServiceCPU      = desc("service_cpu_cores", "CPU the service used over the last sample, in cores.", "service")
 	mServiceOOM      = desc("service_oom_kills_total", "Times the service was killed for exceeding its memory budget.", "service")
 	mServiceDropped  = desc("service_dropped_batches_total", "Reading batches not delivered because the service was behind.", "service")
+	mServiceLogDrop  = desc("service_log_dropped_lines_total", "Output lines of the service dropped: over log.services.lines_per_second or bytes_per_second.", "service")
 	mPlanVersion     = desc("plan_version", "Version of the plan running now; 0 is the config file's devices and services.")
 	mPlanState       = desc("plan_state", "1 for the state of the latest plan handled (applying, applied, rejected, rolled_back), 0 for the others.", "state")
 )
@@ -90,7 +91,7 @@ func (daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 		mDeviceRefused, mDeviceHealthy, mUplinkConnected, mUplinkReconn, mUplinkPublished, mUplinkPubErrs, mFwdDelivered,
 		mFwdFailures, mCommands, mLocalClients, mLocalReceived, mLocalRouted, mLocalRateLimit, mLocalRateLimited, mLocalAuth,
 		mLocalLimited, mLocalRetained, mLocalRetainedB, mLocalACLDenied, mSensorMessages, mSensorReadings, mSensorMalformed, mIngestQueued, mIngestStored, mOutboxCommitLat,
-		mUplinkAckLat, mServiceUp, mServiceRestarts, mServiceRSS, mServiceBudget, mServiceCPU, mServiceOOM, mServiceDropped, mPlanVersion, mPlanState} {
+		mUplinkAckLat, mServiceUp, mServiceRestarts, mServiceRSS, mServiceBudget, mServiceCPU, mServiceOOM, mServiceDropped, mServiceLogDrop, mPlanVersion, mPlanState} {
 		ch <- d
 	}
 }
@@ -183,6 +184,7 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(mServiceCPU, st.CPUPercent/100, st.Name)
 			counter(mServiceOOM, float64(st.OOMKills), st.Name)
 			counter(mServiceDropped, float64(st.Dropped), st.Name)
+			counter(mServiceLogDrop, float64(st.LogDropped), st.Name)
 		}
 	}
 	if d.plans != nil {

@@ -29,6 +29,8 @@ type Status struct {
 	CPUPercent  float64   `json:"cpu_percent"`
 	OOMKills    uint64    `json:"oom_kills"`
 	Dropped     uint64    `json:"dropped_batches"`
+	LogDropped  uint64    `json:"log_dropped_lines"` // output lines over the log rate
+	LogDroppedB uint64    `json:"log_dropped_bytes"`
 	LastError   string    `json:"last_error,omitempty"`
 	Stderr      []string  `json:"stderr,omitempty"`
 	Since       time.Time `json:"since"`
@@ -50,6 +52,7 @@ type service struct {
 	probe   chan chan<- probeResult // the health gate's checks, taken while running
 	done    chan struct{}           // closed when the loop started by start has returned
 	tail    *tail
+	logRate *logRate // kept across restarts: a crash loop does not reset it
 	dropped atomic.Uint64
 
 	mu       sync.Mutex
@@ -70,7 +73,7 @@ type service struct {
 func newService(s *Supervisor, sp Spec) *service {
 	return &service{sup: s, spec: sp, queue: make(chan []pluginapi.Reading, s.cfg.Queue),
 		restart: make(chan struct{}, 1), probe: make(chan chan<- probeResult), done: make(chan struct{}),
-		tail: newTail(20), state: StateStopped, since: time.Now()}
+		tail: newTail(20), logRate: newLogRate(s.cfg.LogLinesPerSecond, s.cfg.LogBytesPerSecond), state: StateStopped, since: time.Now()}
 }
 
 // start runs the service's loop in a goroutine, counted in wg, until ctx
@@ -226,7 +229,7 @@ func (sv *service) runOnce(ctx context.Context, log *slog.Logger) error {
 	dieWithParent(cmd)
 	conn, err := pluginapi.Launch(ctx, pluginapi.LaunchConfig{
 		Name: sv.spec.Name, Cmd: cmd, SecureChecksum: sv.spec.Checksum,
-		Logger: slog.New(teeHandler{log.Handler(), sv.tail}), StartTimeout: sv.spec.StartTimeout,
+		Logger: slog.New(teeHandler{rateHandler{log.Handler(), sv.logRate}, sv.tail}), StartTimeout: sv.spec.StartTimeout,
 		OnEmit: func(rs []pluginapi.Reading) {
 			if cfg.OnEmit != nil {
 				cfg.OnEmit(sv.spec.Name, fromPlugin(sv.spec.Name, rs))
@@ -389,7 +392,7 @@ func (sv *service) status() Status {
 	st := Status{Name: sv.spec.Name, State: sv.state, Pid: sv.pid, Restarts: sv.restarts, Healthy: sv.healthy && sv.state == StateRunning,
 		Budget:      BudgetDoc{MemoryBytes: sv.spec.Budget.Memory, CPU: sv.spec.Budget.CPU, Pids: sv.spec.Budget.Pids},
 		Enforcement: enf, RSS: sv.usage.RSS, PeakRSS: sv.usage.PeakRSS, CPUPercent: sv.cpuPct, OOMKills: sv.oomKills,
-		Dropped: sv.dropped.Load(), LastError: sv.lastErr, Since: sv.since, Subscribe: sv.spec.Subscribe}
+		Dropped: sv.dropped.Load(), LogDropped: sv.logRate.dropped.Load(), LogDroppedB: sv.logRate.droppedBytes.Load(), LastError: sv.lastErr, Since: sv.since, Subscribe: sv.spec.Subscribe}
 	if sv.state == StateFailed || sv.state == StateBackoff {
 		st.Stderr = sv.tail.lines()
 	}
