@@ -52,6 +52,10 @@ type HTTPConfig struct {
 	TokenFile string `yaml:"token_file"`
 	// TLS serves HTTPS with this certificate and key.
 	TLS HTTPTLSConfig `yaml:"tls"`
+	// AllowedHosts are names, besides IP addresses, localhost and this
+	// host's name (and name.local), that requests may carry in Host;
+	// others get 421 (a defence against DNS rebinding).
+	AllowedHosts []string `yaml:"allowed_hosts"`
 }
 
 // HTTPTLSConfig is the local API's certificate.

@@ -56,6 +56,7 @@ type daemon struct {
 	sink    poller.Sink    // the outbox, wrapped: recent readings, local re-publish
 
 	ready    atomic.Bool            // sources running and the outbox open (/readyz)
+	appends  appendHealth           // whether appends to the outbox fail now (/readyz)
 	recent   *recent.Recent         // the latest readings per device, for the API
 	sup      *supervisor.Supervisor // services; nil when none are configured
 	emits    *ingest.Ingest         // readings services emit → outbox
@@ -145,7 +146,7 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 		}
 	}
 	d.recent = recent.New(recent.Config{})
-	d.sink = recordingSink{store: ob, recent: d.recent}
+	d.sink = recordingSink{store: ob, recent: d.recent, health: &d.appends}
 	if l := cfg.LocalMQTT; l.Mode != localOff && l.Republish.Enabled {
 		d.sink = &republishSink{store: d.sink, publish: d.publishLocal, prefix: cfg.Cloud.TopicPrefix,
 			retain: l.Republish.Retain, log: log.With("component", "republish"), limiter: logevery.New(0)}
