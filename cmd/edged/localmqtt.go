@@ -86,6 +86,7 @@ type BrokerLimitsConfig struct {
 	MaxConnectionsPerAddress int                  `yaml:"max_connections_per_address"` // 64
 	ConnectTimeout           time.Duration        `yaml:"connect_timeout"`             // 10s
 	MaxTopicAliases          int                  `yaml:"max_topic_aliases"`           // 32
+	MaxKeepAlive             time.Duration        `yaml:"max_keep_alive"`              // 5m
 	Retained                 RetainedLimitsConfig `yaml:"retained"`
 	LoginBackoff             LoginBackoffConfig   `yaml:"login_backoff"`
 }
@@ -109,7 +110,7 @@ type LoginBackoffConfig struct {
 func brokerLimitsConfig(l broker.Limits) BrokerLimitsConfig {
 	return BrokerLimitsConfig{
 		MaxPacketSize: yamlconf.Size(l.MaxPacketSize), MaxConnections: l.MaxConnections, MaxConnectionsPerAddress: l.MaxConnectionsPerAddress,
-		ConnectTimeout: l.ConnectTimeout, MaxTopicAliases: l.MaxTopicAliases,
+		ConnectTimeout: l.ConnectTimeout, MaxTopicAliases: l.MaxTopicAliases, MaxKeepAlive: l.MaxKeepAlive,
 		Retained: RetainedLimitsConfig{MaxMessages: l.MaxRetained, MaxBytes: yamlconf.Size(l.MaxRetainedBytes),
 			MaxMessagesPerUser: l.MaxRetainedPerUser, MaxBytesPerUser: yamlconf.Size(l.MaxRetainedBytesPerUser)},
 		LoginBackoff: LoginBackoffConfig{FreeAttempts: l.LoginFreeAttempts, Initial: l.LoginBackoff, Max: l.LoginBackoffMax},
@@ -119,7 +120,7 @@ func brokerLimitsConfig(l broker.Limits) BrokerLimitsConfig {
 func (c BrokerLimitsConfig) limits() broker.Limits {
 	return broker.Limits{
 		MaxPacketSize: int64(c.MaxPacketSize), MaxConnections: c.MaxConnections, MaxConnectionsPerAddress: c.MaxConnectionsPerAddress,
-		ConnectTimeout: c.ConnectTimeout, MaxTopicAliases: c.MaxTopicAliases,
+		ConnectTimeout: c.ConnectTimeout, MaxTopicAliases: c.MaxTopicAliases, MaxKeepAlive: c.MaxKeepAlive,
 		MaxRetained: c.Retained.MaxMessages, MaxRetainedBytes: int64(c.Retained.MaxBytes),
 		MaxRetainedPerUser: c.Retained.MaxMessagesPerUser, MaxRetainedBytesPerUser: int64(c.Retained.MaxBytesPerUser),
 		LoginFreeAttempts: c.LoginBackoff.FreeAttempts, LoginBackoff: c.LoginBackoff.Initial, LoginBackoffMax: c.LoginBackoff.Max,

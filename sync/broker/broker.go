@@ -160,7 +160,8 @@ func New(cfg Config) (_ *Broker, err error) {
 			return nil, fmt.Errorf("broker: rate limit: %w", err)
 		}
 	}
-	conform := &conformHook{maxPacket: uint32(lim.MaxPacketSize), aliasMax: uint16(lim.MaxTopicAliases)}
+	conform := &conformHook{maxPacket: uint32(lim.MaxPacketSize), aliasMax: uint16(lim.MaxTopicAliases),
+		maxKeepAlive: uint16(lim.MaxKeepAlive / time.Second)}
 	if err := srv.AddHook(conform, nil); err != nil {
 		return nil, fmt.Errorf("broker: conformance: %w", err)
 	}

@@ -13,13 +13,27 @@ import (
 // publish's properties out of the ack).
 type conformHook struct {
 	mqtt.HookBase
-	maxPacket uint32
-	aliasMax  uint16
+	maxPacket    uint32
+	aliasMax     uint16
+	maxKeepAlive uint16 // seconds
 }
 
 func (h *conformHook) ID() string { return "edged-conform" }
 
-func (h *conformHook) Provides(b byte) bool { return b == mqtt.OnPacketEncode }
+func (h *conformHook) Provides(b byte) bool { return b == mqtt.OnPacketEncode || b == mqtt.OnConnect }
+
+// OnConnect gives an MQTT 5 client a Server Keep Alive: its own keep-alive,
+// or MaxKeepAlive when it asked for more or for none. mochi sends it in
+// CONNACK and closes the connection after 1.5 times it of silence.
+func (h *conformHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	if cl.Properties.ProtocolVersion == 5 {
+		if ka := cl.State.Keepalive; ka == 0 || ka > h.maxKeepAlive {
+			cl.State.Keepalive = h.maxKeepAlive
+		}
+		cl.State.ServerKeepalive = true
+	}
+	return nil
+}
 
 func (h *conformHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 	if cl.Properties.ProtocolVersion != 5 {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 // TestPubackCarriesNoInheritedPropertiesAndAValidCode sends, byte by byte,
@@ -129,3 +131,42 @@ c.loop_stop()
 print("acked", len(acked), "network thread alive", alive)
 sys.exit(0 if ok and alive else 1)
 `
+
+// TestConnackTellsKeepAliveAndTopicAliases: an MQTT 5 client learns the
+// Server Keep Alive (its own, or the limit when it asked for none) and the
+// Topic Alias Maximum, and a publish by topic alias is delivered on the
+// aliased topic and acknowledged.
+func TestConnackTellsKeepAliveAndTopicAliases(t *testing.T) {
+	b := start(t, Config{AllowAnonymous: true, Limits: Limits{MaxKeepAlive: 120 * time.Second, MaxTopicAliases: 8}})
+	for _, tt := range []struct{ asked, want uint16 }{{0, 120}, {30, 30}, {600, 120}} {
+		c := dialRaw(t, b.Addr(), "", 5)
+		pk := connectPacket("ka", "", "")
+		pk.Connect.Keepalive = tt.asked
+		c.send(pk)
+		ack := c.expect(packets.Connack)
+		if !ack.Properties.ServerKeepAliveFlag || ack.Properties.ServerKeepAlive != tt.want || ack.Properties.TopicAliasMaximum != 8 {
+			t.Errorf("keep-alive %d: CONNACK server keep alive %v/%d, topic alias maximum %d; want %d and 8", tt.asked,
+				ack.Properties.ServerKeepAliveFlag, ack.Properties.ServerKeepAlive, ack.Properties.TopicAliasMaximum, tt.want)
+		}
+	}
+
+	sub := dialRaw(t, b.Addr(), "", 5)
+	sub.mustConnect("sub")
+	sub.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe}, PacketID: 1,
+		Filters: packets.Subscriptions{{Filter: "sensors/#", Qos: 0}}})
+	sub.expect(packets.Suback)
+	pub := dialRaw(t, b.Addr(), "", 5)
+	pub.mustConnect("alias")
+	for i, topic := range []string{"sensors/porch/t", ""} { // set alias 1, then use it
+		pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, TopicName: topic,
+			PacketID: uint16(i + 1), Payload: []byte("21.5")}
+		pk.Properties.TopicAlias, pk.Properties.TopicAliasFlag = 1, true
+		pub.send(pk)
+		if ack := pub.expect(packets.Puback); ack.ReasonCode != 0 {
+			t.Fatalf("PUBACK %#x", ack.ReasonCode)
+		}
+		if got := sub.expect(packets.Publish); got.TopicName != "sensors/porch/t" {
+			t.Fatalf("delivered on %q", got.TopicName)
+		}
+	}
+}

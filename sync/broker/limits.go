@@ -16,6 +16,12 @@ type Limits struct {
 	// CONNACK: how many topic aliases each may set (each holds a topic in
 	// memory). Default 32.
 	MaxTopicAliases int
+	// MaxKeepAlive is the longest keep-alive an MQTT 5 client gets: one
+	// asking for more, or for none (0), is given this one as Server Keep
+	// Alive in CONNACK, and a connection silent for 1.5 times it is
+	// closed. MQTT 3.1.1 clients keep theirs (they cannot be told).
+	// Default 5m.
+	MaxKeepAlive time.Duration
 	// MaxConnections is the most connections open at once, counted from
 	// accept (before CONNECT); one over it is closed at once. Default 1024.
 	MaxConnections int
@@ -52,6 +58,7 @@ func DefaultLimits() Limits {
 	return Limits{
 		MaxPacketSize:            256 << 10,
 		MaxTopicAliases:          32,
+		MaxKeepAlive:             5 * time.Minute,
 		MaxConnections:           1024,
 		MaxConnectionsPerAddress: 64,
 		ConnectTimeout:           10 * time.Second,
@@ -88,6 +95,7 @@ func (l Limits) withDefaults() Limits {
 	}
 	set(&l.MaxPacketSize, d.MaxPacketSize)
 	seti(&l.MaxTopicAliases, d.MaxTopicAliases)
+	setd(&l.MaxKeepAlive, d.MaxKeepAlive)
 	seti(&l.MaxConnections, d.MaxConnections)
 	seti(&l.MaxConnectionsPerAddress, d.MaxConnectionsPerAddress)
 	setd(&l.ConnectTimeout, d.ConnectTimeout)
@@ -123,6 +131,12 @@ func (l Limits) validate(add func(format string, a ...any)) {
 	neg("max_topic_aliases", int64(l.MaxTopicAliases), "32")
 	if l.MaxTopicAliases > 65535 {
 		add("limits.max_topic_aliases: %d is over MQTT's 65535: use e.g. 32", l.MaxTopicAliases)
+	}
+	negDur("max_keep_alive", l.MaxKeepAlive, "5m")
+	if l.MaxKeepAlive > 65535*time.Second {
+		add("limits.max_keep_alive: %v is over MQTT's 65535s: use e.g. 5m", l.MaxKeepAlive)
+	} else if l.MaxKeepAlive > 0 && l.MaxKeepAlive < time.Second {
+		add("limits.max_keep_alive: %v is under a second: use e.g. 5m", l.MaxKeepAlive)
 	}
 	neg("max_connections", int64(l.MaxConnections), "1024")
 	neg("max_connections_per_address", int64(l.MaxConnectionsPerAddress), "64")
