@@ -145,7 +145,14 @@ func New(cfg Config) (_ *Broker, err error) {
 		}
 	}
 	b.auth = auth.NewHook(auth.Options{Passwords: pw, ACL: acl, AllowAnonymous: cfg.AllowAnonymous, Logger: log,
-		Backoff: auth.Backoff{FreeAttempts: lim.LoginFreeAttempts, Initial: lim.LoginBackoff, Max: lim.LoginBackoffMax}})
+		Backoff: auth.Backoff{FreeAttempts: lim.LoginFreeAttempts, Initial: lim.LoginBackoff, Max: lim.LoginBackoffMax},
+		SessionOwner: func(id string) (string, bool) {
+			cl, ok := srv.Clients.Get(id)
+			if !ok || cl.Net.Inline {
+				return "", false
+			}
+			return string(cl.Properties.Username), true
+		}})
 	if err := srv.AddHook(b.auth, nil); err != nil {
 		return nil, fmt.Errorf("broker: auth: %w", err)
 	}

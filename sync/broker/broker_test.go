@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mochi-mqtt/server/v2/packets"
 	"golang.org/x/crypto/bcrypt"
 
 	"edged/internal/testpki"
@@ -336,5 +337,32 @@ func TestSetRoutesChangesWhatIsRouted(t *testing.T) {
 	noHandler := start(t, Config{AllowAnonymous: true})
 	if err := noHandler.SetRoutes([]string{"lan/#"}); err == nil {
 		t.Error("SetRoutes on a broker without a handler succeeded")
+	}
+}
+
+// TestClientIDBelongsToItsUser: a user who gives another user's client id
+// is refused, and the other user's client stays connected; the owner may
+// reconnect with it.
+func TestClientIDBelongsToItsUser(t *testing.T) {
+	b := start(t, Config{PasswdFile: writeUsers(t, "porch", "p1", "shed", "s1")})
+	login := func(id, user, pw string) (*rawClient, byte) {
+		c := dialRaw(t, b.Addr(), "", 5)
+		ack, err := c.connect(id, user, pw)
+		if err != nil {
+			t.Fatalf("connect %s as %s: %v", id, user, err)
+		}
+		return c, ack.ReasonCode
+	}
+	porch, code := login("node-1", "porch", "p1")
+	if code != 0 {
+		t.Fatalf("porch: CONNACK %#x", code)
+	}
+	if _, code := login("node-1", "shed", "s1"); code != packets.ErrBadUsernameOrPassword.Code {
+		t.Fatalf("shed with porch's client id: CONNACK %#x, want refused", code)
+	}
+	porch.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pingreq}})
+	porch.expect(packets.Pingresp) // still connected
+	if _, code := login("node-1", "porch", "p1"); code != 0 {
+		t.Fatalf("porch again with its own id: CONNACK %#x", code)
 	}
 }

@@ -12,6 +12,11 @@
 // publish to is refused at connect, because mochi publishes wills without
 // an ACL check.
 //
+// A client id belongs to the user whose client holds it (connected, or a
+// kept session): another user, or an anonymous client, giving that id is
+// refused, so it can neither knock the owner's client off nor take its
+// session (Options.SessionOwner).
+//
 // Wrong passwords back off (Backoff): after a few from one source address,
 // or for one username, logins from that address or as that user are
 // refused for a while without the password being checked, the wait

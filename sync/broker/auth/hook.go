@@ -23,6 +23,11 @@ type Options struct {
 	// AllowAnonymous lets clients without a username connect, from
 	// loopback addresses only.
 	AllowAnonymous bool
+	// SessionOwner, when set, tells which username holds the session (live
+	// or kept) of a client id; a client giving another user's id is
+	// refused, so no user can knock another's client off or take its
+	// session.
+	SessionOwner func(clientID string) (user string, ok bool)
 	// Backoff slows password guessing per source address and username;
 	// zero turns it off.
 	Backoff Backoff
@@ -65,6 +70,7 @@ type Hook struct {
 	limit     *logevery.Limiter
 	now       func() time.Time
 	backoff   *backoffs
+	owner     func(string) (string, bool)
 
 	authOK, authRefused, aclDenied, checks, backoffRefused atomic.Uint64
 }
@@ -82,6 +88,7 @@ func NewHook(o Options) *Hook {
 		limit:     logevery.New(0),
 		now:       time.Now,
 		backoff:   newBackoffs(o.Backoff),
+		owner:     o.SessionOwner,
 	}
 }
 
@@ -109,6 +116,7 @@ const (
 	reasonAnonymousLAN    = "anonymous_not_loopback"
 	reasonWillTopicDenied = "will_topic_denied"
 	reasonBackoff         = "backing_off_after_wrong_passwords"
+	reasonClientIDTaken   = "client_id_of_another_user"
 )
 
 // OnConnectAuthenticate lets the client in if it gives a user's right
@@ -150,6 +158,11 @@ func (h *Hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 		reason = reasonAnonymousOff
 	case !isLoopback(cl.Net.Remote):
 		reason = reasonAnonymousLAN
+	}
+	if reason == "" && h.owner != nil {
+		if owner, ok := h.owner(cl.ID); ok && owner != user {
+			reason = reasonClientIDTaken
+		}
 	}
 	if reason == "" && pk.Connect.WillFlag && !h.acl.CanPublish(user, cl.ID, pk.Connect.WillTopic) {
 		reason = reasonWillTopicDenied
