@@ -168,7 +168,7 @@ func New(cfg Config) (_ *Broker, err error) {
 		}
 	}
 	conform := &conformHook{maxPacket: uint32(lim.MaxPacketSize), aliasMax: uint16(lim.MaxTopicAliases),
-		maxKeepAlive: uint16(lim.MaxKeepAlive / time.Second)}
+		maxKeepAlive: uint16(lim.MaxKeepAlive / time.Second), srv: srv}
 	if err := srv.AddHook(conform, nil); err != nil {
 		return nil, fmt.Errorf("broker: conformance: %w", err)
 	}
@@ -185,7 +185,7 @@ func New(cfg Config) (_ *Broker, err error) {
 		}
 	}
 	if cfg.StorePath != "" {
-		store := &bolt.Hook{}
+		store := &boltStore{Hook: &bolt.Hook{}}
 		if err := srv.AddHook(store, &bolt.Options{Path: cfg.StorePath, Options: &bbolt.Options{Timeout: time.Second}}); err != nil {
 			return nil, fmt.Errorf("broker: store %s: %w (is another edged running on this data_dir?)", cfg.StorePath, err)
 		}

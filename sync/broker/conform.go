@@ -1,6 +1,9 @@
 package broker
 
 import (
+	"cmp"
+	"slices"
+
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
@@ -16,11 +19,54 @@ type conformHook struct {
 	maxPacket    uint32
 	aliasMax     uint16
 	maxKeepAlive uint16 // seconds
+	srv          *mqtt.Server
 }
 
 func (h *conformHook) ID() string { return "edged-conform" }
 
-func (h *conformHook) Provides(b byte) bool { return b == mqtt.OnPacketEncode || b == mqtt.OnConnect }
+func (h *conformHook) Provides(b byte) bool {
+	return b == mqtt.OnPacketEncode || b == mqtt.OnConnect || b == mqtt.OnSessionEstablish
+}
+
+// OnSessionEstablish puts the messages a kept session holds for its client
+// in publish order before mochi sends them again. mochi v2.7.9 resends them
+// sorted by uint16(Created), with Created in whole seconds: messages of the
+// same second came back in random order, others in an order that wraps
+// every 18 hours. Here they are sorted by Created, then by packet id (ids
+// are handed out in order, wrapping at 65535), and Created is replaced by
+// their rank, which uint16 keeps in order (a session holds at most
+// MaximumInflight, 8192, messages). Ranks stay below any unix time, so
+// messages queued later still sort after them.
+func (h *conformHook) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
+	old, ok := h.srv.Clients.Get(cl.ID)
+	if !ok || old == cl || old.State.Inflight.Len() == 0 {
+		return
+	}
+	msgs := old.State.Inflight.GetAll(false)
+	byID := func(a, b packets.Packet) int { return cmp.Compare(a.PacketID, b.PacketID) }
+	slices.SortFunc(msgs, func(a, b packets.Packet) int {
+		return cmp.Or(cmp.Compare(a.Created, b.Created), byID(a, b))
+	})
+	// Within one second, ids that wrapped past 65535 come after the high ones.
+	for i := 0; i < len(msgs); {
+		j := i + 1
+		for j < len(msgs) && msgs[j].Created == msgs[i].Created {
+			j++
+		}
+		group := msgs[i:j]
+		if len(group) > 1 && int(group[len(group)-1].PacketID)-int(group[0].PacketID) > 1<<15 {
+			k := slices.IndexFunc(group, func(p packets.Packet) bool { return p.PacketID >= 1<<15 })
+			slices.Reverse(group[:k])
+			slices.Reverse(group[k:])
+			slices.Reverse(group)
+		}
+		i = j
+	}
+	for rank, m := range msgs {
+		m.Created = int64(rank)
+		old.State.Inflight.Set(m)
+	}
+}
 
 // OnConnect gives an MQTT 5 client a Server Keep Alive: its own keep-alive,
 // or MaxKeepAlive when it asked for more or for none. mochi sends it in

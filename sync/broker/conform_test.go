@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -167,6 +169,81 @@ func TestConnackTellsKeepAliveAndTopicAliases(t *testing.T) {
 		}
 		if got := sub.expect(packets.Publish); got.TopicName != "sensors/porch/t" {
 			t.Fatalf("delivered on %q", got.TopicName)
+		}
+	}
+}
+
+// TestOfflineQoS1MessagesComeBackInPublishOrder: a persistent session's
+// QoS 1 messages queued while its client was away are delivered in the
+// order they were published, in MQTT 3.1.1 and 5, on reconnect and after a
+// restart of the broker (which lost all but one of them before: mochi did
+// not store their packet ids).
+func TestOfflineQoS1MessagesComeBackInPublishOrder(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		t.Run(fmt.Sprintf("restart=%v", restart), func(t *testing.T) { offlineOrder(t, restart) })
+	}
+}
+
+func offlineOrder(t *testing.T, restart bool) {
+	store := filepath.Join(t.TempDir(), "broker.db")
+	b, err := New(Config{Listen: "127.0.0.1:0", AllowAnonymous: true, StorePath: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, b)
+	defer func() { stop() }()
+	persistent := func(c *rawClient, id string) packets.Packet {
+		pk := connectPacket(id, "", "")
+		pk.Connect.Clean = false
+		if c.version == 5 {
+			pk.Properties.SessionExpiryInterval, pk.Properties.SessionExpiryIntervalFlag = 3600, true
+		}
+		c.send(pk)
+		return c.expect(packets.Connack)
+	}
+	const n = 40
+	for _, v := range []byte{4, 5} {
+		id := fmt.Sprintf("actuator-v%d", v)
+		c := dialRaw(t, b.Addr(), "", v)
+		persistent(c, id)
+		c.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe}, PacketID: 1,
+			Filters: packets.Subscriptions{{Filter: "cmd/" + id, Qos: 1}}})
+		c.expect(packets.Suback)
+		_ = c.conn.Close()
+		waitFor(t, "the client to be gone", func() bool { cl, ok := b.srv.Clients.Get(id); return ok && cl.Closed() })
+		pub := dialRaw(t, b.Addr(), "", 4)
+		pub.mustConnect("pub-" + id)
+		for i := range n {
+			pub.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, TopicName: "cmd/" + id,
+				PacketID: uint16(i + 1), Payload: fmt.Appendf(nil, "off%d", i)})
+			pub.expect(packets.Puback)
+		}
+	}
+	if restart { // the queued messages come back from broker.db
+		stop()
+		if b, err = New(Config{Listen: "127.0.0.1:0", AllowAnonymous: true, StorePath: store}); err != nil {
+			t.Fatal(err)
+		}
+		stop = run(t, b)
+	}
+	for _, v := range []byte{4, 5} {
+		id := fmt.Sprintf("actuator-v%d", v)
+		c := dialRaw(t, b.Addr(), "", v)
+		if ack := persistent(c, id); !ack.SessionPresent {
+			t.Fatalf("%s: no session present after the restart", id)
+		}
+		var got []string
+		for range n {
+			pk, err := c.read()
+			if err != nil || pk.FixedHeader.Type != packets.Publish {
+				t.Fatalf("MQTT v%d: after %v: packet type %d, %v", v, got, pk.FixedHeader.Type, err)
+			}
+			got = append(got, string(pk.Payload))
+		}
+		for i, p := range got {
+			if p != fmt.Sprintf("off%d", i) {
+				t.Fatalf("MQTT v%d: delivered in the order %v", v, got)
+			}
 		}
 	}
 }
