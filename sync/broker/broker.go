@@ -177,7 +177,9 @@ func New(cfg Config) (_ *Broker, err error) {
 		return nil, fmt.Errorf("broker: retained limits: %w", err)
 	}
 	if cfg.Handler != nil {
-		b.route = &routeHook{srv: srv, handler: cfg.Handler, ctx: ctx, log: log, limiter: logevery.New(0)}
+		inline := srv.NewClient(nil, "local", "edged-route", true)
+		inline.Properties.ProtocolVersion = 5
+		b.route = &routeHook{srv: srv, inline: inline, handler: cfg.Handler, ctx: ctx, log: log, limiter: logevery.New(0)}
 		routes := slices.Clone(cfg.Routes)
 		b.route.routes.Store(&routes)
 		if err := srv.AddHook(b.route, nil); err != nil {

@@ -366,3 +366,37 @@ func TestClientIDBelongsToItsUser(t *testing.T) {
 		t.Fatalf("porch again with its own id: CONNACK %#x", code)
 	}
 }
+
+// TestRoutedQoS1KeepsItsProperties: a QoS 1 message on a sensor topic is
+// delivered to local subscribers after it is stored, with the MQTT 5
+// properties it was published with, as at QoS 0 and 2.
+func TestRoutedQoS1KeepsItsProperties(t *testing.T) {
+	h := &holdHandler{in: make(chan struct{}, 10)}
+	b := start(t, Config{AllowAnonymous: true, Routes: []string{"sensors/#"}, Handler: h})
+	sub := dialRaw(t, b.Addr(), "", 5)
+	sub.mustConnect("dashboard")
+	sub.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe}, PacketID: 1,
+		Filters: packets.Subscriptions{{Filter: "sensors/#", Qos: 1}}})
+	sub.expect(packets.Suback)
+	pub := dialRaw(t, b.Addr(), "", 5)
+	pub.mustConnect("porch")
+	for qos := byte(0); qos <= 2; qos++ {
+		pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: qos}, TopicName: "sensors/porch/t",
+			PacketID: uint16(qos + 1), Payload: []byte("21.5")}
+		pk.Properties.ContentType = "text/plain"
+		pk.Properties.User = []packets.UserProperty{{Key: "unit", Val: "C"}}
+		pub.send(pk)
+		<-h.in
+		h.settle(int(qos), nil)
+		got := sub.expect(packets.Publish)
+		if got.Properties.ContentType != "text/plain" || len(got.Properties.User) != 1 || got.Properties.User[0].Val != "C" {
+			t.Errorf("QoS %d: delivered with content type %q, user properties %v", qos, got.Properties.ContentType, got.Properties.User)
+		}
+		if qos == 1 {
+			pub.expect(packets.Puback)
+		}
+		if qos == 2 {
+			pub.expect(packets.Pubrec)
+		}
+	}
+}
