@@ -24,7 +24,7 @@ import (
 type routeHook struct {
 	mqtt.HookBase
 	srv     *mqtt.Server
-	inline  *mqtt.Client // re-publishes stored QoS 1 messages, properties kept
+	inline  *mqtt.Client             // re-publishes stored QoS 1 messages, properties kept
 	routes  atomic.Pointer[[]string] // SetRoutes replaces them
 	handler Handler
 	ctx     context.Context // ends at Close: handlers stop waiting

@@ -1,5 +1,6 @@
 // Package auth is authentication and authorization for edged's embedded
-// MQTT broker: a mosquitto-compatible password file with bcrypt hashes, ACL
+// MQTT broker: a mosquitto-compatible password file (bcrypt, or mosquitto's
+// $7$ and $6$ hashes), ACL
 // rules over MQTT topic filters, and a mochi-mqtt hook that applies both.
 //
 // # Who may connect
@@ -50,8 +51,9 @@
 // # Password file
 //
 // One user:hash per line, # comments and blank lines allowed, as written by
-// mosquitto_passwd or htpasswd -B, but only bcrypt hashes ($2a$, $2b$,
-// $2y$): mosquitto's own $6$ and $7$ hashes are refused with a message that
-// says how to set the password again. SetPassword and DeleteUser rewrite the
-// file atomically with mode 0600 and keep every other line as it was.
+// mosquitto_passwd or htpasswd -B: bcrypt hashes ($2a$, $2b$, $2y$), and
+// mosquitto's own $7$ (PBKDF2-SHA512, mosquitto_passwd's default) and $6$
+// (SHA-512), so a mosquitto password file works as it is. SetPassword
+// writes bcrypt. SetPassword and DeleteUser rewrite the file atomically
+// with mode 0600 and keep every other line as it was.
 package auth
