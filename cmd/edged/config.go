@@ -39,6 +39,7 @@ type Config struct {
 
 	specs        []supervisor.Spec // services[], checked by validate
 	cloudMetrics []string          // a plan's sync.metrics
+	path         string            // the file it was read from, "" for none (SIGHUP reads it again)
 }
 
 // HTTPConfig is the local API and web console.
@@ -182,6 +183,7 @@ func defaultGatewayID() string {
 // returns every problem found, each with its field path.
 func loadConfig(path string, kinds map[string]deviceKind) (Config, []device, error) {
 	cfg := defaultConfig()
+	cfg.path = path
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {

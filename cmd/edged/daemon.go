@@ -313,7 +313,7 @@ func (d *daemon) run(ctx context.Context, start time.Time) error {
 		}
 	}
 	if d.broker != nil {
-		stages = append(stages, startStage("broker", d.broker.Run))
+		stages = append(stages, startStage("broker", d.runBroker))
 		d.log.Info("local MQTT broker listening", "addr", d.broker.Addr(), "tls_addr", d.broker.TLSAddr(),
 			"sensors", len(d.sensorList()), "anonymous_loopback", d.cfg.LocalMQTT.AllowAnonymous)
 	}

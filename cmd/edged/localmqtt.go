@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"edged/drivers/mqttsensor"
@@ -270,6 +272,41 @@ func (d *daemon) wireLocalMQTT(sensors []*mqttsensor.Sensor) error {
 	}
 	d.broker = b
 	return nil
+}
+
+// runBroker runs the embedded broker until ctx ends. On SIGHUP it reads
+// the password file and local_mqtt.acl from the config file again (a file
+// that does not check leaves the running users and ACL in force).
+func (d *daemon) runBroker(ctx context.Context) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	errc := make(chan error, 1)
+	go func() { errc <- d.broker.Run(ctx) }()
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case <-hup:
+			if err := d.reloadBroker(); err != nil {
+				d.log.Error("SIGHUP: broker users and ACL not reloaded", "err", err)
+			}
+		}
+	}
+}
+
+// reloadBroker puts the config file's local_mqtt.acl and the password file
+// in force.
+func (d *daemon) reloadBroker() error {
+	acl := d.cfg.LocalMQTT.ACL
+	if d.cfg.path != "" {
+		cfg, _, err := loadConfig(d.cfg.path, builtinKinds())
+		if err != nil {
+			return fmt.Errorf("reload %s: %w", d.cfg.path, err)
+		}
+		acl = cfg.LocalMQTT.ACL
+	}
+	return d.broker.Reload(acl)
 }
 
 // publishLocal puts a message on the local broker, embedded or external.

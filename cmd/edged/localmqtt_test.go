@@ -454,3 +454,42 @@ data_dir: %s
 		}
 	}
 }
+
+// TestSIGHUPReloadsBrokerACL: local_mqtt.acl edited in the config file is
+// put in force by SIGHUP, without a restart.
+func TestSIGHUPReloadsBrokerACL(t *testing.T) {
+	sub, err := exec.LookPath("mosquitto_sub")
+	if err != nil {
+		t.Skip("mosquitto_sub missing (apt-get install mosquitto-clients)")
+	}
+	dir := t.TempDir()
+	passwd := filepath.Join(dir, "passwd")
+	if err := auth.SetPassword(passwd, "porch", "p1", bcrypt.MinCost); err != nil {
+		t.Fatal(err)
+	}
+	conf := func(filter string) string {
+		return fmt.Sprintf(`gateway: {id: gw-hup}
+http: {listen: ""}
+local_mqtt: {listen: 127.0.0.1:0, passwd_file: %s, acl: [{users: [porch], subscribe: [%q]}]}
+data_dir: %s
+`, passwd, filter, dir)
+	}
+	cfgFile := writeConfig(t, dir, conf("#"))
+	d, stop := startDaemon(t, cfgFile)
+	defer stop()
+	host, port, _ := net.SplitHostPort(d.broker.Addr())
+	subscribe := func() string {
+		out, _ := exec.Command(sub, "-h", host, "-p", port, "-u", "porch", "-P", "p1", "-V", "5", "-t", "secret/x", "-C", "1", "-W", "1").CombinedOutput()
+		return string(out)
+	}
+	if out := subscribe(); strings.Contains(out, "denied") {
+		t.Fatalf("denied before the ACL changed: %s", out)
+	}
+	if err := os.WriteFile(cfgFile, []byte(conf("sensors/#")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the new ACL to deny the subscription", func() bool { return strings.Contains(subscribe(), "denied") })
+}

@@ -44,6 +44,13 @@ type Broker struct {
 
 	limits    Limits
 	counts    gateCounts
+	log       *slog.Logger
+	passwd    string // the password file, "" for none
+
+	reloadMu sync.Mutex // serializes Reload
+	pw       *auth.Passwords
+	acl      []auth.Rule
+	kicked   atomic.Uint64 // clients disconnected by a reload
 	gates     []*gate
 	ready     chan struct{} // closed once Run has counted the retained messages
 	readyOnce sync.Once
@@ -121,7 +128,8 @@ func New(cfg Config) (_ *Broker, err error) {
 	opts.Capabilities.Compatibilities.NoInheritedPropertiesOnAck = true
 	srv := mqtt.New(opts)
 	ctx, cancel := context.WithCancel(context.Background())
-	b := &Broker{srv: srv, ctx: ctx, cancel: cancel, limits: lim, ready: make(chan struct{})}
+	b := &Broker{srv: srv, ctx: ctx, cancel: cancel, limits: lim, ready: make(chan struct{}), log: log,
+		passwd: cfg.PasswdFile, acl: slices.Clone(cfg.ACL)}
 	defer func() {
 		if err != nil {
 			cancel()
@@ -144,6 +152,7 @@ func New(cfg Config) (_ *Broker, err error) {
 			return nil, err
 		}
 	}
+	b.pw = pw
 	b.auth = auth.NewHook(auth.Options{Passwords: pw, ACL: acl, AllowAnonymous: cfg.AllowAnonymous, Logger: log,
 		Backoff: auth.Backoff{FreeAttempts: lim.LoginFreeAttempts, Initial: lim.LoginBackoff, Max: lim.LoginBackoffMax},
 		SessionOwner: func(id string) (string, bool) {
@@ -266,8 +275,86 @@ func (b *Broker) Run(ctx context.Context) error {
 	// before the listeners let the first client in.
 	b.retain.load()
 	b.readyOnce.Do(func() { close(b.ready) })
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		b.watchPasswd(ctx)
+	}()
 	<-ctx.Done()
+	<-watched
 	return b.Close()
+}
+
+// passwdPoll is how often Run looks at the password file for a change
+// (such as one made by "edged broker passwd").
+const passwdPoll = 2 * time.Second
+
+// watchPasswd reloads the users when the password file changes, until ctx
+// ends.
+func (b *Broker) watchPasswd(ctx context.Context) {
+	if b.passwd == "" {
+		return
+	}
+	last, _ := os.Stat(b.passwd)
+	t := time.NewTicker(passwdPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		fi, err := os.Stat(b.passwd)
+		if err != nil || (last != nil && os.SameFile(last, fi) && fi.ModTime().Equal(last.ModTime()) && fi.Size() == last.Size()) {
+			continue
+		}
+		last = fi
+		b.reloadMu.Lock()
+		acl := b.acl
+		b.reloadMu.Unlock()
+		if err := b.Reload(acl); err != nil {
+			b.log.Error("broker password file changed but was not reloaded; the users before stay in force", "err", err)
+		}
+	}
+}
+
+// Reload reads the password file again and puts acl in force, without a
+// restart. Clients connected as a user who is gone, or whose password was
+// set again, are disconnected (they log in again with the new password);
+// the ACL applies to every publish and delivery from now on. On an error
+// nothing changes.
+func (b *Broker) Reload(acl []auth.Rule) error {
+	b.reloadMu.Lock()
+	defer b.reloadMu.Unlock()
+	var pw *auth.Passwords
+	if b.passwd != "" {
+		var err error
+		if pw, err = auth.LoadPasswords(b.passwd); err != nil {
+			return fmt.Errorf("broker: reload: passwd_file: %w", err)
+		}
+	}
+	var a *auth.ACL
+	if len(acl) > 0 {
+		var err error
+		if a, err = auth.NewACL(acl); err != nil {
+			return fmt.Errorf("broker: reload: %w", err)
+		}
+	}
+	old := b.pw
+	b.auth.Reload(pw, a)
+	b.pw, b.acl = pw, slices.Clone(acl)
+	kicked := 0
+	for _, cl := range b.srv.Clients.GetAll() {
+		user := string(cl.Properties.Username)
+		if cl.Net.Inline || cl.Closed() || user == "" || !old.Changed(pw, user) {
+			continue
+		}
+		_ = b.srv.DisconnectClient(cl, packets.ErrNotAuthorized)
+		kicked++
+	}
+	b.kicked.Add(uint64(kicked))
+	b.log.Info("broker users and ACL reloaded", "users", len(pw.Users()), "acl_rules", len(acl), "disconnected", kicked)
+	return nil
 }
 
 // Close disconnects every client, closes the listeners and the store. It is

@@ -400,3 +400,74 @@ func TestRoutedQoS1KeepsItsProperties(t *testing.T) {
 		}
 	}
 }
+
+// TestPasswdAndACLReloadWithoutRestart: a user added with SetPassword (what
+// "edged broker passwd" does) can log in without a restart; a client of a
+// user whose password is set again is disconnected; Reload puts a new ACL
+// in force for clients already connected.
+func TestPasswdAndACLReloadWithoutRestart(t *testing.T) {
+	passwd := writeUsers(t, "porch", "p1")
+	b := start(t, Config{PasswdFile: passwd, Limits: Limits{LoginFreeAttempts: 1000}})
+	login := func(id, user, pw string) (*rawClient, byte) {
+		c := dialRaw(t, b.Addr(), "", 5)
+		ack, err := c.connect(id, user, pw)
+		if err != nil {
+			return c, 0xff
+		}
+		return c, ack.ReasonCode
+	}
+	porch, code := login("porch-1", "porch", "p1")
+	if code != 0 {
+		t.Fatalf("porch: CONNACK %#x", code)
+	}
+	if err := auth.SetPassword(passwd, "shed", "s1", bcrypt.MinCost); err != nil {
+		t.Fatal(err)
+	}
+	var shed *rawClient
+	waitFor(t, "shed to log in after the file changed", func() bool {
+		c, code := login("shed-1", "shed", "s1")
+		shed = c
+		return code == 0
+	})
+	porch.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pingreq}})
+	porch.expect(packets.Pingresp) // porch's password did not change: still connected
+
+	// A new ACL, for clients already connected.
+	pub := func(topic string, id uint16) byte {
+		shed.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, TopicName: topic, PacketID: id, Payload: []byte("1")})
+		return shed.expect(packets.Puback).ReasonCode
+	}
+	if code := pub("secret/x", 1); code != 0 {
+		t.Fatalf("before the ACL: PUBACK %#x", code)
+	}
+	if err := b.Reload([]auth.Rule{{Users: []string{"*"}, Publish: []string{"sensors/%u/#"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if code := pub("secret/x", 2); code != packets.ErrNotAuthorized.Code {
+		t.Fatalf("after the ACL: PUBACK %#x, want not authorized", code)
+	}
+	if code := pub("sensors/shed/t", 3); code != 0 {
+		t.Fatalf("within the ACL: PUBACK %#x", code)
+	}
+
+	// porch's password is set again: its client is disconnected.
+	if err := auth.SetPassword(passwd, "porch", "p2", bcrypt.MinCost); err != nil {
+		t.Fatal(err)
+	}
+	if !porch.closedByBroker() {
+		t.Fatal("porch's client is still connected with its old password")
+	}
+	if _, code := login("porch-1", "porch", "p2"); code != 0 {
+		t.Fatalf("porch with the new password: CONNACK %#x", code)
+	}
+	// A bad file leaves the users in force.
+	if err := os.WriteFile(passwd, []byte("not a passwd line\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Reload(nil); err == nil || !strings.Contains(err.Error(), "passwd_file") {
+		t.Fatalf("reload of a bad file: %v", err)
+	}
+	if _, code := login("shed-2", "shed", "s1"); code != 0 {
+		t.Fatalf("after a bad file, shed: CONNACK %#x", code)
+	}
+}

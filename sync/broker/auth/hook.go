@@ -63,8 +63,8 @@ type Stats struct {
 // receiver may not read is skipped.
 type Hook struct {
 	mqtt.HookBase
-	passwords *Passwords
-	acl       *ACL
+	passwords atomic.Pointer[Passwords] // Reload replaces them
+	acl       atomic.Pointer[ACL]
 	anonymous bool
 	logger    *slog.Logger
 	limit     *logevery.Limiter
@@ -80,9 +80,7 @@ func NewHook(o Options) *Hook {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Hook{
-		passwords: o.Passwords,
-		acl:       o.ACL,
+	h := &Hook{
 		anonymous: o.AllowAnonymous,
 		logger:    o.Logger,
 		limit:     logevery.New(0),
@@ -90,6 +88,17 @@ func NewHook(o Options) *Hook {
 		backoff:   newBackoffs(o.Backoff),
 		owner:     o.SessionOwner,
 	}
+	h.passwords.Store(o.Passwords)
+	h.acl.Store(o.ACL)
+	return h
+}
+
+// Reload replaces the passwords and the ACL (nil: no users, or no rules).
+// Logins and ACL checks from then on use the new ones; clients already
+// connected are the caller's to re-check (Passwords.Changed).
+func (h *Hook) Reload(p *Passwords, acl *ACL) {
+	h.passwords.Store(p)
+	h.acl.Store(acl)
 }
 
 // ID names the hook to mochi.
@@ -143,9 +152,10 @@ func (h *Hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 			break
 		}
 		h.checks.Add(1)
-		if !h.passwords.Check(user, password) {
+		pw := h.passwords.Load()
+		if !pw.Check(user, password) {
 			reason = reasonWrongPassword
-			if !h.passwords.has(user) {
+			if !pw.has(user) {
 				reason = reasonUnknownUser
 			}
 			h.backoff.fail(now, keys...)
@@ -164,7 +174,7 @@ func (h *Hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 			reason = reasonClientIDTaken
 		}
 	}
-	if reason == "" && pk.Connect.WillFlag && !h.acl.CanPublish(user, cl.ID, pk.Connect.WillTopic) {
+	if reason == "" && pk.Connect.WillFlag && !h.acl.Load().CanPublish(user, cl.ID, pk.Connect.WillTopic) {
 		reason = reasonWillTopicDenied
 	}
 	if reason != "" {
@@ -192,9 +202,9 @@ func (h *Hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 		// it, so the topic the alias stands for was allowed already.
 		ok = true
 	case write:
-		ok = h.acl.CanPublish(user, cl.ID, topic)
+		ok = h.acl.Load().CanPublish(user, cl.ID, topic)
 	default:
-		ok = h.acl.CanSubscribe(user, cl.ID, topic)
+		ok = h.acl.Load().CanSubscribe(user, cl.ID, topic)
 	}
 	if !ok {
 		h.aclDenied.Add(1)

@@ -185,6 +185,19 @@ func (p *Passwords) Check(user, password string) bool {
 	return bcrypt.CompareHashAndPassword(h, []byte(password)) == nil
 }
 
+// Changed reports whether user's hash differs between p and next (a user
+// removed, added, or whose password was set again).
+func (p *Passwords) Changed(next *Passwords, user string) bool {
+	var a, b []byte
+	if p != nil {
+		a = p.hashes[user]
+	}
+	if next != nil {
+		b = next.hashes[user]
+	}
+	return string(a) != string(b)
+}
+
 // has reports whether user is in the file.
 func (p *Passwords) has(user string) bool {
 	if p == nil {
