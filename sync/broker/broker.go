@@ -32,25 +32,26 @@ const acceptGrace = 20 * time.Millisecond
 
 // Broker is the running embedded broker.
 type Broker struct {
-	srv    *mqtt.Server
-	auth   *auth.Hook
-	route  *routeHook
-	limit  *limitHook
-	retain *retainHook
-	plain  *listeners.Net // nil without a plain listener
-	secure *listeners.Net // nil without a TLS listener
-	cancel context.CancelFunc
-	ctx    context.Context
+	srv     *mqtt.Server
+	auth    *auth.Hook
+	route   *routeHook
+	limit   *limitHook
+	retain  *retainHook
+	conform *conformHook
+	plain   *listeners.Net // nil without a plain listener
+	secure  *listeners.Net // nil without a TLS listener
+	cancel  context.CancelFunc
+	ctx     context.Context
 
-	limits    Limits
-	counts    gateCounts
-	log       *slog.Logger
-	passwd    string // the password file, "" for none
+	limits Limits
+	counts gateCounts
+	log    *slog.Logger
+	passwd string // the password file, "" for none
 
-	reloadMu sync.Mutex // serializes Reload
-	pw       *auth.Passwords
-	acl      []auth.Rule
-	kicked   atomic.Uint64 // clients disconnected by a reload
+	reloadMu  sync.Mutex // serializes Reload
+	pw        *auth.Passwords
+	acl       []auth.Rule
+	kicked    atomic.Uint64 // clients disconnected by a reload
 	gates     []*gate
 	ready     chan struct{} // closed once Run has counted the retained messages
 	readyOnce sync.Once
@@ -93,6 +94,8 @@ type LimitStats struct {
 	OverMaxConnections     uint64 `json:"over_max_connections"`         // connections closed at accept: too many open
 	OverConnectionsPerAddr uint64 `json:"over_connections_per_address"` // connections closed at accept: too many from that address
 	ConnectTimeouts        uint64 `json:"connect_timeouts"`             // connections closed before a complete CONNECT
+	SubscriptionsRefused   uint64 `json:"subscriptions_refused"`        // filters over max_subscriptions_per_client
+	QueuedDropped          int64  `json:"queued_dropped"`               // QoS 1/2 messages not queued: the session held max_queued_per_session
 	RetainedRefused        uint64 `json:"retained_refused"`             // retained publishes not retained: over a retained bound
 	RetainedTrimmed        uint64 `json:"retained_trimmed"`             // retained messages deleted at start: over the bounds
 	RetainedBytes          int64  `json:"retained_bytes"`               // payload and topic bytes of the retained messages held
@@ -125,6 +128,8 @@ func New(cfg Config) (_ *Broker, err error) {
 	lim := cfg.Limits.withDefaults()
 	opts.Capabilities.MaximumPacketSize = uint32(lim.MaxPacketSize)
 	opts.Capabilities.TopicAliasMaximum = uint16(lim.MaxTopicAliases)
+	opts.Capabilities.MaximumSessionExpiryInterval = uint32(lim.MaxSessionExpiry / time.Second)
+	opts.Capabilities.MaximumInflight = uint16(lim.MaxQueuedPerSession)
 	opts.Capabilities.Compatibilities.NoInheritedPropertiesOnAck = true
 	srv := mqtt.New(opts)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -176,9 +181,9 @@ func New(cfg Config) (_ *Broker, err error) {
 			return nil, fmt.Errorf("broker: rate limit: %w", err)
 		}
 	}
-	conform := &conformHook{maxPacket: uint32(lim.MaxPacketSize), aliasMax: uint16(lim.MaxTopicAliases),
-		maxKeepAlive: uint16(lim.MaxKeepAlive / time.Second), srv: srv}
-	if err := srv.AddHook(conform, nil); err != nil {
+	b.conform = &conformHook{maxPacket: uint32(lim.MaxPacketSize), aliasMax: uint16(lim.MaxTopicAliases),
+		maxKeepAlive: uint16(lim.MaxKeepAlive / time.Second), srv: srv, maxSubs: lim.MaxSubscriptionsPerClient}
+	if err := srv.AddHook(b.conform, nil); err != nil {
 		return nil, fmt.Errorf("broker: conformance: %w", err)
 	}
 	b.retain = newRetainHook(srv, lim, log)
@@ -453,6 +458,7 @@ func (b *Broker) Stats() Stats {
 		MaxRetainedPerUser: lim.MaxRetainedPerUser, MaxRetainedBytesPerUser: lim.MaxRetainedBytesPerUser,
 		PacketTooLarge: b.counts.tooLarge.Load(), OverMaxConnections: b.counts.overTotal.Load(),
 		OverConnectionsPerAddr: b.counts.overAddr.Load(), ConnectTimeouts: b.counts.connectTimeout.Load(),
+		SubscriptionsRefused: b.conform.subsRefused.Load(), QueuedDropped: atomic.LoadInt64(&info.InflightDropped),
 	}
 	held, bytes, refused, trimmed := b.retain.stats()
 	st.Retained, st.Limits.RetainedBytes, st.Limits.RetainedRefused, st.Limits.RetainedTrimmed = int64(held), bytes, refused, trimmed

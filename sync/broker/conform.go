@@ -3,6 +3,8 @@ package broker
 import (
 	"cmp"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -20,12 +22,61 @@ type conformHook struct {
 	aliasMax     uint16
 	maxKeepAlive uint16 // seconds
 	srv          *mqtt.Server
+	maxSubs      int
+
+	mu   sync.Mutex
+	over map[overKey][]int // SUBSCRIBE filters refused for the quota, by client and packet id
+
+	subsRefused atomic.Uint64
 }
+
+type overKey struct {
+	client string
+	id     uint16
+}
+
+// invalidFilter makes mochi refuse a filter (0x8F) in processSubscribe;
+// OnPacketEncode then turns that code into 0x97 "quota exceeded".
+const invalidFilter = "#/quota"
 
 func (h *conformHook) ID() string { return "edged-conform" }
 
 func (h *conformHook) Provides(b byte) bool {
-	return b == mqtt.OnPacketEncode || b == mqtt.OnConnect || b == mqtt.OnSessionEstablish
+	return b == mqtt.OnPacketEncode || b == mqtt.OnConnect || b == mqtt.OnSessionEstablish || b == mqtt.OnSubscribe
+}
+
+// OnSubscribe refuses the filters that would take a client over
+// MaxSubscriptionsPerClient (filters it holds already do not count again).
+func (h *conformHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if cl.Net.Inline {
+		return pk
+	}
+	held := cl.State.Subscriptions.Len()
+	var over []int
+	filters := slices.Clone(pk.Filters)
+	for i, f := range filters {
+		if _, ok := cl.State.Subscriptions.Get(f.Filter); ok {
+			continue
+		}
+		if held < h.maxSubs {
+			held++
+			continue
+		}
+		filters[i].Filter = invalidFilter
+		over = append(over, i)
+	}
+	if len(over) == 0 {
+		return pk
+	}
+	h.subsRefused.Add(uint64(len(over)))
+	pk.Filters = filters
+	h.mu.Lock()
+	if h.over == nil {
+		h.over = map[overKey][]int{}
+	}
+	h.over[overKey{cl.ID, pk.PacketID}] = over
+	h.mu.Unlock()
+	return pk
 }
 
 // OnSessionEstablish puts the messages a kept session holds for its client
@@ -82,6 +133,20 @@ func (h *conformHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 }
 
 func (h *conformHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if pk.FixedHeader.Type == packets.Suback {
+		h.mu.Lock()
+		over, ok := h.over[overKey{cl.ID, pk.PacketID}]
+		delete(h.over, overKey{cl.ID, pk.PacketID})
+		h.mu.Unlock()
+		if ok && cl.Properties.ProtocolVersion == 5 {
+			pk.ReasonCodes = slices.Clone(pk.ReasonCodes)
+			for _, i := range over {
+				if i < len(pk.ReasonCodes) {
+					pk.ReasonCodes[i] = packets.ErrQuotaExceeded.Code
+				}
+			}
+		}
+	}
 	if cl.Properties.ProtocolVersion != 5 {
 		return pk
 	}

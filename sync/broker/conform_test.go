@@ -247,3 +247,68 @@ func offlineOrder(t *testing.T, restart bool) {
 		}
 	}
 }
+
+// TestSessionLimits: subscriptions per client, the session expiry ceiling
+// told in CONNACK, and the messages queued for an absent client.
+func TestSessionLimits(t *testing.T) {
+	b := start(t, Config{AllowAnonymous: true, Limits: Limits{MaxSubscriptionsPerClient: 3, MaxSessionExpiry: time.Hour, MaxQueuedPerSession: 5}})
+	subscribe := func(c *rawClient, id uint16, filters ...string) []byte {
+		pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe}, PacketID: id}
+		for _, f := range filters {
+			pk.Filters = append(pk.Filters, packets.Subscription{Filter: f, Qos: 1})
+		}
+		c.send(pk)
+		return c.expect(packets.Suback).ReasonCodes
+	}
+	t.Run("subscriptions per client", func(t *testing.T) {
+		v5 := dialRaw(t, b.Addr(), "", 5)
+		v5.mustConnect("subs-v5")
+		if got := subscribe(v5, 1, "a", "b", "c", "d", "e"); !bytes.Equal(got, []byte{1, 1, 1, 0x97, 0x97}) {
+			t.Errorf("MQTT 5 SUBACK % x, want 01 01 01 97 97", got)
+		}
+		if got := subscribe(v5, 2, "a", "f"); !bytes.Equal(got, []byte{1, 0x97}) {
+			t.Errorf("again: SUBACK % x, want 01 97 (a is held already)", got)
+		}
+		v3 := dialRaw(t, b.Addr(), "", 4)
+		v3.mustConnect("subs-v3")
+		if got := subscribe(v3, 1, "a", "b", "c", "d"); !bytes.Equal(got, []byte{1, 1, 1, 0x80}) {
+			t.Errorf("MQTT 3.1.1 SUBACK % x, want 01 01 01 80", got)
+		}
+		if n := b.Stats().Limits.SubscriptionsRefused; n != 4 {
+			t.Errorf("subscriptions_refused %d, want 4", n)
+		}
+	})
+	t.Run("session expiry ceiling", func(t *testing.T) {
+		c := dialRaw(t, b.Addr(), "", 5)
+		pk := connectPacket("long", "", "")
+		pk.Properties.SessionExpiryInterval, pk.Properties.SessionExpiryIntervalFlag = 1<<31, true
+		c.send(pk)
+		if ack := c.expect(packets.Connack); ack.Properties.SessionExpiryInterval != 3600 {
+			t.Errorf("CONNACK session expiry %d, want 3600", ack.Properties.SessionExpiryInterval)
+		}
+	})
+	t.Run("queued per session", func(t *testing.T) {
+		c := dialRaw(t, b.Addr(), "", 4)
+		pk := connectPacket("away", "", "")
+		pk.Connect.Clean = false
+		c.send(pk)
+		c.expect(packets.Connack)
+		subscribe(c, 1, "cmd/away")
+		_ = c.conn.Close()
+		waitFor(t, "the client to be gone", func() bool { cl, ok := b.srv.Clients.Get("away"); return ok && cl.Closed() })
+		pub := dialRaw(t, b.Addr(), "", 4)
+		pub.mustConnect("pub-away")
+		for i := range 10 {
+			pub.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, TopicName: "cmd/away",
+				PacketID: uint16(i + 1), Payload: []byte("x")})
+			pub.expect(packets.Puback)
+		}
+		cl, _ := b.srv.Clients.Get("away")
+		if n := cl.State.Inflight.Len(); n != 5 {
+			t.Errorf("%d messages queued for the absent client, want 5", n)
+		}
+		if n := b.Stats().Limits.QueuedDropped; n == 0 {
+			t.Errorf("queued_dropped %d, want the drops counted", n)
+		}
+	})
+}

@@ -22,6 +22,19 @@ type Limits struct {
 	// closed. MQTT 3.1.1 clients keep theirs (they cannot be told).
 	// Default 5m.
 	MaxKeepAlive time.Duration
+	// MaxSessionExpiry is the longest a disconnected client's session (its
+	// subscriptions and queued messages) is kept: MQTT 5 clients asking
+	// for more are told this one in CONNACK; MQTT 3.1.1 persistent
+	// sessions expire after it. Default 168h.
+	MaxSessionExpiry time.Duration
+	// MaxQueuedPerSession is the most QoS 1/2 messages held for one client
+	// (sent and not acknowledged, or queued while it is away); more are
+	// dropped for it and counted. Default 1000.
+	MaxQueuedPerSession int
+	// MaxSubscriptionsPerClient is the most topic filters one client may
+	// subscribe to; a SUBSCRIBE past it gets 0x97 "quota exceeded" (MQTT
+	// 5) or 0x80 (3.1.1) for the filters over. Default 100.
+	MaxSubscriptionsPerClient int
 	// MaxConnections is the most connections open at once, counted from
 	// accept (before CONNECT); one over it is closed at once. Default 1024.
 	MaxConnections int
@@ -56,19 +69,22 @@ type Limits struct {
 // DefaultLimits are the limits a zero Limits field takes.
 func DefaultLimits() Limits {
 	return Limits{
-		MaxPacketSize:            256 << 10,
-		MaxTopicAliases:          32,
-		MaxKeepAlive:             5 * time.Minute,
-		MaxConnections:           1024,
-		MaxConnectionsPerAddress: 64,
-		ConnectTimeout:           10 * time.Second,
-		MaxRetained:              2000,
-		MaxRetainedBytes:         4 << 20,
-		MaxRetainedPerUser:       500,
-		MaxRetainedBytesPerUser:  1 << 20,
-		LoginFreeAttempts:        3,
-		LoginBackoff:             time.Second,
-		LoginBackoffMax:          time.Minute,
+		MaxPacketSize:             256 << 10,
+		MaxTopicAliases:           32,
+		MaxKeepAlive:              5 * time.Minute,
+		MaxSessionExpiry:          168 * time.Hour,
+		MaxQueuedPerSession:       1000,
+		MaxSubscriptionsPerClient: 100,
+		MaxConnections:            1024,
+		MaxConnectionsPerAddress:  64,
+		ConnectTimeout:            10 * time.Second,
+		MaxRetained:               2000,
+		MaxRetainedBytes:          4 << 20,
+		MaxRetainedPerUser:        500,
+		MaxRetainedBytesPerUser:   1 << 20,
+		LoginFreeAttempts:         3,
+		LoginBackoff:              time.Second,
+		LoginBackoffMax:           time.Minute,
 	}
 }
 
@@ -96,6 +112,9 @@ func (l Limits) withDefaults() Limits {
 	set(&l.MaxPacketSize, d.MaxPacketSize)
 	seti(&l.MaxTopicAliases, d.MaxTopicAliases)
 	setd(&l.MaxKeepAlive, d.MaxKeepAlive)
+	setd(&l.MaxSessionExpiry, d.MaxSessionExpiry)
+	seti(&l.MaxQueuedPerSession, d.MaxQueuedPerSession)
+	seti(&l.MaxSubscriptionsPerClient, d.MaxSubscriptionsPerClient)
 	seti(&l.MaxConnections, d.MaxConnections)
 	seti(&l.MaxConnectionsPerAddress, d.MaxConnectionsPerAddress)
 	setd(&l.ConnectTimeout, d.ConnectTimeout)
@@ -138,6 +157,15 @@ func (l Limits) validate(add func(format string, a ...any)) {
 	} else if l.MaxKeepAlive > 0 && l.MaxKeepAlive < time.Second {
 		add("limits.max_keep_alive: %v is under a second: use e.g. 5m", l.MaxKeepAlive)
 	}
+	negDur("max_session_expiry", l.MaxSessionExpiry, "168h")
+	if l.MaxSessionExpiry > time.Duration(1<<32-1)*time.Second {
+		add("limits.max_session_expiry: %v is over MQTT's 4294967295s: use e.g. 168h", l.MaxSessionExpiry)
+	}
+	neg("max_queued_per_session", int64(l.MaxQueuedPerSession), "1000")
+	if l.MaxQueuedPerSession > 65535 {
+		add("limits.max_queued_per_session: %d is over 65535 (packet ids): use e.g. 1000", l.MaxQueuedPerSession)
+	}
+	neg("max_subscriptions_per_client", int64(l.MaxSubscriptionsPerClient), "100")
 	neg("max_connections", int64(l.MaxConnections), "1024")
 	neg("max_connections_per_address", int64(l.MaxConnectionsPerAddress), "64")
 	negDur("connect_timeout", l.ConnectTimeout, "10s")
