@@ -471,3 +471,25 @@ func TestPasswdAndACLReloadWithoutRestart(t *testing.T) {
 		t.Fatalf("after a bad file, shed: CONNACK %#x", code)
 	}
 }
+
+// TestACLDenialWithoutGrants: an ACL of denials only says no to those
+// filters and lets everything else through.
+func TestACLDenialWithoutGrants(t *testing.T) {
+	b := start(t, Config{AllowAnonymous: true, ACL: []auth.Rule{{Users: []string{"*", "anonymous"}, DenySubscribe: []string{"secret/#"}}}})
+	sub := dialRaw(t, b.Addr(), "", 5)
+	sub.mustConnect("watcher")
+	sub.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe}, PacketID: 1,
+		Filters: packets.Subscriptions{{Filter: "secret/#"}, {Filter: "#"}}})
+	if got := sub.expect(packets.Suback).ReasonCodes; !bytes.Equal(got, []byte{packets.ErrNotAuthorized.Code, 0}) {
+		t.Fatalf("SUBACK % x, want 87 00", got)
+	}
+	pub := dialRaw(t, b.Addr(), "", 5)
+	pub.mustConnect("pub")
+	for i, topic := range []string{"secret/key", "sensors/t"} {
+		pub.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, TopicName: topic, PacketID: uint16(i + 1), Payload: []byte("x")})
+		pub.expect(packets.Puback)
+	}
+	if got := sub.expect(packets.Publish); got.TopicName != "sensors/t" {
+		t.Fatalf("watcher got %q, want only sensors/t", got.TopicName)
+	}
+}

@@ -36,6 +36,11 @@
 // mochi to every message it delivers. Shared subscriptions
 // ($share/group/F) are checked as F.
 //
+// Rules may also deny (deny_publish, deny_subscribe): a denial wins over
+// any grant, and an ACL of denials only allows what it does not deny. A
+// denied subscribe filter is one within a deny_subscribe filter; a wider
+// subscription is allowed but gets no message on a denied topic.
+//
 // A rule applies to the users it lists; "*" or an empty list means every
 // user from the password file, and "anonymous" means clients without a
 // username (the name is reserved: no user may be called anonymous). Filters
