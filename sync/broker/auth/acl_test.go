@@ -154,7 +154,9 @@ func TestACLDenials(t *testing.T) {
 	}{
 		// Only denials: what is not denied stays allowed.
 		{"deny only: other topics allowed", []Rule{{DenyPublish: []string{"edged/#"}, DenySubscribe: []string{"secret/#"}}},
-			func(a *ACL) bool { return a.CanPublish("bob", "c", "sensors/x") && a.CanSubscribe("bob", "c", "sensors/#") }, true},
+			func(a *ACL) bool {
+				return a.CanPublish("bob", "c", "sensors/x") && a.CanSubscribe("bob", "c", "sensors/#")
+			}, true},
 		{"deny only: denied publish", []Rule{{DenyPublish: []string{"edged/#"}}},
 			func(a *ACL) bool { return a.CanPublish("bob", "c", "edged/local/x") }, false},
 		{"deny only: denied subscribe", []Rule{{DenySubscribe: []string{"secret/#"}}},
