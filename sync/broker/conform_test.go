@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -311,4 +312,50 @@ func TestSessionLimits(t *testing.T) {
 			t.Errorf("queued_dropped %d, want the drops counted", n)
 		}
 	})
+}
+
+// mqttjsVersion is the MQTT.js the test installs from npm.
+const mqttjsVersion = "5.16.0"
+
+// TestMQTTjsAcceptsTheBroker runs MQTT.js (npm mqtt, on Debian's node),
+// which dropped the connection on mochi's PUBACK ("Invalid puback reason
+// code"): QoS 1 publishes with user properties, by topic alias after the
+// first, reach a subscriber with their properties.
+func TestMQTTjsAcceptsTheBroker(t *testing.T) {
+	node, err1 := exec.LookPath("node")
+	npm, err2 := exec.LookPath("npm")
+	if err := errors.Join(err1, err2); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("node and npm missing (apt-get install nodejs npm); CI is set: %v", err)
+		}
+		t.Skipf("node and npm missing (apt-get install nodejs npm): %v", err)
+	}
+	// Installed once per machine, outside the repository.
+	dir := filepath.Join(os.TempDir(), "edged-test-mqttjs-"+mqttjsVersion)
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "mqtt", "package.json")); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", dir, "mqtt@"+mqttjsVersion)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("npm install mqtt@%s: %v\n%s", mqttjsVersion, err, out)
+		}
+	}
+	script, err := filepath.Abs("testdata/mqttjs.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := start(t, Config{AllowAnonymous: true})
+	host, port, _ := strings.Cut(b.Addr(), ":")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, script, host, port)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("MQTT.js: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
 }
