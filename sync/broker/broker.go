@@ -99,6 +99,7 @@ type LimitStats struct {
 	RetainedRefused        uint64 `json:"retained_refused"`             // retained publishes not retained: over a retained bound
 	RetainedTrimmed        uint64 `json:"retained_trimmed"`             // retained messages deleted at start: over the bounds
 	RetainedBytes          int64  `json:"retained_bytes"`               // payload and topic bytes of the retained messages held
+	ReloadDisconnected     uint64 `json:"reload_disconnected"`          // clients disconnected by a reload: their user was removed or its password set again
 }
 
 // New checks cfg, opens the store and binds the listeners, so a port in use
@@ -460,6 +461,7 @@ func (b *Broker) Stats() Stats {
 		OverConnectionsPerAddr: b.counts.overAddr.Load(), ConnectTimeouts: b.counts.connectTimeout.Load(),
 		SubscriptionsRefused: b.conform.subsRefused.Load(), QueuedDropped: atomic.LoadInt64(&info.InflightDropped),
 	}
+	st.Limits.ReloadDisconnected = b.kicked.Load()
 	held, bytes, refused, trimmed := b.retain.stats()
 	st.Retained, st.Limits.RetainedBytes, st.Limits.RetainedRefused, st.Limits.RetainedTrimmed = int64(held), bytes, refused, trimmed
 	if l := b.limit; l != nil {

@@ -457,6 +457,7 @@ func TestPasswdAndACLReloadWithoutRestart(t *testing.T) {
 	if !porch.closedByBroker() {
 		t.Fatal("porch's client is still connected with its old password")
 	}
+	waitFor(t, "the disconnect counted", func() bool { return b.Stats().Limits.ReloadDisconnected == 1 })
 	if _, code := login("porch-1", "porch", "p2"); code != 0 {
 		t.Fatalf("porch with the new password: CONNACK %#x", code)
 	}
