@@ -33,6 +33,7 @@ test: vet build  ## go vet, gofmt check, and every test with the race detector
 bench: build  ## the figures README quotes (needs mosquitto)
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./sync/outbox ./sync/uplink ./runtime/pluginapi
 	$(GO) test -run '^$$' -bench . -benchtime 20x -count 1 ./runtime/supervisor
+	$(GO) test -run '^$$' -bench . -benchtime 200000x -count 1 ./sync/broker
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./cmd/edged
 
 fuzz:  ## run each fuzzer briefly (seeds live in testdata/fuzz)
