@@ -388,7 +388,7 @@ func TestBrokerLimitsFromConfigAreCountedInMetrics(t *testing.T) {
 http: {listen: 127.0.0.1:0}
 local_mqtt:
   listen: 127.0.0.1:0
-  limits: {max_packet_size: 1Ki, max_connections_per_address: 3, connect_timeout: 200ms}
+  limits: {max_packet_size: 1Ki, max_connections_per_address: 3, connect_timeout: 3s}
 data_dir: %s
 `, dir)))
 	defer stop()

@@ -149,7 +149,7 @@ func TestConnectionsCappedInAllAndPerAddress(t *testing.T) {
 }
 
 func TestConnectionsThatNeverSendConnectAreClosed(t *testing.T) {
-	b := start(t, Config{AllowAnonymous: true, Limits: Limits{ConnectTimeout: 300 * time.Millisecond}})
+	b := start(t, Config{AllowAnonymous: true, Limits: Limits{ConnectTimeout: 2 * time.Second}})
 	// A client that connected first stays: its keep-alive replaces the
 	// connect timeout.
 	live := dialRaw(t, b.Addr(), "", 4)
