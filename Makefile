@@ -36,6 +36,7 @@ test: vet build  ## go vet, gofmt check, and every test with the race detector
 bench: build  ## the figures README quotes (needs mosquitto, python3-pymodbus)
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./sync/outbox ./sync/uplink ./runtime/pluginapi
 	$(GO) test -run '^$$' -bench . -benchtime 20x -count 1 ./runtime/supervisor
+	$(GO) test -run '^$$' -bench . -benchtime 200000x -count 1 ./sync/broker
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./cmd/edged
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./drivers/modbus
 

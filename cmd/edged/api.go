@@ -10,7 +10,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"edged/reading"
@@ -62,7 +64,7 @@ func (d *daemon) apiConfig() localapi.Config {
 	c := localapi.Config{
 		Listen: d.cfg.HTTP.Listen, Token: d.apiToken, CertFile: d.cfg.HTTP.TLS.CertFile, KeyFile: d.cfg.HTTP.TLS.KeyFile,
 		Status: d.status, Devices: d.devicesDoc, Readings: d.readingsDoc, Services: d.servicesDoc, RestartService: d.restartService,
-		Ready: d.ready.Load, Commands: d.exec, Metrics: d.metricsHandler(), Console: consoleHandler(),
+		Ready: d.ready.Load, NotReady: d.appends.reason, Hosts: apiHosts(d.cfg.HTTP.AllowedHosts), Commands: d.exec, Metrics: d.metricsHandler(), Console: consoleHandler(),
 		Logger: d.log.With("component", "api"),
 	}
 	if d.plans != nil {
@@ -76,14 +78,55 @@ func (d *daemon) apiConfig() localapi.Config {
 }
 
 // recordingSink stores readings, then remembers the durable ones (with
-// their seqs) for the API's recent readings and the console.
+// their seqs) for the API's recent readings and the console, and whether
+// the last append failed.
 type recordingSink struct {
 	store  poller.Sink
 	recent *recent.Recent
+	health *appendHealth
+}
+
+// appendHealth is the outcome of the latest append to the outbox: while
+// appends fail (a full disk), /readyz says not ready, and why.
+type appendHealth struct {
+	failing atomic.Pointer[string]
+}
+
+func (h *appendHealth) record(err error) {
+	if err == nil {
+		if h.failing.Load() != nil {
+			h.failing.Store(nil)
+		}
+		return
+	}
+	why := "outbox appends failing: " + err.Error()
+	h.failing.Store(&why)
+}
+
+// reason is why the daemon cannot store readings now; "" when it can.
+func (h *appendHealth) reason() string {
+	if p := h.failing.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// apiHosts are the names the local API answers to besides IP addresses
+// and localhost: http.allowed_hosts, this host's name and its mDNS name.
+func apiHosts(configured []string) []string {
+	hosts := slices.Clone(configured)
+	if h, err := os.Hostname(); err == nil && h != "" {
+		hosts = append(hosts, h, h+".local")
+	}
+	return hosts
 }
 
 func (s recordingSink) Append(ctx context.Context, rs []reading.Reading) error {
-	if err := s.store.Append(ctx, rs); err != nil {
+	err := s.store.Append(ctx, rs)
+	if s.health != nil && !errors.Is(err, context.Canceled) {
+		s.health.record(err)
+	}
+	if err != nil {
 		return err
 	}
 	s.recent.Add(rs)

@@ -43,6 +43,7 @@ type Config struct {
 
 	specs        []supervisor.Spec // services[], checked by validate
 	cloudMetrics []string          // a plan's sync.metrics
+	path         string            // the file it was read from, "" for none (SIGHUP reads it again)
 }
 
 // HTTPConfig is the local API and web console.
@@ -56,6 +57,10 @@ type HTTPConfig struct {
 	TokenFile string `yaml:"token_file"`
 	// TLS serves HTTPS with this certificate and key.
 	TLS HTTPTLSConfig `yaml:"tls"`
+	// AllowedHosts are names, besides IP addresses, localhost and this
+	// host's name (and name.local), that requests may carry in Host;
+	// others get 421 (a defence against DNS rebinding).
+	AllowedHosts []string `yaml:"allowed_hosts"`
 }
 
 // HTTPTLSConfig is the local API's certificate.
@@ -154,6 +159,15 @@ type ScaleConfig struct {
 type LogConfig struct {
 	Level  string `yaml:"level"`  // debug, info (default), warn, error
 	Format string `yaml:"format"` // text (default) or json
+	// Services bounds each service's output in edged's log.
+	Services ServiceLogConfig `yaml:"services"`
+}
+
+// ServiceLogConfig is how much of one service's output (log calls, stderr,
+// stdout) reaches edged's log; lines over it are dropped and counted.
+type ServiceLogConfig struct {
+	LinesPerSecond float64       `yaml:"lines_per_second"` // 50
+	BytesPerSecond yamlconf.Size `yaml:"bytes_per_second"` // 16Ki
 }
 
 // defaultConfig is what edged runs with when the file says nothing.
@@ -166,7 +180,7 @@ func defaultConfig() Config {
 		Devices:   []DeviceConfig{demoDevice(), lanDevice()},
 		LocalMQTT: defaultLocalMQTT(),
 		HTTP:      HTTPConfig{Listen: defaultAPI},
-		Log:       LogConfig{Level: "info", Format: "text"},
+		Log:       LogConfig{Level: "info", Format: "text", Services: ServiceLogConfig{LinesPerSecond: 50, BytesPerSecond: 16 << 10}},
 	}
 }
 
@@ -226,6 +240,7 @@ func defaultGatewayID() string {
 // returns every problem found, each with its field path.
 func loadConfig(path string, kinds map[string]deviceKind) (Config, []device, error) {
 	cfg := defaultConfig()
+	cfg.path = path
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -292,6 +307,12 @@ func (c *Config) validate(kinds map[string]deviceKind) ([]device, yamlconf.Error
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		errs.Add("log.level", "%q is not a level: use debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.Services.LinesPerSecond <= 0 {
+		errs.Add("log.services.lines_per_second", "%v must be positive, e.g. 50", c.Log.Services.LinesPerSecond)
+	}
+	if c.Log.Services.BytesPerSecond <= 0 {
+		errs.Add("log.services.bytes_per_second", "%d must be positive, e.g. 16Ki", c.Log.Services.BytesPerSecond)
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		errs.Add("log.format", "%q is not a format: use text or json", c.Log.Format)

@@ -59,6 +59,7 @@ type daemon struct {
 	sink    poller.Sink    // the outbox, wrapped: recent readings, local re-publish
 
 	ready     atomic.Bool            // sources running and the outbox open (/readyz)
+	appends   appendHealth           // whether appends to the outbox fail now (/readyz)
 	recent    *recent.Recent         // the latest readings per device, for the API
 	sup       *supervisor.Supervisor // services; nil when none are configured
 	emits     *ingest.Ingest         // readings services emit → outbox
@@ -155,7 +156,7 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 		ob.SetLimits(int64(cfg.Outbox.MaxBytes), cfg.Outbox.MaxAge)
 	}
 	d.recent = recent.New(recent.Config{})
-	d.sink = recordingSink{store: ob, recent: d.recent}
+	d.sink = recordingSink{store: ob, recent: d.recent, health: &d.appends}
 	if l := cfg.LocalMQTT; l.Mode != localOff && l.Republish.Enabled {
 		d.sink = &republishSink{store: d.sink, publish: d.publishLocal, prefix: cfg.Cloud.TopicPrefix,
 			retain: l.Republish.Retain, log: log.With("component", "republish"), limiter: logevery.New(0)}
@@ -342,7 +343,7 @@ func (d *daemon) run(ctx context.Context, start time.Time) error {
 		}
 	}
 	if d.broker != nil {
-		stages = append(stages, startStage("broker", d.broker.Run))
+		stages = append(stages, startStage("broker", d.runBroker))
 		d.log.Info("local MQTT broker listening", "addr", d.broker.Addr(), "tls_addr", d.broker.TLSAddr(),
 			"sensors", len(d.sensorList()), "anonymous_loopback", d.cfg.LocalMQTT.AllowAnonymous)
 	}

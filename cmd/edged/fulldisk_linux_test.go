@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,11 +58,27 @@ devices:
 		t.Fatalf("device stats after disk full: %+v", d.devs.current().poller.Stats()[0])
 	}
 
+	// /readyz says not ready while nothing can be stored, and why.
+	readyz := func() (int, string) {
+		resp, err := http.Get("http://" + d.api.Addr() + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	waitUntil(t, "/readyz to say not ready", func() bool {
+		code, body := readyz()
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "no space left on device")
+	})
+
 	// Space returns: the daemon stores readings again without a restart.
 	os.Remove(filler)
 	errsBefore := d.outbox.Stats().AppendErrors
 	depth := d.outbox.Stats().Depth
 	waitUntil(t, "appends to succeed again", func() bool { return d.outbox.Stats().Depth > depth+200 })
+	waitUntil(t, "/readyz to say ready again", func() bool { code, _ := readyz(); return code == http.StatusOK })
 	if err := stop(); err != nil {
 		t.Fatalf("daemon stopped with %v", err)
 	}

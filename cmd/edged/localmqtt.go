@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"edged/drivers/mqttsensor"
+	"edged/internal/yamlconf"
 	"edged/runtime/ingest"
 	"edged/sync/broker"
 	"edged/sync/broker/auth"
@@ -46,6 +49,8 @@ type LocalMQTTConfig struct {
 	Persistence bool `yaml:"persistence"`
 	// RateLimit bounds each client's publishes.
 	RateLimit RateLimitConfig `yaml:"rate_limit"`
+	// Limits bound what clients can make the embedded broker hold.
+	Limits BrokerLimitsConfig `yaml:"limits"`
 	// Republish puts every reading on the local broker too.
 	Republish RepublishConfig `yaml:"republish"`
 
@@ -77,6 +82,59 @@ type RateLimitConfig struct {
 	Burst int `yaml:"burst"`
 }
 
+// BrokerLimitsConfig is local_mqtt.limits: see broker.Limits for each.
+type BrokerLimitsConfig struct {
+	MaxPacketSize            yamlconf.Size        `yaml:"max_packet_size"`              // 256Ki
+	MaxConnections           int                  `yaml:"max_connections"`              // 1024
+	MaxConnectionsPerAddress int                  `yaml:"max_connections_per_address"`  // 64
+	ConnectTimeout           time.Duration        `yaml:"connect_timeout"`              // 10s
+	MaxTopicAliases          int                  `yaml:"max_topic_aliases"`            // 32
+	MaxKeepAlive             time.Duration        `yaml:"max_keep_alive"`               // 5m
+	MaxSessionExpiry         time.Duration        `yaml:"max_session_expiry"`           // 168h
+	MaxQueuedPerSession      int                  `yaml:"max_queued_per_session"`       // 1000
+	MaxSubscriptions         int                  `yaml:"max_subscriptions_per_client"` // 100
+	Retained                 RetainedLimitsConfig `yaml:"retained"`
+	LoginBackoff             LoginBackoffConfig   `yaml:"login_backoff"`
+}
+
+// RetainedLimitsConfig bounds the retained messages, in all and per user.
+type RetainedLimitsConfig struct {
+	MaxMessages        int           `yaml:"max_messages"`          // 2000
+	MaxBytes           yamlconf.Size `yaml:"max_bytes"`             // 4Mi
+	MaxMessagesPerUser int           `yaml:"max_messages_per_user"` // 500
+	MaxBytesPerUser    yamlconf.Size `yaml:"max_bytes_per_user"`    // 1Mi
+}
+
+// LoginBackoffConfig slows password guessing, per source address and per
+// username.
+type LoginBackoffConfig struct {
+	FreeAttempts int           `yaml:"free_attempts"` // 3
+	Initial      time.Duration `yaml:"initial"`       // 1s
+	Max          time.Duration `yaml:"max"`           // 60s
+}
+
+func brokerLimitsConfig(l broker.Limits) BrokerLimitsConfig {
+	return BrokerLimitsConfig{
+		MaxPacketSize: yamlconf.Size(l.MaxPacketSize), MaxConnections: l.MaxConnections, MaxConnectionsPerAddress: l.MaxConnectionsPerAddress,
+		ConnectTimeout: l.ConnectTimeout, MaxTopicAliases: l.MaxTopicAliases, MaxKeepAlive: l.MaxKeepAlive,
+		MaxSessionExpiry: l.MaxSessionExpiry, MaxQueuedPerSession: l.MaxQueuedPerSession, MaxSubscriptions: l.MaxSubscriptionsPerClient,
+		Retained: RetainedLimitsConfig{MaxMessages: l.MaxRetained, MaxBytes: yamlconf.Size(l.MaxRetainedBytes),
+			MaxMessagesPerUser: l.MaxRetainedPerUser, MaxBytesPerUser: yamlconf.Size(l.MaxRetainedBytesPerUser)},
+		LoginBackoff: LoginBackoffConfig{FreeAttempts: l.LoginFreeAttempts, Initial: l.LoginBackoff, Max: l.LoginBackoffMax},
+	}
+}
+
+func (c BrokerLimitsConfig) limits() broker.Limits {
+	return broker.Limits{
+		MaxPacketSize: int64(c.MaxPacketSize), MaxConnections: c.MaxConnections, MaxConnectionsPerAddress: c.MaxConnectionsPerAddress,
+		ConnectTimeout: c.ConnectTimeout, MaxTopicAliases: c.MaxTopicAliases, MaxKeepAlive: c.MaxKeepAlive,
+		MaxSessionExpiry: c.MaxSessionExpiry, MaxQueuedPerSession: c.MaxQueuedPerSession, MaxSubscriptionsPerClient: c.MaxSubscriptions,
+		MaxRetained: c.Retained.MaxMessages, MaxRetainedBytes: int64(c.Retained.MaxBytes),
+		MaxRetainedPerUser: c.Retained.MaxMessagesPerUser, MaxRetainedBytesPerUser: int64(c.Retained.MaxBytesPerUser),
+		LoginFreeAttempts: c.LoginBackoff.FreeAttempts, LoginBackoff: c.LoginBackoff.Initial, LoginBackoffMax: c.LoginBackoff.Max,
+	}
+}
+
 // RepublishConfig puts readings on the local broker as
 // <cloud.topic_prefix>/local/<device>/<metric>.
 type RepublishConfig struct {
@@ -87,7 +145,7 @@ type RepublishConfig struct {
 
 func defaultLocalMQTT() LocalMQTTConfig {
 	return LocalMQTTConfig{Mode: localEmbedded, Listen: broker.DefaultListen, AllowAnonymous: true, Persistence: true,
-		RateLimit: RateLimitConfig{MessagesPerSecond: 1000}}
+		RateLimit: RateLimitConfig{MessagesPerSecond: 1000}, Limits: brokerLimitsConfig(broker.DefaultLimits())}
 }
 
 // validateLocalMQTT checks local_mqtt.* and that sensor devices have a
@@ -152,7 +210,7 @@ func (c *Config) brokerConfig(h *sensorRouter) broker.Config {
 	bc := broker.Config{
 		Listen: l.Listen, TLSListen: l.TLS.Listen, CertFile: l.TLS.CertFile, KeyFile: l.TLS.KeyFile,
 		ClientCAFile: l.TLS.ClientCAFile, AllowAnonymous: l.AllowAnonymous, PasswdFile: l.PasswdFile, ACL: l.ACL,
-		RateLimit: l.RateLimit.MessagesPerSecond, Burst: l.RateLimit.Burst,
+		RateLimit: l.RateLimit.MessagesPerSecond, Burst: l.RateLimit.Burst, Limits: l.Limits.limits(),
 	}
 	if l.Persistence {
 		bc.StorePath = filepath.Join(c.DataDir, "broker.db")
@@ -239,6 +297,41 @@ func (d *daemon) brokerOptional(err error) bool {
 	l := d.cfg.LocalMQTT
 	return errors.Is(err, syscall.EADDRINUSE) && l.Listen == broker.DefaultListen && l.TLS.Listen == "" &&
 		!d.cfg.userSensors() && !l.Republish.Enabled && d.plans == nil
+}
+
+// runBroker runs the embedded broker until ctx ends. On SIGHUP it reads
+// the password file and local_mqtt.acl from the config file again (a file
+// that does not check leaves the running users and ACL in force).
+func (d *daemon) runBroker(ctx context.Context) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	errc := make(chan error, 1)
+	go func() { errc <- d.broker.Run(ctx) }()
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case <-hup:
+			if err := d.reloadBroker(); err != nil {
+				d.log.Error("SIGHUP: broker users and ACL not reloaded", "err", err)
+			}
+		}
+	}
+}
+
+// reloadBroker puts the config file's local_mqtt.acl and the password file
+// in force.
+func (d *daemon) reloadBroker() error {
+	acl := d.cfg.LocalMQTT.ACL
+	if d.cfg.path != "" {
+		cfg, _, err := loadConfig(d.cfg.path, builtinKinds())
+		if err != nil {
+			return fmt.Errorf("reload %s: %w", d.cfg.path, err)
+		}
+		acl = cfg.LocalMQTT.ACL
+	}
+	return d.broker.Reload(acl)
 }
 
 // publishLocal puts a message on the local broker, embedded or external.

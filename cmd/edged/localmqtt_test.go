@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -441,4 +443,120 @@ func TestDefaultGatewayTakesSensors(t *testing.T) {
 	if got["temperature"] != "21.5" || got["humidity"] != "40.5%RH" {
 		t.Fatalf("porch readings %v, want temperature 21.5 and humidity 40.5%%RH", got)
 	}
+}
+
+// TestBrokerLimitsFromConfigAreCountedInMetrics: local_mqtt.limits reaches
+// the embedded broker, and each refusal is a metric. A CONNECT declaring
+// 250 MiB is closed at its fixed header; the daemon's RSS (this process)
+// stays put.
+func TestBrokerLimitsFromConfigAreCountedInMetrics(t *testing.T) {
+	dir := t.TempDir()
+	d, stop := startDaemon(t, writeConfig(t, dir, fmt.Sprintf(`gateway: {id: gw-lim}
+http: {listen: 127.0.0.1:0}
+local_mqtt:
+  listen: 127.0.0.1:0
+  limits: {max_packet_size: 1Ki, max_connections_per_address: 3, connect_timeout: 3s}
+data_dir: %s
+`, dir)))
+	defer stop()
+	rss := func() int64 {
+		b, _ := os.ReadFile("/proc/self/status")
+		m := regexp.MustCompile(`VmRSS:\s+(\d+) kB`).FindSubmatch(b)
+		if m == nil {
+			t.Skip("no VmRSS")
+		}
+		kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
+		return kb << 10
+	}
+	waitUntil(t, "the first reading", func() bool { return d.outbox.Stats().Appended > 0 })
+	chunk := make([]byte, 64<<10)
+	runtime.GC()
+	debug.FreeOSMemory()
+	before := rss()
+	// 250 MiB declared: 0x10, remaining length 0x80 0x80 0x80 0x7d; then
+	// up to 32 MiB of it, until the broker closes.
+	c, err := net.Dial("tcp", d.broker.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, _ = c.Write([]byte{0x10, 0x80, 0x80, 0x80, 0x7d})
+	_ = c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	for sent := 0; sent < 32<<20; sent += len(chunk) {
+		if _, err := c.Write(chunk); err != nil {
+			break
+		}
+	}
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the broker answered a 250 MiB CONNECT")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("a 250 MiB CONNECT left the connection open")
+	}
+	after := rss()
+	t.Logf("daemon RSS before %.1f MiB, after a 250 MiB CONNECT %.1f MiB", float64(before)/(1<<20), float64(after)/(1<<20))
+	if after-before > 20<<20 {
+		t.Errorf("RSS grew by %d bytes", after-before)
+	}
+	// Silent sockets: 3 let in and closed at the CONNECT timeout, the
+	// others closed at once for the per-address limit.
+	for range 5 {
+		c, err := net.Dial("tcp", d.broker.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	waitUntil(t, "the limits counted", func() bool {
+		m := scrape(t, d.api.Addr())
+		return m[`edged_local_mqtt_limited_total{limit="packet_too_large"}`] == 1 &&
+			m[`edged_local_mqtt_limited_total{limit="max_connections_per_address"}`] == 2 &&
+			m[`edged_local_mqtt_limited_total{limit="connect_timeout"}`] == 3
+	})
+	m := scrape(t, d.api.Addr())
+	for _, name := range []string{`edged_local_mqtt_limited_total{limit="retained"}`, `edged_local_mqtt_limited_total{limit="login_backoff"}`,
+		"edged_local_mqtt_retained_messages", "edged_local_mqtt_retained_bytes"} {
+		if _, ok := m[name]; !ok {
+			t.Errorf("metric %s missing", name)
+		}
+	}
+}
+
+// TestSIGHUPReloadsBrokerACL: local_mqtt.acl edited in the config file is
+// put in force by SIGHUP, without a restart.
+func TestSIGHUPReloadsBrokerACL(t *testing.T) {
+	sub, err := exec.LookPath("mosquitto_sub")
+	if err != nil {
+		t.Skip("mosquitto_sub missing (apt-get install mosquitto-clients)")
+	}
+	dir := t.TempDir()
+	passwd := filepath.Join(dir, "passwd")
+	if err := auth.SetPassword(passwd, "porch", "p1", bcrypt.MinCost); err != nil {
+		t.Fatal(err)
+	}
+	conf := func(filter string) string {
+		return fmt.Sprintf(`gateway: {id: gw-hup}
+http: {listen: ""}
+local_mqtt: {listen: 127.0.0.1:0, passwd_file: %s, acl: [{users: [porch], subscribe: [%q]}]}
+data_dir: %s
+`, passwd, filter, dir)
+	}
+	cfgFile := writeConfig(t, dir, conf("#"))
+	d, stop := startDaemon(t, cfgFile)
+	defer stop()
+	host, port, _ := net.SplitHostPort(d.broker.Addr())
+	subscribe := func() string {
+		out, _ := exec.Command(sub, "-h", host, "-p", port, "-u", "porch", "-P", "p1", "-V", "5", "-t", "secret/x", "-C", "1", "-W", "1").CombinedOutput()
+		return string(out)
+	}
+	if out := subscribe(); strings.Contains(out, "denied") {
+		t.Fatalf("denied before the ACL changed: %s", out)
+	}
+	if err := os.WriteFile(cfgFile, []byte(conf("sensors/#")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the new ACL to deny the subscription", func() bool { return strings.Contains(subscribe(), "denied") })
 }

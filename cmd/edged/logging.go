@@ -222,12 +222,33 @@ local_mqtt:
   persistence: %t          # retained messages and sessions in data_dir/broker.db
   rate_limit: {messages_per_second: %g, burst: 0}   # per client; over it QoS 0 drops, QoS 1 waits; 0 = off
   republish: {enabled: false, retain: false}      # readings also on <topic_prefix>/local/<device>/<metric>
-http:
+%shttp:
   listen: %s         # the local API for edged status / edged device set; loopback only; "" = off
-log: {level: %s, format: %s}  # levels debug|info|warn|error; formats text|json
+  # allowed_hosts: [gateway.lan]  # Host names besides IPs, localhost and this host's name
+log: {level: %s, format: %s, services: {lines_per_second: %g, bytes_per_second: %s}}  # levels debug|info|warn|error; formats text|json; services: each one's output
 # services: see examples/services.yaml
 # plans: {trusted_keys: [/etc/edged/ops.pub]}   # signed plans then decide devices, services and sync (README "Plans")
 `, c.Gateway.ID, c.DataDir, c.Cloud.TopicPrefix, c.Cloud.Batch, c.Cloud.Inflight, c.Outbox.MaxBytes,
 		c.Outbox.MaxAge, c.Outbox.Fsync, c.LocalMQTT.Mode, c.LocalMQTT.Listen, c.LocalMQTT.AllowAnonymous,
-		c.LocalMQTT.Persistence, c.LocalMQTT.RateLimit.MessagesPerSecond, c.HTTP.Listen, c.Log.Level, c.Log.Format)
+		c.LocalMQTT.Persistence, c.LocalMQTT.RateLimit.MessagesPerSecond, limitsYAML(c.LocalMQTT.Limits), c.HTTP.Listen, c.Log.Level, c.Log.Format,
+		c.Log.Services.LinesPerSecond, c.Log.Services.BytesPerSecond)
+}
+
+// limitsYAML is local_mqtt.limits in the defaults.
+func limitsYAML(l BrokerLimitsConfig) string {
+	return fmt.Sprintf(`  limits:                    # what clients can make the broker hold (README "Local MQTT")
+    max_packet_size: %s
+    max_connections: %d
+    max_connections_per_address: %d
+    connect_timeout: %s
+    max_topic_aliases: %d
+    max_keep_alive: %s
+    max_session_expiry: %s
+    max_queued_per_session: %d
+    max_subscriptions_per_client: %d
+    retained: {max_messages: %d, max_bytes: %s, max_messages_per_user: %d, max_bytes_per_user: %s}
+    login_backoff: {free_attempts: %d, initial: %s, max: %s}
+`, l.MaxPacketSize, l.MaxConnections, l.MaxConnectionsPerAddress, l.ConnectTimeout, l.MaxTopicAliases, l.MaxKeepAlive,
+		l.MaxSessionExpiry, l.MaxQueuedPerSession, l.MaxSubscriptions, l.Retained.MaxMessages, l.Retained.MaxBytes,
+		l.Retained.MaxMessagesPerUser, l.Retained.MaxBytesPerUser, l.LoginBackoff.FreeAttempts, l.LoginBackoff.Initial, l.LoginBackoff.Max)
 }

@@ -64,6 +64,9 @@ var (
 	mLocalRateLimit   = desc("local_mqtt_rate_limit_per_second", "Publishes per second one client may make (local_mqtt.rate_limit); 0 is no limit.")
 	mLocalRateLimited = desc("local_mqtt_rate_limited_total", "Publishes over a client's rate limit: dropped (QoS 0) or delayed (QoS 1/2).", "action")
 	mLocalAuth        = desc("local_mqtt_connections_total", "Connection attempts by outcome.", "result")
+	mLocalLimited     = desc("local_mqtt_limited_total", "Connections, packets and publishes refused by local_mqtt.limits, by limit: packet_too_large, max_connections, max_connections_per_address, connect_timeout, retained, subscriptions, queued, login_backoff.", "limit")
+	mLocalRetained    = desc("local_mqtt_retained_messages", "Retained messages the embedded broker holds (local_mqtt.limits.retained.max_messages).")
+	mLocalRetainedB   = desc("local_mqtt_retained_bytes", "Bytes of retained messages held (local_mqtt.limits.retained.max_bytes).")
 	mLocalACLDenied   = desc("local_mqtt_acl_denied_total", "Publishes, subscriptions and deliveries the ACL denied.")
 	mSensorMessages   = desc("sensor_messages_total", "Messages an mqttsensor device decoded or refused.", "device")
 	mSensorReadings   = desc("sensor_readings_total", "Readings an mqttsensor device decoded.", "device")
@@ -81,6 +84,7 @@ var (
 	mServiceCPU      = desc("service_cpu_cores", "CPU the service used over the last sample, in cores.", "service")
 	mServiceOOM      = desc("service_oom_kills_total", "Times the service was killed for exceeding its memory budget.", "service")
 	mServiceDropped  = desc("service_dropped_batches_total", "Reading batches not delivered because the service was behind.", "service")
+	mServiceLogDrop  = desc("service_log_dropped_lines_total", "Output lines of the service dropped: over log.services.lines_per_second or bytes_per_second.", "service")
 	mPlanVersion     = desc("plan_version", "Version of the plan running now; 0 is the config file's devices and services.")
 	mPlanState       = desc("plan_state", "1 for the state of the latest plan handled (applying, applied, rejected, rolled_back), 0 for the others.", "state")
 )
@@ -93,8 +97,8 @@ func (daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 		mOutboxAcked, mOutboxAppendErrs, mOutboxCommits, mOutboxLastCommit, mOutboxRecovered, mOutboxFailed, mPlanRecovered, mDeviceReads, mDeviceReadErrs, mDeviceStored,
 		mDeviceRefused, mDeviceHealthy, mUplinkConnected, mUplinkReconn, mUplinkPublished, mUplinkPubErrs, mFwdDelivered,
 		mFwdFailures, mCommands, mLocalClients, mLocalReceived, mLocalRouted, mLocalRateLimit, mLocalRateLimited, mLocalAuth,
-		mLocalACLDenied, mSensorMessages, mSensorReadings, mSensorMalformed, mIngestQueued, mIngestStored, mIngestRefused, mOutboxCommitLat,
-		mUplinkAckLat, mServiceUp, mServiceRestarts, mServiceRSS, mServiceBudget, mServiceCPU, mServiceOOM, mServiceDropped, mPlanVersion, mPlanState} {
+		mLocalLimited, mLocalRetained, mLocalRetainedB, mLocalACLDenied, mSensorMessages, mSensorReadings, mSensorMalformed, mIngestQueued, mIngestStored, mIngestRefused, mOutboxCommitLat,
+		mUplinkAckLat, mServiceUp, mServiceRestarts, mServiceRSS, mServiceBudget, mServiceCPU, mServiceOOM, mServiceDropped, mServiceLogDrop, mPlanVersion, mPlanState} {
 		ch <- d
 	}
 }
@@ -173,6 +177,17 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(mLocalAuth, float64(bs.Auth.AuthOK), "accepted")
 		counter(mLocalAuth, float64(bs.Auth.AuthRefused), "refused")
 		counter(mLocalACLDenied, float64(bs.Auth.ACLDenied))
+		lim := bs.Limits
+		counter(mLocalLimited, float64(lim.PacketTooLarge), "packet_too_large")
+		counter(mLocalLimited, float64(lim.OverMaxConnections), "max_connections")
+		counter(mLocalLimited, float64(lim.OverConnectionsPerAddr), "max_connections_per_address")
+		counter(mLocalLimited, float64(lim.ConnectTimeouts), "connect_timeout")
+		counter(mLocalLimited, float64(lim.RetainedRefused), "retained")
+		counter(mLocalLimited, float64(lim.SubscriptionsRefused), "subscriptions")
+		counter(mLocalLimited, float64(lim.QueuedDropped), "queued")
+		counter(mLocalLimited, float64(bs.Auth.BackoffRefused), "login_backoff")
+		gauge(mLocalRetained, float64(bs.Retained))
+		gauge(mLocalRetainedB, float64(lim.RetainedBytes))
 	}
 	if d.ingest != nil {
 		is := d.ingest.Stats()
@@ -195,6 +210,7 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(mServiceCPU, st.CPUPercent/100, st.Name)
 			counter(mServiceOOM, float64(st.OOMKills), st.Name)
 			counter(mServiceDropped, float64(st.Dropped), st.Name)
+			counter(mServiceLogDrop, float64(st.LogDropped), st.Name)
 		}
 	}
 	if d.plans != nil {

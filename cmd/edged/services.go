@@ -490,7 +490,9 @@ func (d *daemon) wireServices() error {
 		OnCommand: func(ctx context.Context, service string, c pluginapi.Command) pluginapi.Result {
 			return serviceCommand(d.exec)(ctx, service, c) // d.exec is built after the services
 		},
-		Logger: d.log.With("component", "services"),
+		LogLinesPerSecond: d.cfg.Log.Services.LinesPerSecond,
+		LogBytesPerSecond: int64(d.cfg.Log.Services.BytesPerSecond),
+		Logger:            d.log.With("component", "services"),
 	}, d.cfg.specs)
 	if err != nil {
 		return fmt.Errorf("services: %w", err)

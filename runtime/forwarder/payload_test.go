@@ -80,7 +80,7 @@ func TestPayloadMarksSimulatedReadings(t *testing.T) {
 	}
 	want := `[{"seq":1,"device":"env","metric":"humidity","value":57.4775,"unit":"%RH","ts":"2026-11-23T11:00:00Z","simulated":true},` +
 		`{"seq":2,"device":"env","metric":"humidity","value":57,"unit":"%RH","ts":"2026-11-23T11:00:00Z"}]`
-	if got := string(AppendPayload(nil, rs)); got != want {
+	if got := string(AppendPayload(nil, "", rs)); got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }

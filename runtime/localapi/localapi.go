@@ -48,7 +48,15 @@ type Config struct {
 	// means the plan was not applied (rejected or rolled back).
 	ApplyPlan func(ctx context.Context, envelope []byte) (doc any, ok bool, err error)
 	// Ready reports whether the daemon is ready (/readyz).
-	Ready    func() bool
+	Ready func() bool
+	// NotReady, when set, gives the reason the daemon cannot do its work
+	// now although it started (the outbox refuses appends); "" is none.
+	// /readyz answers 503 with it.
+	NotReady func() string
+	// Hosts are names, besides IP addresses and localhost, that requests
+	// may carry in their Host header (http.allowed_hosts and the host's own
+	// name); other names get 421.
+	Hosts    []string
 	Commands Executor
 	// Metrics, when set, is served at GET /metrics.
 	Metrics http.Handler
@@ -141,9 +149,9 @@ func (s *Server) Run(ctx context.Context) error {
 	return err
 }
 
-// Handler returns the API's routes, behind the token check.
+// Handler returns the API's routes, behind the Host and token checks.
 func (s *Server) Handler() http.Handler {
-	return s.authorize(s.routes())
+	return s.checkHost(s.authorize(s.routes()))
 }
 
 func (s *Server) routes() http.Handler {
@@ -155,6 +163,12 @@ func (s *Server) routes() http.Handler {
 		if s.cfg.Ready != nil && !s.cfg.Ready() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
+		}
+		if s.cfg.NotReady != nil {
+			if why := s.cfg.NotReady(); why != "" {
+				http.Error(w, "not ready: "+why, http.StatusServiceUnavailable)
+				return
+			}
 		}
 		io.WriteString(w, "ready\n")
 	})

@@ -159,7 +159,7 @@ func TestTokenRules(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			body := fmt.Sprintf(`{"id":"c%d","action":"set","value":true}`, i)
 			req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(body))
-			req.RemoteAddr = tc.remote
+			req.RemoteAddr, req.Host = tc.remote, "127.0.0.1:8080"
 			if tc.auth != "" {
 				req.Header.Set("Authorization", tc.auth)
 			}
@@ -178,7 +178,7 @@ func TestTokenRules(t *testing.T) {
 	}
 	// With no token configured, nothing that needs one gets through.
 	req := httptest.NewRequest("POST", "/api/v1/devices/lamp/commands", strings.NewReader(`{}`))
-	req.RemoteAddr = "127.0.0.1:1"
+	req.RemoteAddr, req.Host = "127.0.0.1:1", "127.0.0.1:8080"
 	req.Header.Set("Authorization", "Bearer ")
 	rec := httptest.NewRecorder()
 	New(Config{}).Handler().ServeHTTP(rec, req)

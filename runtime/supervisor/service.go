@@ -49,6 +49,8 @@ type Status struct {
 	CPUPercent   float64   `json:"cpu_percent"`
 	OOMKills     uint64    `json:"oom_kills"`
 	Dropped      uint64    `json:"dropped_batches"`
+	LogDropped   uint64    `json:"log_dropped_lines"` // output lines over the log rate
+	LogDroppedB  uint64    `json:"log_dropped_bytes"`
 	LastError    string    `json:"last_error,omitempty"`
 	LastErrorAt  time.Time `json:"last_error_at,omitzero"` // State and Since say whether it has run since
 	Stderr       []string  `json:"stderr,omitempty"`
@@ -71,6 +73,7 @@ type service struct {
 	probe   chan chan<- probeResult // the health gate's checks, taken while running
 	done    chan struct{}           // closed when the loop started by start has returned
 	tail    *tail
+	logRate *logRate // kept across restarts: a crash loop does not reset it
 	dropped atomic.Uint64
 
 	mu             sync.Mutex
@@ -97,7 +100,7 @@ type service struct {
 func newService(s *Supervisor, sp Spec) *service {
 	return &service{sup: s, spec: sp, queue: make(chan []pluginapi.Reading, s.cfg.Queue),
 		restart: make(chan struct{}, 1), probe: make(chan chan<- probeResult), done: make(chan struct{}),
-		tail: newTail(20), state: StateStopped, since: time.Now()}
+		tail: newTail(20), logRate: newLogRate(s.cfg.LogLinesPerSecond, s.cfg.LogBytesPerSecond), state: StateStopped, since: time.Now()}
 }
 
 // start runs the service's loop in a goroutine, counted in wg, until ctx
@@ -286,7 +289,7 @@ func (sv *service) runOnce(ctx context.Context, log *slog.Logger) error {
 	}
 	conn, err := pluginapi.Launch(ctx, pluginapi.LaunchConfig{
 		Name: sv.spec.Name, Cmd: l.cmd, SecureChecksum: l.checksum, RunAs: l.runAs,
-		Logger: slog.New(teeHandler{log.Handler(), sv.tail}), StartTimeout: sv.spec.StartTimeout,
+		Logger: slog.New(teeHandler{rateHandler{log.Handler(), sv.logRate}, sv.tail}), StartTimeout: sv.spec.StartTimeout,
 		OnEmit: func(rs []pluginapi.Reading) {
 			if cfg.OnEmit != nil {
 				cfg.OnEmit(sv.spec.Name, fromPlugin(sv.spec.Name, rs))
@@ -509,7 +512,7 @@ func (sv *service) status() Status {
 		Budget:      BudgetDoc{MemoryBytes: sv.spec.Budget.Memory, CPU: sv.spec.Budget.CPU, Pids: sv.spec.Budget.Pids},
 		Enforcement: enf, RSS: sv.tree.RSS, AnonBytes: sv.tree.Anon, Processes: sv.tree.Procs,
 		PeakRSS: max(sv.peakRSS, sv.usage.PeakRSS), ChargedBytes: sv.usage.RSS, CPUPercent: sv.cpuPct, OOMKills: sv.oomKills,
-		Dropped: sv.dropped.Load(), LastError: sv.lastErr, LastErrorAt: sv.lastErrAt, Since: sv.since, Subscribe: sv.spec.Subscribe}
+		Dropped: sv.dropped.Load(), LogDropped: sv.logRate.dropped.Load(), LogDroppedB: sv.logRate.droppedBytes.Load(), LastError: sv.lastErr, LastErrorAt: sv.lastErrAt, Since: sv.since, Subscribe: sv.spec.Subscribe}
 	if budgets {
 		st.Enforced = enforced(sv.spec.Budget, enf, sv.unenforced)
 	}

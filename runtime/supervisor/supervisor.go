@@ -48,6 +48,12 @@ type Config struct {
 	OnEmit func(service string, rs []reading.Reading)
 	// OnCommand runs a service's command through the host's command path.
 	OnCommand func(ctx context.Context, service string, cmd pluginapi.Command) pluginapi.Result
+	// LogLinesPerSecond and LogBytesPerSecond bound each service's output
+	// (log calls, stderr and stdout lines) in edged's log; past them lines
+	// are dropped, counted and reported once per 10 s. Defaults 50 lines
+	// and 16 KiB per second.
+	LogLinesPerSecond float64
+	LogBytesPerSecond int64
 	// Logger receives the supervisor's and the services' log lines.
 	Logger *slog.Logger
 }
@@ -67,6 +73,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Queue <= 0 {
 		c.Queue = 64
+	}
+	if c.LogLinesPerSecond <= 0 {
+		c.LogLinesPerSecond = 50
+	}
+	if c.LogBytesPerSecond <= 0 {
+		c.LogBytesPerSecond = 16 << 10
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mochi-mqtt/server/v2/packets"
 	"golang.org/x/crypto/bcrypt"
 
 	"edged/internal/testpki"
@@ -336,5 +337,160 @@ func TestSetRoutesChangesWhatIsRouted(t *testing.T) {
 	noHandler := start(t, Config{AllowAnonymous: true})
 	if err := noHandler.SetRoutes([]string{"lan/#"}); err == nil {
 		t.Error("SetRoutes on a broker without a handler succeeded")
+	}
+}
+
+// TestClientIDBelongsToItsUser: a user who gives another user's client id
+// is refused, and the other user's client stays connected; the owner may
+// reconnect with it.
+func TestClientIDBelongsToItsUser(t *testing.T) {
+	b := start(t, Config{PasswdFile: writeUsers(t, "porch", "p1", "shed", "s1")})
+	login := func(id, user, pw string) (*rawClient, byte) {
+		c := dialRaw(t, b.Addr(), "", 5)
+		ack, err := c.connect(id, user, pw)
+		if err != nil {
+			t.Fatalf("connect %s as %s: %v", id, user, err)
+		}
+		return c, ack.ReasonCode
+	}
+	porch, code := login("node-1", "porch", "p1")
+	if code != 0 {
+		t.Fatalf("porch: CONNACK %#x", code)
+	}
+	if _, code := login("node-1", "shed", "s1"); code != packets.ErrBadUsernameOrPassword.Code {
+		t.Fatalf("shed with porch's client id: CONNACK %#x, want refused", code)
+	}
+	porch.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pingreq}})
+	porch.expect(packets.Pingresp) // still connected
+	if _, code := login("node-1", "porch", "p1"); code != 0 {
+		t.Fatalf("porch again with its own id: CONNACK %#x", code)
+	}
+}
+
+// TestRoutedQoS1KeepsItsProperties: a QoS 1 message on a sensor topic is
+// delivered to local subscribers after it is stored, with the MQTT 5
+// properties it was published with, as at QoS 0 and 2.
+func TestRoutedQoS1KeepsItsProperties(t *testing.T) {
+	h := &holdHandler{in: make(chan struct{}, 10)}
+	b := start(t, Config{AllowAnonymous: true, Routes: []string{"sensors/#"}, Handler: h})
+	sub := dialRaw(t, b.Addr(), "", 5)
+	sub.mustConnect("dashboard")
+	sub.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe}, PacketID: 1,
+		Filters: packets.Subscriptions{{Filter: "sensors/#", Qos: 1}}})
+	sub.expect(packets.Suback)
+	pub := dialRaw(t, b.Addr(), "", 5)
+	pub.mustConnect("porch")
+	for qos := byte(0); qos <= 2; qos++ {
+		pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: qos}, TopicName: "sensors/porch/t",
+			PacketID: uint16(qos + 1), Payload: []byte("21.5")}
+		pk.Properties.ContentType = "text/plain"
+		pk.Properties.User = []packets.UserProperty{{Key: "unit", Val: "C"}}
+		pub.send(pk)
+		<-h.in
+		h.settle(int(qos), nil)
+		got := sub.expect(packets.Publish)
+		if got.Properties.ContentType != "text/plain" || len(got.Properties.User) != 1 || got.Properties.User[0].Val != "C" {
+			t.Errorf("QoS %d: delivered with content type %q, user properties %v", qos, got.Properties.ContentType, got.Properties.User)
+		}
+		if qos == 1 {
+			pub.expect(packets.Puback)
+		}
+		if qos == 2 {
+			pub.expect(packets.Pubrec)
+		}
+	}
+}
+
+// TestPasswdAndACLReloadWithoutRestart: a user added with SetPassword (what
+// "edged broker passwd" does) can log in without a restart; a client of a
+// user whose password is set again is disconnected; Reload puts a new ACL
+// in force for clients already connected.
+func TestPasswdAndACLReloadWithoutRestart(t *testing.T) {
+	passwd := writeUsers(t, "porch", "p1")
+	b := start(t, Config{PasswdFile: passwd, Limits: Limits{LoginFreeAttempts: 1000}})
+	login := func(id, user, pw string) (*rawClient, byte) {
+		c := dialRaw(t, b.Addr(), "", 5)
+		ack, err := c.connect(id, user, pw)
+		if err != nil {
+			return c, 0xff
+		}
+		return c, ack.ReasonCode
+	}
+	porch, code := login("porch-1", "porch", "p1")
+	if code != 0 {
+		t.Fatalf("porch: CONNACK %#x", code)
+	}
+	if err := auth.SetPassword(passwd, "shed", "s1", bcrypt.MinCost); err != nil {
+		t.Fatal(err)
+	}
+	var shed *rawClient
+	waitFor(t, "shed to log in after the file changed", func() bool {
+		c, code := login("shed-1", "shed", "s1")
+		shed = c
+		return code == 0
+	})
+	porch.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pingreq}})
+	porch.expect(packets.Pingresp) // porch's password did not change: still connected
+
+	// A new ACL, for clients already connected.
+	pub := func(topic string, id uint16) byte {
+		shed.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, TopicName: topic, PacketID: id, Payload: []byte("1")})
+		return shed.expect(packets.Puback).ReasonCode
+	}
+	if code := pub("secret/x", 1); code != 0 {
+		t.Fatalf("before the ACL: PUBACK %#x", code)
+	}
+	if err := b.Reload([]auth.Rule{{Users: []string{"*"}, Publish: []string{"sensors/%u/#"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if code := pub("secret/x", 2); code != packets.ErrNotAuthorized.Code {
+		t.Fatalf("after the ACL: PUBACK %#x, want not authorized", code)
+	}
+	if code := pub("sensors/shed/t", 3); code != 0 {
+		t.Fatalf("within the ACL: PUBACK %#x", code)
+	}
+
+	// porch's password is set again: its client is disconnected.
+	if err := auth.SetPassword(passwd, "porch", "p2", bcrypt.MinCost); err != nil {
+		t.Fatal(err)
+	}
+	if !porch.closedByBroker() {
+		t.Fatal("porch's client is still connected with its old password")
+	}
+	waitFor(t, "the disconnect counted", func() bool { return b.Stats().Limits.ReloadDisconnected == 1 })
+	if _, code := login("porch-1", "porch", "p2"); code != 0 {
+		t.Fatalf("porch with the new password: CONNACK %#x", code)
+	}
+	// A bad file leaves the users in force.
+	if err := os.WriteFile(passwd, []byte("not a passwd line\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Reload(nil); err == nil || !strings.Contains(err.Error(), "passwd_file") {
+		t.Fatalf("reload of a bad file: %v", err)
+	}
+	if _, code := login("shed-2", "shed", "s1"); code != 0 {
+		t.Fatalf("after a bad file, shed: CONNACK %#x", code)
+	}
+}
+
+// TestACLDenialWithoutGrants: an ACL of denials only says no to those
+// filters and lets everything else through.
+func TestACLDenialWithoutGrants(t *testing.T) {
+	b := start(t, Config{AllowAnonymous: true, ACL: []auth.Rule{{Users: []string{"*", "anonymous"}, DenySubscribe: []string{"secret/#"}}}})
+	sub := dialRaw(t, b.Addr(), "", 5)
+	sub.mustConnect("watcher")
+	sub.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe}, PacketID: 1,
+		Filters: packets.Subscriptions{{Filter: "secret/#"}, {Filter: "#"}}})
+	if got := sub.expect(packets.Suback).ReasonCodes; !bytes.Equal(got, []byte{packets.ErrNotAuthorized.Code, 0}) {
+		t.Fatalf("SUBACK % x, want 87 00", got)
+	}
+	pub := dialRaw(t, b.Addr(), "", 5)
+	pub.mustConnect("pub")
+	for i, topic := range []string{"secret/key", "sensors/t"} {
+		pub.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, TopicName: topic, PacketID: uint16(i + 1), Payload: []byte("x")})
+		pub.expect(packets.Puback)
+	}
+	if got := sub.expect(packets.Publish); got.TopicName != "sensors/t" {
+		t.Fatalf("watcher got %q, want only sensors/t", got.TopicName)
 	}
 }

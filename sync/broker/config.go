@@ -45,6 +45,9 @@ type Config struct {
 	// Burst is how many publishes a client may make at once above
 	// RateLimit; default 2×RateLimit (at least 1).
 	Burst int
+	// Limits bound connections, packets, retained messages and failed
+	// logins; zero fields take DefaultLimits.
+	Limits Limits
 	// Routes are topic filters whose publishes go to Handler.
 	Routes []string
 	// Handler takes the publishes on Routes; required when Routes is set.
@@ -108,6 +111,7 @@ func (c Config) Validate() error {
 	if c.Burst < 0 {
 		add("rate_limit.burst: %d is negative: leave it out for 2× the rate", c.Burst)
 	}
+	c.Limits.validate(add)
 	if len(c.ACL) > 0 {
 		if _, err := auth.NewACL(c.ACL); err != nil {
 			add("%v", err)

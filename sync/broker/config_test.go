@@ -26,6 +26,10 @@ func TestConfigValidateNamesFieldAndFix(t *testing.T) {
 		{"cert without tls listener", Config{Listen: DefaultListen, CertFile: "c"}, "set tls.listen"},
 		{"negative rate", Config{Listen: DefaultListen, RateLimit: -1}, "rate_limit.messages_per_second"},
 		{"bad route", Config{Listen: DefaultListen, Routes: []string{"a/#/b"}, Handler: &holdHandler{}}, "# must be the last level"},
+		{"limits default", Config{Listen: DefaultListen, Limits: DefaultLimits()}, ""},
+		{"packet size over MQTT's", Config{Listen: DefaultListen, Limits: Limits{MaxPacketSize: 1 << 30}}, "limits.max_packet_size: 1073741824 is over MQTT's largest packet"},
+		{"negative retained", Config{Listen: DefaultListen, Limits: Limits{MaxRetained: -1}}, "limits.retained.max_messages: -1 is negative"},
+		{"per address over total", Config{Listen: DefaultListen, Limits: Limits{MaxConnections: 5, MaxConnectionsPerAddress: 6}}, "max_connections_per_address: 6 is over max_connections (5)"},
 		{"route without handler", Config{Listen: DefaultListen, Routes: []string{"a/#"}}, "without a handler"},
 	}
 	for _, tt := range tests {

@@ -24,6 +24,7 @@ import (
 type routeHook struct {
 	mqtt.HookBase
 	srv     *mqtt.Server
+	inline  *mqtt.Client             // re-publishes stored QoS 1 messages, properties kept
 	routes  atomic.Pointer[[]string] // SetRoutes replaces them
 	handler Handler
 	ctx     context.Context // ends at Close: handlers stop waiting
@@ -113,8 +114,12 @@ func (h *routeHook) ack(cl *mqtt.Client, pk packets.Packet, err error) {
 		return // a gone client resends on reconnect if its session says so
 	}
 	// Local subscribers get the message only now, so they never see one the
-	// sensor will send again. The inline client skips this hook and the ACL.
-	if perr := h.srv.Publish(pk.TopicName, pk.Payload, pk.FixedHeader.Retain, 1); perr != nil {
+	// sensor will send again, with its MQTT 5 properties (content type, user
+	// properties…). The inline client skips this hook and the ACL.
+	out := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1, Retain: pk.FixedHeader.Retain},
+		TopicName: pk.TopicName, Payload: pk.Payload, PacketID: 1, Properties: pk.Properties.Copy(false)}
+	out.Properties.TopicAlias, out.Properties.TopicAliasFlag = 0, false
+	if perr := h.srv.InjectPacket(h.inline, out); perr != nil {
 		h.log.Warn("local delivery failed", "topic", pk.TopicName, "err", perr)
 	}
 }

@@ -16,7 +16,9 @@ const (
 )
 
 // Rule grants the users it lists the right to publish and subscribe on
-// topic filters. Rules only grant: what no rule grants is denied.
+// topic filters, or denies it. What no rule grants is denied, unless no
+// rule grants anything (only denials): then what is not denied is allowed.
+// A denial wins over any grant.
 type Rule struct {
 	// Users the rule applies to: usernames, AnyUser ("*") for every user
 	// from the password file, or Anonymous ("anonymous") for clients
@@ -27,6 +29,13 @@ type Rule struct {
 	// Subscribe filters: a client may subscribe to a filter that lies
 	// within one of them, and receives messages on topics they match.
 	Subscribe []string `yaml:"subscribe"`
+	// DenyPublish filters: a client may not publish to a topic one of them
+	// matches, whatever else grants it.
+	DenyPublish []string `yaml:"deny_publish"`
+	// DenySubscribe filters: a client may not subscribe to a filter that
+	// lies within one of them, and receives no message on a topic one of
+	// them matches (so a wider subscription, such as #, skips those).
+	DenySubscribe []string `yaml:"deny_subscribe"`
 }
 
 // Validate reports every problem with the rule, each naming its field
@@ -41,13 +50,13 @@ func (r Rule) Validate() error {
 			errs = append(errs, &fieldError{fmt.Sprintf("users[%d]", i), fmt.Errorf("%q %w", u, err)})
 		}
 	}
-	if len(r.Publish) == 0 && len(r.Subscribe) == 0 {
+	if len(r.Publish) == 0 && len(r.Subscribe) == 0 && len(r.DenyPublish) == 0 && len(r.DenySubscribe) == 0 {
 		errs = append(errs, &fieldError{"", errors.New("the rule has neither publish nor subscribe filters, so it grants nothing: add some or remove the rule")})
 	}
 	for _, f := range []struct {
 		field   string
 		filters []string
-	}{{"publish", r.Publish}, {"subscribe", r.Subscribe}} {
+	}{{"publish", r.Publish}, {"subscribe", r.Subscribe}, {"deny_publish", r.DenyPublish}, {"deny_subscribe", r.DenySubscribe}} {
 		for i, s := range f.filters {
 			if _, err := parsePattern(s); err != nil {
 				errs = append(errs, &fieldError{fmt.Sprintf("%s[%d]", f.field, i), fmt.Errorf("%q: %w", s, err)})
@@ -76,14 +85,16 @@ func (e *fieldError) Unwrap() error { return e.err }
 // one built from no rules, allows everything to every client. An ACL is
 // read-only once built and safe for concurrent use.
 type ACL struct {
-	rules []compiledRule
+	rules  []compiledRule
+	grants bool // some rule grants; otherwise what is not denied is allowed
 }
 
 // compiledRule is a Rule with its filters parsed.
 type compiledRule struct {
-	anyUser, anonymous bool
-	users              map[string]bool
-	publish, subscribe []pattern
+	anyUser, anonymous         bool
+	users                      map[string]bool
+	publish, subscribe         []pattern
+	denyPublish, denySubscribe []pattern
 }
 
 // NewACL checks the rules and builds an ACL from them. Its error lists
@@ -123,6 +134,15 @@ func NewACL(rules []Rule) (*ACL, error) {
 			p, _ := parsePattern(s) // checked by Validate
 			c.subscribe = append(c.subscribe, p)
 		}
+		for _, s := range r.DenyPublish {
+			p, _ := parsePattern(s) // checked by Validate
+			c.denyPublish = append(c.denyPublish, p)
+		}
+		for _, s := range r.DenySubscribe {
+			p, _ := parsePattern(s) // checked by Validate
+			c.denySubscribe = append(c.denySubscribe, p)
+		}
+		a.grants = a.grants || len(c.publish) > 0 || len(c.subscribe) > 0
 		a.rules = append(a.rules, c)
 	}
 	if len(errs) > 0 {
@@ -161,6 +181,19 @@ func (a *ACL) CanPublish(user, clientID, topic string) bool {
 		if !r.appliesTo(user) {
 			continue
 		}
+		for _, p := range r.denyPublish {
+			if p.matches(levels, user, clientID) {
+				return false
+			}
+		}
+	}
+	if !a.grants {
+		return true
+	}
+	for _, r := range a.rules {
+		if !r.appliesTo(user) {
+			continue
+		}
 		for _, p := range r.publish {
 			if p.matches(levels, user, clientID) {
 				return true
@@ -180,6 +213,19 @@ func (a *ACL) CanSubscribe(user, clientID, filter string) bool {
 		return false
 	}
 	if a.Len() == 0 {
+		return true
+	}
+	for _, r := range a.rules {
+		if !r.appliesTo(user) {
+			continue
+		}
+		for _, p := range r.denySubscribe {
+			if p.contains(levels, user, clientID) {
+				return false
+			}
+		}
+	}
+	if !a.grants {
 		return true
 	}
 	for _, r := range a.rules {

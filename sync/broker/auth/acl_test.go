@@ -144,3 +144,45 @@ func TestEmptyACLAllowsAll(t *testing.T) {
 		}
 	}
 }
+
+func TestACLDenials(t *testing.T) {
+	tests := []struct {
+		name  string
+		rules []Rule
+		check func(a *ACL) bool
+		want  bool
+	}{
+		// Only denials: what is not denied stays allowed.
+		{"deny only: other topics allowed", []Rule{{DenyPublish: []string{"edged/#"}, DenySubscribe: []string{"secret/#"}}},
+			func(a *ACL) bool {
+				return a.CanPublish("bob", "c", "sensors/x") && a.CanSubscribe("bob", "c", "sensors/#")
+			}, true},
+		{"deny only: denied publish", []Rule{{DenyPublish: []string{"edged/#"}}},
+			func(a *ACL) bool { return a.CanPublish("bob", "c", "edged/local/x") }, false},
+		{"deny only: denied subscribe", []Rule{{DenySubscribe: []string{"secret/#"}}},
+			func(a *ACL) bool { return a.CanSubscribe("bob", "c", "secret/a/b") }, false},
+		{"deny only: wider subscribe allowed", []Rule{{DenySubscribe: []string{"secret/#"}}},
+			func(a *ACL) bool { return a.CanSubscribe("bob", "c", "#") }, true},
+		{"deny only: delivery on a denied topic skipped", []Rule{{DenySubscribe: []string{"secret/#"}}},
+			func(a *ACL) bool { return a.CanSubscribe("bob", "c", "secret/x") }, false},
+		{"denial wins over a grant", []Rule{{Publish: []string{"#"}}, {Users: []string{"bob"}, DenyPublish: []string{"actuators/#"}}},
+			func(a *ACL) bool { return a.CanPublish("bob", "c", "actuators/valve") }, false},
+		{"denial for one user only", []Rule{{Publish: []string{"#"}}, {Users: []string{"bob"}, DenyPublish: []string{"actuators/#"}}},
+			func(a *ACL) bool { return a.CanPublish("alice", "c", "actuators/valve") }, true},
+		{"grants still whitelist", []Rule{{Publish: []string{"sensors/#"}}, {DenyPublish: []string{"sensors/secret"}}},
+			func(a *ACL) bool { return a.CanPublish("bob", "c", "other") }, false},
+		{"%u in a denial", []Rule{{DenyPublish: []string{"sensors/%u/config"}}},
+			func(a *ACL) bool { return a.CanPublish("bob", "c", "sensors/bob/config") }, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := NewACL(tc.rules)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tc.check(a); got != tc.want {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

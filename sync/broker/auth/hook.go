@@ -23,6 +23,14 @@ type Options struct {
 	// AllowAnonymous lets clients without a username connect, from
 	// loopback addresses only.
 	AllowAnonymous bool
+	// SessionOwner, when set, tells which username holds the session (live
+	// or kept) of a client id; a client giving another user's id is
+	// refused, so no user can knock another's client off or take its
+	// session.
+	SessionOwner func(clientID string) (user string, ok bool)
+	// Backoff slows password guessing per source address and username;
+	// zero turns it off.
+	Backoff Backoff
 	// Logger receives refusals and denials, at Warn; default slog.Default().
 	Logger *slog.Logger
 }
@@ -32,6 +40,11 @@ type Stats struct {
 	AuthOK      uint64 // connections let in (not counting the inline client)
 	AuthRefused uint64 // connections refused
 	ACLDenied   uint64 // publishes, subscriptions and deliveries denied
+	// PasswordChecks counts passwords checked against their hash (bcrypt).
+	PasswordChecks uint64 `json:"password_checks"`
+	// BackoffRefused counts logins refused unchecked: their address or
+	// user was backing off after wrong passwords.
+	BackoffRefused uint64 `json:"backoff_refused"`
 }
 
 // Hook is the mochi-mqtt hook that authenticates clients at connect and
@@ -50,14 +63,16 @@ type Stats struct {
 // receiver may not read is skipped.
 type Hook struct {
 	mqtt.HookBase
-	passwords *Passwords
-	acl       *ACL
+	passwords atomic.Pointer[Passwords] // Reload replaces them
+	acl       atomic.Pointer[ACL]
 	anonymous bool
 	logger    *slog.Logger
 	limit     *logevery.Limiter
 	now       func() time.Time
+	backoff   *backoffs
+	owner     func(string) (string, bool)
 
-	authOK, authRefused, aclDenied atomic.Uint64
+	authOK, authRefused, aclDenied, checks, backoffRefused atomic.Uint64
 }
 
 // NewHook makes a Hook with the given options.
@@ -65,14 +80,25 @@ func NewHook(o Options) *Hook {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Hook{
-		passwords: o.Passwords,
-		acl:       o.ACL,
+	h := &Hook{
 		anonymous: o.AllowAnonymous,
 		logger:    o.Logger,
 		limit:     logevery.New(0),
 		now:       time.Now,
+		backoff:   newBackoffs(o.Backoff),
+		owner:     o.SessionOwner,
 	}
+	h.passwords.Store(o.Passwords)
+	h.acl.Store(o.ACL)
+	return h
+}
+
+// Reload replaces the passwords and the ACL (nil: no users, or no rules).
+// Logins and ACL checks from then on use the new ones; clients already
+// connected are the caller's to re-check (Passwords.Changed).
+func (h *Hook) Reload(p *Passwords, acl *ACL) {
+	h.passwords.Store(p)
+	h.acl.Store(acl)
 }
 
 // ID names the hook to mochi.
@@ -86,7 +112,8 @@ func (h *Hook) Provides(b byte) bool {
 
 // Stats returns the counts so far.
 func (h *Hook) Stats() Stats {
-	return Stats{AuthOK: h.authOK.Load(), AuthRefused: h.authRefused.Load(), ACLDenied: h.aclDenied.Load()}
+	return Stats{AuthOK: h.authOK.Load(), AuthRefused: h.authRefused.Load(), ACLDenied: h.aclDenied.Load(),
+		PasswordChecks: h.checks.Load(), BackoffRefused: h.backoffRefused.Load()}
 }
 
 // Reasons a connection is refused, as logged.
@@ -97,6 +124,8 @@ const (
 	reasonAnonymousOff    = "anonymous_not_allowed"
 	reasonAnonymousLAN    = "anonymous_not_loopback"
 	reasonWillTopicDenied = "will_topic_denied"
+	reasonBackoff         = "backing_off_after_wrong_passwords"
+	reasonClientIDTaken   = "client_id_of_another_user"
 )
 
 // OnConnectAuthenticate lets the client in if it gives a user's right
@@ -109,13 +138,29 @@ func (h *Hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	}
 	user, password := string(pk.Connect.Username), string(pk.Connect.Password)
 	reason := ""
+	var extra []slog.Attr
 	switch {
 	case user != "":
-		if !h.passwords.Check(user, password) {
+		now := h.now()
+		keys := []string{"addr:" + remoteHost(cl.Net.Remote), "user:" + user}
+		if w := h.backoff.wait(now, keys...); w > 0 {
+			// No bcrypt for a guesser: refused unchecked until the
+			// back-off is over, whatever the password.
+			reason = reasonBackoff
+			h.backoffRefused.Add(1)
+			extra = append(extra, slog.Duration("retry_in", w))
+			break
+		}
+		h.checks.Add(1)
+		pw := h.passwords.Load()
+		if !pw.Check(user, password) {
 			reason = reasonWrongPassword
-			if !h.passwords.has(user) {
+			if !pw.has(user) {
 				reason = reasonUnknownUser
 			}
+			h.backoff.fail(now, keys...)
+		} else {
+			h.backoff.succeed(keys...)
 		}
 	case len(pk.Connect.Password) > 0:
 		reason = reasonNoUsername
@@ -124,12 +169,17 @@ func (h *Hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	case !isLoopback(cl.Net.Remote):
 		reason = reasonAnonymousLAN
 	}
-	if reason == "" && pk.Connect.WillFlag && !h.acl.CanPublish(user, cl.ID, pk.Connect.WillTopic) {
+	if reason == "" && h.owner != nil {
+		if owner, ok := h.owner(cl.ID); ok && owner != user {
+			reason = reasonClientIDTaken
+		}
+	}
+	if reason == "" && pk.Connect.WillFlag && !h.acl.Load().CanPublish(user, cl.ID, pk.Connect.WillTopic) {
 		reason = reasonWillTopicDenied
 	}
 	if reason != "" {
 		h.authRefused.Add(1)
-		h.warn("connect", "mqtt connection refused", cl, user, slog.String("reason", reason))
+		h.warn("connect", "mqtt connection refused", cl, user, append([]slog.Attr{slog.String("reason", reason)}, extra...)...)
 		return false
 	}
 	h.authOK.Add(1)
@@ -152,9 +202,9 @@ func (h *Hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 		// it, so the topic the alias stands for was allowed already.
 		ok = true
 	case write:
-		ok = h.acl.CanPublish(user, cl.ID, topic)
+		ok = h.acl.Load().CanPublish(user, cl.ID, topic)
 	default:
-		ok = h.acl.CanSubscribe(user, cl.ID, topic)
+		ok = h.acl.Load().CanSubscribe(user, cl.ID, topic)
 	}
 	if !ok {
 		h.aclDenied.Add(1)
@@ -169,7 +219,7 @@ func (h *Hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 
 // warn logs a refusal, at most once per logevery.Every for each kind, user and
 // remote host.
-func (h *Hook) warn(kind, msg string, cl *mqtt.Client, user string, attr slog.Attr) {
+func (h *Hook) warn(kind, msg string, cl *mqtt.Client, user string, attr ...slog.Attr) {
 	host := remoteHost(cl.Net.Remote)
 	suppressed, ok := h.limit.Allow(kind+"\x00"+user+"\x00"+host, h.now())
 	if !ok {
@@ -179,7 +229,9 @@ func (h *Hook) warn(kind, msg string, cl *mqtt.Client, user string, attr slog.At
 		slog.String("client", cl.ID),
 		slog.String("user", user),
 		slog.String("remote", cl.Net.Remote),
-		attr,
+	}
+	for _, a := range attr {
+		attrs = append(attrs, a)
 	}
 	if suppressed > 0 {
 		attrs = append(attrs, slog.Int("suppressed", suppressed))

@@ -22,7 +22,17 @@ type v5Client struct {
 // dialV5 connects and returns the client and the CONNACK's reason code.
 func dialV5(t *testing.T, addr, id, user, password string) (*v5Client, byte) {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, wait)
+	return dialV5From(t, addr, "", id, user, password)
+}
+
+// dialV5From is dialV5 from the loopback address from ("" for any).
+func dialV5From(t *testing.T, addr, from, id, user, password string) (*v5Client, byte) {
+	t.Helper()
+	d := net.Dialer{Timeout: wait}
+	if from != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
+	}
+	conn, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,7 +81,7 @@ func TestSetPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := LoadPasswords(path); err == nil {
-		t.Fatal("a $7$ hash loaded")
+		t.Fatal("a malformed $7$ hash loaded")
 	}
 	if err := SetPassword(path, "carol", "c", bcrypt.MinCost); err != nil {
 		t.Fatal(err)

@@ -23,9 +23,10 @@ const maxPasswordLen = 72
 // read-only once loaded and safe for concurrent use. A nil *Passwords has
 // no users.
 type Passwords struct {
-	hashes   map[string][]byte
-	dummy    []byte // hash checked for unknown users, as costly as the real ones
-	warnings []string
+	hashes    map[string][]byte
+	mosquitto map[string]mosquittoHash // users whose hash is mosquitto's $6$ or $7$
+	dummy     []byte                   // hash checked for unknown users, as costly as the real ones
+	warnings  []string
 }
 
 // LoadPasswords reads the password file at path. Its error names the file
@@ -92,6 +93,12 @@ func parsePasswords(name, text string) (*Passwords, error) {
 			continue
 		}
 		p.hashes[user] = []byte(hash)
+		if m, err := parseMosquittoHash(hash); err == nil {
+			if p.mosquitto == nil {
+				p.mosquitto = map[string]mosquittoHash{}
+			}
+			p.mosquitto[user] = m
+		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -121,17 +128,17 @@ func validateUser(u string) error {
 	return nil
 }
 
-// checkHash checks that hash is a well-formed bcrypt hash.
+// checkHash checks that hash is a well-formed bcrypt hash, or one of
+// mosquitto's own ($7$ PBKDF2-SHA512, $6$ SHA-512).
 func checkHash(hash string) error {
 	switch {
 	case hash == "":
 		return errors.New("the hash is empty")
-	case strings.HasPrefix(hash, "$7$"):
-		return errors.New("hash is not bcrypt (mosquitto's $7$ PBKDF2 hashes are not supported)")
-	case strings.HasPrefix(hash, "$6$"):
-		return errors.New("hash is not bcrypt (mosquitto's $6$ SHA-512 hashes are not supported)")
+	case strings.HasPrefix(hash, "$7$") || strings.HasPrefix(hash, "$6$"):
+		_, err := parseMosquittoHash(hash)
+		return err
 	case !strings.HasPrefix(hash, "$2a$") && !strings.HasPrefix(hash, "$2b$") && !strings.HasPrefix(hash, "$2y$"):
-		return errors.New("hash is not bcrypt (it must start with $2a$, $2b$ or $2y$)")
+		return errors.New("hash is not bcrypt ($2a$, $2b$, $2y$) nor mosquitto's ($7$, $6$)")
 	case len(hash) != 60:
 		return fmt.Errorf("bcrypt hash is %d characters long, not 60", len(hash))
 	}
@@ -172,7 +179,23 @@ func (p *Passwords) Check(user, password string) bool {
 		}
 		return false
 	}
+	if m, ok := p.mosquitto[user]; ok {
+		return m.matches(password)
+	}
 	return bcrypt.CompareHashAndPassword(h, []byte(password)) == nil
+}
+
+// Changed reports whether user's hash differs between p and next (a user
+// removed, added, or whose password was set again).
+func (p *Passwords) Changed(next *Passwords, user string) bool {
+	var a, b []byte
+	if p != nil {
+		a = p.hashes[user]
+	}
+	if next != nil {
+		b = next.hashes[user]
+	}
+	return string(a) != string(b)
 }
 
 // has reports whether user is in the file.

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,6 +33,54 @@ func writeFile(t *testing.T, name, text string, mode os.FileMode) string {
 	return path
 }
 
+// Hashes written by mosquitto_passwd 2.0.11 (Debian 12): porch's password
+// is s3cret ($7$, the default), shed's is hunter2 (-H sha512, $6$).
+const (
+	mosquitto7 = "$7$101$VgQh/lGH5uZN87bd$fwjdX6C6nCGChD5wsigxSADrd3vXLEYKvuFQ+n3S4ZBtFZvZXrnarN1nsjaIgcQyIPeyl4PBbhBlrMdVD2gKxQ=="
+	mosquitto6 = "$6$jzdeOhVzSDMGocYE$bcMI8qQsPraY03UptefmEXdLcgufRJ4cjc+5nNEEgYaEkiawNKd1swMb2ptceJMhatzbkS6lrsSM+Ig6ssrSvw=="
+)
+
+func TestMosquittoHashesCheckPasswords(t *testing.T) {
+	p, err := parsePasswords("passwd", "porch:"+mosquitto7+"\nshed:"+mosquitto6+"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		user, password string
+		ok             bool
+	}{{"porch", "s3cret", true}, {"porch", "s3cret ", false}, {"porch", "hunter2", false},
+		{"shed", "hunter2", true}, {"shed", "Hunter2", false}, {"shed", "", false}} {
+		if got := p.Check(tc.user, tc.password); got != tc.ok {
+			t.Errorf("Check(%s, %q) = %v, want %v", tc.user, tc.password, got, tc.ok)
+		}
+	}
+}
+
+// TestMosquittoPasswdFileIsRead takes a file that mosquitto_passwd writes
+// now, in both of its formats.
+func TestMosquittoPasswdFileIsRead(t *testing.T) {
+	bin, err := exec.LookPath("mosquitto_passwd")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("mosquitto_passwd missing (apt-get install mosquitto); CI is set")
+		}
+		t.Skip("mosquitto_passwd missing (apt-get install mosquitto)")
+	}
+	path := filepath.Join(t.TempDir(), "passwd")
+	for _, args := range [][]string{{"-c", "-b", path, "porch", "s3cret"}, {"-H", "sha512", "-b", path, "shed", "hunter2"}} {
+		if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+			t.Fatalf("mosquitto_passwd %v: %v %s", args, err, out)
+		}
+	}
+	p, err := LoadPasswords(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Check("porch", "s3cret") || !p.Check("shed", "hunter2") || p.Check("porch", "hunter2") {
+		t.Fatal("passwords from mosquitto_passwd do not check")
+	}
+}
+
 func TestLoadPasswords(t *testing.T) {
 	bob, alice := testHash(t, "bob-pw"), testHash(t, "alice-pw")
 	tests := []struct {
@@ -47,9 +96,11 @@ func TestLoadPasswords(t *testing.T) {
 		{"2b and 2y prefixes", "b:$2b$" + bob[4:] + "\ny:$2y$" + alice[4:] + "\n", "b,y", nil},
 		{"duplicate user", "bob:" + bob + "\nalice:" + alice + "\nbob:" + alice + "\n", "",
 			[]string{`passwords.txt:3: user "bob" is also on line 1: delete one of the lines`}},
-		{"mosquitto $7$ hash", "# x\nalice:" + alice + "\nbob:$7$101$abc$def\n", "",
-			[]string{`passwords.txt:3: user "bob": hash is not bcrypt (mosquitto's $7$ PBKDF2 hashes are not supported): set it again with "edged broker passwd passwords.txt bob"`}},
-		{"mosquitto $6$ hash", "bob:$6$salt$hash\n", "", []string{`passwords.txt:1: user "bob": hash is not bcrypt (mosquitto's $6$`}},
+		{"mosquitto $7$ and $6$ hashes", "porch:" + mosquitto7 + "\nshed:" + mosquitto6 + "\n", "porch,shed", nil},
+		{"malformed mosquitto $7$ hash", "# x\nalice:" + alice + "\nbob:$7$101$abc$def\n", "",
+			[]string{`passwords.txt:3: user "bob": mosquitto hash has a salt that is not base64: set it again with "edged broker passwd passwords.txt bob"`}},
+		{"mosquitto $7$ iterations", "bob:$7$0$" + mosquitto7[8:] + "\n", "", []string{`"0" iterations`}},
+		{"malformed mosquitto $6$ hash", "bob:$6$salt$hash\n", "", []string{`passwords.txt:1: user "bob": mosquitto hash has a hash that is not 64 bytes`}},
 		{"plain text password", "bob:hunter2\n", "", []string{`passwords.txt:1: user "bob": hash is not bcrypt`}},
 		{"empty hash", "bob:\n", "", []string{`passwords.txt:1: user "bob": the hash is empty`}},
 		{"truncated hash", "bob:" + bob[:50] + "\n", "", []string{"is 50 characters long"}},
