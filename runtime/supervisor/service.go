@@ -269,15 +269,7 @@ func (sv *service) runOnce(ctx context.Context, log *slog.Logger) error {
 		if g, err = sv.sup.cfg.Budgets.Prepare(sv.spec.Name, sv.spec.Budget); err != nil {
 			return fmt.Errorf("budget %s: %w", sv.spec.Budget, err)
 		}
-		sv.mu.Lock()
-		sv.group = g
-		sv.mu.Unlock()
-		defer func() {
-			g.Close()
-			sv.mu.Lock()
-			sv.group = nil
-			sv.mu.Unlock()
-		}()
+		defer sv.useGroup(g)()
 	}
 	var join budget.Join
 	if g != nil {
@@ -342,15 +334,7 @@ func (sv *service) runOnce(ctx context.Context, log *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("budget %s: %w", sv.spec.Budget, err)
 		}
-		sv.mu.Lock()
-		sv.group = g
-		sv.mu.Unlock()
-		defer func() {
-			g.Close()
-			sv.mu.Lock()
-			sv.group = nil
-			sv.mu.Unlock()
-		}()
+		defer sv.useGroup(g)()
 	}
 	cctx, cancel := context.WithTimeout(ctx, sv.spec.StartTimeout)
 	err = conn.Configure(cctx, pluginapi.Config{Name: sv.spec.Name, JSON: sv.spec.Config, Subscriptions: sv.spec.Subscribe})
@@ -569,4 +553,18 @@ func sizeString(n int64) string {
 		return fmt.Sprintf("%.1fMi", float64(n)/(1<<20))
 	}
 	return fmt.Sprintf("%dKi", n>>10)
+}
+
+// useGroup makes g the service's budget group (for status and OOM checks)
+// until the returned function closes it.
+func (sv *service) useGroup(g *budget.Group) (release func()) {
+	sv.mu.Lock()
+	sv.group = g
+	sv.mu.Unlock()
+	return func() {
+		g.Close()
+		sv.mu.Lock()
+		sv.group = nil
+		sv.mu.Unlock()
+	}
 }
