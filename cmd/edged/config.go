@@ -10,7 +10,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"edged/drivers/mqttsensor"
 	"edged/hardware"
+	"edged/internal/topic"
 	"edged/internal/yamlconf"
 	"edged/runtime/localapi"
 	"edged/runtime/poller"
@@ -325,6 +327,7 @@ func (c *Config) validate(kinds map[string]deviceKind) ([]device, yamlconf.Error
 		}
 	}
 	c.validateLocalMQTT(&errs, sensors)
+	c.checkSensorTopics(devs, &errs)
 	c.specs = c.validateServices(&errs)
 	c.validatePlans(&errs)
 	return devs, errs
@@ -491,4 +494,35 @@ func (c *Config) validateDevices(kinds map[string]deviceKind, errs *yamlconf.Err
 		devs = append(devs, device{cfg: d, kind: k, options: opts, interval: d.Interval, scale: scale})
 	}
 	return devs
+}
+
+// checkSensorTopics refuses an mqttsensor device whose topic an earlier
+// one's covers: a message goes to the first sensor whose topic matches, so
+// the later device would never get one.
+func (c *Config) checkSensorTopics(devs []device, errs *yamlconf.Errors) {
+	index := make(map[string]int, len(c.Devices))
+	for i, d := range c.Devices {
+		index[d.Name] = i
+	}
+	type seen struct{ name, topic, filter string }
+	var earlier []seen
+	for _, d := range devs {
+		opts, ok := d.options.(mqttsensor.Config)
+		if d.kind.sensor == nil || !ok {
+			continue
+		}
+		p, err := mqttsensor.ParsePattern(opts.Topic)
+		if err != nil {
+			continue // reported with the device's options
+		}
+		for _, e := range earlier {
+			if topic.Covers(e.filter, p.Filter()) {
+				errs.Add(fmt.Sprintf("devices[%d].options.topic", index[d.cfg.Name]),
+					"%s is covered by device %s's topic %s: every message goes to %s (the first match), so this device would get none; make the topics disjoint or put the narrower device first",
+					opts.Topic, e.name, e.topic, e.name)
+				break
+			}
+		}
+		earlier = append(earlier, seen{d.cfg.Name, opts.Topic, p.Filter()})
+	}
 }

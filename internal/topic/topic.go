@@ -57,3 +57,33 @@ func Match(f, topic string) bool {
 		f, topic = frest, trest
 	}
 }
+
+// Covers reports whether every topic that matches filter b also matches
+// filter a, so a router that gives each message to the first matching of
+// a then b never gives b one. Both are assumed valid.
+func Covers(a, b string) bool {
+	if strings.HasPrefix(b, "$") && (strings.HasPrefix(a, "+") || strings.HasPrefix(a, "#")) {
+		return false // a wildcard first level never matches $SYS-style topics
+	}
+	for {
+		al, arest, amore := strings.Cut(a, "/")
+		if al == "#" {
+			return true
+		}
+		bl, brest, bmore := strings.Cut(b, "/")
+		switch {
+		case bl == "#":
+			return false // b matches deeper topics (and the parent) than a's single level
+		case al == "+":
+		case bl == "+" || al != bl:
+			return false
+		}
+		if !amore || !bmore {
+			// a ends here: it covers b only if b ends too. b ends here: a
+			// may still cover it with a trailing "/#" (which matches the
+			// parent level as well).
+			return amore == bmore || (!bmore && arest == "#")
+		}
+		a, b = arest, brest
+	}
+}

@@ -57,3 +57,48 @@ func FuzzMatch(f *testing.F) {
 		}
 	})
 }
+
+func TestCovers(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"sensors/+/+", "sensors/porch/+", true},
+		{"sensors/porch/+", "sensors/+/+", false},
+		{"sensors/#", "sensors/+/+", true},
+		{"sensors/#", "sensors", true},
+		{"sensors/#", "sensors/#", true},
+		{"sensors/+/#", "sensors/#", false},
+		{"sensors/+", "sensors/#", false},
+		{"#", "a/b/+", true},
+		{"+/+", "a/b/c", false},
+		{"a/b", "a/b", true},
+		{"a/b", "a/c", false},
+		{"a/+", "a", false},
+		{"a", "a/+", false},
+		{"+/x", "$SYS/x", false},
+		{"#", "$SYS/#", false},
+		{"$SYS/#", "$SYS/x", true},
+		{"tele/+/SENSOR", "tele/plug1/SENSOR", true},
+		{"tele/+/SENSOR", "tele/+/STATE", false},
+	}
+	for _, tt := range tests {
+		if got := Covers(tt.a, tt.b); got != tt.want {
+			t.Errorf("Covers(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+		// Whatever a covers, it matches: check against sample topics of b.
+	}
+	// Cross-check with Match on sample topics: if a covers b, every
+	// sample topic b matches, a matches too.
+	samples := []string{"sensors", "sensors/porch", "sensors/porch/t", "sensors/a/b/c", "a", "a/b", "a/c", "a/b/c", "$SYS/x", "tele/plug1/SENSOR", "tele/plug1/STATE"}
+	for _, tt := range tests {
+		if !tt.want {
+			continue
+		}
+		for _, s := range samples {
+			if Match(tt.b, s) && !Match(tt.a, s) {
+				t.Errorf("Covers(%q, %q) but %q matches only the second", tt.a, tt.b, s)
+			}
+		}
+	}
+}
