@@ -31,6 +31,7 @@ func startDaemon(t testing.TB, cfgPath string) (d *daemon, stop func() error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	noDefaultAPI(t, cfg)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -129,4 +130,14 @@ func TestOutageBuffersThenDeliversEverySeqInOrder(t *testing.T) {
 		t.Fatalf("cloud saw %d distinct seqs, want exactly 1..%d", distinct, n)
 	}
 	t.Logf("delivered %d readings across an outage and a restart (%d duplicates)", n, dups)
+}
+
+// noDefaultAPI fails a test whose daemon would take the default API
+// address: a user's edged, a README check or another test may hold it, so
+// tests listen on a free port (http: {listen: 127.0.0.1:0}) or none.
+func noDefaultAPI(t testing.TB, cfg Config) {
+	t.Helper()
+	if cfg.HTTP.Listen == defaultAPI {
+		t.Fatalf("the test's config takes the default API address %s: set http: {listen: 127.0.0.1:0} (or \"\")", defaultAPI)
+	}
 }

@@ -30,6 +30,7 @@ func startDaemonKinds(t *testing.T, cfgPath string, extra map[string]deviceKind)
 	if err != nil {
 		t.Fatal(err)
 	}
+	noDefaultAPI(t, cfg)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

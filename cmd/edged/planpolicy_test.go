@@ -24,7 +24,7 @@ func TestRolledBackPlanLeavesTheBacklog(t *testing.T) {
 	if err := plan.WritePublicKey(filepath.Join(dir, "ops.pub"), pub); err != nil {
 		t.Fatal(err)
 	}
-	cfg := writeConfig(t, dir, fmt.Sprintf("gateway: {id: gw-pol}\ndata_dir: %s/data\nlocal_mqtt: {mode: off}\nplans: {trusted_keys: [%s/ops.pub]}\n", dir, dir))
+	cfg := writeConfig(t, dir, fmt.Sprintf("gateway: {id: gw-pol}\ndata_dir: %s/data\nhttp: {listen: 127.0.0.1:0}\nlocal_mqtt: {mode: off}\nplans: {trusted_keys: [%s/ops.pub]}\n", dir, dir))
 	d, stop := startDaemon(t, cfg)
 	defer stop()
 

@@ -22,7 +22,7 @@ func TestReplayRefusedAfterPlanStoreCorruption(t *testing.T) {
 	if err := plan.WritePublicKey(filepath.Join(dir, "ops.pub"), pub); err != nil {
 		t.Fatal(err)
 	}
-	cfg := writeConfig(t, dir, fmt.Sprintf("gateway: {id: gw-rp}\ndata_dir: %s/data\nlocal_mqtt: {mode: off}\nplans: {trusted_keys: [%s/ops.pub]}\n", dir, dir))
+	cfg := writeConfig(t, dir, fmt.Sprintf("gateway: {id: gw-rp}\ndata_dir: %s/data\nhttp: {listen: 127.0.0.1:0}\nlocal_mqtt: {mode: off}\nplans: {trusted_keys: [%s/ops.pub]}\n", dir, dir))
 	signed := func(v int) []byte {
 		return plan.Sign(priv, fmt.Appendf(nil, "version: %d\ngateway: {id: gw-rp}\ndevices:\n  - {name: d%d, kind: sim, interval: 50ms, options: {metric: m}}\n", v, v)).Encode()
 	}

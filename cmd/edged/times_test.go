@@ -25,6 +25,7 @@ import (
 func TestReadingTimesAreJudgedAtTheDoor(t *testing.T) {
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`gateway: {id: gw-times}
+http: {listen: 127.0.0.1:0}
 local_mqtt: {listen: 127.0.0.1:0}
 data_dir: %s
 outbox: {max_age: 24h, max_future: 10m}
