@@ -172,10 +172,11 @@ func planSign(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "WARNING: edged plan sign --force: signing a plan that fails its checks; gateways will reject it:\n%s: %v\n", fs.Arg(0), err)
 	}
-	signed := plan.Sign(priv, data)
+	sign := plan.SignAt
 	if *reset {
-		signed = plan.SignResetAt(priv, data, time.Now())
+		sign = plan.SignResetAt
 	}
+	signed := sign(priv, data, time.Now())
 	env := signed.Encode()
 	if *out == "" {
 		stdout.Write(append(env, '\n'))
