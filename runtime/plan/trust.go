@@ -84,7 +84,7 @@ func (t *Trust) Verify(env Envelope) (*Plan, error) {
 	if env.Reset {
 		pub, ok := t.reset[env.KeyID]
 		if !ok {
-			what := "none: list them in plans.reset_keys"
+			what := "none: list them in plans.reset_keys (edged plan verify: --reset-pub)"
 			if len(t.reset) > 0 {
 				what = strings.Join(t.ResetIDs(), ", ")
 			}
