@@ -27,6 +27,10 @@ type PlansConfig struct {
 	// A plan signed by any of them is accepted; list the old and the new
 	// key while rotating. Empty: plans are off.
 	TrustedKeys []string `yaml:"trusted_keys"`
+	// ResetKeys are public key files of keys that sign reset plans only
+	// (`edged plan sign --reset`): the signed way out of a version pushed
+	// too high. Keep their private keys offline; never also a trusted key.
+	ResetKeys []string `yaml:"reset_keys"`
 	// MemoryAllowance caps the sum of the services' memory budgets in a
 	// plan; default: half of this machine's RAM.
 	MemoryAllowance yamlconf.Size `yaml:"memory_allowance"`
@@ -34,7 +38,20 @@ type PlansConfig struct {
 	// gateway's clock; default 15m.
 	MaxClockSkew time.Duration `yaml:"max_clock_skew"`
 
-	keys []ed25519.PublicKey // read by validate
+	keys      []ed25519.PublicKey // read by validate
+	resetKeys []ed25519.PublicKey // read by validate
+}
+
+// trust is the plan trust of the config: trusted keys and reset keys.
+func (p PlansConfig) trust() (*plan.Trust, error) {
+	t, err := plan.NewTrust(p.keys...)
+	if err != nil {
+		return nil, fmt.Errorf("plans.trusted_keys: %w", err)
+	}
+	if err := t.AddResetKeys(p.resetKeys...); err != nil {
+		return nil, fmt.Errorf("plans.reset_keys: %w", err)
+	}
+	return t, nil
 }
 
 func (p PlansConfig) enabled() bool { return len(p.TrustedKeys) > 0 }
@@ -55,6 +72,24 @@ func (c *Config) validatePlans(errs *yamlconf.Errors) {
 			continue
 		}
 		p.keys = append(p.keys, k)
+	}
+	p.resetKeys = nil
+	for i, f := range p.ResetKeys {
+		path := yamlconf.Index("plans.reset_keys", i)
+		k, err := plan.ReadPublicKey(f)
+		if err != nil {
+			errs.Add(path, "%v (make a reset key pair with `edged plan keygen --out reset` and keep reset.key offline)", err)
+			continue
+		}
+		for _, t := range p.keys {
+			if t.Equal(k) {
+				errs.Add(path, "key %s is also in plans.trusted_keys: a reset key must be a separate key (`edged plan keygen --out reset`), kept offline", plan.KeyID(k))
+			}
+		}
+		p.resetKeys = append(p.resetKeys, k)
+	}
+	if len(p.ResetKeys) > 0 && len(p.TrustedKeys) == 0 {
+		errs.Add("plans.reset_keys", "set without plans.trusted_keys: plans are off; list the keys that sign plans in plans.trusted_keys")
 	}
 	if p.MaxClockSkew < 0 {
 		errs.Add("plans.max_clock_skew", "must be positive, e.g. 15m (how far ahead of this gateway's clock a plan's signature time may be)")

@@ -32,9 +32,11 @@ with ed25519; gateways accept plans signed by a key in plans.trusted_keys.
   edged plan check [--config F] PLAN.yaml
                                          check a plan (unsigned) and, with --config, check it
                                          against that gateway's config: every problem with its path
-  edged plan sign --key NAME.key [--out F] PLAN.yaml
-                                         check PLAN.yaml and sign it: writes the envelope (JSON)
-  edged plan verify --pub NAME.pub [--config F] FILE
+  edged plan sign --key NAME.key [--reset] [--out F] PLAN.yaml
+                                         check PLAN.yaml and sign it: writes the envelope (JSON);
+                                         --reset with a reset key (plans.reset_keys) lowers the
+                                         gateway's version watermark to the plan's version
+  edged plan verify --pub NAME.pub [--reset-pub R.pub] [--config F] FILE
                                          check an envelope's signature and the plan inside; with
                                          --config, also check it against that gateway's config
   edged plan apply [--api URL] FILE      apply an envelope on the running daemon (local API) and
@@ -135,11 +137,12 @@ func planKeygen(args []string, stdout, stderr io.Writer) int {
 }
 
 func planSign(args []string, stdout, stderr io.Writer) int {
-	fs := planFlags("sign", "--key NAME.key [--out FILE] PLAN.yaml",
-		"Checks PLAN.yaml (as edged plan check does without --config) and signs its\nexact bytes. Writes the envelope {\"plan\",\"signature\",\"key_id\"} to --out or\nstdout.", stderr)
+	fs := planFlags("sign", "--key NAME.key [--reset] [--out FILE] PLAN.yaml",
+		"Checks PLAN.yaml (as edged plan check does without --config) and signs its\nexact bytes. Writes the envelope {\"plan\",\"signature\",\"key_id\"} to --out or\nstdout.\n\nWith --reset, --key is a reset key (listed in the gateways' plans.reset_keys,\nkept offline) and the envelope is a reset plan: a gateway applies it even if\nits version is below the highest it has seen, and lowers that watermark to\nthe plan's version. A reset is applied once, and only within\nplans.max_clock_skew of its signing: push it right away.", stderr)
 	key := fs.String("key", "", "private key file (edged plan keygen)")
 	out := fs.String("out", "", "write the envelope here instead of stdout")
 	force := fs.Bool("force", false, "sign even if the plan fails the checks of edged plan check (loudly)")
+	reset := fs.Bool("reset", false, "sign a reset plan with a reset key: lowers the gateway's version watermark to this plan's version")
 	if c := parse(fs, args, 1); c >= 0 {
 		return c
 	}
@@ -169,7 +172,11 @@ func planSign(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "WARNING: edged plan sign --force: signing a plan that fails its checks; gateways will reject it:\n%s: %v\n", fs.Arg(0), err)
 	}
-	signed := plan.Sign(priv, data)
+	sign := plan.SignAt
+	if *reset {
+		sign = plan.SignResetAt
+	}
+	signed := sign(priv, data, time.Now())
 	env := signed.Encode()
 	if *out == "" {
 		stdout.Write(append(env, '\n'))
@@ -177,7 +184,14 @@ func planSign(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "edged plan sign: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stderr, "signed plan version %d for gateway %s with key %s at %s\n", p.Version, p.Gateway, plan.KeyID(priv.Public().(ed25519.PublicKey)), signed.IssuedAt.Format(time.RFC3339))
+	what := "plan"
+	if *reset {
+		what = "RESET plan (sets the version watermark to its version)"
+	}
+	fmt.Fprintf(stderr, "signed %s version %d for gateway %s with key %s at %s\n", what, p.Version, p.Gateway, plan.KeyID(priv.Public().(ed25519.PublicKey)), signed.IssuedAt.Format(time.RFC3339))
+	if *reset {
+		fmt.Fprintln(stderr, "push it now: a gateway takes a reset only within plans.max_clock_skew of its signing, and only once")
+	}
 	return 0
 }
 
@@ -232,15 +246,16 @@ func checkPlan(p *plan.Plan, configPath string) (*workload, error) {
 }
 
 func planVerify(args []string, stdout, stderr io.Writer) int {
-	fs := planFlags("verify", "(--pub NAME.pub ... | --config FILE) ENVELOPE",
-		"Checks the envelope's signature against the given public keys (or the\ntrusted_keys of a config file) and the plan inside. With --config it also\nchecks the plan against that gateway: device kinds, pins and addresses,\nservices and their configs, budgets (artifacts are not fetched).", stderr)
-	var pubs multiFlag
+	fs := planFlags("verify", "(--pub NAME.pub ... [--reset-pub R.pub ...] | --config FILE) ENVELOPE",
+		"Checks the envelope's signature against the given public keys (or the\ntrusted_keys and reset_keys of a config file) and the plan inside. A reset\nplan must be signed by a reset key. With --config it also\nchecks the plan against that gateway: device kinds, pins and addresses,\nservices and their configs, budgets (artifacts are not fetched).", stderr)
+	var pubs, resetPubs multiFlag
 	fs.Var(&pubs, "pub", "a trusted public key file (repeat for several)")
+	fs.Var(&resetPubs, "reset-pub", "a reset public key file, for reset plans (repeat for several)")
 	config := fs.String("config", "", "a gateway's config file: its plans.trusted_keys, and checks against its config")
 	if c := parse(fs, args, 1); c >= 0 {
 		return c
 	}
-	var keys []ed25519.PublicKey
+	var keys, resetKeys []ed25519.PublicKey
 	var cfg *Config
 	if *config != "" {
 		c, _, err := loadConfig(*config, builtinKinds())
@@ -248,7 +263,7 @@ func planVerify(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "edged plan verify: %s: %v\n", *config, err)
 			return 1
 		}
-		cfg, keys = &c, c.Plans.keys
+		cfg, keys, resetKeys = &c, c.Plans.keys, c.Plans.resetKeys
 	}
 	for _, f := range pubs {
 		k, err := plan.ReadPublicKey(f)
@@ -258,11 +273,22 @@ func planVerify(args []string, stdout, stderr io.Writer) int {
 		}
 		keys = append(keys, k)
 	}
-	if len(keys) == 0 {
+	for _, f := range resetPubs {
+		k, err := plan.ReadPublicKey(f)
+		if err != nil {
+			fmt.Fprintf(stderr, "edged plan verify: %v\n", err)
+			return 1
+		}
+		resetKeys = append(resetKeys, k)
+	}
+	if len(keys) == 0 && len(resetKeys) == 0 {
 		fs.Usage()
 		return 2
 	}
 	trust, err := plan.NewTrust(keys...)
+	if err == nil {
+		err = trust.AddResetKeys(resetKeys...)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "edged plan verify: %v\n", err)
 		return 1
@@ -291,6 +317,11 @@ func planVerify(args []string, stdout, stderr io.Writer) int {
 	signedAt := "no issued_at: signed by an older edged"
 	if !env.IssuedAt.IsZero() {
 		signedAt = "at " + env.IssuedAt.Format(time.RFC3339)
+	}
+	if env.Reset {
+		fmt.Fprintf(stdout, "ok: RESET plan version %d for gateway %s, signed by reset key %s (%s): a gateway applies it once, within plans.max_clock_skew of that time, and sets its version watermark to %d; services start in order %v\n",
+			p.Version, p.Gateway, env.KeyID, signedAt, p.Version, p.Order())
+		return 0
 	}
 	fmt.Fprintf(stdout, "ok: plan version %d for gateway %s, signed by key %s (%s); services start in order %v\n", p.Version, p.Gateway, env.KeyID, signedAt, p.Order())
 	return 0
@@ -409,6 +440,9 @@ func printStatus(w io.Writer, st orchestrator.Status) {
 		fmt.Fprintf(w, " (key %s, from %s)", st.KeyID, st.Source)
 	}
 	fmt.Fprintf(w, "; running plan %d\n", st.Applied)
+	if st.Reset != "" {
+		fmt.Fprintf(w, "reset: %s\n", st.Reset)
+	}
 	for _, s := range st.Steps {
 		fmt.Fprintf(w, "  %-7s %-20s %8.1f ms  %s\n", s.State, s.Name, s.MS, s.Detail)
 	}

@@ -53,9 +53,9 @@ type storeRecovery struct {
 // its last good plan without the network.
 func openPlanner(cfg Config, devs []device, kinds map[string]deviceKind, log *slog.Logger) (*planner, *workload, error) {
 	log = log.With("component", "plans")
-	trust, err := plan.NewTrust(cfg.Plans.keys...)
+	trust, err := cfg.Plans.trust()
 	if err != nil {
-		return nil, nil, fmt.Errorf("plans.trusted_keys: %w", err)
+		return nil, nil, err
 	}
 	path := filepath.Join(cfg.DataDir, "plans.db")
 	store, err := planstore.Open(path, planstore.Config{Logger: log})
@@ -416,6 +416,9 @@ func (a storeAdapter) RaiseIssued(t time.Time) error {
 	return a.s.RaiseIssued(t)
 }
 func (a storeAdapter) SetAttempted(v int64) error { return a.s.SetAttempted(v) }
+func (a storeAdapter) Reset(v int64, issued time.Time) (int64, error) {
+	return a.s.Reset(v, issued)
+}
 func (a storeAdapter) Status() ([]byte, error)    { return a.s.Status() }
 func (a storeAdapter) SetStatus(doc []byte) error { return a.s.SetStatus(doc) }
 

@@ -65,6 +65,15 @@ type IssuedStore interface {
 	RaiseIssued(t time.Time) error
 }
 
+// Resetter is a Store that can lower the attempted version: reset plans
+// (plan.Envelope.Reset) need it, and an IssuedStore.
+type Resetter interface {
+	// Reset sets the attempted version to v and raises the newest
+	// signature time to issued; it returns the attempted version it
+	// replaced.
+	Reset(v int64, issued time.Time) (int64, error)
+}
+
 // DefaultMaxClockSkew is how far ahead of the gateway's clock a plan's
 // signature time may be when Config.MaxClockSkew is 0.
 const DefaultMaxClockSkew = 15 * time.Minute
@@ -223,6 +232,19 @@ type verified struct {
 	plan   *plan.Plan
 	key    string
 	issued time.Time // the envelope's IssuedAt; zero for an old envelope
+	reset  bool      // a reset plan (signed by a reset key)
+}
+
+// better reports whether a should be applied rather than b: a reset plan
+// before a normal one (newest signature first), else the higher version.
+func better(a, b *verified) bool {
+	if a.reset != b.reset {
+		return a.reset
+	}
+	if a.reset {
+		return a.issued.After(b.issued)
+	}
+	return a.plan.Version > b.plan.Version
 }
 
 // handle verifies every waiting submission, rejects the bad ones and
@@ -240,12 +262,14 @@ func (o *Orchestrator) handle(ctx context.Context, batch []submission) {
 			continue
 		}
 		good = append(good, v)
-		if best == nil || v.plan.Version > best.plan.Version {
-			best = &good[len(good)-1]
+	}
+	for i := range good {
+		if best == nil || better(&good[i], best) {
+			best = &good[i]
 		}
 	}
 	for _, v := range good {
-		if v.plan.Version != best.plan.Version || v.sum != best.sum {
+		if v.sum != best.sum {
 			o.finish(v.submission, o.rejected(v.submission, v.plan.Version,
 				fmt.Sprintf("superseded by plan %d, which arrived while it waited", best.plan.Version), nil), true)
 		}
@@ -296,6 +320,9 @@ func (o *Orchestrator) verify(s submission) (verified, *Status) {
 	if !p.Gateway.Matches(o.cfg.GatewayID, o.cfg.Labels) {
 		return reject(fmt.Sprintf("the plan is for gateway %s, not this one (id %s, labels %v)", p.Gateway, o.cfg.GatewayID, o.cfg.Labels))
 	}
+	if env.Reset {
+		return o.verifyReset(s, env, p, reject)
+	}
 	applied, err := o.cfg.Store.Applied()
 	if err != nil {
 		return reject(err.Error())
@@ -328,6 +355,34 @@ func (o *Orchestrator) verify(s submission) (verified, *Status) {
 	return verified{submission: s, plan: p, key: env.KeyID, issued: env.IssuedAt}, nil
 }
 
+// verifyReset checks what a reset plan needs beyond its reset key's
+// signature (Trust.Verify checked that): a store that can reset, and a
+// signature time within MaxClockSkew of the gateway's clock, either side,
+// and after the newest signature time the gateway has seen, so a reset is
+// good once, right after it was signed.
+func (o *Orchestrator) verifyReset(s submission, env plan.Envelope, p *plan.Plan, reject func(string) (verified, *Status)) (verified, *Status) {
+	_, canReset := o.cfg.Store.(Resetter)
+	is, hasIssued := o.cfg.Store.(IssuedStore)
+	if !canReset || !hasIssued {
+		return reject("reset plan: this gateway's plan store cannot lower its version watermark")
+	}
+	at, now, skew := env.IssuedAt, o.cfg.Now(), o.cfg.MaxClockSkew
+	if ahead := at.Sub(now); ahead > skew {
+		return reject(fmt.Sprintf("reset plan signed at %s, %s ahead of this gateway's clock (more than plans.max_clock_skew %s): check the signer's and the gateway's clocks", at.Format(time.RFC3339), ahead.Round(time.Second), skew))
+	}
+	if behind := now.Sub(at); behind > skew {
+		return reject(fmt.Sprintf("reset plan signed at %s, %s before this gateway's clock (more than plans.max_clock_skew %s): a reset is good only right after signing; sign it again (edged plan sign --reset) and push it at once", at.Format(time.RFC3339), behind.Round(time.Second), skew))
+	}
+	newest, err := is.Issued()
+	if err != nil {
+		return reject(err.Error())
+	}
+	if !at.After(newest) {
+		return reject(fmt.Sprintf("replay: reset plan signed at %s, not after %s, the newest signature this gateway has seen; a reset is applied once: sign a new one (edged plan sign --reset)", at.Format(time.RFC3339), newest.Format(time.RFC3339)))
+	}
+	return verified{submission: s, plan: p, key: env.KeyID, issued: at, reset: true}, nil
+}
+
 func (o *Orchestrator) rejected(s submission, version int64, msg string, probs []string) Status {
 	applied, _ := o.cfg.Store.Applied()
 	now := time.Now()
@@ -354,7 +409,11 @@ func (o *Orchestrator) apply(ctx context.Context, v verified) {
 	o.mu.Unlock()
 	log := o.log.With("version", v.plan.Version, "source", v.source)
 	log.Info("plan applying", "key_id", v.key)
-	r.Step("verify").OK("signed by key " + v.key)
+	if v.reset {
+		r.Step("verify").OK("reset plan signed by reset key " + v.key)
+	} else {
+		r.Step("verify").OK("signed by key " + v.key)
+	}
 
 	prev := o.cfg.Target.Current()
 	w, err := o.cfg.Target.Prepare(ctx, v.plan, r)
@@ -371,9 +430,22 @@ func (o *Orchestrator) apply(ctx context.Context, v verified) {
 		o.finish(v.submission, st, false)
 		return
 	}
-	err = o.cfg.Store.SetAttempted(v.plan.Version)
-	if is, ok := o.cfg.Store.(IssuedStore); ok && err == nil && !v.issued.IsZero() {
-		err = is.RaiseIssued(v.issued)
+	if v.reset {
+		// Lower (or set) the watermark before anything switches, as
+		// SetAttempted does for a normal plan.
+		var old int64
+		if old, err = o.cfg.Store.(Resetter).Reset(v.plan.Version, v.issued); err == nil {
+			detail := fmt.Sprintf("watermark %d → %d", old, v.plan.Version)
+			r.Step("reset").OK(detail)
+			r.set(func(s *Status) { s.Reset = detail })
+			log.Warn("plan reset: version watermark set by a reset plan", "from", old, "to", v.plan.Version, "key_id", v.key,
+				"issued_at", v.issued.Format(time.RFC3339))
+		}
+	} else {
+		err = o.cfg.Store.SetAttempted(v.plan.Version)
+		if is, ok := o.cfg.Store.(IssuedStore); ok && err == nil && !v.issued.IsZero() {
+			err = is.RaiseIssued(v.issued)
+		}
 	}
 	if err != nil {
 		st := r.set(func(s *Status) { s.State, s.Finished, s.Error = StateRejected, time.Now(), err.Error() })

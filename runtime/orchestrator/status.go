@@ -37,6 +37,9 @@ type Status struct {
 	// Applied is the version running once this status was written (0:
 	// the daemon's own config).
 	Applied int64 `json:"applied_version"`
+	// Reset is set for a reset plan that lowered the version watermark:
+	// "watermark N → M".
+	Reset string `json:"reset,omitempty"`
 	// KeyID is the key that signed the plan.
 	KeyID string `json:"key_id,omitempty"`
 	// SHA256 is the sha256 of the envelope, to tell plans apart.

@@ -40,6 +40,13 @@
 // in standard base64 with padding. DecodeEnvelope rejects unknown, repeated
 // or missing fields, trailing data and envelopes over MaxEnvelopeSize.
 //
+// A reset plan (Envelope.Reset, SignResetAt) has "kind":"reset" and a
+// signature over "edged-plan-reset-v1\nissued_at:<time>\n" and the plan,
+// so no normal signature is a reset's. Only a reset key
+// (Trust.AddResetKeys) signs it, and a reset key signs nothing else; the
+// orchestrator applies it whatever its version, once, right after it was
+// signed, and lowers the gateway's version watermark to its version.
+//
 // # Verification
 //
 // A Trust holds the public keys the gateway accepts (rotation: list the old

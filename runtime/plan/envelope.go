@@ -30,6 +30,11 @@ type Envelope struct {
 	Signature []byte
 	// KeyID names the signing key (see KeyID).
 	KeyID string
+	// Reset marks a reset plan: signed by a reset key (Trust's reset
+	// keys, kept offline), it may carry a version below the one a gateway
+	// has seen and lowers the gateway's version watermark to its own. It
+	// is signed (see SignedBytes) and needs an IssuedAt.
+	Reset bool
 }
 
 // Sign signs the exact plan bytes and the current time with priv (from
@@ -46,43 +51,67 @@ func SignAt(priv ed25519.PrivateKey, plan []byte, at time.Time) Envelope {
 	return e
 }
 
+// SignResetAt signs plan as a reset plan (see Envelope.Reset) at the given
+// time (truncated to the second). priv should be a reset key.
+func SignResetAt(priv ed25519.PrivateKey, plan []byte, at time.Time) Envelope {
+	e := Envelope{Plan: bytes.Clone(plan), IssuedAt: at.UTC().Truncate(time.Second), KeyID: KeyID(priv.Public().(ed25519.PublicKey)), Reset: true}
+	e.Signature = ed25519.Sign(priv, e.SignedBytes())
+	return e
+}
+
 // SignedBytes are the bytes the signature covers: with an issue time,
-// "edged-plan-v2\nissued_at:<RFC 3339>\n" followed by the plan; without
-// one (an envelope from before issued_at), the plan alone.
+// "edged-plan-v2\nissued_at:<RFC 3339>\n" followed by the plan; for a
+// reset plan "edged-plan-reset-v1\nissued_at:<RFC 3339>\n" followed by the
+// plan (another first line, so no normal signature is ever a reset's);
+// without an issue time (an envelope from before issued_at), the plan
+// alone.
 func (e Envelope) SignedBytes() []byte {
-	if e.IssuedAt.IsZero() {
+	if e.IssuedAt.IsZero() && !e.Reset {
 		return e.Plan
 	}
-	head := "edged-plan-v2\nissued_at:" + e.IssuedAt.UTC().Format(time.RFC3339) + "\n"
+	magic := "edged-plan-v2"
+	if e.Reset {
+		magic = "edged-plan-reset-v1"
+	}
+	head := magic + "\nissued_at:" + e.IssuedAt.UTC().Format(time.RFC3339) + "\n"
 	return append([]byte(head), e.Plan...)
 }
 
 // Encode is the envelope's JSON:
 // {"plan":"<base64>","issued_at":"<RFC 3339>","signature":"<base64>","key_id":"<hex>"},
-// standard base64 with padding; issued_at is left out when zero.
+// standard base64 with padding; issued_at is left out when zero. A reset
+// plan has "kind":"reset" after issued_at.
 func (e Envelope) Encode() []byte {
-	var issued string
+	var issued, kind string
 	if !e.IssuedAt.IsZero() {
 		issued = e.IssuedAt.UTC().Format(time.RFC3339)
+	}
+	if e.Reset {
+		kind = kindReset
 	}
 	b, err := json.Marshal(struct {
 		Plan      string `json:"plan"`
 		IssuedAt  string `json:"issued_at,omitempty"`
+		Kind      string `json:"kind,omitempty"`
 		Signature string `json:"signature"`
 		KeyID     string `json:"key_id"`
-	}{base64.StdEncoding.EncodeToString(e.Plan), issued, base64.StdEncoding.EncodeToString(e.Signature), e.KeyID})
+	}{base64.StdEncoding.EncodeToString(e.Plan), issued, kind, base64.StdEncoding.EncodeToString(e.Signature), e.KeyID})
 	if err != nil { // strings always marshal
 		panic("plan: encode envelope: " + err.Error())
 	}
 	return b
 }
 
-// envelopeFields are the required fields of an envelope; issued_at is
-// optional.
+// envelopeFields are the required fields of an envelope; issued_at and
+// kind are optional.
 var envelopeFields = []string{"plan", "signature", "key_id"}
 
+// kindReset is the value of an envelope's "kind" field for a reset plan.
+const kindReset = "reset"
+
 // DecodeEnvelope reads an envelope strictly: one JSON object with exactly
-// the fields plan, signature and key_id, each a string, each once, names
+// the fields plan, signature and key_id (and optionally issued_at and
+// kind, "reset" being its one value), each a string, each once, names
 // matched exactly; nothing after the object; plan and signature in
 // standard padded base64, the plan at most MaxSize bytes, the signature 64
 // bytes, the key id 16 lower-case hex digits. Errors wrap
@@ -130,6 +159,15 @@ func DecodeEnvelope(data []byte) (Envelope, error) {
 		}
 		env.IssuedAt = t
 	}
+	if v, ok := fields["kind"]; ok {
+		if v != kindReset {
+			return env, malformed("field \"kind\" is %q, want \"reset\" or no kind field", short(v))
+		}
+		if env.IssuedAt.IsZero() {
+			return env, malformed("a reset plan (\"kind\":\"reset\") needs \"issued_at\"")
+		}
+		env.Reset = true
+	}
 	return env, nil
 }
 
@@ -146,7 +184,7 @@ func envelopeStrings(data []byte) (map[string]string, error) {
 			return nil, notJSONObject(err)
 		}
 		name, _ := tok.(string) // keys are always strings
-		known := name == "issued_at"
+		known := name == "issued_at" || name == "kind"
 		for _, f := range envelopeFields {
 			known = known || f == name
 		}

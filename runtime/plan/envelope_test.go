@@ -144,6 +144,7 @@ func TestDecodeEnvelopeSize(t *testing.T) {
 func FuzzDecodeEnvelope(f *testing.F) {
 	env := Sign(testKey, []byte(minimalPlan))
 	f.Add(env.Encode())
+	f.Add(SignResetAt(testKey, []byte(minimalPlan), time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)).Encode())
 	f.Add([]byte(`{"plan":"","signature":"","key_id":""}`))
 	f.Add([]byte(`{"plan":"YQ==","signature":"YQ==","key_id":"0123456789abcdef","plan":"YQ=="}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -162,7 +163,7 @@ func FuzzDecodeEnvelope(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-decoding %s: %v", enc, err)
 		}
-		if !bytes.Equal(back.Plan, env.Plan) || !bytes.Equal(back.Signature, env.Signature) || back.KeyID != env.KeyID {
+		if !bytes.Equal(back.Plan, env.Plan) || !bytes.Equal(back.Signature, env.Signature) || back.KeyID != env.KeyID || back.Reset != env.Reset || !back.IssuedAt.Equal(env.IssuedAt) {
 			t.Fatalf("round trip changed %+v to %+v", env, back)
 		}
 		if again := back.Encode(); !bytes.Equal(again, enc) {

@@ -39,6 +39,10 @@
 // directory) before the bbolt file changes.
 // Attempted and Issued are the larger of the two copies, so a damaged
 // plans.db moved aside and started afresh still refuses replayed plans.
+// Reset (for a verified reset plan) is the one write that lowers the
+// attempted version: the watermark file first, then the bbolt file. A
+// crash between the two leaves the higher version in effect (Open raises
+// the watermark back to plans.db's), which refuses more, never less.
 //
 // Open reads and decodes all of it, so damage shows at Open as ErrCorrupt
 // naming the file, rather than later. A damaged file is left where it is:

@@ -190,6 +190,52 @@ func (s *Store) raiseMark(m mark) error {
 	return nil
 }
 
+// Reset sets the attempted version to v, lower or higher than it is, and
+// raises the newest signature time to issued: the way out of a version
+// pushed too high, for a reset plan the caller has verified (signed by a
+// reset key after the newest signature time). Like every write it changes
+// the watermark file first (fsynced), then the bbolt file, and returns the
+// attempted version it replaced. v below 1 or a zero issued is refused
+// with an error wrapping ErrInvalid.
+func (s *Store) Reset(v int64, issued time.Time) (int64, error) {
+	op := fmt.Sprintf("reset attempted version to %d", v)
+	sec := issued.Unix()
+	if v < 1 || issued.IsZero() || sec <= 0 {
+		return 0, fmt.Errorf("planstore: %s in %s: %w: version must be >= 1 and the signature time after 1970", op, s.path, ErrInvalid)
+	}
+	old, err := s.Attempted()
+	if err != nil {
+		return 0, fmt.Errorf("planstore: %s: %w", op, err)
+	}
+	s.wmMu.Lock()
+	next := mark{version: v, issued: max(s.mark.issued, sec)}
+	if err := writeWatermark(WatermarkPath(s.path), next); err != nil {
+		s.wmMu.Unlock()
+		return 0, fmt.Errorf("planstore: %s: %w", op, err)
+	}
+	s.mark = next
+	s.wmMu.Unlock()
+	err = s.update(op, func(tx *bbolt.Tx) error {
+		_, mb, err := buckets(tx)
+		if err != nil {
+			return err
+		}
+		var b [attemptedLen]byte
+		binary.BigEndian.PutUint64(b[:], uint64(v))
+		if err := mb.Put([]byte(keyAttempted), b[:]); err != nil {
+			return err
+		}
+		cur, err := readInt(mb, keyIssued)
+		if err != nil || sec <= cur {
+			return err
+		}
+		var is [attemptedLen]byte // bbolt keeps the slice until the commit: not b
+		binary.BigEndian.PutUint64(is[:], uint64(sec))
+		return mb.Put([]byte(keyIssued), is[:])
+	})
+	return old, err
+}
+
 // SetAttempted records that version v was attempted. It only raises the
 // stored value: a v at or below it is ignored (and nothing is written). A v
 // below 1 is refused with an error wrapping ErrInvalid. A raise is fsynced
