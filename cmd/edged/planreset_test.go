@@ -32,7 +32,7 @@ func TestPlanResetRecoversFromHugeVersion(t *testing.T) {
 	if err := plan.WritePublicKey(filepath.Join(dir, "reset.pub"), rpub); err != nil {
 		t.Fatal(err)
 	}
-	cfg := writeConfig(t, dir, fmt.Sprintf("gateway: {id: gw-rs}\ndata_dir: %s/data\nlocal_mqtt: {mode: off}\nplans: {trusted_keys: [%s/ops.pub], reset_keys: [%s/reset.pub]}\n", dir, dir, dir))
+	cfg := writeConfig(t, dir, fmt.Sprintf("gateway: {id: gw-rs}\ndata_dir: %s/data\nhttp: {listen: 127.0.0.1:0}\nlocal_mqtt: {mode: off}\nplans: {trusted_keys: [%s/ops.pub], reset_keys: [%s/reset.pub]}\n", dir, dir, dir))
 	yamlOf := func(v int64) []byte {
 		return fmt.Appendf(nil, "version: %d\ngateway: {id: gw-rs}\ndevices:\n  - {name: d%d, kind: sim, interval: 50ms, options: {metric: m}}\n", v, v)
 	}
