@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/mochi-mqtt/server/v2/packets"
 )
@@ -19,6 +20,8 @@ func (declineHandler) Handle(_ context.Context, m Message, done func(error)) {
 		done(&Declined{Code: CodeSuccess, Reason: "1 reading(s) refused for their time", Refused: 1})
 	case "bad":
 		done(&Declined{Code: CodePayloadFormatInvalid, Reason: "time 9999-01-01T00:00:00Z outside the years 1678–2262", Refused: 1})
+	case "binary":
+		done(&Declined{Code: CodePayloadFormatInvalid, Reason: "payload \x00\xff\n" + strings.Repeat("é", 300)})
 	case "window":
 		done(&Declined{Code: CodeImplementationSpecific, Reason: "more than 10m0s ahead", Refused: 2})
 	default:
@@ -74,6 +77,14 @@ func TestDeclinedPublishIsAcknowledgedWithItsReason(t *testing.T) {
 				want.payload, ack.PacketID, ack.ReasonCode, ack.Properties.ReasonString, refusedProperty(ack), want.code, want.reason, want.prop)
 		}
 	}
+	// A reason with a NUL, invalid UTF-8 and too long goes out as a string
+	// MQTT allows, cut to maxReason bytes.
+	c.send(publishPacket("sensors/a", "binary", 1, 9))
+	if ack := c.expect(packets.Puback); ack.ReasonCode != 0x99 || len(ack.Properties.ReasonString) > maxReason ||
+		!utf8.ValidString(ack.Properties.ReasonString) || strings.ContainsAny(ack.Properties.ReasonString, "\x00\n") {
+		t.Errorf("PUBACK code %#x reason %q: want 0x99 and a valid UTF-8 reason of at most %d bytes without controls",
+			ack.ReasonCode, ack.Properties.ReasonString, maxReason)
+	}
 	// QoS 2 refused: a PUBREC with the code ends the exchange.
 	c.send(publishPacket("sensors/a", "bad", 2, 10))
 	if rec := c.expect(packets.Pubrec); rec.PacketID != 10 || rec.ReasonCode != 0x99 || refusedProperty(rec) != "1" {
@@ -104,8 +115,8 @@ func TestDeclinedPublishIsAcknowledgedWithItsReason(t *testing.T) {
 		t.Errorf("local subscriber got %q, want %q (nothing refused as a whole)", got, want)
 	}
 	st := b.Stats()
-	if st.Declined != 6 || st.Durable != 2 || st.Refused != 0 || st.Auth.AuthOK != 3 {
-		t.Errorf("stats routed %d declined %d durable %d refused %d connections %d; want 6 declined, 2 durable, 0 refused, 3 connections",
+	if st.Declined != 7 || st.Durable != 2 || st.Refused != 0 || st.Auth.AuthOK != 3 {
+		t.Errorf("stats routed %d declined %d durable %d refused %d connections %d; want 7 declined, 2 durable, 0 refused, 3 connections",
 			st.Routed, st.Declined, st.Durable, st.Refused, st.Auth.AuthOK)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -110,12 +111,21 @@ func (h *routeHook) declineQoS2(cl *mqtt.Client, pk packets.Packet, dec *Decline
 const maxReason = 256
 
 // declineProperties puts the reason and the refused count of dec in an
-// MQTT 5 ack's properties.
+// MQTT 5 ack's properties. The reason is cut to maxReason bytes and made a
+// string MQTT allows (valid UTF-8, no control characters); mochi leaves
+// both properties out when the client asked for no problem information or
+// they would pass its maximum packet size.
 func declineProperties(p *packets.Properties, dec *Declined) {
 	reason := dec.Reason
 	if len(reason) > maxReason {
-		reason = strings.ToValidUTF8(reason[:maxReason], "")
+		reason = reason[:maxReason]
 	}
+	reason = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(reason, ""))
 	p.ReasonString = reason
 	if dec.Refused > 0 {
 		p.User = append(p.User, packets.UserProperty{Key: RefusedProperty, Val: strconv.Itoa(dec.Refused)})
