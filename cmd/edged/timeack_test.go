@@ -124,6 +124,7 @@ func TestPoisonTimeAckCodesFromRealClients(t *testing.T) {
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`gateway: {id: gw-acks}
 local_mqtt: {listen: 127.0.0.1:0}
+http: {listen: 127.0.0.1:0}
 data_dir: %s
 outbox: {max_age: 24h, max_future: 10m}
 devices:
