@@ -60,7 +60,7 @@ var (
 
 	mLocalClients     = desc("local_mqtt_clients", "Clients connected to the embedded broker.")
 	mLocalReceived    = desc("local_mqtt_received_total", "Publishes the embedded broker received from clients.")
-	mLocalRouted      = desc("local_mqtt_sensor_messages_total", "Publishes on sensor topics by outcome: stored (durable or malformed, see sensor metrics), refused (not stored, the client resends), busy (QoS 0 dropped, queue full).", "result")
+	mLocalRouted      = desc("local_mqtt_sensor_messages_total", "Publishes on sensor topics by outcome: stored (durable), declined (acknowledged with readings refused for good: malformed, a refused time; MQTT 5 acks carry the reason), refused (not stored, the client resends), busy (QoS 0 dropped, queue full).", "result")
 	mLocalRateLimit   = desc("local_mqtt_rate_limit_per_second", "Publishes per second one client may make (local_mqtt.rate_limit); 0 is no limit.")
 	mLocalRateLimited = desc("local_mqtt_rate_limited_total", "Publishes over a client's rate limit: dropped (QoS 0) or delayed (QoS 1/2).", "action")
 	mLocalAuth        = desc("local_mqtt_connections_total", "Connection attempts by outcome.", "result")
@@ -73,6 +73,7 @@ var (
 	mSensorMalformed  = desc("sensor_malformed_total", "Messages an mqttsensor device refused for their payload or topic, by the device the topic names (_other past 256 names).", "device", "topic_device")
 	mIngestQueued     = desc("ingest_queued", "Pushed readings (MQTT sensors) waiting to be stored.")
 	mIngestStored     = desc("ingest_readings_stored_total", "Pushed readings (MQTT sensors) made durable.")
+	mIngestRestamped  = desc("ingest_restamped_time_total", "Pushed readings whose time would be refused, stored with the receive time instead (mqttsensor bad_time: receive), by device.", "device")
 	mIngestRefused    = desc("ingest_refused_time_total", "Pushed readings refused for their time (unstorable, beyond outbox.max_future, older than outbox.max_age), by device.", "device")
 	mOutboxCommitLat  = desc("outbox_commit_duration_seconds", "Outbox commit durations, fsync included.")
 	mUplinkAckLat     = desc("uplink_publish_ack_duration_seconds", "Time from publish to the cloud broker's acknowledgement.")
@@ -97,7 +98,7 @@ func (daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 		mOutboxAcked, mOutboxAppendErrs, mOutboxCommits, mOutboxLastCommit, mOutboxRecovered, mOutboxFailed, mPlanRecovered, mDeviceReads, mDeviceReadErrs, mDeviceStored,
 		mDeviceRefused, mDeviceHealthy, mUplinkConnected, mUplinkReconn, mUplinkPublished, mUplinkPubErrs, mFwdDelivered,
 		mFwdFailures, mCommands, mLocalClients, mLocalReceived, mLocalRouted, mLocalRateLimit, mLocalRateLimited, mLocalAuth,
-		mLocalLimited, mLocalRetained, mLocalRetainedB, mLocalACLDenied, mSensorMessages, mSensorReadings, mSensorMalformed, mIngestQueued, mIngestStored, mIngestRefused, mOutboxCommitLat,
+		mLocalLimited, mLocalRetained, mLocalRetainedB, mLocalACLDenied, mSensorMessages, mSensorReadings, mSensorMalformed, mIngestQueued, mIngestStored, mIngestRefused, mIngestRestamped, mOutboxCommitLat,
 		mUplinkAckLat, mServiceUp, mServiceRestarts, mServiceRSS, mServiceBudget, mServiceCPU, mServiceOOM, mServiceDropped, mServiceLogDrop, mPlanVersion, mPlanState} {
 		ch <- d
 	}
@@ -170,6 +171,7 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(mLocalReceived, float64(bs.Received))
 		counter(mLocalRouted, float64(bs.Durable), "stored")
 		counter(mLocalRouted, float64(bs.Refused), "refused")
+		counter(mLocalRouted, float64(bs.Declined), "declined")
 		counter(mLocalRouted, float64(bs.Busy), "busy")
 		gauge(mLocalRateLimit, bs.RateLimit)
 		counter(mLocalRateLimited, float64(bs.RateDropped), "dropped")
@@ -195,6 +197,7 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(mIngestStored, float64(is.Stored))
 		for dev, r := range is.Refused {
 			counter(mIngestRefused, float64(r.Readings), dev)
+			counter(mIngestRestamped, float64(r.Restamped), dev)
 		}
 	}
 	if d.sup != nil {

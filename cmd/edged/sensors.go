@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -55,35 +56,69 @@ func (r *sensorRouter) filters() []string {
 
 // Handle decodes m and queues its readings. A QoS 0 message is dropped when
 // the queue is full; a QoS 1 or 2 message waits for room, which slows its
-// publisher. A message that no sensor can decode is counted, logged now
-// and then, and acknowledged: sending it again would not make it valid.
+// publisher. A message that no sensor can decode, or whose readings are all
+// refused for their time, is counted, logged now and then, and acknowledged
+// with a broker.Declined (MQTT 5: reason 0x99 or 0x83; 3.1.1: a plain
+// ack): sending it again would not make it valid. When only some readings
+// are refused, the others are stored and the ack, once they are durable,
+// is a success that counts the refused (edged-refused).
 func (r *sensorRouter) Handle(ctx context.Context, m broker.Message, done func(error)) {
 	for _, s := range r.list() {
 		if !s.Matches(m.Topic) {
 			continue
 		}
-		rs, err := s.Decode(m.Topic, m.Payload, time.Now())
+		now := time.Now()
+		rs, err := s.Decode(m.Topic, m.Payload, now)
 		if err != nil {
 			r.malformed(s, err)
-			done(nil)
+			done(&broker.Declined{Code: broker.CodePayloadFormatInvalid, Reason: err.Error()})
 			return
 		}
 		// Times the outbox cannot store or would drop at once are refused
-		// here, counted per device, and the message acknowledged: a
-		// resend would carry the same time (never a reconnect loop).
-		if rs = r.ingest.Judge(m.Topic, rs); len(rs) == 0 {
+		// here (or, bad_time: receive, restamped), counted per device, and
+		// the message acknowledged: a resend would carry the same time
+		// (never a reconnect loop).
+		var receive time.Time
+		if s.Restamp() {
+			receive = now
+		}
+		rs, v := r.ingest.JudgeMessage(m.Topic, rs, receive)
+		if len(rs) == 0 && v.Refused > 0 {
+			done(timeDeclined(v, true))
+			return
+		}
+		if len(rs) == 0 {
 			done(nil)
 			return
 		}
 		r.ingest.Submit(ctx, rs, m.QoS > 0, func(err error) {
-			if err == ingest.ErrFull {
+			switch {
+			case err == ingest.ErrFull:
 				err = broker.ErrBusy
+			case err == nil && v.Refused > 0:
+				err = timeDeclined(v, false) // the stored readings are durable: a success ack
 			}
 			done(err)
 		})
 		return
 	}
 	done(nil) // a route no sensor claims (a $-topic on a # filter): nothing to store
+}
+
+// timeDeclined is the ack of a message with readings refused for their
+// time: 0x99 (payload format invalid) when a time is one the outbox cannot
+// store at all, 0x83 (valid, but not accepted) when times are only outside
+// the accepted window, and a success when some readings were stored.
+func timeDeclined(v ingest.Verdict, none bool) *broker.Declined {
+	d := &broker.Declined{Code: broker.CodeImplementationSpecific, Reason: v.Reason, Refused: v.Refused}
+	switch {
+	case !none:
+		d.Code = broker.CodeSuccess
+		d.Reason = fmt.Sprintf("%d reading(s) refused for their time; first: %s", v.Refused, v.Reason)
+	case v.Unstorable > 0:
+		d.Code = broker.CodePayloadFormatInvalid
+	}
+	return d
 }
 
 // malformed logs a bad payload, at most once per logevery.Every per device.

@@ -22,6 +22,12 @@ const (
 	FormatAuto = "auto"
 )
 
+// Values of Config.BadTime.
+const (
+	BadTimeRefuse  = "refuse"
+	BadTimeReceive = "receive"
+)
+
 // Config is the options block of an mqttsensor device, plus the device's
 // scale. The zero value is not valid: Topic is required, and so is Metric
 // unless the topic captures +metric or the format names metrics itself.
@@ -53,6 +59,14 @@ type Config struct {
 	// Europe/Berlin (needs the system's tzdata), Local (the gateway's
 	// zone), or a fixed offset such as +01:00. Default UTC. json only.
 	TimeZone string `yaml:"time_zone"`
+	// BadTime is what becomes of a reading whose own time (SenML t/bt,
+	// json time_path) the gateway will not store: outside the years
+	// 1678–2262, beyond outbox.max_future or older than outbox.max_age.
+	// refuse (default): refused, counted, the message acknowledged (MQTT 5:
+	// reason code 0x99 or 0x83). receive: stored with the time the
+	// message arrived, and the sensor's time kept as a second reading
+	// <metric>_sensor_time in Unix seconds.
+	BadTime string `yaml:"bad_time"`
 	// Unit is the unit of the values as published, e.g. "C"; default
 	// empty. SenML records' u and bu take precedence over it.
 	Unit string `yaml:"unit"`
@@ -100,6 +114,11 @@ func (c Config) Validate() error {
 	case FormatPlain, FormatJSON, FormatSenML, FormatAuto:
 	default:
 		add("options.format: %q is not a format, use plain, json, senml or auto", c.Format)
+	}
+	switch c.BadTime {
+	case "", BadTimeRefuse, BadTimeReceive:
+	default:
+		add("options.bad_time: %s is not a choice: use refuse (default: the reading is refused) or receive (stored with the receive time, the sensor's time kept as <metric>_sensor_time)", quoteString(c.BadTime))
 	}
 	if _, err := c.zone(); err != nil {
 		add("options.time_zone: %w", err)

@@ -30,6 +30,7 @@ type Sensor struct {
 	unit     string    // raw unit
 	scale    scale.Linear
 	stats    counters
+	restamp  bool // bad_time: receive
 }
 
 // field is one metric of a json message with Fields.
@@ -49,7 +50,8 @@ func New(name string, cfg Config) (*Sensor, error) {
 	}
 	// Validate has parsed everything once; these cannot fail.
 	p, _ := ParsePattern(cfg.Topic)
-	s := &Sensor{name: name, pattern: p, format: cfg.format(), metric: cfg.Metric, unit: cfg.Unit, scale: cfg.Scale}
+	s := &Sensor{name: name, pattern: p, format: cfg.format(), metric: cfg.Metric, unit: cfg.Unit, scale: cfg.Scale,
+		restamp: cfg.BadTime == BadTimeReceive}
 	if s.format == FormatJSON {
 		for _, m := range cfg.fieldNames() {
 			jp, _ := parsePath(cfg.Fields[m])
@@ -64,6 +66,10 @@ func New(name string, cfg Config) (*Sensor, error) {
 	}
 	return s, nil
 }
+
+// Restamp reports whether a reading whose time the gateway will not store
+// takes the receive time instead of being refused (bad_time: receive).
+func (s *Sensor) Restamp() bool { return s.restamp }
 
 // Name is the device's configured name.
 func (s *Sensor) Name() string { return s.name }

@@ -78,6 +78,9 @@ type Stats struct {
 	// Refused breaks them down by device with the latest reason.
 	RefusedTime uint64
 	Refused     map[string]Refusal
+	// RestampedTime counts readings given the receive time instead of
+	// being refused (JudgeMessage with a receive time).
+	RestampedTime uint64
 }
 
 // New returns an Ingest that appends to sink once Run runs.
@@ -237,6 +240,6 @@ func (g *Ingest) Stats() Stats {
 		Submitted: g.submitted.Load(), Stored: g.stored.Load(), Failed: g.failed.Load(),
 		Full: g.full.Load(), Appends: g.appends.Load(), Queued: len(g.q),
 	}
-	st.RefusedTime, st.Refused = g.refusedStats()
+	st.RefusedTime, st.RestampedTime, st.Refused = g.refusedStats()
 	return st
 }

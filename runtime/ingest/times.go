@@ -29,13 +29,30 @@ type Refusal struct {
 	Readings uint64
 	// Last is the reason of the latest, with its topic (or other origin).
 	Last string
+	// Restamped counts the readings of the device given the receive time
+	// instead (time: receive); Last then says why.
+	Restamped uint64
 }
 
 // refusals counts readings refused for their time, per device.
 type refusals struct {
-	mu  sync.Mutex
-	n   uint64
-	per map[string]*Refusal
+	mu        sync.Mutex
+	n         uint64 // refused
+	restamped uint64 // given the receive time
+	per       map[string]*Refusal
+}
+
+// SensorTimeSuffix names the reading that keeps a sensor's own time when
+// JudgeMessage restamped a reading: metric temperature gets
+// temperature_sensor_time, its value the sensor's time in Unix seconds.
+const SensorTimeSuffix = "_sensor_time"
+
+// Verdict is what JudgeMessage did with one message's readings.
+type Verdict struct {
+	Refused    int    // readings refused for their time
+	Unstorable int    // of them, with a time outside the years the outbox can store
+	Restamped  int    // readings given the receive time instead (receive given)
+	Reason     string // why the first refused reading was refused
 }
 
 // Judge keeps the readings of rs whose time the gateway can store and
@@ -47,44 +64,107 @@ type refusals struct {
 // valid, so callers acknowledge the message (after storing what is kept):
 // a sensor with a bad clock never loops.
 func (g *Ingest) Judge(origin string, rs []reading.Reading) []reading.Reading {
+	kept, _ := g.JudgeMessage(origin, rs, time.Time{})
+	return kept
+}
+
+// JudgeMessage is Judge, and says what it did. When receive is not zero
+// (the device's choice, time: receive), a reading whose time Judge would
+// refuse is kept with the receive time instead, and a second reading
+// <metric>_sensor_time (unit s, same device and receive time) keeps the
+// sensor's time as Unix seconds, so the cloud still sees what the sensor
+// said; restamped readings are counted per device (Refusal.Restamped). rs
+// is reused only when nothing is restamped.
+func (g *Ingest) JudgeMessage(origin string, rs []reading.Reading, receive time.Time) ([]reading.Reading, Verdict) {
 	now := g.cfg.Now()
+	var v Verdict
 	kept := rs[:0]
+	var extra []reading.Reading
 	for _, r := range rs {
-		why := g.judge(r.Time, now)
+		why, storable := g.judge(r.Time, now)
 		if why == "" {
 			kept = append(kept, r)
 			continue
 		}
+		if !receive.IsZero() {
+			v.Restamped++
+			g.restamp(origin, r, why, now)
+			extra = append(extra, reading.Reading{Device: r.Device, Metric: r.Metric + SensorTimeSuffix,
+				Value: float64(r.Time.Unix()) + float64(r.Time.Nanosecond())/1e9, Unit: "s", Time: receive, Source: r.Source, Simulated: r.Simulated})
+			r.Time = receive
+			kept = append(kept, r)
+			continue
+		}
+		if v.Refused == 0 {
+			v.Reason = r.Device + "/" + r.Metric + ": time " + r.Time.UTC().Format(time.RFC3339Nano) + " " + why
+		}
+		v.Refused++
+		if !storable {
+			v.Unstorable++
+		}
 		g.refuse(origin, r, why, now)
 	}
-	return kept
+	if len(extra) > 0 {
+		kept = append(append(make([]reading.Reading, 0, len(kept)+len(extra)), kept...), extra...)
+	}
+	return kept, v
 }
 
-// judge returns why t is refused, or "".
-func (g *Ingest) judge(t, now time.Time) string {
+// judge returns why t is refused, or "", and whether the outbox could
+// store t at all.
+func (g *Ingest) judge(t, now time.Time) (string, bool) {
 	switch {
 	case t.IsZero():
-		return ""
+		return "", true
 	case t.Before(minStorable) || t.After(maxStorable):
-		return "outside the years 1678–2262 the outbox can store"
+		return "outside the years 1678–2262 the outbox can store", false
 	case g.cfg.MaxFuture > 0 && t.After(now.Add(g.cfg.MaxFuture)):
-		return "more than " + g.cfg.MaxFuture.String() + " ahead of the gateway clock (outbox.max_future): is the sensor's clock set?"
+		return "more than " + g.cfg.MaxFuture.String() + " ahead of the gateway clock (outbox.max_future): is the sensor's clock set?", true
 	}
 	if g.cfg.MaxAge != nil {
 		if age := g.cfg.MaxAge(); age > 0 && t.Before(now.Add(-age)) {
-			return "older than outbox.max_age " + age.String() + ": the outbox would drop it at once"
+			return "older than outbox.max_age " + age.String() + ": the outbox would drop it at once", true
 		}
 	}
-	return ""
+	return "", true
 }
 
 func (g *Ingest) refuse(origin string, r reading.Reading, why string, now time.Time) {
+	key := g.count(origin, r, why, false)
+	if n, ok := g.logged.Allow(key, now); ok {
+		g.cfg.Logger.Warn("reading refused for its time, not stored (acknowledged: resending would not help)",
+			"device", r.Device, "metric", r.Metric, "topic", origin, "time", r.Time.UTC().Format(time.RFC3339Nano),
+			"reason", why, "suppressed", n)
+	}
+}
+
+// restamp counts and logs a reading given the receive time.
+func (g *Ingest) restamp(origin string, r reading.Reading, why string, now time.Time) {
+	key := g.count(origin, r, why, true)
+	if n, ok := g.logged.Allow(key, now); ok {
+		g.cfg.Logger.Warn("reading time replaced by the receive time (time: receive); the sensor's time is kept as "+r.Metric+SensorTimeSuffix,
+			"device", r.Device, "metric", r.Metric, "topic", origin, "time", r.Time.UTC().Format(time.RFC3339Nano),
+			"reason", why, "suppressed", n)
+	}
+}
+
+// count adds r to the refusals (or the restamped readings) of its device
+// and returns the key it was counted under.
+func (g *Ingest) count(origin string, r reading.Reading, why string, restamped bool) string {
 	msg := "time " + r.Time.UTC().Format(time.RFC3339Nano) + " " + why
+	if restamped {
+		msg = "restamped: " + msg
+	}
 	if origin != "" {
 		msg += " (topic " + origin + ")"
 	}
 	g.refused.mu.Lock()
-	g.refused.n++
+	defer g.refused.mu.Unlock()
+	if restamped {
+		g.refused.restamped++
+	} else {
+		g.refused.n++
+	}
 	if g.refused.per == nil {
 		g.refused.per = map[string]*Refusal{}
 	}
@@ -97,26 +177,25 @@ func (g *Ingest) refuse(origin string, r reading.Reading, why string, now time.T
 		rf = &Refusal{}
 		g.refused.per[key] = rf
 	}
-	rf.Readings++
-	rf.Last = msg
-	g.refused.mu.Unlock()
-	if n, ok := g.logged.Allow(key, now); ok {
-		g.cfg.Logger.Warn("reading refused for its time, not stored (acknowledged: resending would not help)",
-			"device", r.Device, "metric", r.Metric, "topic", origin, "time", r.Time.UTC().Format(time.RFC3339Nano),
-			"reason", why, "suppressed", n)
+	if restamped {
+		rf.Restamped++
+	} else {
+		rf.Readings++
 	}
+	rf.Last = msg
+	return key
 }
 
 // refusedStats copies the refusal counts.
-func (g *Ingest) refusedStats() (uint64, map[string]Refusal) {
+func (g *Ingest) refusedStats() (uint64, uint64, map[string]Refusal) {
 	g.refused.mu.Lock()
 	defer g.refused.mu.Unlock()
-	if g.refused.n == 0 {
-		return 0, nil
+	if len(g.refused.per) == 0 {
+		return 0, 0, nil
 	}
 	out := make(map[string]Refusal, len(g.refused.per))
 	for k, v := range g.refused.per {
 		out[k] = *v
 	}
-	return g.refused.n, out
+	return g.refused.n, g.refused.restamped, out
 }

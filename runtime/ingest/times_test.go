@@ -52,3 +52,52 @@ func TestJudge(t *testing.T) {
 		t.Errorf("%d device names kept, want at most %d", n, maxRefusalNames+1)
 	}
 }
+
+// TestJudgeMessageSaysWhatItRefusedOrRestamped: the verdict counts the
+// refused readings and those the outbox could not store at all; with a
+// receive time the same readings are kept with it, and each gets a
+// <metric>_sensor_time reading holding the sensor's time in Unix seconds.
+func TestJudgeMessageSaysWhatItRefusedOrRestamped(t *testing.T) {
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	g := New(nil, Config{Now: func() time.Time { return now }, MaxAge: func() time.Duration { return 24 * time.Hour }})
+	y9999 := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	msg := func() []reading.Reading {
+		return []reading.Reading{
+			{Device: "d", Metric: "ok", Time: now.Add(-time.Minute)},
+			{Device: "d", Metric: "far", Time: y9999},
+			{Device: "d", Metric: "ahead", Time: now.Add(time.Hour)},
+		}
+	}
+	kept, v := g.JudgeMessage("t/d", msg(), time.Time{})
+	if len(kept) != 1 || kept[0].Metric != "ok" || v.Refused != 2 || v.Unstorable != 1 || v.Restamped != 0 ||
+		!strings.HasPrefix(v.Reason, "d/far: time 9999-01-01T00:00:00Z outside the years") {
+		t.Fatalf("refuse: kept %v, verdict %+v", kept, v)
+	}
+
+	receive := now.Add(time.Second)
+	kept, v = g.JudgeMessage("t/d", msg(), receive)
+	if v.Refused != 0 || v.Restamped != 2 {
+		t.Fatalf("receive: verdict %+v, want 2 restamped, none refused", v)
+	}
+	want := map[string]reading.Reading{
+		"ok":                {Time: now.Add(-time.Minute)},
+		"far":               {Time: receive},
+		"ahead":             {Time: receive},
+		"far_sensor_time":   {Time: receive, Value: float64(y9999.Unix()), Unit: "s"},
+		"ahead_sensor_time": {Time: receive, Value: float64(now.Add(time.Hour).Unix()), Unit: "s"},
+	}
+	if len(kept) != len(want) {
+		t.Fatalf("receive: kept %v, want %d readings", kept, len(want))
+	}
+	for _, r := range kept {
+		w, ok := want[r.Metric]
+		if !ok || !r.Time.Equal(w.Time) || r.Device != "d" || (w.Unit != "" && (r.Value != w.Value || r.Unit != w.Unit)) {
+			t.Errorf("receive: kept %v, want %s at %s value %g %s", r, r.Metric, w.Time, w.Value, w.Unit)
+		}
+	}
+	st := g.Stats()
+	if st.RefusedTime != 2 || st.RestampedTime != 2 || st.Refused["d"].Readings != 2 || st.Refused["d"].Restamped != 2 ||
+		!strings.HasPrefix(st.Refused["d"].Last, "restamped: ") {
+		t.Errorf("stats %+v, want 2 refused and 2 restamped for d, the last saying restamped", st)
+	}
+}

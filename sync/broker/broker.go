@@ -70,6 +70,7 @@ type Stats struct {
 	Routed      uint64 // publishes on sensor routes
 	Durable     uint64 // routed publishes the handler made durable
 	Refused     uint64 // routed publishes the handler refused (error)
+	Declined    uint64 // routed publishes acknowledged with part or all refused for good (Declined: malformed, a refused time)
 	Busy        uint64 // routed QoS 0 publishes dropped: the handler was full
 	RateDropped uint64 // QoS 0 publishes dropped by the rate limit
 	RateDelayed uint64 // QoS 1/2 publishes held back by the rate limit
@@ -450,7 +451,7 @@ func (b *Broker) Stats() Stats {
 		Auth:     b.auth.Stats(),
 	}
 	if r := b.route; r != nil {
-		st.Routed, st.Durable, st.Refused, st.Busy = r.routed.Load(), r.durable.Load(), r.refused.Load(), r.dropped.Load()
+		st.Routed, st.Durable, st.Refused, st.Busy, st.Declined = r.routed.Load(), r.durable.Load(), r.refused.Load(), r.dropped.Load(), r.declined.Load()
 	}
 	lim := b.limits
 	st.Limits = LimitStats{

@@ -93,6 +93,9 @@ func (c *rawClient) encode(pk packets.Packet) []byte {
 		err = pk.SubscribeEncode(&buf)
 	case packets.Pingreq:
 		err = pk.PingreqEncode(&buf)
+	case packets.Pubrel:
+		pk.FixedHeader.Qos = 1 // fixed flags of PUBREL
+		err = pk.PubrelEncode(&buf)
 	default:
 		c.t.Fatalf("cannot send packet type %d", pk.FixedHeader.Type)
 	}
@@ -143,6 +146,8 @@ func (c *rawClient) read() (packets.Packet, error) {
 		err = pk.PubackDecode(body)
 	case packets.Pubrec:
 		err = pk.PubrecDecode(body)
+	case packets.Pubcomp:
+		err = pk.PubcompDecode(body)
 	case packets.Suback:
 		err = pk.SubackDecode(body)
 	case packets.Publish:

@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -32,7 +35,7 @@ type routeHook struct {
 
 	limiter *logevery.Limiter
 
-	routed, durable, refused, dropped atomic.Uint64
+	routed, durable, refused, dropped, declined atomic.Uint64
 }
 
 func (h *routeHook) ID() string { return "edged-route" }
@@ -75,6 +78,10 @@ func (h *routeHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packe
 			err = h.ctx.Err()
 		}
 		h.settled(err)
+		var dec *Declined
+		if errors.As(err, &dec) {
+			return h.declineQoS2(cl, pk, dec)
+		}
 		if err != nil {
 			return pk, h.fail(cl, err)
 		}
@@ -82,11 +89,57 @@ func (h *routeHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packe
 	}
 }
 
+// declineQoS2 answers a QoS 2 publish the handler declined. When part was
+// taken, mochi's own PUBREC flow goes on (and delivers the message). When
+// nothing was, an MQTT 5 client gets a PUBREC with the reason code, which
+// ends the exchange; a 3.1.1 client the plain PUBREC flow, with the message
+// not delivered (mochi's "ignore").
+func (h *routeHook) declineQoS2(cl *mqtt.Client, pk packets.Packet, dec *Declined) (packets.Packet, error) {
+	if dec.Code < packets.ErrUnspecifiedError.Code {
+		return pk, nil
+	}
+	if cl.Properties.ProtocolVersion != 5 {
+		return pk, packets.CodeSuccessIgnore
+	}
+	rec := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pubrec}, PacketID: pk.PacketID, ReasonCode: dec.Code}
+	declineProperties(&rec.Properties, dec)
+	_ = cl.WritePacket(rec) // a gone client resends on reconnect if its session says so
+	return pk, packets.ErrRejectPacket
+}
+
+// maxReason bounds the reason string of a declined ack, in bytes.
+const maxReason = 256
+
+// declineProperties puts the reason and the refused count of dec in an
+// MQTT 5 ack's properties. The reason is cut to maxReason bytes and made a
+// string MQTT allows (valid UTF-8, no control characters); mochi leaves
+// both properties out when the client asked for no problem information or
+// they would pass its maximum packet size.
+func declineProperties(p *packets.Properties, dec *Declined) {
+	reason := dec.Reason
+	if len(reason) > maxReason {
+		reason = reason[:maxReason]
+	}
+	reason = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(reason, ""))
+	p.ReasonString = reason
+	if dec.Refused > 0 {
+		p.User = append(p.User, packets.UserProperty{Key: RefusedProperty, Val: strconv.Itoa(dec.Refused)})
+	}
+}
+
 // settled counts the outcome of one routed message.
 func (h *routeHook) settled(err error) {
+	var dec *Declined
 	switch {
 	case err == nil:
 		h.durable.Add(1)
+	case errors.As(err, &dec):
+		h.declined.Add(1)
 	case errors.Is(err, ErrBusy):
 		h.dropped.Add(1)
 	default:
@@ -97,10 +150,24 @@ func (h *routeHook) settled(err error) {
 // ack answers a QoS 1 publish once its fate is known: PUBACK when durable,
 // then delivery to local subscribers; otherwise a PUBACK with an error code
 // (MQTT 5) or a disconnect (3.1.1, which has no negative ack), so the client
-// sends it again.
+// sends it again. A Declined message is acknowledged, never retried: MQTT 5
+// with its reason code, 3.1.1 plainly; it is delivered locally only if part
+// of it was taken.
 func (h *routeHook) ack(cl *mqtt.Client, pk packets.Packet, err error) {
 	h.settled(err)
 	ack := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: pk.PacketID}
+	var dec *Declined
+	if errors.As(err, &dec) {
+		if cl.Properties.ProtocolVersion == 5 {
+			ack.ReasonCode = dec.Code
+			declineProperties(&ack.Properties, dec)
+		}
+		if werr := cl.WritePacket(ack); werr != nil || dec.Code >= packets.ErrUnspecifiedError.Code {
+			return
+		}
+		h.deliver(pk)
+		return
+	}
 	if err != nil {
 		if cl.Properties.ProtocolVersion != 5 {
 			h.fail(cl, err)
@@ -113,6 +180,11 @@ func (h *routeHook) ack(cl *mqtt.Client, pk packets.Packet, err error) {
 	if werr := cl.WritePacket(ack); werr != nil || err != nil {
 		return // a gone client resends on reconnect if its session says so
 	}
+	h.deliver(pk)
+}
+
+// deliver hands an acknowledged QoS 1 publish to local subscribers.
+func (h *routeHook) deliver(pk packets.Packet) {
 	// Local subscribers get the message only now, so they never see one the
 	// sensor will send again, with its MQTT 5 properties (content type, user
 	// properties…). The inline client skips this hook and the ACL.
