@@ -31,6 +31,8 @@ type Config struct {
 	Services []ServiceConfig `yaml:"services"`
 	// ServiceUsage turns services' memory and CPU into readings; off by default.
 	ServiceUsage ServiceUsageConfig `yaml:"service_usage"`
+	// ServiceChain bounds how far readings pass from service to service.
+	ServiceChain ServiceChainConfig `yaml:"service_chain"`
 	// LocalMQTT is the broker on the gateway that sensors publish to.
 	LocalMQTT LocalMQTTConfig `yaml:"local_mqtt"`
 	Hardware  hardware.Config `yaml:"hardware"`

@@ -83,6 +83,7 @@ var (
 	mServiceBudget   = desc("service_memory_budget_bytes", "The service's memory budget; 0 is none.", "service")
 	mServiceCPU      = desc("service_cpu_cores", "CPU the service used over the last sample, in cores.", "service")
 	mServiceOOM      = desc("service_oom_kills_total", "Times the service was killed for exceeding its memory budget.", "service")
+	mServiceTooDeep  = desc("service_chain_too_deep_total", "Readings not handed to the service because their service chain had reached service_chain.max_depth.", "service")
 	mServiceDropped  = desc("service_dropped_batches_total", "Reading batches not delivered because the service was behind.", "service")
 	mServiceLogDrop  = desc("service_log_dropped_lines_total", "Output lines of the service dropped: over log.services.lines_per_second or bytes_per_second.", "service")
 	mPlanVersion     = desc("plan_version", "Version of the plan running now; 0 is the config file's devices and services.")
@@ -98,7 +99,7 @@ func (daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 		mDeviceRefused, mDeviceHealthy, mUplinkConnected, mUplinkReconn, mUplinkPublished, mUplinkPubErrs, mFwdDelivered,
 		mFwdFailures, mCommands, mLocalClients, mLocalReceived, mLocalRouted, mLocalRateLimit, mLocalRateLimited, mLocalAuth,
 		mLocalLimited, mLocalRetained, mLocalRetainedB, mLocalACLDenied, mSensorMessages, mSensorReadings, mSensorMalformed, mIngestQueued, mIngestStored, mIngestRefused, mOutboxCommitLat,
-		mUplinkAckLat, mServiceUp, mServiceRestarts, mServiceRSS, mServiceBudget, mServiceCPU, mServiceOOM, mServiceDropped, mServiceLogDrop, mPlanVersion, mPlanState} {
+		mUplinkAckLat, mServiceUp, mServiceRestarts, mServiceRSS, mServiceBudget, mServiceCPU, mServiceOOM, mServiceDropped, mServiceTooDeep, mServiceLogDrop, mPlanVersion, mPlanState} {
 		ch <- d
 	}
 }
@@ -210,6 +211,7 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(mServiceCPU, st.CPUPercent/100, st.Name)
 			counter(mServiceOOM, float64(st.OOMKills), st.Name)
 			counter(mServiceDropped, float64(st.Dropped), st.Name)
+			counter(mServiceTooDeep, float64(st.TooDeep), st.Name)
 			counter(mServiceLogDrop, float64(st.LogDropped), st.Name)
 		}
 	}
