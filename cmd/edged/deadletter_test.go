@@ -37,6 +37,7 @@ devices:
 	poison := []reading.Reading{
 		{Device: "porch", Metric: strings.Repeat("m", 1024), Value: 1, Time: time.Now(), Unit: strings.Repeat("u", 1024), Source: strings.Repeat("s", 1024)},
 	}
+	appended := time.Now()
 	if err := d.sink.Append(context.Background(), poison); err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +46,7 @@ devices:
 		t.Fatal("the poison reading got no seq")
 	}
 	waitUntil(t, "the poison in the dead letters", func() bool { return d.dead.Stats().Count == 1 })
+	t.Logf("poison dead-lettered %v after it was stored", time.Since(appended).Round(time.Millisecond))
 	// Everything else flows: 50 more porch readings after the poison, and
 	// every seq but the poison's up to there.
 	cl.waitFor("50 readings after the poison", func() bool { return cl.last["porch"] >= bad+50 })
