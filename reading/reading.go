@@ -20,6 +20,11 @@ type Reading struct {
 	// Source is what produced the reading: empty for a device's own
 	// readings, the service instance name for readings a service emitted.
 	Source string
+	// Hops is the reading's depth in a service chain: 0 for a device's
+	// reading, one more than the deepest input of the service that emitted
+	// it. It lives only in memory (the supervisor's hand-off to services);
+	// the outbox does not store it.
+	Hops uint8
 	// Simulated marks a reading from a simulated chip or source (the
 	// simulated board, the sim device kind): telemetry carries
 	// "simulated": true, so simulated data never passes as real.

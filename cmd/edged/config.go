@@ -33,6 +33,8 @@ type Config struct {
 	Services []ServiceConfig `yaml:"services"`
 	// ServiceUsage turns services' memory and CPU into readings; off by default.
 	ServiceUsage ServiceUsageConfig `yaml:"service_usage"`
+	// ServiceChain bounds how far readings pass from service to service.
+	ServiceChain ServiceChainConfig `yaml:"service_chain"`
 	// LocalMQTT is the broker on the gateway that sensors publish to.
 	LocalMQTT LocalMQTTConfig `yaml:"local_mqtt"`
 	Hardware  hardware.Config `yaml:"hardware"`
@@ -97,6 +99,14 @@ type CloudConfig struct {
 	Batch int `yaml:"batch"`
 	// Inflight is the most unacknowledged publishes at once; default 32.
 	Inflight int `yaml:"inflight"`
+	// MaxAttempts: a batch the cloud refuses is split and its readings
+	// sent one at a time; one refused this many times alone (too large
+	// for the broker's max packet size, or not allowed) goes to the dead
+	// letters (data_dir/deadletters.db) and the rest flows. Default 3.
+	MaxAttempts int `yaml:"max_attempts"`
+	// DeadLetters is the most dead letters kept; past it the oldest are
+	// dropped (counted). Default 10000.
+	DeadLetters int `yaml:"dead_letters"`
 }
 
 // TLSConfig holds PEM files; mutual TLS when cert_file and key_file are set.
@@ -345,6 +355,12 @@ func (c *Config) validateCloud(errs *yamlconf.Errors) {
 	}
 	if cl.Inflight < 1 || cl.Inflight > 65535 {
 		errs.Add("cloud.inflight", "%d is out of range: use 1 to 65535 publishes in flight", cl.Inflight)
+	}
+	if cl.MaxAttempts < 0 || cl.MaxAttempts > 1000 {
+		errs.Add("cloud.max_attempts", "%d is out of range: use 1 to 1000 refusals of a reading sent alone before it goes to the dead letters (default 3)", cl.MaxAttempts)
+	}
+	if cl.DeadLetters < 0 || cl.DeadLetters > 10_000_000 {
+		errs.Add("cloud.dead_letters", "%d is out of range: use 1 to 10000000 dead letters kept (default 10000)", cl.DeadLetters)
 	}
 	if cl.URL == "" {
 		for path, v := range map[string]string{"cloud.password_file": cl.PasswordFile, "cloud.tls.ca_file": cl.TLS.CAFile, "cloud.tls.cert_file": cl.TLS.CertFile} {

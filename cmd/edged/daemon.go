@@ -14,6 +14,7 @@ import (
 
 	"edged/drivers/mqttsensor"
 	"edged/internal/logevery"
+	"edged/reading"
 	"edged/runtime/budget"
 	"edged/runtime/commands"
 	"edged/runtime/forwarder"
@@ -24,6 +25,7 @@ import (
 	"edged/runtime/supervisor"
 	"edged/sync/broker"
 	"edged/sync/cmdstore"
+	"edged/sync/deadletter"
 	"edged/sync/outbox"
 	"edged/sync/uplink"
 )
@@ -42,6 +44,7 @@ type daemon struct {
 	devs    *deviceHost          // the polled devices and their poller
 	link    *uplink.Client       // nil when cloud.url is empty
 	fwd     *forwarder.Forwarder // nil when cloud.url is empty
+	dead    *deadletter.Store    // readings the cloud refused every time; nil when cloud.url is empty
 	cmds    *cloudCommands       // nil when cloud.url is empty
 	exec    *commands.Executor   // commands for the devices that accept them
 	cmdMem  *cmdstore.Store      // the executor's run-once memory (commands.db)
@@ -230,6 +233,9 @@ func (d *daemon) abandon() {
 	if d.cmdMem != nil {
 		d.cmdMem.Close()
 	}
+	if d.dead != nil {
+		d.dead.Close()
+	}
 	d.outbox.Close()
 }
 
@@ -245,14 +251,20 @@ func (d *daemon) wireCloud() error {
 	if err != nil {
 		return err
 	}
-	fwd, err := forwarder.New(forwarder.Config{
-		TopicPrefix: c.TopicPrefix, GatewayID: d.cfg.Gateway.ID, Epoch: d.outbox.Epoch(), Batch: c.Batch, Inflight: c.Inflight,
-		Logger: d.log.With("component", "forwarder"),
-	}, d.cloudStore(), linkAdapter{link})
+	dead, err := deadletter.Open(deadletter.Config{Path: filepath.Join(d.cfg.DataDir, deadLettersFile), MaxEntries: c.DeadLetters})
 	if err != nil {
 		return err
 	}
-	d.link, d.fwd = link, fwd
+	fwd, err := forwarder.New(forwarder.Config{
+		TopicPrefix: c.TopicPrefix, GatewayID: d.cfg.Gateway.ID, Epoch: d.outbox.Epoch(), Batch: c.Batch, Inflight: c.Inflight,
+		DeadLetters: deadLetters{dead, "cloud"}, MaxAttempts: c.MaxAttempts,
+		Logger: d.log.With("component", "forwarder"),
+	}, d.cloudStore(), linkAdapter{link})
+	if err != nil {
+		dead.Close()
+		return err
+	}
+	d.link, d.fwd, d.dead = link, fwd, dead
 	d.cmds = newCloudCommands(d.exec, link, c.TopicPrefix, d.cfg.Gateway.ID, d.log.With("component", "commands"))
 	return d.cmds.subscribe()
 }
@@ -270,6 +282,19 @@ func (d *daemon) cloudStore() forwarder.Store {
 		d.log.Info("raw readings kept on the gateway (aggregates go to the cloud)", "series", p.local)
 	}
 	return localOnlyStore{Outbox: d.outbox, policy: &d.policy, skip: &skipMemo{}}
+}
+
+// deadLettersFile is the dead-letter store, in data_dir.
+const deadLettersFile = "deadletters.db"
+
+// deadLetters lets the dead-letter store serve a route of the forwarder.
+type deadLetters struct {
+	s     *deadletter.Store
+	route string
+}
+
+func (a deadLetters) DeadLetter(ctx context.Context, r reading.Reading, reason string, attempts int) error {
+	return a.s.Put(ctx, deadletter.Entry{Route: a.route, Reason: reason, Attempts: attempts, Reading: r})
 }
 
 // linkAdapter lets the uplink client serve as the forwarder's Link.
@@ -456,6 +481,11 @@ func (d *daemon) stop(stages []*stage) error {
 	}
 	if err := d.cmdMem.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("shutdown: %w", err))
+	}
+	if d.dead != nil {
+		if err := d.dead.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+		}
 	}
 	if err := d.outbox.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("shutdown: %w", err))

@@ -84,6 +84,10 @@ var (
 	mServiceBudget   = desc("service_memory_budget_bytes", "The service's memory budget; 0 is none.", "service")
 	mServiceCPU      = desc("service_cpu_cores", "CPU the service used over the last sample, in cores.", "service")
 	mServiceOOM      = desc("service_oom_kills_total", "Times the service was killed for exceeding its memory budget.", "service")
+	mDeadLetters     = desc("dead_letters", "Readings the cloud refused every time, kept in data_dir/deadletters.db.")
+	mDeadLettered    = desc("dead_lettered_total", "Readings moved to the dead letters since start (refused cloud.max_attempts times when sent alone).")
+	mDeadLetterDrop  = desc("dead_letters_dropped_total", "Oldest dead letters dropped by the cloud.dead_letters cap since start.")
+	mServiceTooDeep  = desc("service_chain_too_deep_total", "Readings not handed to the service because their service chain had reached service_chain.max_depth.", "service")
 	mServiceDropped  = desc("service_dropped_batches_total", "Reading batches not delivered because the service was behind.", "service")
 	mServiceLogDrop  = desc("service_log_dropped_lines_total", "Output lines of the service dropped: over log.services.lines_per_second or bytes_per_second.", "service")
 	mPlanVersion     = desc("plan_version", "Version of the plan running now; 0 is the config file's devices and services.")
@@ -99,7 +103,7 @@ func (daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 		mDeviceRefused, mDeviceHealthy, mUplinkConnected, mUplinkReconn, mUplinkPublished, mUplinkPubErrs, mFwdDelivered,
 		mFwdFailures, mCommands, mLocalClients, mLocalReceived, mLocalRouted, mLocalRateLimit, mLocalRateLimited, mLocalAuth,
 		mLocalLimited, mLocalRetained, mLocalRetainedB, mLocalACLDenied, mSensorMessages, mSensorReadings, mSensorMalformed, mIngestQueued, mIngestStored, mIngestRefused, mIngestRestamped, mOutboxCommitLat,
-		mUplinkAckLat, mServiceUp, mServiceRestarts, mServiceRSS, mServiceBudget, mServiceCPU, mServiceOOM, mServiceDropped, mServiceLogDrop, mPlanVersion, mPlanState} {
+		mUplinkAckLat, mServiceUp, mServiceRestarts, mServiceRSS, mServiceBudget, mServiceCPU, mServiceOOM, mServiceDropped, mServiceTooDeep, mDeadLetters, mDeadLettered, mDeadLetterDrop, mServiceLogDrop, mPlanVersion, mPlanState} {
 		ch <- d
 	}
 }
@@ -159,6 +163,10 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 		fs := d.fwd.Stats()
 		counter(mFwdDelivered, float64(fs.Delivered))
 		counter(mFwdFailures, float64(fs.Failures))
+		counter(mDeadLettered, float64(fs.DeadLettered))
+		dls := d.dead.Stats()
+		gauge(mDeadLetters, float64(dls.Count))
+		counter(mDeadLetterDrop, float64(dls.Dropped))
 	}
 	cs := d.exec.Stats()
 	counter(mCommands, float64(cs.Executed), "executed")
@@ -213,6 +221,7 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(mServiceCPU, st.CPUPercent/100, st.Name)
 			counter(mServiceOOM, float64(st.OOMKills), st.Name)
 			counter(mServiceDropped, float64(st.Dropped), st.Name)
+			counter(mServiceTooDeep, float64(st.TooDeep), st.Name)
 			counter(mServiceLogDrop, float64(st.LogDropped), st.Name)
 		}
 	}

@@ -123,6 +123,16 @@ type ServiceUsageConfig struct {
 	Every time.Duration `yaml:"every"`
 }
 
+// ServiceChainConfig bounds service chains: a service's emits go to the
+// other services that subscribe to them (never back to itself), each
+// emit one hop deeper than the deepest reading its service was handed; a
+// reading MaxDepth hops deep is stored and sent but handed to no service
+// (counted in status and /metrics), so a cycle of services ends.
+type ServiceChainConfig struct {
+	// MaxDepth is the longest chain; default 4 (1 to 64).
+	MaxDepth int `yaml:"max_depth"`
+}
+
 // BudgetConfig is a service's resource budget.
 type BudgetConfig struct {
 	Memory yamlconf.Size `yaml:"memory"` // e.g. 64Mi
@@ -214,6 +224,9 @@ func configLine(n *yaml.Node, msg string) (string, int) {
 func (c *Config) validateServices(errs *yamlconf.Errors) []supervisor.Spec {
 	if e := c.ServiceUsage.Every; e < 0 || (e > 0 && e < time.Second) || e > 24*time.Hour {
 		errs.Add("service_usage.every", "%s is out of range: use 1s to 24h, or 0 (the default) for no usage readings", e)
+	}
+	if m := c.ServiceChain.MaxDepth; m < 0 || m > supervisor.MaxMaxDepth {
+		errs.Add("service_chain.max_depth", "%d is out of range: use 1 to %d service hops (default %d)", m, supervisor.MaxMaxDepth, supervisor.DefaultMaxDepth)
 	}
 	kinds := builtinServices()
 	var specs []supervisor.Spec
@@ -473,15 +486,12 @@ func (d *daemon) wireServices() error {
 		}
 		d.log.Log(context.Background(), level, "service budgets", "enforcement", m.Mode(), "reason", m.Reason())
 	}
-	// Emitted readings go to the outbox (and the API, and the local
-	// broker) but not back to the services, so no service feeds on its own
-	// or another's output in a loop.
-	d.emits = ingest.New(d.sink, ingest.Config{Logger: d.log.With("component", "service-emits")})
 	sandbox, sandboxUser := serviceSandbox(d.log)
 	d.checkStateDirs(sandbox)
 	sup, err := supervisor.New(supervisor.Config{
-		Budgets: mgr,
-		Sandbox: sandbox,
+		Budgets:  mgr,
+		Sandbox:  sandbox,
+		MaxDepth: d.cfg.ServiceChain.MaxDepth,
 		OnEmit: func(service string, rs []reading.Reading) {
 			done := make(chan struct{})
 			d.emits.Submit(context.Background(), rs, true, func(error) { close(done) })
@@ -500,6 +510,11 @@ func (d *daemon) wireServices() error {
 	d.sup, d.budgets = sup, mgr
 	d.log.Info("service sandbox", "user", sandboxUser, "shim", sandbox.Shim != "")
 	d.sink = feedSink{store: d.sink, sup: sup}
+	// Emitted readings go to the outbox (and the API, and the local
+	// broker), then to the other services that subscribe to them: the
+	// supervisor never hands a service its own emits and stops a chain at
+	// service_chain.max_depth, so services chain but never loop forever.
+	d.emits = ingest.New(d.sink, ingest.Config{Logger: d.log.With("component", "service-emits")})
 	return nil
 }
 

@@ -91,6 +91,12 @@ type cloudStatus struct {
 	Enabled   bool   `json:"enabled"`
 	Connected bool   `json:"connected"`
 	Delivered int64  `json:"delivered"`
+	// DeadLetters is how many readings the cloud refused every time are
+	// kept in data_dir/deadletters.db now; DeadLettered counts those moved
+	// there since start, DeadLettersDropped those its cap dropped.
+	DeadLetters        int    `json:"dead_letters"`
+	DeadLettered       int64  `json:"dead_lettered"`
+	DeadLettersDropped uint64 `json:"dead_letters_dropped"`
 	// LastError is the last delivery failure (the forwarder's) or, when
 	// none, the link's last connection error; each with its time, and the
 	// time the cloud part worked again after it.
@@ -163,7 +169,9 @@ func (d *daemon) statusDoc() statusDoc {
 	if d.link != nil {
 		fs := d.fwd.Stats()
 		le := cloudLastError(fs.LastError, d.link.Stats().LastError)
+		ds := d.dead.Stats()
 		doc.Cloud = cloudStatus{URL: d.cfg.Cloud.URL, Enabled: true, Connected: d.link.Connected(), Delivered: fs.Delivered,
+			DeadLetters: ds.Count, DeadLettered: fs.DeadLettered, DeadLettersDropped: ds.Dropped,
 			LastError: le.Message, LastErrorAt: le.At, LastErrorRecoveredAt: le.RecoveredAt}
 	}
 	doc.LocalMQTT = d.localStatus()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,12 @@ type Link interface {
 	Publish(topic string, payload []byte) (Delivery, error)
 }
 
+// DeadLetters takes a reading the destination refused every time; the
+// forwarder then acks it from the store, so the rest flows.
+type DeadLetters interface {
+	DeadLetter(ctx context.Context, r reading.Reading, reason string, attempts int) error
+}
+
 // Config says where telemetry goes and how much is in flight.
 type Config struct {
 	// TopicPrefix and GatewayID make the topic
@@ -57,6 +64,12 @@ type Config struct {
 	// RetryDelay is the pause after a failed publish before starting
 	// again from the oldest unacknowledged reading; default 200ms.
 	RetryDelay time.Duration
+	// DeadLetters receives a reading refused MaxAttempts times when
+	// published alone; nil keeps retrying it forever (the old behaviour).
+	DeadLetters DeadLetters
+	// MaxAttempts is how many times a reading is published alone (nothing
+	// else in flight) and refused before it goes to DeadLetters; default 3.
+	MaxAttempts int
 	// Logger receives delivery failures; nil discards.
 	Logger *slog.Logger
 }
@@ -72,6 +85,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("batch %d must be between 1 and 10000", c.Batch)
 	case c.Inflight < 0 || c.Inflight > 65535:
 		return fmt.Errorf("inflight %d must be between 1 and 65535", c.Inflight)
+	case c.MaxAttempts < 0 || c.MaxAttempts > 1000:
+		return fmt.Errorf("max_attempts %d must be between 1 and 1000", c.MaxAttempts)
 	}
 	return nil
 }
@@ -82,6 +97,9 @@ type Stats struct {
 	Delivered int64         // readings acknowledged by the broker
 	Failures  int64         // publishes that failed (each restarts from the oldest)
 	LastError lasterr.Error // the last failure and when; recovered once a later delivery succeeded
+	// DeadLettered counts readings refused MaxAttempts times alone and
+	// moved to the dead letters.
+	DeadLettered int64
 }
 
 // Forwarder drains a Store into a Link.
@@ -95,7 +113,15 @@ type Forwarder struct {
 	messages  atomic.Int64
 	delivered atomic.Int64
 	failures  atomic.Int64
+	dead      atomic.Int64
 	lastErr   lasterr.Record
+
+	// After a message fails, the readings up to probeUntil are published
+	// one at a time, alone in flight, so the one the destination refuses
+	// is found (a failed batch is split down to single readings); attempts
+	// counts each one's refusals alone. Only Run's goroutine uses them.
+	probeUntil uint64
+	attempts   map[uint64]int
 }
 
 // New returns a forwarder, applying defaults to cfg.
@@ -112,6 +138,9 @@ func New(cfg Config, store Store, link Link) (*Forwarder, error) {
 	if cfg.DrainTimeout == 0 {
 		cfg.DrainTimeout = 2 * time.Second
 	}
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = 3
+	}
 	if cfg.RetryDelay == 0 {
 		cfg.RetryDelay = 200 * time.Millisecond
 	}
@@ -119,14 +148,14 @@ func New(cfg Config, store Store, link Link) (*Forwarder, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	f := &Forwarder{cfg: cfg, store: store, link: link, log: log}
+	f := &Forwarder{cfg: cfg, store: store, link: link, log: log, attempts: map[uint64]int{}}
 	f.batch.Store(int64(cfg.Batch))
 	return f, nil
 }
 
 // Stats returns the counters.
 func (f *Forwarder) Stats() Stats {
-	return Stats{Messages: f.messages.Load(), Delivered: f.delivered.Load(), Failures: f.failures.Load(), LastError: f.lastErr.Get()}
+	return Stats{Messages: f.messages.Load(), Delivered: f.delivered.Load(), Failures: f.failures.Load(), LastError: f.lastErr.Get(), DeadLettered: f.dead.Load()}
 }
 
 // Run forwards until ctx ends, then waits up to DrainTimeout for the
@@ -193,6 +222,7 @@ func (f *Forwarder) ackLoop(acks <-chan []uint64) {
 type pending struct {
 	d    Delivery
 	seqs []uint64
+	one  reading.Reading // the reading, when a probe sent it alone
 }
 
 // session is one pass over the outbox on one connection, from the oldest
@@ -256,6 +286,14 @@ func (s *session) fill(free int) (int, error) {
 			s.peeked = s.buf[len(s.buf)-1].Seq
 		}
 	}
+	if s.f.probeUntil > 0 {
+		if len(s.pending) > 0 && s.pending[0].Seq > s.f.probeUntil {
+			s.f.probeUntil = 0 // every suspect was delivered or dead-lettered
+			clear(s.f.attempts)
+		} else {
+			return s.probe()
+		}
+	}
 	msgs, rest := take(s.pending, int(s.f.batch.Load()), free)
 	for i, m := range msgs {
 		if err := s.publish(m); err != nil {
@@ -264,6 +302,46 @@ func (s *session) fill(free int) (int, error) {
 	}
 	s.pending = rest
 	return len(msgs), nil
+}
+
+// probe publishes the oldest pending reading alone, once nothing else is in
+// flight; its delivery failing counts as one of its attempts (a Publish
+// that fails at once, not connected, does not).
+func (s *session) probe() (int, error) {
+	if len(s.pending) == 0 || len(s.inflight) > 0 {
+		return 0, nil
+	}
+	r := s.pending[0]
+	if err := s.publish(s.pending[:1]); err != nil {
+		return 0, err
+	}
+	s.inflight[len(s.inflight)-1].one = r
+	s.pending = s.pending[1:]
+	return 1, nil
+}
+
+// refused counts a refusal of r published alone and, at MaxAttempts,
+// moves it to the dead letters and acks it from the store, so the rest
+// flows. It returns the error that ends the session.
+func (s *session) refused(r reading.Reading, err error) error {
+	f := s.f
+	f.attempts[r.Seq]++
+	n := f.attempts[r.Seq]
+	if n < f.cfg.MaxAttempts {
+		return fmt.Errorf("reading seq %d alone (attempt %d of %d): %w", r.Seq, n, f.cfg.MaxAttempts, err)
+	}
+	reason := fmt.Sprintf("refused %d times when sent alone; last: %v", n, err)
+	if derr := f.cfg.DeadLetters.DeadLetter(context.Background(), r, reason, n); derr != nil {
+		return fmt.Errorf("reading seq %d refused %d times; keep it (dead letter failed: %v): %w", r.Seq, n, derr, err)
+	}
+	if aerr := f.store.Ack(context.Background(), []uint64{r.Seq}); aerr != nil {
+		return fmt.Errorf("reading seq %d dead-lettered, ack in the outbox: %w", r.Seq, aerr)
+	}
+	delete(f.attempts, r.Seq)
+	f.dead.Add(1)
+	f.log.Error("reading moved to the dead letters: the cloud refused it every time (too large for the broker's max packet size, or not allowed); the rest goes on",
+		"seq", r.Seq, "device", r.Device, "metric", r.Metric, "attempts", n, "err", err)
+	return fmt.Errorf("reading seq %d dead-lettered after %d attempts: %w", r.Seq, n, err)
 }
 
 func (s *session) publish(rs []reading.Reading) error {
@@ -298,6 +376,14 @@ func (s *session) collect() error {
 		}
 		if err := p.d.Err(); err != nil {
 			failed = fmt.Errorf("publish of %d readings (seq %d..%d) failed: %w", len(p.seqs), p.seqs[0], p.seqs[len(p.seqs)-1], err)
+			if s.f.cfg.DeadLetters != nil {
+				if p.one.Seq != 0 {
+					failed = s.refused(p.one, err)
+				} else {
+					// Split: the next session sends these readings alone.
+					s.f.probeUntil = max(s.f.probeUntil, slices.Max(p.seqs))
+				}
+			}
 			break
 		}
 		acked = append(acked, p.seqs...)

@@ -93,6 +93,9 @@ type fakeLink struct {
 	failEvery   int
 	hold        bool // when set, nothing is acknowledged
 	received    []received
+	// refuse, when set, drops the connection on a message it matches (as
+	// mosquitto does with one over max_packet_size).
+	refuse func(rs []wire) bool
 }
 
 type received struct {
@@ -125,6 +128,17 @@ func (l *fakeLink) Publish(topic string, payload []byte) (Delivery, error) {
 	var rs []wire
 	if err := json.Unmarshal(payload, &rs); err != nil {
 		panic(fmt.Sprintf("payload is not JSON: %v", err))
+	}
+	if l.refuse != nil && l.refuse(rs) {
+		d := &delivery{done: make(chan struct{}), err: errors.New("connection lost: oversize packet")}
+		close(d.done)
+		for _, o := range l.outstanding {
+			o.err = errors.New("connection lost before PUBACK")
+			close(o.done)
+		}
+		l.outstanding = nil
+		l.epoch++
+		return d, nil
 	}
 	l.received = append(l.received, received{topic, rs})
 	d := &delivery{done: make(chan struct{})}
@@ -382,5 +396,115 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("Validate() = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// deadBox is an in-memory DeadLetters.
+type deadBox struct {
+	mu  sync.Mutex
+	got map[uint64]int // seq → attempts
+}
+
+func (b *deadBox) DeadLetter(_ context.Context, r reading.Reading, reason string, attempts int) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if reason == "" {
+		return errors.New("no reason")
+	}
+	b.got[r.Seq] = attempts
+	return nil
+}
+
+func (b *deadBox) len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.got)
+}
+
+// TestPoisonIsSplitOutAndDeadLettered: the link refuses every message that
+// carries seq 100. Its batch is split, seq 100 alone is refused MaxAttempts
+// times and dead-lettered, and every other reading is delivered, each
+// device's in order.
+func TestPoisonIsSplitOutAndDeadLettered(t *testing.T) {
+	const poison = 100
+	store := newStore()
+	for range 100 {
+		store.add("a", 1)
+		store.add("b", 1)
+		store.add("c", 1)
+	}
+	link := &fakeLink{refuse: func(rs []wire) bool {
+		for _, r := range rs {
+			if r.Seq == poison {
+				return true
+			}
+		}
+		return false
+	}}
+	dead := &deadBox{got: map[uint64]int{}}
+	f, err := New(Config{TopicPrefix: "edged", GatewayID: "gw", Batch: 16, Inflight: 4, RetryDelay: time.Millisecond, DeadLetters: dead}, store, link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	brokerStop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { link.broker(brokerStop) })
+	wg.Go(func() { f.Run(ctx) })
+	deadline := time.Now().Add(30 * time.Second) // hang guard
+	for store.depth() > 0 || dead.len() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox still holds %d readings, dead letters %d", store.depth(), dead.len())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	close(brokerStop)
+	wg.Wait()
+	if dead.got[poison] != 3 || dead.len() != 1 {
+		t.Errorf("dead letters %v, want only seq %d after 3 attempts", dead.got, poison)
+	}
+	if st := f.Stats(); st.DeadLettered != 1 {
+		t.Errorf("DeadLettered %d, want 1", st.DeadLettered)
+	}
+	seen := map[uint64]bool{}
+	last := map[string]uint64{}
+	for _, m := range link.received {
+		for _, r := range m.rs {
+			if r.Seq == poison {
+				continue // refused: never received
+			}
+			if !seen[r.Seq] && r.Seq < last[r.Device] {
+				t.Errorf("device %s: seq %d first arrived after %d", r.Device, r.Seq, last[r.Device])
+			}
+			seen[r.Seq] = true
+			last[r.Device] = max(last[r.Device], r.Seq)
+		}
+	}
+	for s := uint64(1); s <= 300; s++ {
+		if s != poison && !seen[s] {
+			t.Errorf("seq %d never delivered", s)
+		}
+	}
+}
+
+// TestConnectionLossDeadLettersNothing: with dead letters on, a link that
+// drops again and again (not a refusal of one reading) loses nothing to them.
+func TestConnectionLossDeadLettersNothing(t *testing.T) {
+	store, link := newStore(), &fakeLink{failEvery: 7}
+	dead := &deadBox{got: map[uint64]int{}}
+	store.add("a", 500)
+	store.add("b", 500)
+	stop := runForwarder(t, Config{Batch: 8, Inflight: 4, DeadLetters: dead}, store, link)
+	deadline := time.Now().Add(30 * time.Second)
+	for store.depth() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox still holds %d readings", store.depth())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	stop()
+	if dead.len() != 0 {
+		t.Errorf("dead letters %v after mere connection losses", dead.got)
 	}
 }

@@ -49,6 +49,7 @@ type Status struct {
 	CPUPercent   float64   `json:"cpu_percent"`
 	OOMKills     uint64    `json:"oom_kills"`
 	Dropped      uint64    `json:"dropped_batches"`
+	TooDeep      uint64    `json:"too_deep"`          // readings not handed to it: their service chain reached max_depth
 	LogDropped   uint64    `json:"log_dropped_lines"` // output lines over the log rate
 	LogDroppedB  uint64    `json:"log_dropped_bytes"`
 	LastError    string    `json:"last_error,omitempty"`
@@ -75,6 +76,8 @@ type service struct {
 	tail    *tail
 	logRate *logRate // kept across restarts: a crash loop does not reset it
 	dropped atomic.Uint64
+	tooDeep atomic.Uint64 // hand-offs refused for depth
+	depth   atomic.Uint32 // the highest Hops handed to it: its emits are one deeper
 
 	mu             sync.Mutex
 	cancel         context.CancelFunc // ends the loop; nil until start
@@ -150,10 +153,19 @@ func (sv *service) setLocked(state, lastErr string) {
 // offer queues the readings the service subscribes to, without waiting.
 func (sv *service) offer(rs []reading.Reading) {
 	var batch []pluginapi.Reading
+	maxDepth := sv.sup.cfg.MaxDepth
 	for _, r := range rs {
-		if sv.wants(r.Device + "/" + r.Metric) {
-			batch = append(batch, pluginapi.Reading{Device: r.Device, Metric: r.Metric, Value: r.Value, Unit: r.Unit, Time: r.Time, Seq: r.Seq})
+		if r.Source == sv.spec.Name || !sv.wants(r.Device+"/"+r.Metric) {
+			continue // never its own emits
 		}
+		if int(r.Hops) >= maxDepth {
+			sv.tooDeep.Add(1)
+			sv.sup.refuseDeep(sv.spec.Name, r)
+			continue
+		}
+		for d := sv.depth.Load(); uint32(r.Hops) > d && !sv.depth.CompareAndSwap(d, uint32(r.Hops)); d = sv.depth.Load() {
+		}
+		batch = append(batch, pluginapi.Reading{Device: r.Device, Metric: r.Metric, Value: r.Value, Unit: r.Unit, Time: r.Time, Seq: r.Seq})
 	}
 	if len(batch) == 0 {
 		return
@@ -284,7 +296,7 @@ func (sv *service) runOnce(ctx context.Context, log *slog.Logger) error {
 		Logger: slog.New(teeHandler{rateHandler{log.Handler(), sv.logRate}, sv.tail}), StartTimeout: sv.spec.StartTimeout,
 		OnEmit: func(rs []pluginapi.Reading) {
 			if cfg.OnEmit != nil {
-				cfg.OnEmit(sv.spec.Name, fromPlugin(sv.spec.Name, rs))
+				cfg.OnEmit(sv.spec.Name, fromPlugin(sv.spec.Name, sv.emitHops(), rs))
 			}
 		},
 		OnCommand: func(ctx context.Context, c pluginapi.Command) pluginapi.Result {
@@ -496,7 +508,7 @@ func (sv *service) status() Status {
 		Budget:      BudgetDoc{MemoryBytes: sv.spec.Budget.Memory, CPU: sv.spec.Budget.CPU, Pids: sv.spec.Budget.Pids},
 		Enforcement: enf, RSS: sv.tree.RSS, AnonBytes: sv.tree.Anon, Processes: sv.tree.Procs,
 		PeakRSS: max(sv.peakRSS, sv.usage.PeakRSS), ChargedBytes: sv.usage.RSS, CPUPercent: sv.cpuPct, OOMKills: sv.oomKills,
-		Dropped: sv.dropped.Load(), LogDropped: sv.logRate.dropped.Load(), LogDroppedB: sv.logRate.droppedBytes.Load(), LastError: sv.lastErr, LastErrorAt: sv.lastErrAt, Since: sv.since, Subscribe: sv.spec.Subscribe}
+		Dropped: sv.dropped.Load(), TooDeep: sv.tooDeep.Load(), LogDropped: sv.logRate.dropped.Load(), LogDroppedB: sv.logRate.droppedBytes.Load(), LastError: sv.lastErr, LastErrorAt: sv.lastErrAt, Since: sv.since, Subscribe: sv.spec.Subscribe}
 	if budgets {
 		st.Enforced = enforced(sv.spec.Budget, enf, sv.unenforced)
 	}
@@ -530,12 +542,18 @@ func enforced(b budget.Budget, mode string, unenforced []string) map[string]stri
 	return out
 }
 
+// emitHops is the chain depth of the service's emits: one more than the
+// deepest reading handed to it.
+func (sv *service) emitHops() uint8 {
+	return uint8(min(sv.depth.Load()+1, 255))
+}
+
 // fromPlugin converts emitted readings, tagged with the service instance
 // as their source (whatever the service put there).
-func fromPlugin(service string, rs []pluginapi.Reading) []reading.Reading {
+func fromPlugin(service string, hops uint8, rs []pluginapi.Reading) []reading.Reading {
 	out := make([]reading.Reading, len(rs))
 	for i, r := range rs {
-		out[i] = reading.Reading{Device: r.Device, Metric: r.Metric, Value: r.Value, Unit: r.Unit, Time: r.Time, Source: service}
+		out[i] = reading.Reading{Device: r.Device, Metric: r.Metric, Value: r.Value, Unit: r.Unit, Time: r.Time, Source: service, Hops: hops}
 	}
 	return out
 }

@@ -8,8 +8,10 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"edged/internal/logevery"
 	"edged/internal/topic"
 	"edged/reading"
 	"edged/runtime/budget"
@@ -43,6 +45,11 @@ type Config struct {
 	// Sandbox confines the service processes: their environment, user and
 	// exec shim. The zero value only cleans their environment.
 	Sandbox Sandbox
+	// MaxDepth is the longest service chain: a reading emitted at depth
+	// MaxDepth (its Hops) is stored but not handed to another service;
+	// each refused hand-off is counted (Status.TooDeep, TooDeep) and
+	// logged once per 10 s. Default 4.
+	MaxDepth int
 	// OnEmit takes a service's emitted readings (they are the service's
 	// to keep). It may block: that slows the service down.
 	OnEmit func(service string, rs []reading.Reading)
@@ -74,6 +81,10 @@ func (c Config) withDefaults() Config {
 	if c.Queue <= 0 {
 		c.Queue = 64
 	}
+	if c.MaxDepth <= 0 {
+		c.MaxDepth = DefaultMaxDepth
+	}
+	c.MaxDepth = min(c.MaxDepth, MaxMaxDepth)
 	if c.LogLinesPerSecond <= 0 {
 		c.LogLinesPerSecond = 50
 	}
@@ -97,8 +108,10 @@ type Supervisor struct {
 	byName   map[string]*service
 	phase    phase
 
-	starts chan startReq // Apply's services for Run to start
-	ended  chan struct{} // closed when Run's ctx has ended
+	tooDeep atomic.Uint64     // hand-offs refused for depth, all services
+	deepLog *logevery.Limiter // one line per 10 s about them
+	starts  chan startReq     // Apply's services for Run to start
+	ended   chan struct{}     // closed when Run's ctx has ended
 }
 
 type phase int
@@ -122,7 +135,7 @@ func New(cfg Config, specs []Spec) (*Supervisor, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Supervisor{cfg: cfg.withDefaults(), starts: make(chan startReq), ended: make(chan struct{})}
+	s := &Supervisor{cfg: cfg.withDefaults(), starts: make(chan startReq), ended: make(chan struct{}), deepLog: logevery.New(0)}
 	next := make([]*service, len(specs))
 	for i, sp := range specs {
 		next[i] = newService(s, sp)
@@ -224,11 +237,39 @@ func (s *Supervisor) startLive(sv *service) error {
 // Publish hands durable readings to the services whose subscriptions
 // match them. It never blocks: a service whose queue is full loses the
 // batch (counted in its status).
+//
+// Chains: a service never gets the readings it emitted itself (their
+// Source is its name), and a reading whose Hops reached MaxDepth goes to
+// no service (counted), so a cycle of services ends.
 func (s *Supervisor) Publish(rs []reading.Reading) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for _, sv := range s.services {
 		sv.offer(rs)
+	}
+}
+
+// DefaultMaxDepth is Config.MaxDepth's default; MaxMaxDepth its upper bound.
+const (
+	DefaultMaxDepth = 4
+	MaxMaxDepth     = 64
+)
+
+// TooDeep counts the hand-offs to services refused because the reading's
+// chain had reached MaxDepth.
+func (s *Supervisor) TooDeep() uint64 { return s.tooDeep.Load() }
+
+// MaxDepth is the longest service chain in force.
+func (s *Supervisor) MaxDepth() int { return s.cfg.MaxDepth }
+
+// refuseDeep counts a hand-off refused for depth and logs it at most once
+// per 10 s.
+func (s *Supervisor) refuseDeep(service string, r reading.Reading) {
+	s.tooDeep.Add(1)
+	if n, ok := s.deepLog.Allow("deep", time.Now()); ok {
+		s.cfg.Logger.Warn("service chain too deep: reading not handed on; raise service_chain.max_depth if the chain is meant to be this long",
+			"service", service, "device", r.Device, "metric", r.Metric, "source", r.Source, "hops", r.Hops,
+			"max_depth", s.cfg.MaxDepth, "suppressed", n, "too_deep_total", s.tooDeep.Load())
 	}
 }
 

@@ -1,0 +1,180 @@
+// Package deadletter keeps the readings a destination refused every time
+// (too large for the broker, or past the attempts allowed), so one poison
+// reading never blocks the rest: the forwarder puts it here, with the
+// route, the reason and the attempts, and acks it from the outbox.
+//
+// The store is its own bbolt file (data_dir/deadletters.db), capped by
+// count: past MaxEntries the oldest entries are dropped and counted.
+package deadletter
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"edged/reading"
+)
+
+// DefaultMaxEntries is Config.MaxEntries' default.
+const DefaultMaxEntries = 10000
+
+var bucket = []byte("deadletters")
+
+// Config says where the dead letters live and how many are kept.
+type Config struct {
+	// Path is the bbolt file; required.
+	Path string
+	// MaxEntries bounds the entries kept; past it the oldest are dropped
+	// (counted). Default 10000.
+	MaxEntries int
+}
+
+// Entry is one dead letter.
+type Entry struct {
+	ID       uint64          `json:"id"` // this store's own sequence
+	Route    string          `json:"route"`
+	Reason   string          `json:"reason"`
+	Attempts int             `json:"attempts"`
+	At       time.Time       `json:"at"`
+	Reading  reading.Reading `json:"reading"`
+}
+
+// Stats counts the store's entries.
+type Stats struct {
+	Count   int    // entries kept now
+	Added   uint64 // entries put since open
+	Dropped uint64 // oldest entries dropped by the cap since open
+}
+
+// Store is the dead-letter bucket. It is safe for concurrent use.
+type Store struct {
+	cfg     Config
+	db      *bbolt.DB
+	mu      sync.Mutex // serializes Put (the cap)
+	count   atomic.Int64
+	added   atomic.Uint64
+	dropped atomic.Uint64
+}
+
+// Open opens (or creates) the store.
+func Open(cfg Config) (*Store, error) {
+	if cfg.Path == "" {
+		return nil, errors.New("deadletter: open: path is empty")
+	}
+	if cfg.MaxEntries < 0 {
+		return nil, fmt.Errorf("deadletter: open %s: max entries %d is negative", cfg.Path, cfg.MaxEntries)
+	}
+	if cfg.MaxEntries == 0 {
+		cfg.MaxEntries = DefaultMaxEntries
+	}
+	db, err := bbolt.Open(cfg.Path, 0o600, &bbolt.Options{Timeout: time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("deadletter: open %s: %w", cfg.Path, err)
+	}
+	s := &Store{cfg: cfg, db: db}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucket)
+		if err != nil {
+			return err
+		}
+		s.count.Store(int64(b.Stats().KeyN))
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("deadletter: open %s: %w", cfg.Path, err)
+	}
+	return s, nil
+}
+
+// Close closes the file.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("deadletter: close %s: %w", s.cfg.Path, err)
+	}
+	return nil
+}
+
+// Put stores a dead letter durably (the entry's ID and, when zero, At are
+// set here), dropping the oldest entries past MaxEntries.
+func (s *Store) Put(ctx context.Context, e Entry) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("deadletter: put seq %d: %w", e.Reading.Seq, err)
+	}
+	if e.At.IsZero() {
+		e.At = time.Now().UTC()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var dropped int
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucket)
+		id, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		e.ID = id
+		v, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		if err := b.Put(key(id), v); err != nil {
+			return err
+		}
+		n := int(s.count.Load()) + 1
+		c := b.Cursor()
+		for k, _ := c.First(); k != nil && n > s.cfg.MaxEntries; k, _ = c.First() {
+			if err := c.Delete(); err != nil {
+				return err
+			}
+			n--
+			dropped++
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("deadletter: put seq %d in %s: %w", e.Reading.Seq, s.cfg.Path, err)
+	}
+	s.count.Add(int64(1 - dropped))
+	s.added.Add(1)
+	s.dropped.Add(uint64(dropped))
+	return nil
+}
+
+// List returns up to limit entries, oldest first (limit <= 0: all).
+func (s *Store) List(limit int) ([]Entry, error) {
+	var out []Entry
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucket).Cursor()
+		for k, v := c.First(); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
+			var e Entry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("entry %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("deadletter: list %s: %w", s.cfg.Path, err)
+	}
+	return out, nil
+}
+
+// Stats returns the counters.
+func (s *Store) Stats() Stats {
+	return Stats{Count: int(s.count.Load()), Added: s.added.Load(), Dropped: s.dropped.Load()}
+}
+
+func key(id uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], id)
+	return k[:]
+}
