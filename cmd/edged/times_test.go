@@ -27,7 +27,6 @@ func TestReadingTimesAreJudgedAtTheDoor(t *testing.T) {
 	cfg := fmt.Sprintf(`gateway: {id: gw-times}
 http: {listen: 127.0.0.1:0}
 local_mqtt: {listen: 127.0.0.1:0}
-http: {listen: 127.0.0.1:0}
 data_dir: %s
 outbox: {max_age: 24h, max_future: 10m}
 devices:
