@@ -19,6 +19,10 @@ import (
 // the dead letters (acked from the outbox), and every other reading is
 // delivered, each device's in order.
 func TestPoisonReadingGoesToDeadLetters(t *testing.T) {
+	// The retained health document the gateway publishes on every connect
+	// carries the last error, and with a long one it can pass this limit
+	// too: then that connection fails as well and the next try comes after
+	// the back-off. The wait below allows for that.
 	cloudBroker := mosquittotest.Start(t, mosquittotest.WithConfig("max_packet_size 3000"))
 	dir := t.TempDir()
 	cl := newCloud(t, cloudBroker.Addr(), "edged", "gw-poison")
@@ -45,7 +49,13 @@ devices:
 	if bad == 0 {
 		t.Fatal("the poison reading got no seq")
 	}
-	waitUntil(t, "the poison in the dead letters", func() bool { return d.dead.Stats().Count == 1 })
+	// Each refused try costs a reconnect with the uplink's growing back-off,
+	// so this wait gets a longer hang guard than waitUntil's.
+	for deadline := time.Now().Add(5 * time.Minute); d.dead.Stats().Count != 1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting for the poison in the dead letters")
+		}
+	}
 	t.Logf("poison dead-lettered %v after it was stored", time.Since(appended).Round(time.Millisecond))
 	// Everything else flows: 50 more porch readings after the poison, and
 	// every seq but the poison's up to there.
