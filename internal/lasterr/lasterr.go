@@ -17,9 +17,6 @@ type Error struct {
 // from it.
 func (e Error) Current() bool { return e.Message != "" && e.RecoveredAt.IsZero() }
 
-// IsZero reports whether no error was ever recorded.
-func (e Error) IsZero() bool { return e.Message == "" }
-
 // String is the message with its time, and its recovery if any:
 // "connection refused (at 2026-12-06T08:00:00Z, recovered at 2026-12-06T08:00:03Z)".
 // It is "" for the zero Error.

@@ -10,7 +10,7 @@ import (
 func TestRecord(t *testing.T) {
 	t0 := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
 	var r Record
-	if e := r.Get(); !e.IsZero() || e.Current() || e.String() != "" {
+	if e := r.Get(); e.Message != "" || e.Current() || e.String() != "" {
 		t.Fatalf("zero record = %+v", e)
 	}
 	r.Recovered(t0) // nothing to recover from
