@@ -24,12 +24,4 @@ func TestSuggest(t *testing.T) {
 	if got := suggest("bme28", []string{"bme280", "sht3x", "ads1115"}); got != "bme280" {
 		t.Errorf("suggest(bme28, kinds) = %q", got)
 	}
-	for _, tc := range []struct {
-		a, b string
-		d    int
-	}{{"", "abc", 3}, {"abc", "abc", 0}, {"ab", "ba", 1}, {"kitten", "sitting", 3}} {
-		if got := editDistance(tc.a, tc.b); got != tc.d {
-			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.d)
-		}
-	}
 }

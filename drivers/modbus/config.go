@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"edged/internal/editdist"
 )
 
 // Defaults for the options a device leaves out.
@@ -586,7 +588,7 @@ func roundRaw(v float64) float64 { return math.Round(v) }
 func didYouMean(s string, choices []string) string {
 	best, dist := "", 3
 	for _, c := range choices {
-		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < dist {
+		if d := editdist.Distance(strings.ToLower(s), strings.ToLower(c)); d < dist {
 			best, dist = c, d
 		}
 	}
@@ -594,30 +596,4 @@ func didYouMean(s string, choices []string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %s?)", best)
-}
-
-// editDistance is the optimal string alignment distance: insertions,
-// deletions, substitutions and swaps of two neighbours each cost one.
-func editDistance(a, b string) int {
-	d := make([][]int, len(a)+1)
-	for i := range d {
-		d[i] = make([]int, len(b)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(a)][len(b)]
 }
