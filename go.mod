@@ -1,4 +1,4 @@
-module edged
+module github.com/edged-gateway/edged
 
 go 1.26.0
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"edged/hardware/sim"
+	"github.com/edged-gateway/edged/hardware/sim"
 )
 
 // The boards Config.Board may name.

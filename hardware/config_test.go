@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"edged/hardware/sim"
+	"github.com/edged-gateway/edged/hardware/sim"
 )
 
 func TestConfigValidate(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 	"periph.io/x/conn/v3/spi/spireg"
 	"periph.io/x/host/v3"
 
-	"edged/hardware/internal/busname"
+	"github.com/edged-gateway/edged/hardware/internal/busname"
 )
 
 // Report is what Init found: the board, how each of periph's host drivers

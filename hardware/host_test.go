@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"edged/hardware/sim"
+	"github.com/edged-gateway/edged/hardware/sim"
 
 	"periph.io/x/conn/v3/driver"
 	"periph.io/x/conn/v3/driver/driverreg"

@@ -15,7 +15,7 @@ import (
 	"periph.io/x/conn/v3/spi"
 	"periph.io/x/conn/v3/spi/spireg"
 
-	"edged/hardware/internal/busname"
+	"github.com/edged-gateway/edged/hardware/internal/busname"
 )
 
 // The file every Raspberry Pi OS since Bookworm reads at boot.

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"edged/hardware/sim"
+	"github.com/edged-gateway/edged/hardware/sim"
 
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2creg"

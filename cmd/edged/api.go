@@ -15,11 +15,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"edged/reading"
-	"edged/runtime/localapi"
-	"edged/runtime/orchestrator"
-	"edged/runtime/poller"
-	"edged/runtime/recent"
+	"github.com/edged-gateway/edged/reading"
+	"github.com/edged-gateway/edged/runtime/localapi"
+	"github.com/edged-gateway/edged/runtime/orchestrator"
+	"github.com/edged-gateway/edged/runtime/poller"
+	"github.com/edged-gateway/edged/runtime/recent"
 )
 
 // tokenFileName is the API token edged creates in data_dir when

@@ -8,8 +8,8 @@ import (
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/spi"
 
-	"edged/hardware"
-	"edged/hardware/sim"
+	"github.com/edged-gateway/edged/hardware"
+	"github.com/edged-gateway/edged/hardware/sim"
 )
 
 // board is the hardware the devices open their buses and pins on: the

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/term"
 
-	"edged/sync/broker/auth"
+	"github.com/edged-gateway/edged/sync/broker/auth"
 )
 
 const brokerUsage = `Usage:

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"edged/internal/yamlconf"
+	"github.com/edged-gateway/edged/internal/yamlconf"
 )
 
 // version is stamped at build time: -ldflags "-X main.version=…".

@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"edged/runtime/commands"
+	"github.com/edged-gateway/edged/runtime/commands"
 )
 
 // defaultAPI is where the daemon's local API listens unless http.listen

@@ -7,9 +7,9 @@ import (
 	"log/slog"
 	"strings"
 
-	"edged/runtime/commands"
-	"edged/sync/cmdstore"
-	"edged/sync/uplink"
+	"github.com/edged-gateway/edged/runtime/commands"
+	"github.com/edged-gateway/edged/sync/cmdstore"
+	"github.com/edged-gateway/edged/sync/uplink"
 )
 
 // commandQueue bounds the commands received but not yet executed.

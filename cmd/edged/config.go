@@ -10,14 +10,14 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"edged/drivers/mqttsensor"
-	"edged/hardware"
-	"edged/internal/topic"
-	"edged/internal/yamlconf"
-	"edged/runtime/localapi"
-	"edged/runtime/poller"
-	"edged/runtime/supervisor"
-	"edged/sync/uplink"
+	"github.com/edged-gateway/edged/drivers/mqttsensor"
+	"github.com/edged-gateway/edged/hardware"
+	"github.com/edged-gateway/edged/internal/topic"
+	"github.com/edged-gateway/edged/internal/yamlconf"
+	"github.com/edged-gateway/edged/runtime/localapi"
+	"github.com/edged-gateway/edged/runtime/poller"
+	"github.com/edged-gateway/edged/runtime/supervisor"
+	"github.com/edged-gateway/edged/sync/uplink"
 )
 
 // Config is the daemon's configuration file. Every field has a default, so

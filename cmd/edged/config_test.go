@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"edged/hardware"
+	"github.com/edged-gateway/edged/hardware"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/config/bad")

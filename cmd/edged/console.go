@@ -3,7 +3,7 @@ package main
 import (
 	"net/http"
 
-	"edged/runtime/localapi/console"
+	"github.com/edged-gateway/edged/runtime/localapi/console"
 )
 
 // consoleHandler serves the web console's embedded files.

@@ -10,7 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"periph.io/x/conn/v3/gpio"
 
-	"edged/internal/browsertest"
+	"github.com/edged-gateway/edged/internal/browsertest"
 )
 
 // TestConsoleInBrowser opens the web console of a daemon on the simulated

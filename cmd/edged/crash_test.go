@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"edged/internal/mosquittotest"
+	"github.com/edged-gateway/edged/internal/mosquittotest"
 )
 
 // buildEdged compiles this command into dir as the Makefile does (static,

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"edged/internal/mosquittotest"
-	"edged/sync/outbox"
+	"github.com/edged-gateway/edged/internal/mosquittotest"
+	"github.com/edged-gateway/edged/sync/outbox"
 )
 
 // writeConfig writes a config file for a test gateway and returns its path.

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"edged/internal/mosquittotest"
-	"edged/reading"
+	"github.com/edged-gateway/edged/internal/mosquittotest"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // TestPoisonReadingGoesToDeadLetters: the cloud mosquitto refuses packets

@@ -15,8 +15,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"edged/runtime/commands"
-	"edged/runtime/poller"
+	"github.com/edged-gateway/edged/runtime/commands"
+	"github.com/edged-gateway/edged/runtime/poller"
 )
 
 // deviceSet is the polled devices of one workload, each in a slot, with

@@ -13,9 +13,9 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 
-	"edged/reading"
-	"edged/runtime/orchestrator"
-	"edged/runtime/poller"
+	"github.com/edged-gateway/edged/reading"
+	"github.com/edged-gateway/edged/runtime/orchestrator"
+	"github.com/edged-gateway/edged/runtime/poller"
 )
 
 // startDaemonKinds is startDaemon with extra device kinds (misbehaving

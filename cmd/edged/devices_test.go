@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"edged/drivers/sim"
-	"edged/runtime/poller"
+	"github.com/edged-gateway/edged/drivers/sim"
+	"github.com/edged-gateway/edged/runtime/poller"
 )
 
 // testKinds adds stand-in chip and pin kinds to the built-in table, so the

@@ -9,9 +9,9 @@ import (
 	"sync"
 	"time"
 
-	"edged/reading"
-	"edged/runtime/commands"
-	"edged/runtime/poller"
+	"github.com/edged-gateway/edged/reading"
+	"github.com/edged-gateway/edged/runtime/commands"
+	"github.com/edged-gateway/edged/runtime/poller"
 )
 
 // errSlotClosed is what a device slot answers once it was closed.

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"edged/internal/mosquittotest"
+	"github.com/edged-gateway/edged/internal/mosquittotest"
 )
 
 // TestFailedFsyncStopsTheDaemon runs the real binary under strace, which

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"edged/sync/outbox"
+	"github.com/edged-gateway/edged/sync/outbox"
 )
 
 // TestFullDiskIsCountedAndRecovers runs the daemon with its data on a

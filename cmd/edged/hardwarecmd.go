@@ -7,8 +7,8 @@ import (
 	"io"
 	"strings"
 
-	"edged/hardware"
-	"edged/hardware/sim"
+	"github.com/edged-gateway/edged/hardware"
+	"github.com/edged-gateway/edged/hardware/sim"
 )
 
 // cmdHardware implements `edged hardware`: what periph found on this host,

@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"time"
 
-	"edged/sync/uplink"
+	"github.com/edged-gateway/edged/sync/uplink"
 )
 
 // healthEvery is how often the health document is republished unchanged.

@@ -11,12 +11,12 @@ import (
 	"syscall"
 	"time"
 
-	"edged/drivers/mqttsensor"
-	"edged/internal/yamlconf"
-	"edged/runtime/ingest"
-	"edged/sync/broker"
-	"edged/sync/broker/auth"
-	"edged/sync/uplink"
+	"github.com/edged-gateway/edged/drivers/mqttsensor"
+	"github.com/edged-gateway/edged/internal/yamlconf"
+	"github.com/edged-gateway/edged/runtime/ingest"
+	"github.com/edged-gateway/edged/sync/broker"
+	"github.com/edged-gateway/edged/sync/broker/auth"
+	"github.com/edged-gateway/edged/sync/uplink"
 )
 
 // Local MQTT modes.

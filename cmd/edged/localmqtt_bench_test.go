@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"edged/internal/mosquittotest"
-	"edged/internal/mqttload"
+	"github.com/edged-gateway/edged/internal/mosquittotest"
+	"github.com/edged-gateway/edged/internal/mqttload"
 )
 
 // decodeTelemetry returns the ids an edged telemetry message carries: the
@@ -108,7 +108,7 @@ func BenchmarkLocalMQTTvsBridge(b *testing.B) {
 	bin := buildEdged(b, dir)
 	cloudBroker := mosquittotest.Start(b, mosquittotest.WithPersistence())
 	ctx := context.Background()
-	edgedC, err := mqttload.NewCollector(ctx, mqttload.CollectorOptions{URL: cloudBroker.URL(), Filter: "edged/gw-bench/telemetry/+",
+	edgedC, err := mqttload.NewCollector(ctx, mqttload.CollectorOptions{URL: cloudBroker.URL(), Filter: "github.com/edged-gateway/edged/gw-bench/telemetry/+",
 		ClientID: "bench-edged", Persistent: true, Decode: decodeTelemetry})
 	if err != nil {
 		b.Fatal(err)

@@ -4,10 +4,10 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"edged/internal/topic"
-	"edged/reading"
-	"edged/services/aggregate"
-	"edged/sync/outbox"
+	"github.com/edged-gateway/edged/internal/topic"
+	"github.com/edged-gateway/edged/reading"
+	"github.com/edged-gateway/edged/services/aggregate"
+	"github.com/edged-gateway/edged/sync/outbox"
 )
 
 // localOnlyStore is the outbox as the forwarder sees it, minus the

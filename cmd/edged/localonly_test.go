@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"edged/reading"
-	"edged/sync/outbox"
+	"github.com/edged-gateway/edged/reading"
+	"github.com/edged-gateway/edged/sync/outbox"
 )
 
 // TestLocalOnlyReadingsAreKept: the cloud policy (a plan's sync.metrics)

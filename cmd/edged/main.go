@@ -9,7 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"edged/runtime/supervisor"
+	"github.com/edged-gateway/edged/runtime/supervisor"
 )
 
 func main() {

@@ -5,7 +5,7 @@ import (
 	"os"
 	"testing"
 
-	"edged/runtime/supervisor"
+	"github.com/edged-gateway/edged/runtime/supervisor"
 )
 
 // TestMain lets the test binary stand in for edged when the supervisor

@@ -8,8 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"edged/runtime/orchestrator"
-	"edged/runtime/supervisor"
+	"github.com/edged-gateway/edged/runtime/orchestrator"
+	"github.com/edged-gateway/edged/runtime/supervisor"
 )
 
 // metricsHandler serves the daemon's metrics in the Prometheus format: the

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"edged/internal/mosquittotest"
+	"github.com/edged-gateway/edged/internal/mosquittotest"
 )
 
 // scrape fetches /metrics and returns each sample's value by its name and

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"edged/drivers/modbus"
-	"edged/runtime/commands"
+	"github.com/edged-gateway/edged/drivers/modbus"
+	"github.com/edged-gateway/edged/runtime/commands"
 )
 
 // TestModbusConfigErrorsCarryTheDevicePath checks that the register map's

@@ -15,10 +15,10 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"edged/internal/topic"
-	"edged/internal/yamlconf"
-	"edged/runtime/plan"
-	"edged/runtime/supervisor"
+	"github.com/edged-gateway/edged/internal/topic"
+	"github.com/edged-gateway/edged/internal/yamlconf"
+	"github.com/edged-gateway/edged/runtime/plan"
+	"github.com/edged-gateway/edged/runtime/supervisor"
 )
 
 // PlansConfig turns on orchestration plans pushed from the cloud.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"edged/runtime/plan"
+	"github.com/edged-gateway/edged/runtime/plan"
 )
 
 // TestPlanCheckGolden checks plans against a gateway's config the way the

@@ -16,10 +16,10 @@ import (
 	"strings"
 	"time"
 
-	"edged/internal/progress"
-	"edged/runtime/orchestrator"
-	"edged/runtime/plan"
-	"edged/sync/uplink"
+	"github.com/edged-gateway/edged/internal/progress"
+	"github.com/edged-gateway/edged/runtime/orchestrator"
+	"github.com/edged-gateway/edged/runtime/plan"
+	"github.com/edged-gateway/edged/sync/uplink"
 )
 
 const planUsage = `Usage: edged plan COMMAND [flags] ...

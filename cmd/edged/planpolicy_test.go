@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"edged/reading"
-	"edged/runtime/orchestrator"
-	"edged/runtime/plan"
+	"github.com/edged-gateway/edged/reading"
+	"github.com/edged-gateway/edged/runtime/orchestrator"
+	"github.com/edged-gateway/edged/runtime/plan"
 )
 
 // TestRolledBackPlanLeavesTheBacklog: a plan whose sync policy shrinks the

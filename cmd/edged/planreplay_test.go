@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"edged/runtime/orchestrator"
-	"edged/runtime/plan"
+	"github.com/edged-gateway/edged/runtime/orchestrator"
+	"github.com/edged-gateway/edged/runtime/plan"
 )
 
 // TestReplayRefusedAfterPlanStoreCorruption: plan 25 runs; plans.db is

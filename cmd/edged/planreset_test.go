@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"edged/runtime/orchestrator"
-	"edged/runtime/plan"
-	"edged/sync/planstore"
+	"github.com/edged-gateway/edged/runtime/orchestrator"
+	"github.com/edged-gateway/edged/runtime/plan"
+	"github.com/edged-gateway/edged/sync/planstore"
 )
 
 // TestPlanResetRecoversFromHugeVersion: a gateway runs plan 2^40, the

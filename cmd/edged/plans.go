@@ -12,13 +12,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"edged/drivers/mqttsensor"
-	"edged/internal/yamlconf"
-	"edged/runtime/artifacts"
-	"edged/runtime/orchestrator"
-	"edged/runtime/plan"
-	"edged/runtime/supervisor"
-	"edged/sync/planstore"
+	"github.com/edged-gateway/edged/drivers/mqttsensor"
+	"github.com/edged-gateway/edged/internal/yamlconf"
+	"github.com/edged-gateway/edged/runtime/artifacts"
+	"github.com/edged-gateway/edged/runtime/orchestrator"
+	"github.com/edged-gateway/edged/runtime/plan"
+	"github.com/edged-gateway/edged/runtime/supervisor"
+	"github.com/edged-gateway/edged/sync/planstore"
 )
 
 // planner is the daemon's side of orchestration plans: the plan store,

@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"edged/internal/mosquittotest"
-	"edged/runtime/orchestrator"
-	"edged/runtime/plan"
-	"edged/runtime/supervisor"
+	"github.com/edged-gateway/edged/internal/mosquittotest"
+	"github.com/edged-gateway/edged/runtime/orchestrator"
+	"github.com/edged-gateway/edged/runtime/plan"
+	"github.com/edged-gateway/edged/runtime/supervisor"
 )
 
 // TestPlanArtifactAndSyncPolicy applies, through `edged plan apply`, a plan

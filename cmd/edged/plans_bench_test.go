@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"edged/runtime/orchestrator"
+	"github.com/edged-gateway/edged/runtime/orchestrator"
 )
 
 // benchPlan is a plan of n sim devices and five built-in services, plus

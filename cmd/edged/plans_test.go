@@ -16,11 +16,11 @@ import (
 	"syscall"
 	"testing"
 
-	"edged/internal/mosquittotest"
-	"edged/internal/testpki"
-	"edged/runtime/orchestrator"
-	"edged/runtime/plan"
-	"edged/runtime/supervisor"
+	"github.com/edged-gateway/edged/internal/mosquittotest"
+	"github.com/edged-gateway/edged/internal/testpki"
+	"github.com/edged-gateway/edged/runtime/orchestrator"
+	"github.com/edged-gateway/edged/runtime/plan"
+	"github.com/edged-gateway/edged/runtime/supervisor"
 )
 
 // planFixture is an operator with a signing key, and a gateway that

@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"time"
 
-	"edged/internal/logevery"
-	"edged/reading"
+	"github.com/edged-gateway/edged/internal/logevery"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // republishSink stores readings in the outbox and, once they are durable,

@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"testing"
 
-	"edged/runtime/supervisor"
+	"github.com/edged-gateway/edged/runtime/supervisor"
 )
 
 // TestServicesAreSandboxed runs a built-in service in a daemon that has a

@@ -7,10 +7,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"edged/drivers/mqttsensor"
-	"edged/internal/logevery"
-	"edged/runtime/ingest"
-	"edged/sync/broker"
+	"github.com/edged-gateway/edged/drivers/mqttsensor"
+	"github.com/edged-gateway/edged/internal/logevery"
+	"github.com/edged-gateway/edged/runtime/ingest"
+	"github.com/edged-gateway/edged/sync/broker"
 )
 
 // sensorIngest is the ingest configuration for pushed readings: times are

@@ -8,7 +8,7 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 
-	"edged/runtime/supervisor"
+	"github.com/edged-gateway/edged/runtime/supervisor"
 )
 
 // TestServicesChainAggregateToRules is the README's plan example end to

@@ -26,18 +26,18 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"edged/internal/topic"
-	"edged/internal/yamlconf"
-	"edged/reading"
-	"edged/runtime/budget"
-	"edged/runtime/commands"
-	"edged/runtime/ingest"
-	"edged/runtime/pluginapi"
-	"edged/runtime/supervisor"
-	"edged/services/aggregate"
-	"edged/services/anomaly"
-	"edged/services/plugin"
-	"edged/services/rules"
+	"github.com/edged-gateway/edged/internal/topic"
+	"github.com/edged-gateway/edged/internal/yamlconf"
+	"github.com/edged-gateway/edged/reading"
+	"github.com/edged-gateway/edged/runtime/budget"
+	"github.com/edged-gateway/edged/runtime/commands"
+	"github.com/edged-gateway/edged/runtime/ingest"
+	"github.com/edged-gateway/edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/runtime/supervisor"
+	"github.com/edged-gateway/edged/services/aggregate"
+	"github.com/edged-gateway/edged/services/anomaly"
+	"github.com/edged-gateway/edged/services/plugin"
+	"github.com/edged-gateway/edged/services/rules"
 )
 
 // ServiceConfig is one microservice to run as a plugin process.

@@ -13,9 +13,9 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 
-	"edged/internal/mosquittotest"
-	"edged/runtime/budget"
-	"edged/runtime/supervisor"
+	"github.com/edged-gateway/edged/internal/mosquittotest"
+	"github.com/edged-gateway/edged/runtime/budget"
+	"github.com/edged-gateway/edged/runtime/supervisor"
 )
 
 // TestBuiltinServicesRunAsProcesses runs aggregate, rules and anomaly as

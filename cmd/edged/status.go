@@ -4,13 +4,13 @@ import (
 	"runtime"
 	"time"
 
-	"edged/internal/lasterr"
-	"edged/runtime/commands"
-	"edged/runtime/ingest"
-	"edged/runtime/supervisor"
-	"edged/sync/broker"
-	"edged/sync/cmdstore"
-	"edged/sync/outbox"
+	"github.com/edged-gateway/edged/internal/lasterr"
+	"github.com/edged-gateway/edged/runtime/commands"
+	"github.com/edged-gateway/edged/runtime/ingest"
+	"github.com/edged-gateway/edged/runtime/supervisor"
+	"github.com/edged-gateway/edged/sync/broker"
+	"github.com/edged-gateway/edged/sync/cmdstore"
+	"github.com/edged-gateway/edged/sync/outbox"
 )
 
 // statusDoc is what /api/v1/status and `edged status` show.

@@ -1,6 +1,6 @@
 package main
 
-import "edged/internal/editdist"
+import "github.com/edged-gateway/edged/internal/editdist"
 
 // suggest returns the candidate closest to word when it is a likely typo
 // (edit distance at most 2, or at most a third of the word), or "".

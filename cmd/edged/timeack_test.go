@@ -15,7 +15,7 @@ import (
 
 	"github.com/mochi-mqtt/server/v2/packets"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // mosquittoPubDebug runs mosquitto_pub -d on addr and returns its output;

@@ -8,7 +8,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // TestReadingTimesAreJudgedAtTheDoor publishes to the embedded broker:

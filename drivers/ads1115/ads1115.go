@@ -9,9 +9,9 @@ import (
 
 	"periph.io/x/conn/v3/i2c"
 
-	"edged/drivers/internal/wait"
-	"edged/drivers/scale"
-	"edged/reading"
+	"github.com/edged-gateway/edged/drivers/internal/wait"
+	"github.com/edged-gateway/edged/drivers/scale"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // DefaultAddr is the chip's address with ADDR to GND; 0x49 (VDD), 0x4A

@@ -11,9 +11,9 @@ import (
 	"periph.io/x/conn/v3/i2c/i2ctest"
 	"periph.io/x/conn/v3/physic"
 
-	"edged/drivers/internal/recording"
-	"edged/drivers/scale"
-	"edged/reading"
+	"github.com/edged-gateway/edged/drivers/internal/recording"
+	"github.com/edged-gateway/edged/drivers/scale"
+	"github.com/edged-gateway/edged/reading"
 )
 
 var at = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

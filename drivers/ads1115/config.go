@@ -3,7 +3,7 @@ package ads1115
 import (
 	"fmt"
 
-	"edged/drivers/scale"
+	"github.com/edged-gateway/edged/drivers/scale"
 )
 
 // Config is the options block of an ads1115 device. The zero value reads

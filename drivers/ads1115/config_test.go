@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"edged/drivers/scale"
+	"github.com/edged-gateway/edged/drivers/scale"
 )
 
 func TestValidate(t *testing.T) {

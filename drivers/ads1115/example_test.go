@@ -7,8 +7,8 @@ import (
 
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
-	"edged/drivers/ads1115"
-	"edged/drivers/scale"
+	"github.com/edged-gateway/edged/drivers/ads1115"
+	"github.com/edged-gateway/edged/drivers/scale"
 )
 
 func Example() {

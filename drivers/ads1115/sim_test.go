@@ -10,8 +10,8 @@ import (
 
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
-	"edged/drivers/scale"
-	"edged/hardware/sim"
+	"github.com/edged-gateway/edged/drivers/scale"
+	"github.com/edged-gateway/edged/hardware/sim"
 )
 
 // simBoard returns a board with an ADS1115 at 0x48 on i2c1 whose four

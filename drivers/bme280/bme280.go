@@ -13,7 +13,7 @@ import (
 	"periph.io/x/conn/v3/spi"
 	"periph.io/x/devices/v3/bmxx80"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // DefaultAddr is the chip's I2C address with SDO low; 0x77 is the other.

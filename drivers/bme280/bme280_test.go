@@ -13,8 +13,8 @@ import (
 	"periph.io/x/conn/v3/physic"
 	"periph.io/x/conn/v3/spi/spitest"
 
-	"edged/drivers/internal/recording"
-	"edged/reading"
+	"github.com/edged-gateway/edged/drivers/internal/recording"
+	"github.com/edged-gateway/edged/reading"
 )
 
 var at = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

@@ -8,7 +8,7 @@ import (
 
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
-	"edged/drivers/bme280"
+	"github.com/edged-gateway/edged/drivers/bme280"
 )
 
 func Example() {

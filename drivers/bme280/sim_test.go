@@ -10,7 +10,7 @@ import (
 
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
-	"edged/hardware/sim"
+	"github.com/edged-gateway/edged/hardware/sim"
 )
 
 // simBoard returns a board with a BME280 at 0x76 on i2c1 and one on

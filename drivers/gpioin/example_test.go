@@ -8,8 +8,8 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 
-	"edged/drivers/gpioin"
-	"edged/hardware/sim"
+	"github.com/edged-gateway/edged/drivers/gpioin"
+	"github.com/edged-gateway/edged/hardware/sim"
 )
 
 func Example() {

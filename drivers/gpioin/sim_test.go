@@ -7,7 +7,7 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 
-	"edged/hardware/sim"
+	"github.com/edged-gateway/edged/hardware/sim"
 )
 
 func TestAgainstSimSwitch(t *testing.T) {

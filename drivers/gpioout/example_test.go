@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"log"
 
-	"edged/drivers/gpioout"
-	"edged/hardware/sim"
+	"github.com/edged-gateway/edged/drivers/gpioout"
+	"github.com/edged-gateway/edged/hardware/sim"
 )
 
 func Example() {

@@ -10,7 +10,7 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // Config is the options block of a gpio-out device. The zero value is a

@@ -7,7 +7,7 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 
-	"edged/hardware/sim"
+	"github.com/edged-gateway/edged/hardware/sim"
 )
 
 func simPin(t *testing.T) *sim.Pin {

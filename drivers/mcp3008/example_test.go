@@ -8,8 +8,8 @@ import (
 	"periph.io/x/conn/v3/conntest"
 	"periph.io/x/conn/v3/spi/spitest"
 
-	"edged/drivers/mcp3008"
-	"edged/drivers/scale"
+	"github.com/edged-gateway/edged/drivers/mcp3008"
+	"github.com/edged-gateway/edged/drivers/scale"
 )
 
 func Example() {

@@ -14,9 +14,9 @@ import (
 	"periph.io/x/conn/v3/spi"
 	"periph.io/x/conn/v3/spi/spitest"
 
-	"edged/drivers/internal/recording"
-	"edged/drivers/scale"
-	"edged/reading"
+	"github.com/edged-gateway/edged/drivers/internal/recording"
+	"github.com/edged-gateway/edged/drivers/scale"
+	"github.com/edged-gateway/edged/reading"
 )
 
 var at = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

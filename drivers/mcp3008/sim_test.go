@@ -11,8 +11,8 @@ import (
 
 	"periph.io/x/conn/v3/spi/spitest"
 
-	"edged/drivers/scale"
-	"edged/hardware/sim"
+	"github.com/edged-gateway/edged/drivers/scale"
+	"github.com/edged-gateway/edged/hardware/sim"
 )
 
 // simBoard returns a board with an MCP3008 on spi0.0 (vref 3.3 V) whose

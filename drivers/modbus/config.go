@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"edged/internal/editdist"
+	"github.com/edged-gateway/edged/internal/editdist"
 )
 
 // Defaults for the options a device leaves out.

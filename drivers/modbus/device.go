@@ -15,7 +15,7 @@ import (
 
 	mb "github.com/simonvetter/modbus"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // ActionSet is the one action a modbus device accepts: its value is an

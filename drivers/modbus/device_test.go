@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"edged/reading"
-	"edged/runtime/commands"
+	"github.com/edged-gateway/edged/reading"
+	"github.com/edged-gateway/edged/runtime/commands"
 )
 
 func ip(v int) *int { return &v }

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // decodeAuto reads what sensors most often publish without configuration:

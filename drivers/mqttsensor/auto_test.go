@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 func TestDecodeAuto(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"edged/drivers/scale"
+	"github.com/edged-gateway/edged/drivers/scale"
 )
 
 // Payload formats, the values of Config.Format.

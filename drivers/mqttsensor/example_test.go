@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"time"
 
-	"edged/drivers/mqttsensor"
-	"edged/drivers/scale"
+	"github.com/edged-gateway/edged/drivers/mqttsensor"
+	"github.com/edged-gateway/edged/drivers/scale"
 )
 
 // Sensors publish one plain number per topic; the topic names the device

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"unicode"
 
-	"edged/drivers/scale"
+	"github.com/edged-gateway/edged/drivers/scale"
 )
 
 // fuzzSensors are the configurations FuzzDecode picks from with its first

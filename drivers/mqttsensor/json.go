@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // maxUnix is the last second of year 9999, the latest time a reading may

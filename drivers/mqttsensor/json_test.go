@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"edged/drivers/scale"
-	"edged/reading"
+	"github.com/edged-gateway/edged/drivers/scale"
+	"github.com/edged-gateway/edged/reading"
 )
 
 func TestDecodeJSON(t *testing.T) {

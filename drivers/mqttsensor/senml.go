@@ -13,7 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // senmlVersion is the SenML version this package reads (RFC 8428); a pack

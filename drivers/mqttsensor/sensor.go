@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"time"
 
-	"edged/drivers/scale"
-	"edged/reading"
+	"github.com/edged-gateway/edged/drivers/scale"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // MaxPayload is the largest payload Decode parses, in bytes; longer ones

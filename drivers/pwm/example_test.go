@@ -7,8 +7,8 @@ import (
 
 	"periph.io/x/conn/v3/physic"
 
-	"edged/drivers/pwm"
-	"edged/hardware/sim"
+	"github.com/edged-gateway/edged/drivers/pwm"
+	"github.com/edged-gateway/edged/hardware/sim"
 )
 
 func Example() {

@@ -13,7 +13,7 @@ import (
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/physic"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // The actions a pwm device may accept.

@@ -7,7 +7,7 @@ import (
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/physic"
 
-	"edged/hardware/sim"
+	"github.com/edged-gateway/edged/hardware/sim"
 )
 
 func TestAgainstSim(t *testing.T) {

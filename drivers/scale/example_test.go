@@ -3,7 +3,7 @@ package scale_test
 import (
 	"fmt"
 
-	"edged/drivers/scale"
+	"github.com/edged-gateway/edged/drivers/scale"
 )
 
 // A 0.5–4.5 V pressure transducer reading 0–10 bar.

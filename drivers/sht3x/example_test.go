@@ -7,7 +7,7 @@ import (
 
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
-	"edged/drivers/sht3x"
+	"github.com/edged-gateway/edged/drivers/sht3x"
 )
 
 func Example() {

@@ -9,8 +9,8 @@ import (
 
 	"periph.io/x/conn/v3/i2c"
 
-	"edged/drivers/internal/wait"
-	"edged/reading"
+	"github.com/edged-gateway/edged/drivers/internal/wait"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // DefaultAddr is the sensor's address with ADDR low; 0x45 is the other.

@@ -10,7 +10,7 @@ import (
 
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
-	"edged/hardware/sim"
+	"github.com/edged-gateway/edged/hardware/sim"
 )
 
 // simBoard returns a board with an SHT3x at 0x44 on i2c1 whose inputs are

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"edged/drivers/sim"
+	"github.com/edged-gateway/edged/drivers/sim"
 )
 
 func Example() {

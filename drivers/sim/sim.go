@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"edged/reading"
-	"edged/waveform"
+	"github.com/edged-gateway/edged/reading"
+	"github.com/edged-gateway/edged/waveform"
 )
 
 // Config is the options block of a sim device.

@@ -11,7 +11,7 @@ package main
 import (
 	"context"
 
-	"edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/runtime/pluginapi"
 )
 
 type passthrough struct{ factor float64 }

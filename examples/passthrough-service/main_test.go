@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/runtime/pluginapi"
 )
 
 // TestMain serves the service when the test re-executes itself as the

@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"edged/hardware/internal/busname"
-	"edged/waveform"
+	"github.com/edged-gateway/edged/hardware/internal/busname"
+	"github.com/edged-gateway/edged/waveform"
 )
 
 // DefaultEdgePoll is how often a waiting WaitForEdge samples a pin's

@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"edged/waveform"
+	"github.com/edged-gateway/edged/waveform"
 )
 
 // Chip is a simulated chip as Board.Chip returns it: its kind and the

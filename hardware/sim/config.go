@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"edged/hardware/internal/busname"
-	"edged/waveform"
+	"github.com/edged-gateway/edged/hardware/internal/busname"
+	"github.com/edged-gateway/edged/waveform"
 )
 
 // Config describes a simulated board: the chips on its buses and its GPIO

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"edged/hardware/sim"
+	"github.com/edged-gateway/edged/hardware/sim"
 
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/i2c"

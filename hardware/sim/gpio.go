@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"edged/waveform"
+	"github.com/edged-gateway/edged/waveform"
 
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/physic"

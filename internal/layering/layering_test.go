@@ -20,40 +20,40 @@ type rule struct {
 }
 
 var rules = []rule{
-	{from: "edged/drivers/", to: []string{"edged/hardware", "edged/runtime/", "edged/sync/", "edged/services/", "periph.io/x/host/"},
+	{from: "github.com/edged-gateway/edged/drivers/", to: []string{"github.com/edged-gateway/edged/hardware", "github.com/edged-gateway/edged/runtime/", "github.com/edged-gateway/edged/sync/", "github.com/edged-gateway/edged/services/", "periph.io/x/host/"},
 		why: "drivers speak to buses through periph conn only; hardware and the host are wired in cmd/edged"},
-	{from: "edged/hardware", to: []string{"edged/drivers/", "edged/runtime/", "edged/sync/", "edged/services/"},
+	{from: "github.com/edged-gateway/edged/hardware", to: []string{"github.com/edged-gateway/edged/drivers/", "github.com/edged-gateway/edged/runtime/", "github.com/edged-gateway/edged/sync/", "github.com/edged-gateway/edged/services/"},
 		why: "hardware resolves buses and pins; it knows nothing of drivers or the runtime"},
-	{from: "edged/hardware/sim", to: []string{"periph.io/x/host/", "edged/hardware"}, allow: []string{"edged/hardware/sim", "edged/hardware/internal/"},
+	{from: "github.com/edged-gateway/edged/hardware/sim", to: []string{"periph.io/x/host/", "github.com/edged-gateway/edged/hardware"}, allow: []string{"github.com/edged-gateway/edged/hardware/sim", "github.com/edged-gateway/edged/hardware/internal/"},
 		why: "the simulated board implements periph conn only, so it runs where no host driver does"},
-	{from: "edged/runtime/pluginapi", to: []string{"edged/runtime/", "edged/sync/", "edged/drivers/"}, allow: []string{"edged/runtime/pluginapi"},
+	{from: "github.com/edged-gateway/edged/runtime/pluginapi", to: []string{"github.com/edged-gateway/edged/runtime/", "github.com/edged-gateway/edged/sync/", "github.com/edged-gateway/edged/drivers/"}, allow: []string{"github.com/edged-gateway/edged/runtime/pluginapi"},
 		why: "the plugin contract stands alone"},
-	{from: "edged/runtime/", to: []string{"edged/sync/"},
+	{from: "github.com/edged-gateway/edged/runtime/", to: []string{"github.com/edged-gateway/edged/sync/"},
 		why: "runtime reaches sync only through interfaces it defines, wired in cmd/edged"},
-	{from: "edged/services/", to: []string{"edged/runtime/supervisor", "edged/sync/", "edged/hardware"},
+	{from: "github.com/edged-gateway/edged/services/", to: []string{"github.com/edged-gateway/edged/runtime/supervisor", "github.com/edged-gateway/edged/sync/", "github.com/edged-gateway/edged/hardware"},
 		why: "services talk to the host through runtime/pluginapi only"},
-	{from: "edged/sync/outbox", to: []string{"edged/runtime/", "edged/sync/uplink", "edged/sync/broker"},
+	{from: "github.com/edged-gateway/edged/sync/outbox", to: []string{"github.com/edged-gateway/edged/runtime/", "github.com/edged-gateway/edged/sync/uplink", "github.com/edged-gateway/edged/sync/broker"},
 		why: "the outbox is a leaf store"},
-	{from: "edged/sync/deadletter", to: []string{"edged/"}, allow: []string{"edged/sync/deadletter", "edged/reading"},
+	{from: "github.com/edged-gateway/edged/sync/deadletter", to: []string{"github.com/edged-gateway/edged/"}, allow: []string{"github.com/edged-gateway/edged/sync/deadletter", "github.com/edged-gateway/edged/reading"},
 		why: "the dead letters are a leaf store of readings"},
-	{from: "edged/sync/cmdstore", to: []string{"edged/"}, allow: []string{"edged/sync/cmdstore"},
+	{from: "github.com/edged-gateway/edged/sync/cmdstore", to: []string{"github.com/edged-gateway/edged/"}, allow: []string{"github.com/edged-gateway/edged/sync/cmdstore"},
 		why: "the command store is a leaf store: results are opaque bytes to it"},
-	{from: "edged/sync/uplink", to: []string{"edged/runtime/", "edged/sync/outbox"},
+	{from: "github.com/edged-gateway/edged/sync/uplink", to: []string{"github.com/edged-gateway/edged/runtime/", "github.com/edged-gateway/edged/sync/outbox"},
 		why: "the uplink is MQTT only"},
-	{from: "edged/sync/broker", to: []string{"edged/runtime/"},
+	{from: "github.com/edged-gateway/edged/sync/broker", to: []string{"github.com/edged-gateway/edged/runtime/"},
 		why: "the broker does not know the runtime"},
-	{from: "edged/reading", to: []string{"edged/"}, allow: []string{"edged/reading"},
+	{from: "github.com/edged-gateway/edged/reading", to: []string{"github.com/edged-gateway/edged/"}, allow: []string{"github.com/edged-gateway/edged/reading"},
 		why: "reading is the shared leaf vocabulary"},
-	{from: "edged/waveform", to: []string{"edged/"}, allow: []string{"edged/waveform"},
+	{from: "github.com/edged-gateway/edged/waveform", to: []string{"github.com/edged-gateway/edged/"}, allow: []string{"github.com/edged-gateway/edged/waveform"},
 		why: "waveform is a leaf"},
-	{from: "edged/", to: []string{"go.etcd.io/bbolt"}, except: []string{"edged/sync/outbox", "edged/sync/planstore", "edged/sync/cmdstore", "edged/sync/deadletter", "edged/sync/broker", "edged/cmd/edged"},
+	{from: "github.com/edged-gateway/edged/", to: []string{"go.etcd.io/bbolt"}, except: []string{"github.com/edged-gateway/edged/sync/outbox", "github.com/edged-gateway/edged/sync/planstore", "github.com/edged-gateway/edged/sync/cmdstore", "github.com/edged-gateway/edged/sync/deadletter", "github.com/edged-gateway/edged/sync/broker", "github.com/edged-gateway/edged/cmd/edged"},
 		why: "only the outbox, the plan store, the command store and the dead letters touch bbolt; the broker's retained messages and sessions use mochi's bbolt hook, in a file of their own"},
-	{from: "edged/", to: []string{"github.com/eclipse/paho.mqtt.golang"}, except: []string{"edged/sync/uplink", "edged/cmd/edged", "edged/internal/mqttload"},
+	{from: "github.com/edged-gateway/edged/", to: []string{"github.com/eclipse/paho.mqtt.golang"}, except: []string{"github.com/edged-gateway/edged/sync/uplink", "github.com/edged-gateway/edged/cmd/edged", "github.com/edged-gateway/edged/internal/mqttload"},
 		why: "no paho types leak past the uplink (mqttload is the benchmarks' load generator)"},
 }
 
 func TestDependencyDirections(t *testing.T) {
-	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Deps " "}}`, "edged/...").Output()
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Deps " "}}`, "github.com/edged-gateway/edged/...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
@@ -94,16 +94,16 @@ func TestViolationsAreFound(t *testing.T) {
 		deps []string
 		want int
 	}{
-		{"edged/drivers/bme280", []string{"periph.io/x/conn/v3/i2c", "edged/reading"}, 0},
-		{"edged/drivers/bme280", []string{"edged/hardware"}, 1},
-		{"edged/drivers/bme280", []string{"periph.io/x/host/v3"}, 1},
-		{"edged/hardware/sim", []string{"edged/hardware/internal/busname", "edged/waveform"}, 0},
-		{"edged/hardware/sim", []string{"edged/hardware"}, 1},
-		{"edged/runtime/forwarder", []string{"edged/sync/outbox"}, 1},
-		{"edged/reading", []string{"edged/waveform"}, 1},
-		{"edged/sync/outbox", []string{"go.etcd.io/bbolt"}, 0},
-		{"edged/runtime/poller", []string{"go.etcd.io/bbolt", "github.com/eclipse/paho.mqtt.golang"}, 2},
-		{"edged/cmd/edged", []string{"go.etcd.io/bbolt", "edged/sync/outbox"}, 0},
+		{"github.com/edged-gateway/edged/drivers/bme280", []string{"periph.io/x/conn/v3/i2c", "github.com/edged-gateway/edged/reading"}, 0},
+		{"github.com/edged-gateway/edged/drivers/bme280", []string{"github.com/edged-gateway/edged/hardware"}, 1},
+		{"github.com/edged-gateway/edged/drivers/bme280", []string{"periph.io/x/host/v3"}, 1},
+		{"github.com/edged-gateway/edged/hardware/sim", []string{"github.com/edged-gateway/edged/hardware/internal/busname", "github.com/edged-gateway/edged/waveform"}, 0},
+		{"github.com/edged-gateway/edged/hardware/sim", []string{"github.com/edged-gateway/edged/hardware"}, 1},
+		{"github.com/edged-gateway/edged/runtime/forwarder", []string{"github.com/edged-gateway/edged/sync/outbox"}, 1},
+		{"github.com/edged-gateway/edged/reading", []string{"github.com/edged-gateway/edged/waveform"}, 1},
+		{"github.com/edged-gateway/edged/sync/outbox", []string{"go.etcd.io/bbolt"}, 0},
+		{"github.com/edged-gateway/edged/runtime/poller", []string{"go.etcd.io/bbolt", "github.com/eclipse/paho.mqtt.golang"}, 2},
+		{"github.com/edged-gateway/edged/cmd/edged", []string{"go.etcd.io/bbolt", "github.com/edged-gateway/edged/sync/outbox"}, 0},
 	}
 	for _, tc := range tests {
 		if got := violations(tc.pkg, tc.deps); len(got) != tc.want {

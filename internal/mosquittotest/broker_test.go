@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"edged/internal/mosquittotest"
+	"github.com/edged-gateway/edged/internal/mosquittotest"
 )
 
 // connectMQTT opens a TCP connection and completes an MQTT 3.1.1 CONNECT,

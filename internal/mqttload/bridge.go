@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"testing"
 
-	"edged/internal/mosquittotest"
+	"github.com/edged-gateway/edged/internal/mosquittotest"
 )
 
 // Defaults of the bridged gateway: mosquitto's own defaults, restated

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"edged/internal/mosquittotest"
-	"edged/internal/mqttload"
+	"github.com/edged-gateway/edged/internal/mosquittotest"
+	"github.com/edged-gateway/edged/internal/mqttload"
 )
 
 // full runs the fault scenarios with 100k messages: EDGED_BRIDGE_FULL=1.

@@ -9,8 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"edged/internal/lasterr"
-	"edged/reading"
+	"github.com/edged-gateway/edged/internal/lasterr"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // Store is the durable queue the forwarder drains (the outbox).

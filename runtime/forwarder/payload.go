@@ -6,7 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // AppendPayload appends the telemetry JSON for rs to dst: an array of

@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 type wire struct {

@@ -8,8 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"edged/internal/logevery"
-	"edged/reading"
+	"github.com/edged-gateway/edged/internal/logevery"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // ErrFull is given to done when the queue is full and the submitter chose

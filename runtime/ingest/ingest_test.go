@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // seqSink numbers readings like the outbox does and refuses any reading

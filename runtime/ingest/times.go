@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // DefaultMaxFuture is how far ahead of the gateway's clock a pushed reading

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 func TestJudge(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 	"net/http"
 	"time"
 
-	"edged/runtime/commands"
+	"github.com/edged-gateway/edged/runtime/commands"
 )
 
 // Executor runs a command on a device (runtime/commands.Executor).

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"edged/runtime/commands"
+	"github.com/edged-gateway/edged/runtime/commands"
 )
 
 // lamp is an actuator for the handler tests.

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"edged/runtime/plan"
+	"github.com/edged-gateway/edged/runtime/plan"
 )
 
 // Transient marks an error of Prepare that may pass (a download that

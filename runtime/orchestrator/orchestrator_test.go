@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"edged/runtime/plan"
+	"github.com/edged-gateway/edged/runtime/plan"
 )
 
 // memStore is a Store in memory.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"edged/runtime/plan"
+	"github.com/edged-gateway/edged/runtime/plan"
 )
 
 // Reset makes memStore a Resetter.

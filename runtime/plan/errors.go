@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"edged/internal/yamlconf"
+	"github.com/edged-gateway/edged/internal/yamlconf"
 )
 
 // Sentinels for the ways a plan is refused. Errors wrap them with %w next to

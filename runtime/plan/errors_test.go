@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"edged/internal/yamlconf"
+	"github.com/edged-gateway/edged/internal/yamlconf"
 )
 
 func TestInvalidError(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"edged/internal/yamlconf"
+	"github.com/edged-gateway/edged/internal/yamlconf"
 )
 
 // MaxSize is the largest plan, in bytes, that Parse (and so Trust.Verify)

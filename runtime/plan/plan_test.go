@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"edged/internal/yamlconf"
+	"github.com/edged-gateway/edged/internal/yamlconf"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/bad")

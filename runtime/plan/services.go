@@ -9,7 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"edged/internal/yamlconf"
+	"github.com/edged-gateway/edged/internal/yamlconf"
 )
 
 // Artifact is a third-party service binary a plan names: where to fetch it

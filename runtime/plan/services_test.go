@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"edged/internal/yamlconf"
+	"github.com/edged-gateway/edged/internal/yamlconf"
 )
 
 // parseServices parses a plan with these service lines.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/runtime/pluginapi"
 )
 
 // BenchmarkPassThrough measures readings/s through a pass-through service

@@ -7,7 +7,7 @@ import (
 	"os/exec"
 	"time"
 
-	"edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/runtime/pluginapi"
 )
 
 // scaler is a whole service: it re-emits each reading with its value

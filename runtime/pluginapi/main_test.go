@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/runtime/pluginapi"
 )
 
 // testservice is the path of testdata/testservice, built by TestMain.

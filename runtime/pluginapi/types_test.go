@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/runtime/pluginapi"
 )
 
 func TestConfigValidate(t *testing.T) {

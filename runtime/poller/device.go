@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // DeviceStats is what the poller knows about one device.

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // Device is anything that can be read: a chip driver, a simulated source.

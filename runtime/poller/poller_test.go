@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // scripted is a device whose reads fail while fail() says so and block

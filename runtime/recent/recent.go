@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // Config bounds the memory used. The zero value is usable.

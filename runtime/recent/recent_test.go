@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 func at(dev, metric string, v float64, t time.Time) reading.Reading {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 func vspec(name, mode, version string) Spec {

@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"edged/internal/logevery"
+	"github.com/edged-gateway/edged/internal/logevery"
 )
 
 // logRate holds one service's output (its log calls, stderr and stdout

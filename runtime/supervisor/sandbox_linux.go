@@ -16,8 +16,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"edged/runtime/budget"
-	"edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/runtime/budget"
+	"github.com/edged-gateway/edged/runtime/pluginapi"
 )
 
 // ShimArg is the first argument that makes RunShim act.

@@ -5,8 +5,8 @@ package supervisor
 import (
 	"os/exec"
 
-	"edged/runtime/budget"
-	"edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/runtime/budget"
+	"github.com/edged-gateway/edged/runtime/pluginapi"
 )
 
 // ShimArg is the first argument that makes RunShim act (Linux only).

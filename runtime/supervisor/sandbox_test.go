@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"edged/runtime/budget"
-	"edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/runtime/budget"
+	"github.com/edged-gateway/edged/runtime/pluginapi"
 )
 
 // hostileReport is what testdata/hostile saw at its start.

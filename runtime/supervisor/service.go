@@ -10,10 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"edged/internal/topic"
-	"edged/reading"
-	"edged/runtime/budget"
-	"edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/internal/topic"
+	"github.com/edged-gateway/edged/reading"
+	"github.com/edged-gateway/edged/runtime/budget"
+	"github.com/edged-gateway/edged/runtime/pluginapi"
 )
 
 // Status is one service as the API and `edged services` show it.

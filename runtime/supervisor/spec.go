@@ -6,8 +6,8 @@ import (
 	"os/exec"
 	"time"
 
-	"edged/runtime/budget"
-	"edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/runtime/budget"
+	"github.com/edged-gateway/edged/runtime/pluginapi"
 )
 
 // Spec is one service to run.

@@ -11,11 +11,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"edged/internal/logevery"
-	"edged/internal/topic"
-	"edged/reading"
-	"edged/runtime/budget"
-	"edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/internal/logevery"
+	"github.com/edged-gateway/edged/internal/topic"
+	"github.com/edged-gateway/edged/reading"
+	"github.com/edged-gateway/edged/runtime/budget"
+	"github.com/edged-gateway/edged/runtime/pluginapi"
 )
 
 // Service states.

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"edged/reading"
-	"edged/runtime/budget"
-	"edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/reading"
+	"github.com/edged-gateway/edged/runtime/budget"
+	"github.com/edged-gateway/edged/runtime/pluginapi"
 )
 
 // testservice is runtime/pluginapi's deliberately misbehaving service, and

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"edged/services/internal/series"
+	"github.com/edged-gateway/edged/services/internal/series"
 )
 
 // Reading is a reading as the service consumes and emits it.

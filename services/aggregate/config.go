@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"edged/internal/yamlconf"
-	"edged/services/internal/series"
+	"github.com/edged-gateway/edged/internal/yamlconf"
+	"github.com/edged-gateway/edged/services/internal/series"
 )
 
 // Defaults applied by New to the zero fields of Config.

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"edged/services/aggregate"
+	"github.com/edged-gateway/edged/services/aggregate"
 )
 
 func Example() {

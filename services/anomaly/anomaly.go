@@ -5,7 +5,7 @@ import (
 	"math"
 	"time"
 
-	"edged/services/internal/series"
+	"github.com/edged-gateway/edged/services/internal/series"
 )
 
 // Reading is a reading as the service consumes and emits it.

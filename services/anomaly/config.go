@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"edged/internal/yamlconf"
-	"edged/services/internal/series"
+	"github.com/edged-gateway/edged/internal/yamlconf"
+	"github.com/edged-gateway/edged/services/internal/series"
 )
 
 // Defaults applied by New to the zero fields of Config.

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"edged/services/anomaly"
+	"github.com/edged-gateway/edged/services/anomaly"
 )
 
 func Example() {

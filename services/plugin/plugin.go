@@ -8,8 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"edged/runtime/pluginapi"
-	"edged/services/internal/series"
+	"github.com/edged-gateway/edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/services/internal/series"
 )
 
 // Logic is a built-in service's logic.

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"edged/runtime/pluginapi"
-	"edged/services/internal/series"
+	"github.com/edged-gateway/edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/services/internal/series"
 )
 
 // wedge is logic whose ticks block until released.

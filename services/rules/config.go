@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"edged/internal/yamlconf"
-	"edged/services/internal/series"
+	"github.com/edged-gateway/edged/internal/yamlconf"
+	"github.com/edged-gateway/edged/services/internal/series"
 )
 
 // DefaultPer is the span of a rate when When.Per is zero.

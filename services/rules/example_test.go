@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"edged/services/rules"
+	"github.com/edged-gateway/edged/services/rules"
 )
 
 func Example() {

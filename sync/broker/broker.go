@@ -21,9 +21,9 @@ import (
 	"go.etcd.io/bbolt"
 	"golang.org/x/time/rate"
 
-	"edged/internal/logevery"
-	"edged/internal/topic"
-	"edged/sync/broker/auth"
+	"github.com/edged-gateway/edged/internal/logevery"
+	"github.com/edged-gateway/edged/internal/topic"
+	"github.com/edged-gateway/edged/sync/broker/auth"
 )
 
 // acceptGrace is how long Close waits, after closing the listeners, for

@@ -16,8 +16,8 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 	"golang.org/x/crypto/bcrypt"
 
-	"edged/internal/testpki"
-	"edged/sync/broker/auth"
+	"github.com/edged-gateway/edged/internal/testpki"
+	"github.com/edged-gateway/edged/sync/broker/auth"
 )
 
 // clients returns the paths of mosquitto_pub and mosquitto_sub: real MQTT

@@ -8,8 +8,8 @@ import (
 	"net"
 	"net/netip"
 
-	"edged/internal/topic"
-	"edged/sync/broker/auth"
+	"github.com/edged-gateway/edged/internal/topic"
+	"github.com/edged-gateway/edged/sync/broker/auth"
 )
 
 // DefaultListen is where the embedded broker listens unless told otherwise:

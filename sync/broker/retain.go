@@ -12,7 +12,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
-	"edged/internal/logevery"
+	"github.com/edged-gateway/edged/internal/logevery"
 )
 
 // ownerEdged owns the retained messages the daemon publishes itself.

@@ -14,9 +14,9 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
-	"edged/internal/topic"
+	"github.com/edged-gateway/edged/internal/topic"
 
-	"edged/internal/logevery"
+	"github.com/edged-gateway/edged/internal/logevery"
 )
 
 // routeHook hands publishes on the routes to the Handler. A QoS 1 publish is

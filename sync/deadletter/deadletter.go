@@ -19,7 +19,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // DefaultMaxEntries is Config.MaxEntries' default.

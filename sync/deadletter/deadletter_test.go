@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // TestPutListCapReopen: entries survive a reopen, oldest first; past the

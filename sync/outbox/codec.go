@@ -6,7 +6,7 @@ import (
 	"math"
 	"time"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // The record format. A key is the seq as 8 bytes big-endian, so bbolt's byte

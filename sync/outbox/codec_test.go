@@ -14,7 +14,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // sameReading compares everything but Seq, NaN-safe and location-blind.

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"edged/reading"
-	"edged/sync/outbox"
+	"github.com/edged-gateway/edged/reading"
+	"github.com/edged-gateway/edged/sync/outbox"
 )
 
 // Example shows the producer and the forwarder side.
@@ -84,8 +84,8 @@ func TestImports(t *testing.T) {
 		}
 		for _, imp := range ast.Imports {
 			p, _ := strconv.Unquote(imp.Path.Value)
-			stdlib := !strings.Contains(strings.Split(p, "/")[0], ".") && !strings.HasPrefix(p, "edged/")
-			if !stdlib && p != "edged/reading" && p != "edged/internal/latency" && p != "go.etcd.io/bbolt" && !strings.HasPrefix(p, "go.etcd.io/bbolt/") {
+			stdlib := !strings.Contains(strings.Split(p, "/")[0], ".") && !strings.HasPrefix(p, "github.com/edged-gateway/edged/")
+			if !stdlib && p != "github.com/edged-gateway/edged/reading" && p != "github.com/edged-gateway/edged/internal/latency" && p != "go.etcd.io/bbolt" && !strings.HasPrefix(p, "go.etcd.io/bbolt/") {
 				t.Errorf("%s imports %s; sync/outbox may import only the standard library, bbolt, edged/reading and edged/internal/latency", f, p)
 			}
 		}

@@ -15,8 +15,8 @@ import (
 	"go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
-	"edged/internal/latency"
-	"edged/reading"
+	"github.com/edged-gateway/edged/internal/latency"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // Outbox is a durable FIFO of readings in one bbolt file. Its methods are

@@ -12,7 +12,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // benchReading is a typical reading: short names, a float, a recent time.

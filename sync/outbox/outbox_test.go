@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // testNow is the fixed clock of most tests; readings are stamped near it.

@@ -14,7 +14,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 const (

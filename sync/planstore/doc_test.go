@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"edged/sync/planstore"
+	"github.com/edged-gateway/edged/sync/planstore"
 )
 
 // Example shows an apply and what a reboot with no network finds.
@@ -63,7 +63,7 @@ func TestImports(t *testing.T) {
 	for _, f := range sourceFiles(t) {
 		for _, imp := range f.file.Imports {
 			p, _ := strconv.Unquote(imp.Path.Value)
-			stdlib := !strings.Contains(strings.Split(p, "/")[0], ".") && !strings.HasPrefix(p, "edged/")
+			stdlib := !strings.Contains(strings.Split(p, "/")[0], ".") && !strings.HasPrefix(p, "github.com/edged-gateway/edged/")
 			if !stdlib && p != "go.etcd.io/bbolt" && !strings.HasPrefix(p, "go.etcd.io/bbolt/") {
 				t.Errorf("%s imports %s; sync/planstore may import only the standard library and bbolt", f.name, p)
 			}

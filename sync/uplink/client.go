@@ -12,8 +12,8 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"edged/internal/lasterr"
-	"edged/internal/latency"
+	"github.com/edged-gateway/edged/internal/lasterr"
+	"github.com/edged-gateway/edged/internal/latency"
 )
 
 const (

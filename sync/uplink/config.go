@@ -11,7 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"edged/internal/topic"
+	"github.com/edged-gateway/edged/internal/topic"
 )
 
 // Defaults used when the corresponding Config field is zero.

@@ -8,7 +8,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"edged/internal/topic"
+	"github.com/edged-gateway/edged/internal/topic"
 )
 
 // subscription is one registered filter; the pointer identifies it.

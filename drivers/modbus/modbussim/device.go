@@ -8,7 +8,7 @@ import (
 	"net"
 	"time"
 
-	"edged/reading"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // Config is the options block of a modbus-sim device.

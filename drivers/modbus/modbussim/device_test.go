@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"edged/drivers/modbus"
-	"edged/reading"
+	"github.com/edged-gateway/edged/drivers/modbus"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // clock is a settable test clock.

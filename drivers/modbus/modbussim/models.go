@@ -6,8 +6,8 @@ import (
 	"sync"
 	"time"
 
-	"edged/drivers/modbus"
-	"edged/waveform"
+	"github.com/edged-gateway/edged/drivers/modbus"
+	"github.com/edged-gateway/edged/waveform"
 )
 
 // point is a run of addresses in one table that a model serves.

@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"edged/drivers/modbus"
+	"github.com/edged-gateway/edged/drivers/modbus"
 )
 
 // Exception is a Modbus exception code a Slave answers with.

@@ -19,8 +19,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"edged/internal/browsertest"
-	"edged/runtime/localapi/console"
+	"github.com/edged-gateway/edged/internal/browsertest"
+	"github.com/edged-gateway/edged/runtime/localapi/console"
 )
 
 func TestHandlerServesThePageAndItsAssets(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
-	"edged/internal/logevery"
+	"github.com/edged-gateway/edged/internal/logevery"
 )
 
 // Options configures a Hook.

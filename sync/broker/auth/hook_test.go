@@ -12,7 +12,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 	"golang.org/x/crypto/bcrypt"
 
-	"edged/internal/logevery"
+	"github.com/edged-gateway/edged/internal/logevery"
 )
 
 // testPasswords makes a password file with bob:bob-pw and alice:alice-pw.

@@ -25,7 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/runtime/pluginapi"
 )
 
 type config struct {

@@ -17,7 +17,7 @@ import (
 	"strconv"
 	"strings"
 
-	"edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/runtime/pluginapi"
 )
 
 // held keeps the allocation alive.
