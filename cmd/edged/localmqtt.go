@@ -92,6 +92,7 @@ type BrokerLimitsConfig struct {
 	MaxKeepAlive             time.Duration        `yaml:"max_keep_alive"`               // 5m
 	MaxSessionExpiry         time.Duration        `yaml:"max_session_expiry"`           // 168h
 	MaxQueuedPerSession      int                  `yaml:"max_queued_per_session"`       // 1000
+	ReceiveMaximum           int                  `yaml:"receive_maximum"`              // 64
 	MaxSubscriptions         int                  `yaml:"max_subscriptions_per_client"` // 100
 	Retained                 RetainedLimitsConfig `yaml:"retained"`
 	LoginBackoff             LoginBackoffConfig   `yaml:"login_backoff"`
@@ -117,7 +118,7 @@ func brokerLimitsConfig(l broker.Limits) BrokerLimitsConfig {
 	return BrokerLimitsConfig{
 		MaxPacketSize: yamlconf.Size(l.MaxPacketSize), MaxConnections: l.MaxConnections, MaxConnectionsPerAddress: l.MaxConnectionsPerAddress,
 		ConnectTimeout: l.ConnectTimeout, MaxTopicAliases: l.MaxTopicAliases, MaxKeepAlive: l.MaxKeepAlive,
-		MaxSessionExpiry: l.MaxSessionExpiry, MaxQueuedPerSession: l.MaxQueuedPerSession, MaxSubscriptions: l.MaxSubscriptionsPerClient,
+		MaxSessionExpiry: l.MaxSessionExpiry, MaxQueuedPerSession: l.MaxQueuedPerSession, ReceiveMaximum: l.ReceiveMaximum, MaxSubscriptions: l.MaxSubscriptionsPerClient,
 		Retained: RetainedLimitsConfig{MaxMessages: l.MaxRetained, MaxBytes: yamlconf.Size(l.MaxRetainedBytes),
 			MaxMessagesPerUser: l.MaxRetainedPerUser, MaxBytesPerUser: yamlconf.Size(l.MaxRetainedBytesPerUser)},
 		LoginBackoff: LoginBackoffConfig{FreeAttempts: l.LoginFreeAttempts, Initial: l.LoginBackoff, Max: l.LoginBackoffMax},
@@ -128,7 +129,7 @@ func (c BrokerLimitsConfig) limits() broker.Limits {
 	return broker.Limits{
 		MaxPacketSize: int64(c.MaxPacketSize), MaxConnections: c.MaxConnections, MaxConnectionsPerAddress: c.MaxConnectionsPerAddress,
 		ConnectTimeout: c.ConnectTimeout, MaxTopicAliases: c.MaxTopicAliases, MaxKeepAlive: c.MaxKeepAlive,
-		MaxSessionExpiry: c.MaxSessionExpiry, MaxQueuedPerSession: c.MaxQueuedPerSession, MaxSubscriptionsPerClient: c.MaxSubscriptions,
+		MaxSessionExpiry: c.MaxSessionExpiry, MaxQueuedPerSession: c.MaxQueuedPerSession, ReceiveMaximum: c.ReceiveMaximum, MaxSubscriptionsPerClient: c.MaxSubscriptions,
 		MaxRetained: c.Retained.MaxMessages, MaxRetainedBytes: int64(c.Retained.MaxBytes),
 		MaxRetainedPerUser: c.Retained.MaxMessagesPerUser, MaxRetainedBytesPerUser: int64(c.Retained.MaxBytesPerUser),
 		LoginFreeAttempts: c.LoginBackoff.FreeAttempts, LoginBackoff: c.LoginBackoff.Initial, LoginBackoffMax: c.LoginBackoff.Max,

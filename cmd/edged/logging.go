@@ -245,10 +245,11 @@ func limitsYAML(l BrokerLimitsConfig) string {
     max_keep_alive: %s
     max_session_expiry: %s
     max_queued_per_session: %d
+    receive_maximum: %d
     max_subscriptions_per_client: %d
     retained: {max_messages: %d, max_bytes: %s, max_messages_per_user: %d, max_bytes_per_user: %s}
     login_backoff: {free_attempts: %d, initial: %s, max: %s}
 `, l.MaxPacketSize, l.MaxConnections, l.MaxConnectionsPerAddress, l.ConnectTimeout, l.MaxTopicAliases, l.MaxKeepAlive,
-		l.MaxSessionExpiry, l.MaxQueuedPerSession, l.MaxSubscriptions, l.Retained.MaxMessages, l.Retained.MaxBytes,
+		l.MaxSessionExpiry, l.MaxQueuedPerSession, l.ReceiveMaximum, l.MaxSubscriptions, l.Retained.MaxMessages, l.Retained.MaxBytes,
 		l.Retained.MaxMessagesPerUser, l.Retained.MaxBytesPerUser, l.LoginBackoff.FreeAttempts, l.LoginBackoff.Initial, l.LoginBackoff.Max)
 }

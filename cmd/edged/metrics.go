@@ -195,6 +195,7 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(mLocalLimited, float64(lim.RetainedRefused), "retained")
 		counter(mLocalLimited, float64(lim.SubscriptionsRefused), "subscriptions")
 		counter(mLocalLimited, float64(lim.QueuedDropped), "queued")
+		counter(mLocalLimited, float64(lim.OverReceiveMaximum), "receive_maximum")
 		counter(mLocalLimited, float64(bs.Auth.BackoffRefused), "login_backoff")
 		gauge(mLocalRetained, float64(bs.Retained))
 		gauge(mLocalRetainedB, float64(lim.RetainedBytes))

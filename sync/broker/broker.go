@@ -90,6 +90,7 @@ type LimitStats struct {
 	MaxRetainedBytes         int64   `json:"max_retained_bytes"`
 	MaxRetainedPerUser       int     `json:"max_retained_per_user"`
 	MaxRetainedBytesPerUser  int64   `json:"max_retained_bytes_per_user"`
+	ReceiveMaximum           int     `json:"receive_maximum"`
 
 	PacketTooLarge         uint64 `json:"packet_too_large"`             // connections closed for a declared packet over the limit
 	OverMaxConnections     uint64 `json:"over_max_connections"`         // connections closed at accept: too many open
@@ -97,6 +98,7 @@ type LimitStats struct {
 	ConnectTimeouts        uint64 `json:"connect_timeouts"`             // connections closed before a complete CONNECT
 	SubscriptionsRefused   uint64 `json:"subscriptions_refused"`        // filters over max_subscriptions_per_client
 	QueuedDropped          int64  `json:"queued_dropped"`               // QoS 1/2 messages not queued: the session held max_queued_per_session
+	OverReceiveMaximum     uint64 `json:"over_receive_maximum"`         // clients disconnected for more QoS 1/2 publishes in flight than receive_maximum
 	RetainedRefused        uint64 `json:"retained_refused"`             // retained publishes not retained: over a retained bound
 	RetainedTrimmed        uint64 `json:"retained_trimmed"`             // retained messages deleted at start: over the bounds
 	RetainedBytes          int64  `json:"retained_bytes"`               // payload and topic bytes of the retained messages held
@@ -132,6 +134,7 @@ func New(cfg Config) (_ *Broker, err error) {
 	opts.Capabilities.TopicAliasMaximum = uint16(lim.MaxTopicAliases)
 	opts.Capabilities.MaximumSessionExpiryInterval = uint32(lim.MaxSessionExpiry / time.Second)
 	opts.Capabilities.MaximumInflight = uint16(lim.MaxQueuedPerSession)
+	opts.Capabilities.ReceiveMaximum = uint16(lim.ReceiveMaximum)
 	opts.Capabilities.Compatibilities.NoInheritedPropertiesOnAck = true
 	srv := mqtt.New(opts)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -461,6 +464,7 @@ func (b *Broker) Stats() Stats {
 		PacketTooLarge: b.counts.tooLarge.Load(), OverMaxConnections: b.counts.overTotal.Load(),
 		OverConnectionsPerAddr: b.counts.overAddr.Load(), ConnectTimeouts: b.counts.connectTimeout.Load(),
 		SubscriptionsRefused: b.conform.subsRefused.Load(), QueuedDropped: atomic.LoadInt64(&info.InflightDropped),
+		ReceiveMaximum: lim.ReceiveMaximum, OverReceiveMaximum: b.conform.overReceive.Load(),
 	}
 	st.Limits.ReloadDisconnected = b.kicked.Load()
 	held, bytes, refused, trimmed := b.retain.stats()

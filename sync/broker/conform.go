@@ -2,6 +2,7 @@ package broker
 
 import (
 	"cmp"
+	"errors"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,7 @@ type conformHook struct {
 	over map[overKey][]int // SUBSCRIBE filters refused for the quota, by client and packet id
 
 	subsRefused atomic.Uint64
+	overReceive atomic.Uint64 // clients disconnected for going past receive_maximum
 }
 
 type overKey struct {
@@ -42,7 +44,15 @@ const invalidFilter = "#/quota"
 func (h *conformHook) ID() string { return "edged-conform" }
 
 func (h *conformHook) Provides(b byte) bool {
-	return b == mqtt.OnPacketEncode || b == mqtt.OnConnect || b == mqtt.OnSessionEstablish || b == mqtt.OnSubscribe
+	return b == mqtt.OnPacketEncode || b == mqtt.OnConnect || b == mqtt.OnDisconnect || b == mqtt.OnSessionEstablish || b == mqtt.OnSubscribe
+}
+
+// OnDisconnect counts the clients mochi disconnected for sending more QoS
+// 1/2 publishes at once than the Receive Maximum allows.
+func (h *conformHook) OnDisconnect(_ *mqtt.Client, err error, _ bool) {
+	if errors.Is(err, packets.ErrReceiveMaximum) {
+		h.overReceive.Add(1)
+	}
 }
 
 // OnSubscribe refuses the filters that would take a client over

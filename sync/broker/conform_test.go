@@ -359,3 +359,101 @@ func TestMQTTjsAcceptsTheBroker(t *testing.T) {
 	}
 	t.Logf("%s", out)
 }
+
+// TestReceiveMaximumBoundsPublishesInFlight: a client may have at most
+// receive_maximum QoS 1/2 publishes in flight towards the broker (a QoS 2
+// publish stays in flight until its PUBREL); MQTT 5 clients are told the
+// bound in CONNACK, one going past it is disconnected with 0x93 and
+// counted, and a client that completes its flows is never stopped.
+func TestReceiveMaximumBoundsPublishesInFlight(t *testing.T) {
+	const max = 3
+	b := start(t, Config{AllowAnonymous: true, Limits: Limits{ReceiveMaximum: max}})
+	if got := b.Stats().Limits.ReceiveMaximum; got != max {
+		t.Fatalf("stats receive_maximum %d, want %d", got, max)
+	}
+	qos2 := func(id uint16) packets.Packet {
+		return packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 2}, TopicName: "sensors/porch/t",
+			PacketID: id, Payload: []byte("21.5")}
+	}
+
+	// Well-behaved: each flow completed before the next, ten times the bound.
+	good := dialRaw(t, b.Addr(), "", 5)
+	pk := connectPacket("good", "", "")
+	good.send(pk)
+	if ack := good.expect(packets.Connack); ack.Properties.ReceiveMaximum != max {
+		t.Fatalf("CONNACK receive maximum %d, want %d", ack.Properties.ReceiveMaximum, max)
+	}
+	for i := 1; i <= 10*max; i++ {
+		good.send(qos2(uint16(i)))
+		good.expect(packets.Pubrec)
+		good.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pubrel, Qos: 1}, PacketID: uint16(i)})
+		good.expect(packets.Pubcomp)
+	}
+
+	for _, version := range []byte{5, 4} {
+		c := dialRaw(t, b.Addr(), "", version)
+		pk := connectPacket(fmt.Sprintf("greedy-v%d", version), "", "")
+		pk.ProtocolVersion = version
+		c.send(pk)
+		c.expect(packets.Connack)
+		for i := 1; i <= max; i++ { // no PUBREL: each stays in flight
+			c.send(qos2(uint16(i)))
+			c.expect(packets.Pubrec)
+		}
+		c.send(qos2(max + 1))
+		if version == 5 {
+			if d := c.expect(packets.Disconnect); d.ReasonCode != packets.ErrReceiveMaximum.Code {
+				t.Fatalf("v5: DISCONNECT reason %#x, want %#x", d.ReasonCode, packets.ErrReceiveMaximum.Code)
+			}
+		}
+		if !c.closedByBroker() {
+			t.Fatalf("v%d: connection still open past receive_maximum", version)
+		}
+	}
+	waitFor(t, "both greedy clients counted", func() bool { return b.Stats().Limits.OverReceiveMaximum == 2 })
+
+	// The well-behaved client was not touched.
+	good.send(qos2(1))
+	good.expect(packets.Pubrec)
+}
+
+// TestPahoSeesWillDelayAndSessionExpiry runs python3-paho-mqtt (Debian), a
+// client no one here wrote, against the broker for what MQTT 5 promises
+// about sessions: a will is held for its Will Delay Interval, and sent at
+// once when the session ends first; a persistent session keeps its
+// subscription and its QoS 1 messages, in order, across a reconnect; a
+// session past its expiry is gone.
+func TestPahoSeesWillDelayAndSessionExpiry(t *testing.T) {
+	python := "/usr/bin/python3"
+	if err := exec.Command(python, "-c", "import paho.mqtt.client").Run(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("python3-paho-mqtt missing (apt-get install python3-paho-mqtt); CI is set: %v", err)
+		}
+		t.Skipf("python3-paho-mqtt missing (apt-get install python3-paho-mqtt): %v", err)
+	}
+	script, err := filepath.Abs("testdata/paho_session.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := start(t, Config{AllowAnonymous: true})
+	host, port, _ := strings.Cut(b.Addr(), ":")
+	paho := func(t *testing.T, mode string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, python, script, mode, host, port).CombinedOutput()
+		if err != nil {
+			t.Fatalf("paho %s: %v\n%s", mode, err, out)
+		}
+		t.Logf("paho %s: %s", mode, out)
+		return string(out)
+	}
+	t.Run("will delay", func(t *testing.T) { paho(t, "will") })
+	t.Run("will when the session ends first", func(t *testing.T) { paho(t, "will-session-ends") })
+	t.Run("session kept in order", func(t *testing.T) { paho(t, "session") })
+	t.Run("session expires", func(t *testing.T) {
+		paho(t, "short-session")
+		waitFor(t, "the 1 s session to expire", func() bool { _, ok := b.srv.Clients.Get("short"); return !ok })
+		paho(t, "expired")
+	})
+}

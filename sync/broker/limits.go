@@ -31,6 +31,13 @@ type Limits struct {
 	// (sent and not acknowledged, or queued while it is away); more are
 	// dropped for it and counted. Default 1000.
 	MaxQueuedPerSession int
+	// ReceiveMaximum is how many QoS 1/2 publishes one client may have in
+	// flight towards the broker at once (a QoS 2 publish is in flight until
+	// its PUBREL): MQTT 5 clients are told it in CONNACK; a client going
+	// past it is disconnected with 0x93 "receive maximum exceeded" (MQTT
+	// 3.1.1 clients: the connection is closed) and it is counted.
+	// Default 64.
+	ReceiveMaximum int
 	// MaxSubscriptionsPerClient is the most topic filters one client may
 	// subscribe to; a SUBSCRIBE past it gets 0x97 "quota exceeded" (MQTT
 	// 5) or 0x80 (3.1.1) for the filters over. Default 100.
@@ -74,6 +81,7 @@ func DefaultLimits() Limits {
 		MaxKeepAlive:              5 * time.Minute,
 		MaxSessionExpiry:          168 * time.Hour,
 		MaxQueuedPerSession:       1000,
+		ReceiveMaximum:            64,
 		MaxSubscriptionsPerClient: 100,
 		MaxConnections:            1024,
 		MaxConnectionsPerAddress:  64,
@@ -114,6 +122,7 @@ func (l Limits) withDefaults() Limits {
 	setd(&l.MaxKeepAlive, d.MaxKeepAlive)
 	setd(&l.MaxSessionExpiry, d.MaxSessionExpiry)
 	seti(&l.MaxQueuedPerSession, d.MaxQueuedPerSession)
+	seti(&l.ReceiveMaximum, d.ReceiveMaximum)
 	seti(&l.MaxSubscriptionsPerClient, d.MaxSubscriptionsPerClient)
 	seti(&l.MaxConnections, d.MaxConnections)
 	seti(&l.MaxConnectionsPerAddress, d.MaxConnectionsPerAddress)
@@ -162,6 +171,10 @@ func (l Limits) validate(add func(format string, a ...any)) {
 		add("limits.max_session_expiry: %v is over MQTT's 4294967295s: use e.g. 168h", l.MaxSessionExpiry)
 	}
 	neg("max_queued_per_session", int64(l.MaxQueuedPerSession), "1000")
+	neg("receive_maximum", int64(l.ReceiveMaximum), "64")
+	if l.ReceiveMaximum > 65535 {
+		add("limits.receive_maximum: %d is over MQTT's 65535: use e.g. 64", l.ReceiveMaximum)
+	}
 	if l.MaxQueuedPerSession > 65535 {
 		add("limits.max_queued_per_session: %d is over 65535 (packet ids): use e.g. 1000", l.MaxQueuedPerSession)
 	}
