@@ -88,7 +88,7 @@ func simDevices(n int) string {
 func edgedRate(b *testing.B, broker *mosquittotest.Broker, devices, batch int, target int64) float64 {
 	dir := b.TempDir()
 	gw := fmt.Sprintf("bench%d", batch)
-	m := newMeter(b, broker.Addr(), "github.com/edged-gateway/edged/"+gw+"/telemetry/+", target)
+	m := newMeter(b, broker.Addr(), "edged/"+gw+"/telemetry/+", target)
 	cfgFile := filepath.Join(dir, "edged.yaml")
 	os.WriteFile(cfgFile, []byte(fmt.Sprintf("gateway: {id: %s}\nhttp: {listen: 127.0.0.1:0}\nlocal_mqtt: {listen: 127.0.0.1:0}\ndata_dir: %s\ncloud: {url: %s, batch: %d, inflight: 32}\nlog: {level: error}\n%s",
 		gw, dir, broker.URL(), batch, simDevices(devices))), 0o644)
@@ -169,7 +169,7 @@ func BenchmarkBacklogDrain(b *testing.B) {
 		os.MkdirAll(data, 0o750)
 		fillOutbox(b, filepath.Join(data, "outbox.db"), backlog)
 		gw := fmt.Sprintf("drain%d", i)
-		m := newMeter(b, broker.Addr(), "github.com/edged-gateway/edged/"+gw+"/telemetry/+", backlog)
+		m := newMeter(b, broker.Addr(), "edged/"+gw+"/telemetry/+", backlog)
 		cfgFile := filepath.Join(dir, gw+".yaml")
 		os.WriteFile(cfgFile, []byte(fmt.Sprintf("gateway: {id: %s}\nhttp: {listen: 127.0.0.1:0}\nlocal_mqtt: {listen: 127.0.0.1:0}\ndata_dir: %s\ncloud: {url: %s}\ndevices: []\nlog: {level: warn}\n", gw, data, broker.URL())), 0o644)
 		cmd := exec.Command(bin, "run", "--config", cfgFile)

@@ -74,7 +74,7 @@ devices:
 		`{"id":"q1","action":"set","value":"on"}`,
 		`{"id":"q2","action":"set","value":"off","expires":"2020-01-01T00:00:00Z"}`,
 	} {
-		if tok := pub.Publish("github.com/edged-gateway/edged/gw-q/cmd/fan", 1, false, body); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		if tok := pub.Publish("edged/gw-q/cmd/fan", 1, false, body); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 			t.Fatal(tok.Error())
 		}
 	}

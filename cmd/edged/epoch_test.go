@@ -33,7 +33,7 @@ func newEpochCloud(t *testing.T, addr, gw string) *epochCloud {
 		SetMaxReconnectInterval(200 * time.Millisecond)
 	subscribed := make(chan struct{}, 1)
 	opts.SetOnConnectHandler(func(cl paho.Client) {
-		cl.Subscribe("github.com/edged-gateway/edged/"+gw+"/telemetry/+", 1, func(_ paho.Client, m paho.Message) {
+		cl.Subscribe("edged/"+gw+"/telemetry/+", 1, func(_ paho.Client, m paho.Message) {
 			var rs []struct {
 				Seq   uint64  `json:"seq"`
 				Epoch string  `json:"epoch"`
@@ -58,7 +58,7 @@ func newEpochCloud(t *testing.T, addr, gw string) *epochCloud {
 				}
 			}
 		}).Wait()
-		cl.Subscribe("github.com/edged-gateway/edged/"+gw+"/health", 1, func(_ paho.Client, m paho.Message) {
+		cl.Subscribe("edged/"+gw+"/health", 1, func(_ paho.Client, m paho.Message) {
 			var doc statusDoc
 			if err := json.Unmarshal(m.Payload(), &doc); err == nil {
 				c.mu.Lock()

@@ -121,7 +121,7 @@ func commandLatency(b *testing.B, nodelay bool) {
 			}
 			changes := len(pin.History())
 			t0 := time.Now()
-			pub.Publish("github.com/edged-gateway/edged/lat/cmd/fan", 1, false, fmt.Sprintf(`{"id":"b%d-%d","action":"set","value":%q}`, i, n, value))
+			pub.Publish("edged/lat/cmd/fan", 1, false, fmt.Sprintf(`{"id":"b%d-%d","action":"set","value":%q}`, i, n, value))
 			waitUntilB(b, func() bool { return len(pin.History()) > changes })
 			h := pin.History()
 			if h[len(h)-1].Level != want {

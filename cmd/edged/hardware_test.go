@@ -107,7 +107,7 @@ devices:
 	defer pub.Disconnect(50)
 	send := func(device, body string) {
 		t.Helper()
-		if tok := pub.Publish("github.com/edged-gateway/edged/gw-hw/cmd/"+device, 1, false, body); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		if tok := pub.Publish("edged/gw-hw/cmd/"+device, 1, false, body); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 			t.Fatal(tok.Error())
 		}
 	}

@@ -108,7 +108,7 @@ func BenchmarkLocalMQTTvsBridge(b *testing.B) {
 	bin := buildEdged(b, dir)
 	cloudBroker := mosquittotest.Start(b, mosquittotest.WithPersistence())
 	ctx := context.Background()
-	edgedC, err := mqttload.NewCollector(ctx, mqttload.CollectorOptions{URL: cloudBroker.URL(), Filter: "github.com/edged-gateway/edged/gw-bench/telemetry/+",
+	edgedC, err := mqttload.NewCollector(ctx, mqttload.CollectorOptions{URL: cloudBroker.URL(), Filter: "edged/gw-bench/telemetry/+",
 		ClientID: "bench-edged", Persistent: true, Decode: decodeTelemetry})
 	if err != nil {
 		b.Fatal(err)

@@ -113,7 +113,7 @@ devices:
 	addr := d.broker.Addr()
 
 	const n = 200
-	local := mosquittoSub(t, addr, n, "-t", "github.com/edged-gateway/edged/local/porch/temperature")
+	local := mosquittoSub(t, addr, n, "-t", "edged/local/porch/temperature")
 	waitUntil(t, "the local subscriber", func() bool { return d.broker.Stats().Clients == 1 })
 	time.Sleep(100 * time.Millisecond) // its SUBSCRIBE follows the CONNECT
 	if err := mosquittoPub(t, addr, lines(1000, n), "-t", "sensors/porch/temperature", "-q", "1", "-l"); err != nil {

@@ -245,7 +245,7 @@ func checkDelivery(t *testing.T, link *fakeLink, n int, batch int, allowDups boo
 			t.Fatalf("message on %s holds %d readings, batch is %d", m.topic, len(m.rs), batch)
 		}
 		dev := m.rs[0].Device
-		if m.topic != "github.com/edged-gateway/edged/gw-01/telemetry/"+dev {
+		if m.topic != "edged/gw-01/telemetry/"+dev {
 			t.Fatalf("topic %s for device %s", m.topic, dev)
 		}
 		for i, r := range m.rs {

@@ -172,7 +172,7 @@ func (p *peer) expect(t testing.TB, want message) {
 func TestStatusOnlineAndOfflineRetained(t *testing.T) {
 	b := mosquittotest.Start(t)
 	cfg := testConfig(t, b)
-	cfg.StatusTopic = "github.com/edged-gateway/edged/gw-1/status"
+	cfg.StatusTopic = "edged/gw-1/status"
 	c := newClient(t, cfg)
 	stop := run(t, c)
 	if epoch := waitConnected(t, c); epoch != 1 {
@@ -204,10 +204,10 @@ func TestStatusOnlineAndOfflineRetained(t *testing.T) {
 func TestReconnectAfterBrokerRestart(t *testing.T) {
 	b := mosquittotest.Start(t)
 	cfg := testConfig(t, b)
-	cfg.StatusTopic = "github.com/edged-gateway/edged/gw-2/status"
+	cfg.StatusTopic = "edged/gw-2/status"
 	c := newClient(t, cfg)
 	got := make(chan string, 10)
-	if err := c.Subscribe("github.com/edged-gateway/edged/gw-2/cmd/#", 1, func(topic string, payload []byte) {
+	if err := c.Subscribe("edged/gw-2/cmd/#", 1, func(topic string, payload []byte) {
 		got <- topic + "=" + string(payload)
 	}); err != nil {
 		t.Fatalf("Subscribe before Run: %v", err)
@@ -226,16 +226,16 @@ func TestReconnectAfterBrokerRestart(t *testing.T) {
 			t.Fatalf("handler did not get %q", want)
 		}
 	}
-	newPeer(t, b.Addr()).publish(t, "github.com/edged-gateway/edged/gw-2/cmd/reboot", "1", false)
-	expectCmd("github.com/edged-gateway/edged/gw-2/cmd/reboot=1")
+	newPeer(t, b.Addr()).publish(t, "edged/gw-2/cmd/reboot", "1", false)
+	expectCmd("edged/gw-2/cmd/reboot=1")
 
 	b.Restart() // drops the client's TCP connection; subscriptions and retained messages are gone
 	e2 := waitEpochAbove(t, c, e1)
 	if e2 != e1+1 {
 		t.Fatalf("epoch after one restart = %d, want %d", e2, e1+1)
 	}
-	newPeer(t, b.Addr()).publish(t, "github.com/edged-gateway/edged/gw-2/cmd/reboot", "2", false)
-	expectCmd("github.com/edged-gateway/edged/gw-2/cmd/reboot=2")
+	newPeer(t, b.Addr()).publish(t, "edged/gw-2/cmd/reboot", "2", false)
+	expectCmd("edged/gw-2/cmd/reboot=2")
 	newPeer(t, b.Addr()).watch(t, cfg.StatusTopic).expect(t, message{cfg.StatusTopic, "online", true})
 
 	// Whether the last error is the lost connection or a refused reconnect
@@ -339,7 +339,7 @@ func TestMain(m *testing.M) {
 
 func TestLastWillOnProcessDeath(t *testing.T) {
 	b := mosquittotest.Start(t)
-	const topic = "github.com/edged-gateway/edged/gw-will/status"
+	const topic = "edged/gw-will/status"
 	watcher := newPeer(t, b.Addr()).watch(t, topic)
 
 	ctx, cancel := context.WithTimeout(context.Background(), liveness)

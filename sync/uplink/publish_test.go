@@ -32,10 +32,10 @@ func TestPublishAcknowledged(t *testing.T) {
 	c := newClient(t, testConfig(t, b))
 	run(t, c)
 	waitConnected(t, c)
-	watcher := newPeer(t, b.Addr()).watch(t, "github.com/edged-gateway/edged/telemetry/#")
+	watcher := newPeer(t, b.Addr()).watch(t, "edged/telemetry/#")
 
 	for qos := range byte(3) {
-		topic := "github.com/edged-gateway/edged/telemetry/q" + string('0'+qos)
+		topic := "edged/telemetry/q" + string('0'+qos)
 		d, err := c.Publish(topic, []byte("21.5"), qos, false)
 		if err != nil {
 			t.Fatalf("Publish qos %d: %v", qos, err)
@@ -99,7 +99,7 @@ func publishPaused(t *testing.T, c *Client, b *mosquittotest.Broker, n int) []*D
 	b.Pause()
 	ds := make([]*Delivery, 0, n)
 	for range n {
-		d, err := c.Publish("github.com/edged-gateway/edged/telemetry", bytes.Repeat([]byte("x"), 100), 1, false)
+		d, err := c.Publish("edged/telemetry", bytes.Repeat([]byte("x"), 100), 1, false)
 		if err != nil {
 			t.Fatalf("Publish to a paused broker: %v", err)
 		}
@@ -134,7 +134,7 @@ func TestDeliveriesFailWhenBrokerKilled(t *testing.T) {
 
 	b.Restart()
 	waitEpochAbove(t, c, e1)
-	d, err := c.Publish("github.com/edged-gateway/edged/telemetry", []byte("again"), 1, false)
+	d, err := c.Publish("edged/telemetry", []byte("again"), 1, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestDeliveriesCompleteUnderLoadWhenBrokerKilled(t *testing.T) {
 				b.Kill()
 				acked++ // kill once
 			}
-			d, err := c.Publish("github.com/edged-gateway/edged/telemetry", payload, 1, false)
+			d, err := c.Publish("edged/telemetry", payload, 1, false)
 			if errors.Is(err, ErrNotConnected) {
 				break
 			}
@@ -221,7 +221,7 @@ func TestDeliveriesCompleteUnderLoadWhenBrokerKilled(t *testing.T) {
 const (
 	benchWindow  = 32
 	benchPayload = 256
-	benchTopic   = "github.com/edged-gateway/edged/bench/telemetry"
+	benchTopic   = "edged/bench/telemetry"
 )
 
 func BenchmarkPublishQoS1(b *testing.B) {

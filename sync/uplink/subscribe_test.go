@@ -14,15 +14,15 @@ func TestSubscribeWhileConnected(t *testing.T) {
 	run(t, c)
 	waitConnected(t, c)
 	pub := newPeer(t, b.Addr())
-	pub.publish(t, "github.com/edged-gateway/edged/plan", "v7", true) // retained before the subscription
+	pub.publish(t, "edged/plan", "v7", true) // retained before the subscription
 
 	got := make(chan string, 10)
-	if err := c.Subscribe("github.com/edged-gateway/edged/plan", 1, func(topic string, payload []byte) { got <- string(payload) }); err != nil {
+	if err := c.Subscribe("edged/plan", 1, func(topic string, payload []byte) { got <- string(payload) }); err != nil {
 		t.Fatalf("Subscribe: %v", err)
 	}
 	// Subscribe returns after the SUBACK, so the retained plan and later
 	// messages arrive, in order.
-	pub.publish(t, "github.com/edged-gateway/edged/plan", "v8", false)
+	pub.publish(t, "edged/plan", "v8", false)
 	for _, want := range []string{"v7", "v8"} {
 		select {
 		case m := <-got:
@@ -36,10 +36,10 @@ func TestSubscribeWhileConnected(t *testing.T) {
 
 	// Replacing the handler for the same filter.
 	got2 := make(chan string, 10)
-	if err := c.Subscribe("github.com/edged-gateway/edged/plan", 1, func(topic string, payload []byte) { got2 <- string(payload) }); err != nil {
+	if err := c.Subscribe("edged/plan", 1, func(topic string, payload []byte) { got2 <- string(payload) }); err != nil {
 		t.Fatalf("Subscribe again: %v", err)
 	}
-	pub.publish(t, "github.com/edged-gateway/edged/plan", "v9", false)
+	pub.publish(t, "edged/plan", "v9", false)
 	for {
 		select {
 		case m := <-got2:

@@ -29,12 +29,12 @@ func TestTLSMutual(t *testing.T) {
 		URL:      "mqtts://" + b.Addr(),
 		ClientID: "gw-tls",
 		CAFile:   p.CAFile, CertFile: p.ClientCert, KeyFile: p.ClientKey,
-		StatusTopic: "github.com/edged-gateway/edged/gw-tls/status",
+		StatusTopic: "edged/gw-tls/status",
 		BackoffMin:  10 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
 	})
 	run(t, c)
 	waitConnected(t, c)
-	d, err := c.Publish("github.com/edged-gateway/edged/telemetry", []byte("1"), 1, false)
+	d, err := c.Publish("edged/telemetry", []byte("1"), 1, false)
 	if err != nil {
 		t.Fatal(err)
 	}
