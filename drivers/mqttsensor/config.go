@@ -158,13 +158,15 @@ func (c Config) zone() (*time.Location, error) {
 func (c Config) Validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	c, err := c.withPreset()
-	if err != nil {
-		add("options.preset: %w", err)
+	c, presetErr := c.withPreset()
+	if presetErr != nil {
+		add("options.preset: %w", presetErr)
 	}
 
 	var p Pattern
-	if c.Topic == "" {
+	if c.Topic == "" && presetErr != nil {
+		// the preset would have named it
+	} else if c.Topic == "" {
 		add("options.topic: required: set the topic sensors publish on, e.g. topic: sensors/+device/+metric")
 	} else if pp, err := ParsePattern(c.Topic); err != nil {
 		add("options.topic: %w", err)
@@ -304,6 +306,9 @@ func (c Config) knownMetrics(p Pattern, format string) []string {
 func didYouMean(s string, candidates []string) string {
 	best, bestD := "", 3
 	for _, c := range candidates {
+		if len(s) >= 3 && strings.HasPrefix(strings.ToLower(c), strings.ToLower(s)) {
+			return fmt.Sprintf(": did you mean %s?", c)
+		}
 		if d := editdist.Distance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
 			best, bestD = c, d
 		}

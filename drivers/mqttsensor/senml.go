@@ -90,17 +90,17 @@ func (s *Sensor) decodeSenML(device string, payload []byte, now time.Time) ([]re
 		if math.IsInf(v, 0) {
 			return nil, 0, fmt.Errorf("record %d: value overflows a float64", i)
 		}
-		dev, name, err := s.senmlNames(device, base.name, rec.name)
+		unit := rec.unit
+		if unit == "" {
+			unit = base.unit
+		}
+		dev, name, err := s.senmlNames(device, base.name, rec.name, unit)
 		if err != nil {
 			return nil, 0, fmt.Errorf("record %d: %w", i, err)
 		}
 		t, err := senmlTime(base.time+rec.t, now)
 		if err != nil {
 			return nil, 0, fmt.Errorf("record %d: time (bt+t) %w", i, err)
-		}
-		unit := rec.unit
-		if unit == "" {
-			unit = base.unit
 		}
 		unit = s.unitOf(name, unit)
 		if err := checkUnit(unit); err != nil {
@@ -123,11 +123,14 @@ func (s *Sensor) decodeSenML(device string, payload []byte, now time.Time) ([]re
 
 // senmlNames maps a record's base name bn and name n to a device and a
 // metric. join: the metric is bn+n, the device the topic's or the
-// sensor's. split: bn, normalised, is the device (with device_prefix) and
-// n, normalised, the metric; without bn, a name that is a URN
-// (urn:dev:ow:10e2…) is the device with metric "value", and another name
-// is the metric of the topic's device; without n, the metric is "value".
-func (s *Sensor) senmlNames(device, bn, n string) (string, string, error) {
+// sensor's. split: a name bn+n of the form urn:dev:<type>:<id>[:<rest>]
+// (RFC 9039 device URNs, as in RFC 8428's examples) is device <type>-<id>
+// and metric <rest>; otherwise bn, normalised, is the device and n,
+// normalised, the metric, and without bn the device is the topic's or the
+// sensor's. device_prefix goes before a device taken from a name. A record
+// without a metric name takes its unit as the metric (RFC 8428 section
+// 5.1.3 tells %RH, lat and lon apart only by unit), else "value".
+func (s *Sensor) senmlNames(device, bn, n, unit string) (string, string, error) {
 	if s.senmlJoin {
 		name := bn + n
 		if name == "" {
@@ -138,16 +141,26 @@ func (s *Sensor) senmlNames(device, bn, n string) (string, string, error) {
 		}
 		return device, name, nil
 	}
-	metric := normalName(n)
-	switch {
-	case bn != "":
-		device = normalName(bn)
-		if device == "" {
-			return "", "", fmt.Errorf("base name %s has no characters left for a device name", quoteString(bn))
+	full := bn + n
+	var metric string
+	if len(full) > 8 && strings.EqualFold(full[:8], "urn:dev:") {
+		parts := strings.SplitN(full[8:], ":", 3)
+		device = s.prefix + normalName(strings.Join(parts[:min(2, len(parts))], "-"))
+		if len(parts) == 3 {
+			metric = normalName(parts[2])
 		}
-		device = s.prefix + device
-	case len(n) > 4 && strings.EqualFold(n[:4], "urn:"):
-		device, metric = s.prefix+metric, ""
+	} else {
+		metric = normalName(n)
+		if bn != "" {
+			d := normalName(bn)
+			if d == "" {
+				return "", "", fmt.Errorf("base name %s has no characters left for a device name", quoteString(bn))
+			}
+			device = s.prefix + d
+		}
+	}
+	if metric == "" {
+		metric = normalName(unit)
 	}
 	if metric == "" {
 		metric = "value"

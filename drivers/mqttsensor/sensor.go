@@ -211,7 +211,7 @@ func normalName(n string) string {
 			n = n[4:]
 		}
 	}
-	n = strings.Trim(n, ":/.")
+	n = strings.Trim(n, ":/._-")
 	n = strings.Map(func(r rune) rune {
 		switch {
 		case r == ':' || r == '/':
