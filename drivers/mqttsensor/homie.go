@@ -81,7 +81,7 @@ func (s *Sensor) decodeHomie(device, rest string, payload []byte, now time.Time)
 	case len(levels) == 3 && levels[2] == "set":
 		return nil, 1, 0, nil // a command to the device, not a value
 	case len(levels) != 2 || levels[0] == "" || levels[1] == "":
-		return nil, 0, 0, fmt.Errorf("topic below the device %s is not <node>/<property> or an attribute ($name, $unit, …)", quoteString(rest))
+		return nil, 0, 0, errors.New("the topic below the device is not <node>/<property> or an attribute ($name, $unit, …)")
 	}
 	metric := levels[0] + "." + levels[1]
 	if err := checkName(metric); err != nil {
@@ -128,7 +128,7 @@ func (s *Sensor) homieAttribute(device string, levels []string, payload []byte) 
 	}
 	val := string(payload)
 	if err := checkUnit(val); err != nil {
-		return fmt.Errorf("attribute %s: %s %w", levels[2], quote(payload), err)
+		return fmt.Errorf("attribute %s: %s %w", quoteString(levels[2]), quote(payload), err)
 	}
 	key := device + "/" + levels[0] + "/" + levels[1]
 	switch levels[2] {
