@@ -94,7 +94,7 @@ func TestPresetsDecodeRealPayloads(t *testing.T) {
 			want:    []string{"super-car/engine.temperature=21.5 °C", "super-car/engine.speed=3500 rpm"},
 			skipped: 1, attributes: 19},
 		{preset: "homie", file: "homie-v5.msgs",
-			want:    []string{"super-car/engine.temperature=21.5 °C", "super-car/engine.running=1 "},
+			want:       []string{"super-car/engine.temperature=21.5 °C", "super-car/engine.running=1 "},
 			attributes: 2},
 		{preset: "senml", file: "senml.msgs",
 			want: []string{
