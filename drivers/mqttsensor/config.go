@@ -132,6 +132,11 @@ type Config struct {
 	// replaces Unit. It is the device's scale block, not an option: the
 	// daemon copies it here.
 	Scale scale.Linear `yaml:"-"`
+
+	// presetFields are the fields a preset added (the device did not
+	// name them): one a device does not publish at all is not counted
+	// as missing, only a null one.
+	presetFields map[string]bool
 }
 
 // zone is the location of offset-less times.

@@ -43,7 +43,9 @@ func (s *Sensor) decodeJSON(device, metric string, payload []byte, now time.Time
 	for _, f := range fields {
 		ms, err := f.path.evalAll(doc)
 		if errors.Is(err, errMissing) && s.missingSkip {
-			missing = append(missing, f.metric)
+			if !f.optional || isNull(err) {
+				missing = append(missing, f.metric)
+			}
 			continue
 		}
 		if err != nil {

@@ -28,13 +28,29 @@ const MaxMatches = 32
 // a member or element that is not there, or null.
 var errMissing = errors.New("missing")
 
-// missingError is an error that is errMissing, with its own text.
-type missingError string
+// missingError is an error that is errMissing, with its own text; null
+// tells a null value from a member that is not there.
+type missingError struct {
+	msg  string
+	null bool
+}
 
-func (e missingError) Error() string        { return string(e) }
+func (e missingError) Error() string        { return e.msg }
 func (e missingError) Is(target error) bool { return target == errMissing }
 
-func missingf(format string, args ...any) error { return missingError(fmt.Sprintf(format, args...)) }
+func missingf(format string, args ...any) error {
+	return missingError{msg: fmt.Sprintf(format, args...)}
+}
+
+func nullf(format string, args ...any) error {
+	return missingError{msg: fmt.Sprintf(format, args...), null: true}
+}
+
+// isNull reports whether err says a value was null.
+func isNull(err error) bool {
+	var m missingError
+	return errors.As(err, &m) && m.null
+}
 
 // pathStep is one step: a member name, or an array index when isIndex.
 type pathStep struct {
@@ -158,7 +174,7 @@ func (p jsonPath) walk(v any, from int) (any, error) {
 		}
 		switch {
 		case v == nil:
-			return nil, missingf("%s is null", at)
+			return nil, nullf("%s is null", at)
 		case st.isIndex:
 			arr, ok := v.([]any)
 			if !ok {
@@ -179,7 +195,7 @@ func (p jsonPath) walk(v any, from int) (any, error) {
 		}
 	}
 	if v == nil {
-		return nil, missingf("%s is null", p.text)
+		return nil, nullf("%s is null", p.text)
 	}
 	return v, nil
 }

@@ -113,6 +113,14 @@ func (c Config) withPreset() (Config, error) {
 	// A preset's fields and unit paths only go with its own format and
 	// when the device picks no single path.
 	if c.format() == p.Format && c.Path == "" && c.Metric == "" {
+		for m := range p.Fields {
+			if _, own := c.Fields[m]; !own {
+				if c.presetFields == nil {
+					c.presetFields = map[string]bool{}
+				}
+				c.presetFields[m] = true
+			}
+		}
 		c.Fields = merged(p.Fields, c.Fields)
 		c.UnitPaths = merged(p.UnitPaths, c.UnitPaths)
 		c.Units = merged(p.Units, c.Units)

@@ -53,6 +53,8 @@ const MaxReadings = 256
 type field struct {
 	metric string
 	path   jsonPath
+	// optional: a preset's field, which a device may not have at all
+	optional bool
 }
 
 // New returns the sensor for the device called name. name is the device of
@@ -79,7 +81,7 @@ func New(name string, cfg Config) (*Sensor, error) {
 	if s.format == FormatJSON {
 		for _, m := range cfg.fieldNames() {
 			jp, _ := parsePath(cfg.Fields[m])
-			s.fields = append(s.fields, field{metric: m, path: jp})
+			s.fields = append(s.fields, field{metric: m, path: jp, optional: cfg.presetFields[m]})
 		}
 		s.path, _ = parsePath(cfg.path())
 		if cfg.TimePath != "" {
