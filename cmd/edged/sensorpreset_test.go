@@ -146,3 +146,18 @@ devices:
 		}
 	})
 }
+
+// TestPresetTopicsOverlapRefused: the overlap check at config check sees
+// the topic a preset fills in, so two devices on one preset are refused.
+func TestPresetTopicsOverlapRefused(t *testing.T) {
+	dir := t.TempDir()
+	_, _, err := loadConfig(writeConfig(t, dir, `http: {listen: 127.0.0.1:0}
+data_dir: `+dir+`
+devices:
+  - {name: z1, kind: mqttsensor, options: {preset: zigbee2mqtt}}
+  - {name: z2, kind: mqttsensor, options: {preset: zigbee2mqtt, units: {voltage: V}}}
+`), builtinKinds())
+	if err == nil || !strings.Contains(err.Error(), "devices[1].options.topic: zigbee2mqtt/+device is covered by device z1's topic zigbee2mqtt/+device") {
+		t.Fatalf("loadConfig error %v, want the overlap named", err)
+	}
+}

@@ -141,3 +141,10 @@ func merged(base, over map[string]string) map[string]string {
 	maps.Copy(m, over)
 	return m
 }
+
+// EffectiveTopic is the topic pattern the sensor subscribes with: the
+// topic option, else its preset's.
+func (c Config) EffectiveTopic() string {
+	r, _ := c.withPreset()
+	return r.Topic
+}
