@@ -527,7 +527,7 @@ func (c *Config) checkSensorTopics(devs []device, errs *yamlconf.Errors) {
 		if d.kind.sensor == nil || !ok {
 			continue
 		}
-		p, err := mqttsensor.ParsePattern(opts.Topic)
+		p, err := mqttsensor.ParsePattern(opts.EffectiveTopic())
 		if err != nil {
 			continue // reported with the device's options
 		}
@@ -535,10 +535,10 @@ func (c *Config) checkSensorTopics(devs []device, errs *yamlconf.Errors) {
 			if topic.Covers(e.filter, p.Filter()) {
 				errs.Add(fmt.Sprintf("devices[%d].options.topic", index[d.cfg.Name]),
 					"%s is covered by device %s's topic %s: every message goes to %s (the first match), so this device would get none; make the topics disjoint or put the narrower device first",
-					opts.Topic, e.name, e.topic, e.name)
+					opts.EffectiveTopic(), e.name, e.topic, e.name)
 				break
 			}
 		}
-		earlier = append(earlier, seen{d.cfg.Name, opts.Topic, p.Filter()})
+		earlier = append(earlier, seen{d.cfg.Name, opts.EffectiveTopic(), p.Filter()})
 	}
 }

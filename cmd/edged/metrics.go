@@ -71,6 +71,8 @@ var (
 	mSensorMessages   = desc("sensor_messages_total", "Messages an mqttsensor device decoded or refused.", "device")
 	mSensorReadings   = desc("sensor_readings_total", "Readings an mqttsensor device decoded.", "device")
 	mSensorMalformed  = desc("sensor_malformed_total", "Messages an mqttsensor device refused for their payload or topic, by the device the topic names (_other past 256 names).", "device", "topic_device")
+	mSensorMissing    = desc("sensor_missing_total", "Fields an mqttsensor device found absent or null and skipped (options.missing: skip), by metric (_other past 256 names).", "device", "metric")
+	mSensorCollided   = desc("sensor_collided_total", "Readings an mqttsensor device decoded for a device name another sensor owns, refused.", "device")
 	mIngestQueued     = desc("ingest_queued", "Pushed readings (MQTT sensors) waiting to be stored.")
 	mIngestStored     = desc("ingest_readings_stored_total", "Pushed readings (MQTT sensors) made durable.")
 	mIngestRestamped  = desc("ingest_restamped_time_total", "Pushed readings whose time would be refused, stored with the receive time instead (mqttsensor bad_time: receive), by device.", "device")
@@ -102,7 +104,7 @@ func (daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 		mOutboxAcked, mOutboxAppendErrs, mOutboxCommits, mOutboxLastCommit, mOutboxRecovered, mOutboxFailed, mPlanRecovered, mDeviceReads, mDeviceReadErrs, mDeviceStored,
 		mDeviceRefused, mDeviceHealthy, mUplinkConnected, mUplinkReconn, mUplinkPublished, mUplinkPubErrs, mFwdDelivered,
 		mFwdFailures, mCommands, mLocalClients, mLocalReceived, mLocalRouted, mLocalRateLimit, mLocalRateLimited, mLocalAuth,
-		mLocalLimited, mLocalRetained, mLocalRetainedB, mLocalACLDenied, mSensorMessages, mSensorReadings, mSensorMalformed, mIngestQueued, mIngestStored, mIngestRefused, mIngestRestamped, mOutboxCommitLat,
+		mLocalLimited, mLocalRetained, mLocalRetainedB, mLocalACLDenied, mSensorMessages, mSensorReadings, mSensorMalformed, mSensorMissing, mSensorCollided, mIngestQueued, mIngestStored, mIngestRefused, mIngestRestamped, mOutboxCommitLat,
 		mUplinkAckLat, mServiceUp, mServiceRestarts, mServiceRSS, mServiceBudget, mServiceCPU, mServiceOOM, mServiceDropped, mServiceTooDeep, mDeadLetters, mDeadLettered, mDeadLetterDrop, mServiceLogDrop, mPlanVersion, mPlanState} {
 		ch <- d
 	}
@@ -242,6 +244,15 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		if st.MalformedOther > 0 {
 			counter(mSensorMalformed, float64(st.MalformedOther), s.Name(), "_other")
+		}
+		for metric, n := range st.Missing {
+			counter(mSensorMissing, float64(n), s.Name(), metric)
+		}
+		if st.MissingOther > 0 {
+			counter(mSensorMissing, float64(st.MissingOther), s.Name(), "_other")
+		}
+		if d.sensors != nil {
+			counter(mSensorCollided, float64(d.sensors.collisions(s.Name())), s.Name())
 		}
 	}
 }

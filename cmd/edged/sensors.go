@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/edged-gateway/edged/drivers/mqttsensor"
 	"github.com/edged-gateway/edged/internal/logevery"
+	"github.com/edged-gateway/edged/reading"
 	"github.com/edged-gateway/edged/runtime/ingest"
 	"github.com/edged-gateway/edged/sync/broker"
 )
@@ -30,12 +32,58 @@ type sensorRouter struct {
 	log     *slog.Logger
 
 	logged *logevery.Limiter // one malformed-payload line per device per 10 s
+
+	// owners maps a device name to the sensor that first published
+	// readings for it (up to maxOwnedDevices names), so that two sensors
+	// (say a Zigbee2MQTT and a SenML one) never mix readings on one
+	// device: the later sensor's readings for that name are refused and
+	// counted in collided.
+	mu       sync.Mutex
+	owners   map[string]string
+	collided map[string]uint64 // by sensor
 }
 
+// maxOwnedDevices bounds the device names whose owner the router keeps;
+// past it, new names are not checked.
+const maxOwnedDevices = 4096
+
 func newSensorRouter(sensors []*mqttsensor.Sensor, in *ingest.Ingest, log *slog.Logger) *sensorRouter {
-	r := &sensorRouter{ingest: in, log: log, logged: logevery.New(0)}
+	r := &sensorRouter{ingest: in, log: log, logged: logevery.New(0), owners: map[string]string{}, collided: map[string]uint64{}}
 	r.set(sensors)
 	return r
+}
+
+// claim keeps the readings of rs whose device is s's (or nobody's yet,
+// which makes it s's) and returns them with the first device another
+// sensor owns, counting the readings refused for s.
+func (r *sensorRouter) claim(s *mqttsensor.Sensor, rs []reading.Reading) ([]reading.Reading, string, string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var dev, owner string
+	kept := rs[:0:0]
+	for _, rd := range rs {
+		o, ok := r.owners[rd.Device]
+		if !ok && len(r.owners) < maxOwnedDevices {
+			r.owners[rd.Device], o = s.Name(), s.Name()
+		}
+		if ok && o != s.Name() {
+			r.collided[s.Name()]++
+			if dev == "" {
+				dev, owner = rd.Device, o
+			}
+			continue
+		}
+		kept = append(kept, rd)
+	}
+	return kept, dev, owner
+}
+
+// collisions is how many readings of sensor were refused because another
+// sensor owns their device name.
+func (r *sensorRouter) collisions(sensor string) uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.collided[sensor]
 }
 
 // list is the sensors now.
@@ -73,6 +121,16 @@ func (r *sensorRouter) Handle(ctx context.Context, m broker.Message, done func(e
 			r.malformed(s, err)
 			done(&broker.Declined{Code: broker.CodePayloadFormatInvalid, Reason: err.Error()})
 			return
+		}
+		decoded := len(rs)
+		rs, dev, owner := r.claim(s, rs)
+		if dev != "" {
+			err := fmt.Errorf("mqttsensor %s: %s: device %s already has readings from sensor %s: set options.device_prefix on one of them so that their devices cannot meet", s.Name(), m.Topic, dev, owner)
+			r.malformed(s, err)
+			if len(rs) == 0 {
+				done(&broker.Declined{Code: broker.CodeImplementationSpecific, Reason: err.Error(), Refused: decoded})
+				return
+			}
 		}
 		// Times the outbox cannot store or would drop at once are refused
 		// here (or, bad_time: receive, restamped), counted per device, and

@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/edged-gateway/edged/drivers/mqttsensor"
 	"github.com/edged-gateway/edged/internal/lasterr"
 	"github.com/edged-gateway/edged/runtime/commands"
 	"github.com/edged-gateway/edged/runtime/ingest"
@@ -56,6 +57,15 @@ type sensorStatus struct {
 	Readings  uint64            `json:"readings"`
 	Malformed uint64            `json:"malformed"`
 	ByDevice  map[string]uint64 `json:"malformed_by_device,omitempty"`
+	// Missing counts, by metric, fields that were absent or null and
+	// skipped (options.missing: skip); Collided, readings refused because
+	// another sensor owns their device name; Metrics, each device and
+	// metric decoded with its unit (and Homie $name).
+	Missing    map[string]uint64       `json:"missing,omitempty"`
+	Skipped    uint64                  `json:"skipped,omitempty"`
+	Attributes uint64                  `json:"attributes,omitempty"`
+	Collided   uint64                  `json:"collided,omitempty"`
+	Metrics    []mqttsensor.MetricInfo `json:"metrics,omitempty"`
 }
 
 type planStatus struct {
@@ -205,7 +215,8 @@ func (d *daemon) localStatus() localMQTTStatus {
 	for _, s := range d.sensorList() {
 		st := s.Stats()
 		ls.Sensors = append(ls.Sensors, sensorStatus{Name: s.Name(), Topic: s.Filter(), Messages: st.Messages,
-			Readings: st.Readings, Malformed: st.Malformed, ByDevice: st.MalformedByDevice})
+			Readings: st.Readings, Malformed: st.Malformed, ByDevice: st.MalformedByDevice, Missing: st.Missing,
+			Skipped: st.Skipped, Attributes: st.Attributes, Collided: d.sensors.collisions(s.Name()), Metrics: st.Metrics})
 	}
 	return ls
 }

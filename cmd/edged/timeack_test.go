@@ -133,7 +133,7 @@ devices:
     options: {topic: poison/+device, format: json, metric: m, path: $.v, time_path: $.t}
   - name: pack
     kind: mqttsensor
-    options: {topic: pack/+device, format: senml}
+    options: {topic: pack/+device, format: senml, senml_names: join}
   - name: stamp
     kind: mqttsensor
     options: {topic: stamp/+device, format: json, metric: m, path: $.v, time_path: $.t, bad_time: receive}

@@ -35,7 +35,7 @@ devices:
     options: {topic: poison/+device, format: json, metric: m, path: $.v, time_path: $.t}
   - name: senml
     kind: mqttsensor
-    options: {topic: senml/+device, format: senml}
+    options: {topic: senml/+device, format: senml, senml_names: join}
   - name: tasmota
     kind: mqttsensor
     options: {topic: tele/+device/SENSOR, format: json, fields: {temperature: $.AM2301.Temperature}, time_path: $.Time, time_zone: "+01:00"}

@@ -31,7 +31,7 @@ func (s *Sensor) decodeAuto(device, metric string, payload []byte, now time.Time
 	if err != nil {
 		return reading.Reading{}, err
 	}
-	unit := s.unit
+	unit := s.unitOf(metric, "")
 	if u, has := obj["unit"]; has {
 		us, isString := u.(string)
 		if !isString {

@@ -3,10 +3,13 @@ package mqttsensor
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/edged-gateway/edged/drivers/scale"
+	"github.com/edged-gateway/edged/internal/editdist"
 )
 
 // Payload formats, the values of Config.Format.
@@ -20,6 +23,28 @@ const (
 	// FormatAuto is a plain number, or a JSON object with "value" and an
 	// optional "unit": {"value": 21.5, "unit": "C"}.
 	FormatAuto = "auto"
+	// FormatHomie is the Homie convention (v4 and v5): values on
+	// <node>/<property> below the topic's +device, attributes ($name,
+	// $unit, $datatype, v5's $description) remembered for later values.
+	FormatHomie = "homie"
+)
+
+// Values of Config.Missing.
+const (
+	MissingSkip  = "skip"
+	MissingError = "error"
+)
+
+// Values of Config.WildcardKey.
+const (
+	WildcardDevice = "device"
+	WildcardMetric = "metric"
+)
+
+// Values of Config.SenMLNames.
+const (
+	SenMLSplit = "split"
+	SenMLJoin  = "join"
 )
 
 // Values of Config.BadTime.
@@ -70,10 +95,48 @@ type Config struct {
 	// Unit is the unit of the values as published, e.g. "C"; default
 	// empty. SenML records' u and bu take precedence over it.
 	Unit string `yaml:"unit"`
+	// Units gives metrics their own units: metric name → unit, e.g.
+	// {temperature: °C, humidity: "%"}. It applies to fields, to +metric
+	// captures and to every other format; a unit the payload carries
+	// (SenML u/bu, auto's "unit", Homie's $unit, unit_paths) wins over it,
+	// and it wins over Unit.
+	Units map[string]string `yaml:"units"`
+	// UnitPaths reads a metric's unit from the payload: metric name →
+	// path, e.g. {temperature: $.TempUnit} (Tasmota). A missing or
+	// non-string unit there falls back to Units and Unit. json only.
+	UnitPaths map[string]string `yaml:"unit_paths"`
+	// Missing is what becomes of a field (or path) that is absent or null
+	// in a json message, or an ESPHome "nan": skip (default: that reading
+	// is left out and counted per metric in Stats.Missing, the rest of
+	// the message is stored) or error (the whole message is malformed).
+	Missing string `yaml:"missing"`
+	// WildcardKey is where the member name a * in a path matched goes:
+	// device (default: the reading's device is <device>.<key>, e.g.
+	// kitchen.BME280) or metric (the metric is <field>.<key>, e.g.
+	// temperature.BME280).
+	WildcardKey string `yaml:"wildcard_key"`
+	// SenMLNames is how SenML names map: split (default: the base name bn
+	// is the device, the name n the metric, both normalised) or join (the
+	// metric is bn+n, the device from the topic).
+	SenMLNames string `yaml:"senml_names"`
+	// DevicePrefix is put before every device name taken from a topic or
+	// a payload (+device, SenML bn, a wildcard key), e.g. z2m-, so that
+	// devices of different formats cannot meet on one name.
+	DevicePrefix string `yaml:"device_prefix"`
+	// Preset fills topic, format, fields, units and unit_paths for a
+	// common kind of device: zigbee2mqtt, tasmota, shelly-gen2, esphome,
+	// homie or senml. Keys set next to it override the preset's (units
+	// and unit_paths per metric).
+	Preset string `yaml:"preset"`
 	// Scale maps every value v to v*Factor+Offset; its Unit, when set,
 	// replaces Unit. It is the device's scale block, not an option: the
 	// daemon copies it here.
 	Scale scale.Linear `yaml:"-"`
+
+	// presetFields are the fields a preset added (the device did not
+	// name them): one a device does not publish at all is not counted
+	// as missing, only a null one.
+	presetFields map[string]bool
 }
 
 // zone is the location of offset-less times.
@@ -100,9 +163,15 @@ func (c Config) zone() (*time.Location, error) {
 func (c Config) Validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	c, presetErr := c.withPreset()
+	if presetErr != nil {
+		add("options.preset: %w", presetErr)
+	}
 
 	var p Pattern
-	if c.Topic == "" {
+	if c.Topic == "" && presetErr != nil {
+		// the preset would have named it
+	} else if c.Topic == "" {
 		add("options.topic: required: set the topic sensors publish on, e.g. topic: sensors/+device/+metric")
 	} else if pp, err := ParsePattern(c.Topic); err != nil {
 		add("options.topic: %w", err)
@@ -111,26 +180,42 @@ func (c Config) Validate() error {
 	}
 	format := c.format()
 	switch format {
-	case FormatPlain, FormatJSON, FormatSenML, FormatAuto:
+	case FormatPlain, FormatJSON, FormatSenML, FormatAuto, FormatHomie:
 	default:
-		add("options.format: %q is not a format, use plain, json, senml or auto", c.Format)
+		add("options.format: %q is not a format, use plain, json, senml, auto or homie", c.Format)
 	}
-	switch c.BadTime {
-	case "", BadTimeRefuse, BadTimeReceive:
-	default:
-		add("options.bad_time: %s is not a choice: use refuse (default: the reading is refused) or receive (stored with the receive time, the sensor's time kept as <metric>_sensor_time)", quoteString(c.BadTime))
+	for _, ch := range []struct{ key, val, hint string }{
+		{"bad_time", c.BadTime, "use refuse (default: the reading is refused) or receive (stored with the receive time, the sensor's time kept as <metric>_sensor_time)"},
+		{"missing", c.Missing, "use skip (default: the reading is left out and counted) or error (the message is malformed)"},
+		{"wildcard_key", c.WildcardKey, "use device (default: device <device>.<key>) or metric (metric <field>.<key>)"},
+		{"senml_names", c.SenMLNames, "use split (default: bn is the device, n the metric) or join (the metric is bn+n)"},
+	} {
+		if ch.val != "" && !slices.Contains(choices[ch.key], ch.val) {
+			add("options.%s: %s is not a choice: %s", ch.key, quoteString(ch.val), ch.hint)
+		}
 	}
 	if _, err := c.zone(); err != nil {
 		add("options.time_zone: %w", err)
 	}
 	if format != FormatJSON {
-		for _, f := range []struct{ key, val string }{{"path", c.Path}, {"time_path", c.TimePath}, {"time_zone", c.TimeZone}} {
+		for _, f := range []struct{ key, val string }{{"path", c.Path}, {"time_path", c.TimePath}, {"time_zone", c.TimeZone}, {"wildcard_key", c.WildcardKey}} {
 			if f.val != "" {
 				add("options.%s: only the json format reads paths: remove it or set format: json", f.key)
 			}
 		}
 		if len(c.Fields) > 0 {
 			add("options.fields: only the json format reads fields: remove it or set format: json")
+		}
+		if len(c.UnitPaths) > 0 {
+			add("options.unit_paths: only the json format reads paths: remove it or set format: json")
+		}
+	}
+	if format != FormatSenML && c.SenMLNames != "" {
+		add("options.senml_names: only the senml format has names: remove it or set format: senml")
+	}
+	if format == FormatHomie {
+		if !p.HasDevice() || !p.multi || p.HasMetric() {
+			add("options.topic: the homie format needs +device and a last #, and no +metric, e.g. topic: homie/+device/#")
 		}
 	}
 	if c.Path != "" && len(c.Fields) > 0 {
@@ -139,10 +224,16 @@ func (c Config) Validate() error {
 	errs = append(errs, c.validateMetric(p, format)...)
 	for _, f := range []struct{ key, val string }{{"path", c.Path}, {"time_path", c.TimePath}} {
 		if f.val != "" {
-			if _, err := parsePath(f.val); err != nil {
+			jp, err := parsePath(f.val)
+			if err != nil {
 				add("options.%s: %w", f.key, err)
+			} else if f.key == "time_path" && jp.wildcard >= 0 {
+				add("options.time_path: a time path cannot hold *: name the member")
 			}
 		}
+	}
+	if len(c.Fields) > MaxFields {
+		add("options.fields: %d fields, over the limit of %d: split the device", len(c.Fields), MaxFields)
 	}
 	for _, m := range c.fieldNames() {
 		if err := checkName(m); err != nil {
@@ -152,8 +243,37 @@ func (c Config) Validate() error {
 			add("options.fields.%s: %w", m, err)
 		}
 	}
+	known := c.knownMetrics(p, format)
+	for _, m := range sortedKeys(c.Units) {
+		if err := checkUnit(c.Units[m]); err != nil {
+			add("options.units.%s: %s %w", m, quoteString(c.Units[m]), err)
+		}
+		if known != nil && !slices.Contains(known, m) {
+			add("options.units: %s is not a metric of this device%s", quoteString(m), didYouMean(m, known))
+		}
+	}
+	for _, m := range sortedKeys(c.UnitPaths) {
+		if jp, err := parsePath(c.UnitPaths[m]); err != nil {
+			add("options.unit_paths.%s: %w", m, err)
+		} else if jp.wildcard >= 0 {
+			add("options.unit_paths.%s: a unit path cannot hold *: name the member", m)
+		}
+		if known != nil && !slices.Contains(known, m) {
+			add("options.unit_paths: %s is not a metric of this device%s", quoteString(m), didYouMean(m, known))
+		}
+	}
+	if len(c.Units) > MaxFields || len(c.UnitPaths) > MaxFields {
+		add("options.units: more than %d entries: split the device", MaxFields)
+	}
 	if err := checkUnit(c.Unit); err != nil {
 		add("options.unit: %s %w", quoteString(c.Unit), err)
+	}
+	if c.DevicePrefix != "" {
+		if err := checkName(c.DevicePrefix); err != nil {
+			add("options.device_prefix: %s %w", quoteString(c.DevicePrefix), err)
+		} else if len(c.DevicePrefix) > MaxNameLen/2 {
+			add("options.device_prefix: %s is over %d bytes: names must stay within %d", quoteString(c.DevicePrefix), MaxNameLen/2, MaxNameLen)
+		}
 	}
 	if err := c.Scale.Validate(); err != nil {
 		add("scale.%w", err)
@@ -161,11 +281,65 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// MaxFields bounds fields, units and unit_paths.
+const MaxFields = 64
+
+// choices are the values of the options that take one of a few words.
+var choices = map[string][]string{
+	"bad_time":     {BadTimeRefuse, BadTimeReceive},
+	"missing":      {MissingSkip, MissingError},
+	"wildcard_key": {WildcardDevice, WildcardMetric},
+	"senml_names":  {SenMLSplit, SenMLJoin},
+}
+
+// knownMetrics is the metrics a configuration names itself (fields, or
+// metric), or nil when the topic or payload names them.
+func (c Config) knownMetrics(p Pattern, format string) []string {
+	switch {
+	case format == FormatSenML || format == FormatHomie || p.HasMetric():
+		return nil
+	case len(c.Fields) > 0:
+		return c.fieldNames()
+	case c.Metric != "":
+		return []string{c.Metric}
+	}
+	return nil
+}
+
+// didYouMean is ": did you mean x?" for the candidate nearest to s, or a
+// list of the candidates when none is near.
+func didYouMean(s string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if len(s) >= 3 && strings.HasPrefix(strings.ToLower(c), strings.ToLower(s)) {
+			return fmt.Sprintf(": did you mean %s?", c)
+		}
+		if d := editdist.Distance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf(": did you mean %s?", best)
+	}
+	if len(candidates) > 12 {
+		candidates = candidates[:12]
+	}
+	return ": use one of " + strings.Join(candidates, ", ")
+}
+
+func sortedKeys(m map[string]string) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
 // validateMetric checks Metric against the topic's +metric and the format.
 func (c Config) validateMetric(p Pattern, format string) []error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	switch {
+	case format == FormatHomie:
+		if c.Metric != "" {
+			add("options.metric: homie names metrics by node and property (<node>.<property>): remove metric")
+		}
 	case format == FormatSenML:
 		if c.Metric != "" {
 			add("options.metric: senml names metrics in its records (bn+n): remove metric")
@@ -194,6 +368,8 @@ func (c Config) validateMetric(p Pattern, format string) []error {
 	}
 	return errs
 }
+
+func (c Config) missingSkip() bool { return c.Missing != MissingError }
 
 func (c Config) format() string {
 	if c.Format == "" {

@@ -24,7 +24,7 @@ func TestValidate(t *testing.T) {
 		{name: "scale", cfg: Config{Topic: "s/x", Metric: "m", Scale: scale.Linear{Factor: 0.1, Unit: "C"}}},
 		{name: "zero value", cfg: Config{}, want: []string{"options.topic: required: set the topic sensors publish on"}},
 		{name: "bad topic", cfg: Config{Topic: "s/+room", Metric: "m"}, want: []string{`options.topic: topic pattern "s/+room": unknown wildcard name "+room": use +device, +metric or a bare +`}},
-		{name: "bad format", cfg: Config{Topic: "s/+metric", Format: "xml"}, want: []string{`options.format: "xml" is not a format, use plain, json, senml or auto`}},
+		{name: "bad format", cfg: Config{Topic: "s/+metric", Format: "xml"}, want: []string{`options.format: "xml" is not a format, use plain, json, senml, auto or homie`}},
 		{name: "metric missing", cfg: Config{Topic: "s/+device"}, want: []string{"options.metric: required: the topic has no +metric, so name the metric, e.g. metric: temperature"}},
 		{name: "metric twice", cfg: Config{Topic: "s/+metric", Metric: "t"}, want: []string{"options.metric: the topic captures +metric: remove metric"}},
 		{name: "bad metric", cfg: Config{Topic: "s/x", Metric: "a/b"}, want: []string{`options.metric: "a/b" contains '/', which MQTT topics reserve`}},

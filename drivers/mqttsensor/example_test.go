@@ -32,18 +32,18 @@ func Example() {
 	// mqttsensor lan-sensors: sensors/porch/temperature: payload "warm": not a number: publish a decimal number, e.g. 21.5 or -3e2
 }
 
-// A SenML pack names its metrics; times below 2**28 are relative to the
-// arrival time.
+// A SenML pack names its device (bn, a URN here, normalised) and its
+// metrics (n); times below 2**28 are relative to the arrival time.
 func ExampleSensor_Decode_senml() {
 	s, _ := mqttsensor.New("boiler", mqttsensor.Config{Topic: "boiler/senml", Format: "senml"})
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	rs, _ := s.Decode("boiler/senml", []byte(`[{"bn":"flow_","bu":"Cel","n":"temp","v":61.5,"t":-10},{"n":"pressure","u":"bar","v":1.8}]`), now)
+	rs, _ := s.Decode("boiler/senml", []byte(`[{"bn":"urn:dev:mac:0024befffe804ff1:","bu":"Cel","n":"temp","v":61.5,"t":-10},{"n":"pressure","u":"bar","v":1.8}]`), now)
 	for _, r := range rs {
 		fmt.Println(r)
 	}
 	// Output:
-	// boiler/flow_temp=61.5Cel @2026-01-02T03:03:55Z #0
-	// boiler/flow_pressure=1.8bar @2026-01-02T03:04:05Z #0
+	// mac-0024befffe804ff1/temp=61.5Cel @2026-01-02T03:03:55Z #0
+	// mac-0024befffe804ff1/pressure=1.8bar @2026-01-02T03:04:05Z #0
 }
 
 // Several metrics from one JSON message, with the sensor's own timestamp.

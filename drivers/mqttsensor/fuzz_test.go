@@ -21,6 +21,13 @@ func fuzzSensors(f *testing.F) []*Sensor {
 		{Topic: "sensors/+device/+", Format: "senml", Unit: "C"},
 		{Topic: "sensors/#", Format: "senml", Scale: scale.Linear{Factor: -1e10, Offset: 1, Unit: "x"}},
 		{Topic: "sensors/+device/+metric", Format: "auto", Unit: "C"},
+		{Preset: "zigbee2mqtt"},
+		{Preset: "tasmota"},
+		{Preset: "shelly-gen2"},
+		{Preset: "esphome"},
+		{Preset: "homie", DevicePrefix: "h-"},
+		{Preset: "senml", DevicePrefix: "s-"},
+		{Topic: "sensors/+device/+", Format: "json", Fields: map[string]string{"t": "$.*.T", "a": "$[*]"}, WildcardKey: "metric", UnitPaths: map[string]string{"t": "$.u"}},
 	}
 	ss := make([]*Sensor, len(cfgs))
 	for i, c := range cfgs {
@@ -45,6 +52,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(uint8(4), "sensors/porch/senml", []byte(`[{"bn":"env:","bt":-5,"n":"t","v":1},{"n":"fw","vs":"1"}]`))
 	f.Add(uint8(5), "sensors/a/b/c", []byte(`[{"bn":"m","bv":1,"s":2,"bs":3}]`))
 	f.Add(uint8(6), "sensors/porch/temperature", []byte(`{"value":21.5,"unit":"C"}`))
+	f.Add(uint8(13), "sensors/porch/x", []byte(`{"a":{"T":1},"b":{"T":null},"u":"C"}`))
 	sensors := fuzzSensors(f)
 	f.Fuzz(func(t *testing.T, kind uint8, topic string, payload []byte) {
 		s := sensors[int(kind)%len(sensors)]
@@ -59,8 +67,8 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
-		if len(rs) == 0 {
-			t.Fatal("no readings and no error")
+		if len(rs) > MaxReadings {
+			t.Fatalf("%d readings, over MaxReadings", len(rs))
 		}
 		for _, r := range rs {
 			if math.IsNaN(r.Value) || math.IsInf(r.Value, 0) {

@@ -18,53 +18,124 @@ import (
 const maxUnix = 253402300799
 
 // decodeJSON reads the value at the sensor's path, or one per field, and
-// the time at its time path.
-func (s *Sensor) decodeJSON(device, metric string, payload []byte, now time.Time) ([]reading.Reading, error) {
+// the time at its time path. It returns the metrics whose value was
+// missing or null and skipped (missing: skip); with missing: error such a
+// field fails the message.
+func (s *Sensor) decodeJSON(device, metric string, payload []byte, now time.Time) ([]reading.Reading, []string, error) {
 	doc, err := parseJSON(payload)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	t := now
 	if s.timePath != nil {
 		if t, err = jsonTime(doc, *s.timePath, s.zone); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	if len(s.fields) == 0 {
-		r, err := s.jsonReading(doc, s.path, device, metric, t)
+	fields := s.fields
+	if len(fields) == 0 {
+		fields = []field{{metric: metric, path: s.path}}
+	}
+	var (
+		rs      = make([]reading.Reading, 0, len(fields))
+		missing []string
+	)
+	for _, f := range fields {
+		ms, err := f.path.evalAll(doc)
+		if errors.Is(err, errMissing) && s.missingSkip {
+			if !f.optional || isNull(err) {
+				missing = append(missing, f.metric)
+			}
+			continue
+		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return []reading.Reading{r}, nil
-	}
-	rs := make([]reading.Reading, 0, len(s.fields))
-	for _, f := range s.fields {
-		r, err := s.jsonReading(doc, f.path, device, f.metric, t)
-		if err != nil {
-			return nil, err
+		unit := s.unitOf(f.metric, s.payloadUnit(doc, f.metric))
+		for _, m := range ms {
+			v, err := jsonNumber(m.value, f.path.text)
+			if err != nil {
+				return nil, nil, err
+			}
+			dev, met := device, f.metric
+			if f.path.wildcard >= 0 {
+				key := normalName(m.key)
+				if s.wildcardMetric {
+					met = f.metric + "." + key
+				} else {
+					dev = device + "." + key
+				}
+				if err := checkName(dev); err != nil {
+					return nil, nil, fmt.Errorf("%s: device %s (with the key * matched) %w", f.path.text, quoteString(dev), err)
+				}
+				if err := checkName(met); err != nil {
+					return nil, nil, fmt.Errorf("%s: metric %s (with the key * matched) %w", f.path.text, quoteString(met), err)
+				}
+			}
+			if len(rs) == MaxReadings {
+				return nil, nil, fmt.Errorf("more than %d readings in one message: the limit keeps a message bounded", MaxReadings)
+			}
+			r, err := s.newReading(dev, met, v, unit, t)
+			if err != nil {
+				return nil, nil, err
+			}
+			rs = append(rs, r)
 		}
-		rs = append(rs, r)
 	}
-	return rs, nil
+	return rs, missing, nil
 }
 
-// jsonReading is the reading of metric at path p of doc.
-func (s *Sensor) jsonReading(doc any, p jsonPath, device, metric string, t time.Time) (reading.Reading, error) {
+// payloadUnit is the unit at metric's unit path in doc, or "" when it has
+// none or it is not a valid unit string.
+func (s *Sensor) payloadUnit(doc any, metric string) string {
+	p, ok := s.unitPaths[metric]
+	if !ok {
+		return ""
+	}
 	v, err := p.eval(doc)
 	if err != nil {
-		return reading.Reading{}, err
+		return ""
 	}
-	f, err := jsonNumber(v, p.text)
-	if err != nil {
-		return reading.Reading{}, err
+	u, _ := v.(string)
+	if checkUnit(u) != nil {
+		return ""
 	}
-	return s.newReading(device, metric, f, s.unit, t)
+	return u
+}
+
+// MaxDepth bounds how deeply a JSON payload may nest arrays and objects.
+const MaxDepth = 32
+
+// checkDepth refuses JSON nesting deeper than MaxDepth before it is
+// decoded. b need not be valid JSON: brackets inside strings are skipped.
+func checkDepth(b []byte) error {
+	depth, inString := 0, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			if depth++; depth > MaxDepth {
+				return fmt.Errorf("nests deeper than %d levels: the limit keeps a message bounded", MaxDepth)
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return nil
 }
 
 // parseJSON decodes one JSON document, keeping numbers as text.
 func parseJSON(b []byte) (any, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, errors.New("empty: publish a JSON document")
+	}
+	if err := checkDepth(b); err != nil {
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()

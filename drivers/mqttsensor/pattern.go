@@ -44,6 +44,8 @@ const (
 type Match struct {
 	Device string
 	Metric string
+	// Rest is what a trailing # matched, without its leading /.
+	Rest string
 }
 
 // ParsePattern parses s, an MQTT topic filter in which a level may be +
@@ -157,6 +159,9 @@ func (p Pattern) Match(topic string) (Match, bool) {
 	}
 	if !exhausted && !p.multi {
 		return Match{}, false
+	}
+	if !exhausted {
+		m.Rest = rest
 	}
 	return m, true
 }

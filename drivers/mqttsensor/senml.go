@@ -51,6 +51,9 @@ func (s *Sensor) decodeSenML(device string, payload []byte, now time.Time) ([]re
 	if b := bytes.TrimSpace(payload); len(b) == 0 || b[0] != '[' {
 		return nil, 0, errors.New("not a SenML pack: publish a JSON array of records, e.g. [{\"n\":\"temp\",\"v\":21.5}]")
 	}
+	if err := checkDepth(payload); err != nil {
+		return nil, 0, err
+	}
 	recs, err := parseSenMLPack(payload)
 	if err != nil {
 		return nil, 0, err
@@ -87,29 +90,28 @@ func (s *Sensor) decodeSenML(device string, payload []byte, now time.Time) ([]re
 		if math.IsInf(v, 0) {
 			return nil, 0, fmt.Errorf("record %d: value overflows a float64", i)
 		}
-		name := base.name + rec.name
-		if name == "" {
-			return nil, 0, fmt.Errorf("record %d has no name: set n, or bn in this or an earlier record", i)
+		unit := rec.unit
+		if unit == "" {
+			unit = base.unit
 		}
-		if err := checkName(name); err != nil {
-			return nil, 0, fmt.Errorf("record %d: metric name %s (bn+n) %w", i, quoteString(name), err)
+		dev, name, err := s.senmlNames(device, base.name, rec.name, unit)
+		if err != nil {
+			return nil, 0, fmt.Errorf("record %d: %w", i, err)
 		}
 		t, err := senmlTime(base.time+rec.t, now)
 		if err != nil {
 			return nil, 0, fmt.Errorf("record %d: time (bt+t) %w", i, err)
 		}
-		unit := s.unit
-		if rec.unit != "" {
-			unit = rec.unit
-		} else if base.unit != "" {
-			unit = base.unit
-		}
+		unit = s.unitOf(name, unit)
 		if err := checkUnit(unit); err != nil {
 			return nil, 0, fmt.Errorf("record %d: unit %s %w", i, quoteString(unit), err)
 		}
-		r, err := s.newReading(device, name, v, unit, t)
+		r, err := s.newReading(dev, name, v, unit, t)
 		if err != nil {
 			return nil, 0, fmt.Errorf("record %d: %w", i, err)
+		}
+		if len(rs) == MaxReadings {
+			return nil, 0, fmt.Errorf("more than %d readings in one pack: the limit keeps a message bounded", MaxReadings)
 		}
 		rs = append(rs, r)
 	}
@@ -117,6 +119,59 @@ func (s *Sensor) decodeSenML(device string, payload []byte, now time.Time) ([]re
 		return nil, 0, fmt.Errorf("no readings: %d records, %d of them without a numeric value (vs or vd only)", len(recs), skipped)
 	}
 	return rs, skipped, nil
+}
+
+// senmlNames maps a record's base name bn and name n to a device and a
+// metric. join: the metric is bn+n, the device the topic's or the
+// sensor's. split: a name bn+n of the form urn:dev:<type>:<id>[:<rest>]
+// (RFC 9039 device URNs, as in RFC 8428's examples) is device <type>-<id>
+// and metric <rest>; otherwise bn, normalised, is the device and n,
+// normalised, the metric, and without bn the device is the topic's or the
+// sensor's. device_prefix goes before a device taken from a name. A record
+// without a metric name takes its unit as the metric (RFC 8428 section
+// 5.1.3 tells %RH, lat and lon apart only by unit), else "value".
+func (s *Sensor) senmlNames(device, bn, n, unit string) (string, string, error) {
+	if s.senmlJoin {
+		name := bn + n
+		if name == "" {
+			return "", "", errors.New("has no name: set n, or bn in this or an earlier record")
+		}
+		if err := checkName(name); err != nil {
+			return "", "", fmt.Errorf("metric name %s (bn+n) %w", quoteString(name), err)
+		}
+		return device, name, nil
+	}
+	full := bn + n
+	var metric string
+	if len(full) > 8 && strings.EqualFold(full[:8], "urn:dev:") {
+		parts := strings.SplitN(full[8:], ":", 3)
+		device = s.prefix + normalName(strings.Join(parts[:min(2, len(parts))], "-"))
+		if len(parts) == 3 {
+			metric = normalName(parts[2])
+		}
+	} else {
+		metric = normalName(n)
+		if bn != "" {
+			d := normalName(bn)
+			if d == "" {
+				return "", "", fmt.Errorf("base name %s has no characters left for a device name", quoteString(bn))
+			}
+			device = s.prefix + d
+		}
+	}
+	if metric == "" {
+		metric = normalName(unit)
+	}
+	if metric == "" {
+		metric = "value"
+	}
+	if err := checkName(device); err != nil {
+		return "", "", fmt.Errorf("device name %s (from bn) %w", quoteString(device), err)
+	}
+	if err := checkName(metric); err != nil {
+		return "", "", fmt.Errorf("metric name %s (from n) %w", quoteString(metric), err)
+	}
+	return device, metric, nil
 }
 
 // parseSenMLPack decodes the array of records, each a map of its fields.

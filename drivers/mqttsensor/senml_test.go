@@ -48,7 +48,7 @@ func TestDecodeSenML(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.cfg.Topic, tt.cfg.Format = "sensors/+device/senml", "senml"
+			tt.cfg.Topic, tt.cfg.Format, tt.cfg.SenMLNames = "sensors/+device/senml", "senml", "join"
 			s := mustNew(t, "lan", tt.cfg)
 			rs, err := s.Decode("sensors/porch/senml", []byte(tt.payload), now)
 			if err != nil {
@@ -80,7 +80,7 @@ func TestDecodeSenMLErrors(t *testing.T) {
 		{name: "only text", payload: `[{"n":"fw","vs":"1"},{"n":"raw","vd":"AA=="}]`, want: `no readings: 2 records, 2 of them without a numeric value (vs or vd only)`},
 		{name: "record not object", payload: `[{"n":"t","v":1},3]`, want: `record 1: is a number, not an object`},
 		{name: "null record", payload: `[null]`, want: `record 0: is null, not an object`},
-		{name: "no name", payload: `[{"v":1}]`, want: `record 0 has no name: set n, or bn in this or an earlier record`},
+		{name: "no name", payload: `[{"v":1}]`, want: `record 0: has no name: set n, or bn in this or an earlier record`},
 		{name: "bad name", payload: `[{"bn":"dev/","n":"t","v":1}]`, want: `record 0: metric name "dev/t" (bn+n) contains '/', which MQTT topics reserve`},
 		{name: "long name", payload: `[{"n":"` + strings.Repeat("n", 65) + `","v":1}]`, want: `(bn+n) is 65 bytes, over the 64-byte limit`},
 		{name: "no value", payload: `[{"n":"t","v":1},{"n":"t","t":5}]`, want: `record 1 has no value: it needs v, vb, vs, vd or s`},
@@ -106,7 +106,7 @@ func TestDecodeSenMLErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := mustNew(t, "lan", Config{Topic: "sensors/+device/senml", Format: "senml"})
+			s := mustNew(t, "lan", Config{Topic: "sensors/+device/senml", Format: "senml", SenMLNames: "join"})
 			rs, err := s.Decode("sensors/porch/senml", []byte(tt.payload), now)
 			if err == nil || rs != nil {
 				t.Fatalf("Decode = %v, %v; want an error", rs, err)

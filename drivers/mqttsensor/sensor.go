@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/edged-gateway/edged/drivers/scale"
 	"github.com/edged-gateway/edged/reading"
@@ -28,15 +32,29 @@ type Sensor struct {
 	fields   []field   // json with several values, by metric
 	timePath *jsonPath // json: where the time is; nil means receive time
 	unit     string    // raw unit
-	scale    scale.Linear
-	stats    counters
-	restamp  bool // bad_time: receive
+	units    map[string]string
+	// unitPaths are json paths to units in the payload, by metric.
+	unitPaths      map[string]jsonPath
+	scale          scale.Linear
+	stats          counters
+	restamp        bool // bad_time: receive
+	missingSkip    bool // missing: skip
+	wildcardMetric bool // wildcard_key: metric
+	senmlJoin      bool // senml_names: join
+	prefix         string
+	homie          homieState
 }
+
+// MaxReadings bounds the readings of one message; a message with more is
+// malformed.
+const MaxReadings = 256
 
 // field is one metric of a json message with Fields.
 type field struct {
 	metric string
 	path   jsonPath
+	// optional: a preset's field, which a device may not have at all
+	optional bool
 }
 
 // New returns the sensor for the device called name. name is the device of
@@ -49,13 +67,21 @@ func New(name string, cfg Config) (*Sensor, error) {
 		return nil, fmt.Errorf("mqttsensor %s: %w", name, err)
 	}
 	// Validate has parsed everything once; these cannot fail.
+	cfg, _ = cfg.withPreset()
 	p, _ := ParsePattern(cfg.Topic)
 	s := &Sensor{name: name, pattern: p, format: cfg.format(), metric: cfg.Metric, unit: cfg.Unit, scale: cfg.Scale,
-		restamp: cfg.BadTime == BadTimeReceive}
+		restamp: cfg.BadTime == BadTimeReceive, units: maps.Clone(cfg.Units), missingSkip: cfg.missingSkip(),
+		wildcardMetric: cfg.WildcardKey == WildcardMetric, senmlJoin: cfg.SenMLNames == SenMLJoin, prefix: cfg.DevicePrefix}
+	if len(cfg.UnitPaths) > 0 {
+		s.unitPaths = make(map[string]jsonPath, len(cfg.UnitPaths))
+		for m, path := range cfg.UnitPaths {
+			s.unitPaths[m], _ = parsePath(path)
+		}
+	}
 	if s.format == FormatJSON {
 		for _, m := range cfg.fieldNames() {
 			jp, _ := parsePath(cfg.Fields[m])
-			s.fields = append(s.fields, field{metric: m, path: jp})
+			s.fields = append(s.fields, field{metric: m, path: jp, optional: cfg.presetFields[m]})
 		}
 		s.path, _ = parsePath(cfg.path())
 		if cfg.TimePath != "" {
@@ -100,7 +126,7 @@ func (s *Sensor) Decode(topic string, payload []byte, now time.Time) ([]reading.
 	}
 	device, metric := s.name, s.metric
 	if s.pattern.hasDevice {
-		device = m.Device
+		device = s.prefix + m.Device
 		if err := checkName(device); err != nil {
 			return nil, s.malformed(topic, device, fmt.Errorf("device name %s in the topic %w", quoteString(device), err))
 		}
@@ -117,19 +143,27 @@ func (s *Sensor) Decode(topic string, payload []byte, now time.Time) ([]reading.
 	var (
 		rs      []reading.Reading
 		skipped int
+		missing []string
+		attrs   int
 		err     error
 	)
 	switch s.format {
 	case FormatJSON:
-		rs, err = s.decodeJSON(device, metric, payload, now)
+		rs, missing, err = s.decodeJSON(device, metric, payload, now)
 	case FormatSenML:
 		rs, skipped, err = s.decodeSenML(device, payload, now)
+	case FormatHomie:
+		rs, attrs, skipped, err = s.decodeHomie(device, m.Rest, payload, now)
 	case FormatAuto:
 		var r reading.Reading
 		if r, err = s.decodeAuto(device, metric, payload, now); err == nil {
 			rs = []reading.Reading{r}
 		}
 	default:
+		if s.missingSkip && isNaNText(payload) {
+			missing = []string{metric}
+			break
+		}
 		var r reading.Reading
 		if r, err = s.decodePlain(device, metric, payload, now); err == nil {
 			rs = []reading.Reading{r}
@@ -140,7 +174,63 @@ func (s *Sensor) Decode(topic string, payload []byte, now time.Time) ([]reading.
 	}
 	s.stats.readings.Add(uint64(len(rs)))
 	s.stats.skipped.Add(uint64(skipped))
+	s.stats.attributes.Add(uint64(attrs))
+	for _, m := range missing {
+		s.stats.missed(m)
+	}
+	s.stats.seen(rs)
 	return rs, nil
+}
+
+// isNaNText reports whether a plain payload is "nan" in any case, which
+// ESPHome publishes for a sensor that has no value.
+func isNaNText(b []byte) bool {
+	return strings.EqualFold(string(bytes.TrimSpace(b)), "nan")
+}
+
+// unitOf is the unit of metric: the payload's unit when it carries one,
+// else the units option's for metric, else the unit option.
+func (s *Sensor) unitOf(metric, payload string) string {
+	if payload != "" {
+		return payload
+	}
+	if u, ok := s.units[metric]; ok {
+		return u
+	}
+	return s.unit
+}
+
+// normalName turns a name taken from a payload (a member name, a SenML
+// name) into a valid device or metric name: a URN's urn:dev: scheme and
+// trailing separators dropped, colons and / as -, +, # and control
+// characters as _, cut to MaxNameLen bytes on a rune boundary. It may
+// return "" for a name of separators only.
+func normalName(n string) string {
+	n = strings.ToValidUTF8(n, "_")
+	if len(n) > 4 && strings.EqualFold(n[:4], "urn:") {
+		n = n[4:]
+		if len(n) > 4 && strings.EqualFold(n[:4], "dev:") {
+			n = n[4:]
+		}
+	}
+	n = strings.Trim(n, ":/._-")
+	n = strings.Map(func(r rune) rune {
+		switch {
+		case r == ':' || r == '/':
+			return '-'
+		case r == '+' || r == '#' || unicode.IsControl(r):
+			return '_'
+		}
+		return r
+	}, n)
+	if len(n) > MaxNameLen {
+		cut := MaxNameLen
+		for cut > 0 && !utf8.RuneStart(n[cut]) {
+			cut--
+		}
+		n = n[:cut]
+	}
+	return n
 }
 
 // malformed counts a rejected message of device and names the sensor and
@@ -166,7 +256,7 @@ func (s *Sensor) decodePlain(device, metric string, payload []byte, now time.Tim
 	if err != nil {
 		return reading.Reading{}, err
 	}
-	return s.newReading(device, metric, v, s.unit, now)
+	return s.newReading(device, metric, v, s.unitOf(metric, ""), now)
 }
 
 // parsePlain parses a decimal number (sign, digits, fraction, exponent)
