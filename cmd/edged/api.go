@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/edged-gateway/edged/reading"
+	"github.com/edged-gateway/edged/runtime/history"
 	"github.com/edged-gateway/edged/runtime/localapi"
 	"github.com/edged-gateway/edged/runtime/orchestrator"
 	"github.com/edged-gateway/edged/runtime/poller"
@@ -65,7 +66,7 @@ func (d *daemon) apiConfig() localapi.Config {
 		Listen: d.cfg.HTTP.Listen, Token: d.apiToken, CertFile: d.cfg.HTTP.TLS.CertFile, KeyFile: d.cfg.HTTP.TLS.KeyFile,
 		Status: d.status, Devices: d.devicesDoc, Readings: d.readingsDoc, Services: d.servicesDoc, RestartService: d.restartService,
 		Ready: d.ready.Load, NotReady: d.appends.reason, Hosts: apiHosts(d.cfg.HTTP.AllowedHosts), Commands: d.exec, Metrics: d.metricsHandler(), Console: consoleHandler(),
-		Logger: d.log.With("component", "api"),
+		Logger: d.log.With("component", "api"), ConsoleAPI: d.consoleAPI(),
 	}
 	if d.plans != nil {
 		c.Plan = func() any { return d.plans.statusDoc() }
@@ -84,6 +85,11 @@ type recordingSink struct {
 	store  poller.Sink
 	recent *recent.Recent
 	health *appendHealth
+	// history and alerts, when set, also get the durable readings (alertKind
+	// picks the alerts).
+	history   *history.History
+	alerts    *history.Alerts
+	alertKind func(reading.Reading) string
 }
 
 // appendHealth is the outcome of the latest append to the outbox: while
@@ -130,6 +136,12 @@ func (s recordingSink) Append(ctx context.Context, rs []reading.Reading) error {
 		return err
 	}
 	s.recent.Add(rs)
+	if s.history != nil {
+		s.history.Add(rs)
+	}
+	if s.alerts != nil {
+		s.alerts.Add(rs, s.alertKind)
+	}
 	return nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -11,6 +12,8 @@ import (
 	"periph.io/x/conn/v3/gpio"
 
 	"github.com/edged-gateway/edged/internal/browsertest"
+	"github.com/edged-gateway/edged/runtime/orchestrator"
+	"github.com/edged-gateway/edged/runtime/plan"
 )
 
 // TestConsoleInBrowser opens the web console of a daemon on the simulated
@@ -40,7 +43,7 @@ devices:
 	}()
 
 	browsertest.Do(t, ctx, "open the console", chromedp.Navigate("http://"+d.api.Addr()+"/#token="+d.apiToken))
-	browsertest.Wait(t, ctx, "the token to leave the address bar", `location.hash === '' && localStorage.getItem('edged.apiToken') !== null`)
+	browsertest.Wait(t, ctx, "the token to leave the address bar", `location.hash === '' && sessionStorage.getItem('edged.apiToken') !== null`)
 	browsertest.Wait(t, ctx, "a numeric temperature for env", `(() => {
 		const v = document.querySelector('tr[data-device="env"] .value[data-metric="temperature"]');
 		return v !== null && isFinite(parseFloat(v.textContent)); })()`)
@@ -77,4 +80,97 @@ devices:
 func consoleShot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	browsertest.Shot(t, ctx, filepath.Join("testdata", "out"), name)
+}
+
+// TestConsolePanelsInBrowser opens the console of a daemon with a rules
+// service, service usage readings and plans (#18): the gateway's usage is
+// a resources panel in MiB and %, not a device; the rule's alert is in the
+// alerts panel; the plot draws the daemon's history with a time axis; a
+// restart from the page reaches the service and shows in the log tail; a
+// plan that drops a device removes its row and shows its steps.
+func TestConsolePanelsInBrowser(t *testing.T) {
+	ctx := browsertest.Start(t, 120*time.Second)
+	shotOnFailure(t, ctx)
+	dir := t.TempDir()
+	pub, priv, _ := plan.GenerateKey()
+	if err := plan.WritePublicKey(filepath.Join(dir, "ops.pub"), pub); err != nil {
+		t.Fatal(err)
+	}
+	devices := `devices:
+  - {name: porch, kind: sim, interval: 100ms, options: {metric: temperature, unit: C, waveform: constant, min: 35}}
+`
+	services := `services:
+  - name: porch-rules
+    kind: rules
+    subscribe: ["porch/temperature"]
+    config: {rules: [{name: hot, when: {device: porch, metric: temperature, above: 30}, then: {alert: {metric: alert_hot}}}]}
+`
+	cfg := fmt.Sprintf(`gateway: {id: panels}
+http: {listen: 127.0.0.1:0}
+local_mqtt: {listen: 127.0.0.1:0}
+data_dir: %s/data
+plans: {trusted_keys: [%s/ops.pub]}
+service_usage: {every: 1s}
+%s  - {name: shed, kind: sim, interval: 100ms, options: {metric: temperature, unit: C, waveform: constant, min: 10}}
+%s`, dir, dir, devices, services)
+	d, stop := startDaemon(t, writeConfig(t, dir, cfg))
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("daemon stopped with %v", err)
+		}
+	}()
+
+	browsertest.Do(t, ctx, "open the console", chromedp.Navigate("http://"+d.api.Addr()+"/#token="+d.apiToken))
+	browsertest.Wait(t, ctx, "porch and shed, and no device named after the gateway", `document.querySelector('tr[data-device="porch"]') !== null &&
+		document.querySelector('tr[data-device="shed"]') !== null && document.querySelector('tr[data-device="panels"]') === null`)
+	browsertest.Wait(t, ctx, "the gateway's resources in MiB and %", `(() => {
+		const m = document.querySelector('#gateway-usage .value[data-metric="porch-rules_memory_bytes"]');
+		const c = document.querySelector('#gateway-usage .value[data-metric="porch-rules_cpu_percent"]');
+		return !document.querySelector('#gateway-section').hidden && m && /^[\d.]+ (KiB|MiB)$/.test(m.textContent) &&
+			c && /^[\d.]+ %$/.test(c.textContent); })()`)
+	browsertest.Wait(t, ctx, "the rule's alert", `(() => {
+		const r = document.querySelector('#alerts tr[data-alert="porch/alert_hot"]');
+		return r && r.dataset.kind === 'rules' && r.dataset.cleared === 'false' && r.textContent.includes('porch-rules'); })()`)
+
+	browsertest.Do(t, ctx, "plot porch's temperature", chromedp.Click(chromedp.CSS(`tr[data-device="porch"] .metric[data-metric="temperature"] .mname`)))
+	browsertest.Wait(t, ctx, "the plot from the daemon's history", `(() => {
+		const c = document.querySelector('#chart');
+		return c.dataset.device === 'porch' && c.dataset.points >= 2 && c.querySelectorAll('.x-tick').length >= 4 &&
+			c.querySelector('.unit-label') && c.querySelector('.unit-label').textContent === 'C'; })()`)
+	browsertest.Do(t, ctx, "choose 24 h", chromedp.Click(chromedp.CSS(`#chart-ranges button[data-range="24h"]`)))
+	browsertest.Wait(t, ctx, "the 24 h plot", `document.querySelector('#chart').dataset.range === '24h' && document.querySelector('#chart').dataset.points >= 1`)
+
+	browsertest.Do(t, ctx, "restart porch-rules", chromedp.Click(chromedp.CSS(`tr[data-service="porch-rules"] button[data-action="restart"]`)))
+	browsertest.Wait(t, ctx, "the restart's result", `document.querySelector('tr[data-service="porch-rules"] .result').textContent.startsWith('restarted')`)
+	browsertest.Wait(t, ctx, "the restart in the log tail", `[...document.querySelectorAll('#log-lines .logline')].some((l) =>
+		l.querySelector('.msg').textContent === 'local service restart' && l.querySelector('.attrs').textContent.includes('service=porch-rules'))`)
+
+	// A plan keeps porch and the rules, and drops shed.
+	st := <-d.plans.orch.Submit(plan.Sign(priv, []byte("version: 1\ngateway: {id: panels}\n"+devices+services)).Encode(), orchestrator.SourceAPI)
+	if st.State != orchestrator.StateApplied {
+		t.Fatalf("plan: %s %s", st.State, st.Error)
+	}
+	browsertest.Wait(t, ctx, "shed gone, the plan's steps shown", `document.querySelector('tr[data-device="shed"]') === null &&
+		document.querySelector('tr[data-device="porch"]') !== null &&
+		document.querySelector('#plan-summary').textContent.startsWith('v1 · applied') &&
+		document.querySelector('#plan-steps tr[data-step="devices"]').textContent.includes('shed') &&
+		document.querySelector('#plan-history').textContent.includes('v1 (running)')`)
+	consoleShot(t, ctx, "console-panels.png")
+}
+
+// shotOnFailure saves a screenshot of the page when the test fails, into
+// a directory it names (kept after the test).
+func shotOnFailure(t *testing.T, ctx context.Context) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		dir, err := os.MkdirTemp("", "edged-console-")
+		if err != nil {
+			t.Log(err)
+			return
+		}
+		browsertest.Shot(t, ctx, dir, "failure.png")
+		t.Logf("screenshot of the failure: %s", filepath.Join(dir, "failure.png"))
+	})
 }

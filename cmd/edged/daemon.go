@@ -14,10 +14,12 @@ import (
 
 	"github.com/edged-gateway/edged/drivers/mqttsensor"
 	"github.com/edged-gateway/edged/internal/logevery"
+	"github.com/edged-gateway/edged/internal/logring"
 	"github.com/edged-gateway/edged/reading"
 	"github.com/edged-gateway/edged/runtime/budget"
 	"github.com/edged-gateway/edged/runtime/commands"
 	"github.com/edged-gateway/edged/runtime/forwarder"
+	"github.com/edged-gateway/edged/runtime/history"
 	"github.com/edged-gateway/edged/runtime/ingest"
 	"github.com/edged-gateway/edged/runtime/localapi"
 	"github.com/edged-gateway/edged/runtime/poller"
@@ -64,6 +66,9 @@ type daemon struct {
 	ready     atomic.Bool            // sources running and the outbox open (/readyz)
 	appends   appendHealth           // whether appends to the outbox fail now (/readyz)
 	recent    *recent.Recent         // the latest readings per device, for the API
+	history   *history.History       // downsampled history per device and metric, for the console's plots
+	alerts    *history.Alerts        // the rules and anomaly services' latest outputs, for the console
+	logs      *logring.Ring          // the latest log records, for the console's log tail
 	sup       *supervisor.Supervisor // services; nil when none are configured
 	emits     *ingest.Ingest         // readings services emit → outbox
 	brokerOff string                 // why the embedded broker is off although configured (its default port was taken), or ""
@@ -130,6 +135,8 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
+	logs := logring.New(logring.Config{}) // the console's log tail sees what the daemon logs
+	log = slog.New(logs.Handler(log.Handler()))
 	ob, err := outbox.Open(outbox.Config{
 		Path:     filepath.Join(cfg.DataDir, "outbox.db"),
 		MaxBytes: int64(cfg.Outbox.MaxBytes),
@@ -140,7 +147,7 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 	if err != nil {
 		return nil, err
 	}
-	d := &daemon{cfg: cfg, log: log, outbox: ob}
+	d := &daemon{cfg: cfg, log: log, outbox: ob, logs: logs, history: history.New(history.Config{}), alerts: &history.Alerts{}}
 	defer func() {
 		if err != nil {
 			d.abandon()
@@ -159,7 +166,7 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 		ob.SetLimits(int64(cfg.Outbox.MaxBytes), cfg.Outbox.MaxAge)
 	}
 	d.recent = recent.New(recent.Config{})
-	d.sink = recordingSink{store: ob, recent: d.recent, health: &d.appends}
+	d.sink = recordingSink{store: ob, recent: d.recent, health: &d.appends, history: d.history, alerts: d.alerts, alertKind: d.alertKind}
 	if l := cfg.LocalMQTT; l.Mode != localOff && l.Republish.Enabled {
 		d.sink = &republishSink{store: d.sink, publish: d.publishLocal, prefix: cfg.Cloud.TopicPrefix,
 			retain: l.Republish.Retain, log: log.With("component", "republish"), limiter: logevery.New(0)}

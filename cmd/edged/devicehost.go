@@ -220,6 +220,9 @@ func (h *deviceHost) swap(ctx context.Context, specs []device) (added, changed, 
 	slices.Sort(added)
 	slices.Sort(changed)
 	slices.Sort(removed)
+	if h.d != nil && h.d.history != nil {
+		h.d.forgetDevices(removed) // gone from the API and the console
+	}
 	return added, changed, removed, err
 }
 

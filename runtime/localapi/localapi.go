@@ -62,7 +62,9 @@ type Config struct {
 	Metrics http.Handler
 	// Console, when set, is served at GET / (the web console).
 	Console http.Handler
-	Logger  *slog.Logger
+	// ConsoleAPI are the sources of the console's own endpoints (console_api.go).
+	ConsoleAPI ConsoleAPI
+	Logger     *slog.Logger
 }
 
 // Validate checks Listen against Token and the TLS files.
@@ -216,6 +218,7 @@ func (s *Server) routes() http.Handler {
 		writeJSON(w, http.StatusOK, s.cfg.Plan())
 	})
 	mux.HandleFunc("POST /api/v1/plan", s.applyPlan)
+	s.consoleRoutes(mux)
 	if s.cfg.Metrics != nil {
 		mux.Handle("GET /metrics", s.cfg.Metrics)
 	}

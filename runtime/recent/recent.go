@@ -131,3 +131,11 @@ func cmpString(a, b string) int {
 	}
 	return 0
 }
+
+// Forget drops a device's readings (a plan removed it), so it is no longer
+// listed.
+func (r *Recent) Forget(device string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.devices, device)
+}

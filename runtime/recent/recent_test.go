@@ -52,3 +52,16 @@ func TestDeviceCap(t *testing.T) {
 		t.Fatalf("devices %v, want a and b only", got)
 	}
 }
+
+func TestForgetUnlistsADevice(t *testing.T) {
+	r := New(Config{})
+	t0 := time.Now()
+	r.Add([]reading.Reading{at("env", "t", 1, t0), at("door", "open", 0, t0)})
+	r.Forget("door")
+	if got := r.Devices(); len(got) != 1 || got[0] != "env" {
+		t.Fatalf("devices after Forget(door): %v", got)
+	}
+	if _, ok := r.Since("door", time.Time{}, t0); ok {
+		t.Fatal("door's readings are still served")
+	}
+}

@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -130,9 +132,11 @@ type fakeAPI struct {
 	down    atomic.Bool // when set, connections are dropped: the daemon "stopped"
 	authGet atomic.Bool // a GET carried the token
 
-	mu    sync.Mutex
-	relay float64
-	duty  float64
+	mu        sync.Mutex
+	relay     float64
+	duty      float64
+	doorGone  bool     // a plan removed door: it is no longer listed
+	restarted []string // services restarted through the API
 }
 
 type fakeReading struct {
@@ -199,6 +203,12 @@ func (f *fakeAPI) handler() http.Handler {
 			name, kind string
 			actuator   bool
 		}{{"env", "bme280", false}, {"fan-relay", "gpio-out", true}, {"fan-speed", "pwm", true}, {"door", "gpio-in", false}} {
+			f.mu.Lock()
+			gone := f.doorGone
+			f.mu.Unlock()
+			if d.name == "door" && gone {
+				continue
+			}
 			rs := f.readings(d.name, time.Now().Add(-2*time.Second))
 			last := map[string]fakeReading{}
 			for _, r := range rs {
@@ -217,6 +227,9 @@ func (f *fakeAPI) handler() http.Handler {
 			}
 			devs = append(devs, dev)
 		}
+		now := time.Now().UTC().Format(time.RFC3339Nano)
+		devs = append(devs, map[string]any{"name": "sim-board", "kind": "gateway", "healthy": true, "actuator": false, "last": []fakeReading{
+			{Metric: "aggregate_cpu_percent", Value: 1.25, Unit: "%", TS: now}, {Metric: "aggregate_memory_bytes", Value: 851968, Unit: "B", TS: now}}})
 		reply(w, 200, map[string]any{"devices": devs})
 	})
 	mux.HandleFunc("GET /api/v1/devices/{name}/readings", func(w http.ResponseWriter, r *http.Request) {
@@ -240,6 +253,77 @@ func (f *fakeAPI) handler() http.Handler {
 				"enforcement": "rlimit", "rss_bytes": 31 << 20, "cpu_percent": 0,
 				"last_error": "exit status 2"},
 		}})
+	})
+	mux.HandleFunc("GET /api/v1/devices/{name}/history", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		step := map[string]time.Duration{"5m": time.Second, "1h": 10 * time.Second, "24h": 5 * time.Minute}[q.Get("range")]
+		if step == 0 || r.PathValue("name") != "env" || q.Get("metric") != "temperature" {
+			reply(w, 404, map[string]any{"error": "no history"})
+			return
+		}
+		var pts []map[string]any
+		end := time.Now().Truncate(step)
+		for i := 59; i >= 0; i-- { // 60 buckets, a gap in the middle
+			if i >= 28 && i < 32 {
+				continue
+			}
+			v := 21.5 + 2*math.Sin(float64(i)/8)
+			pts = append(pts, map[string]any{"ts": end.Add(-time.Duration(i) * step).UTC().Format(time.RFC3339), "mean": v, "min": v - 0.25, "max": v + 0.25, "count": 10})
+		}
+		reply(w, 200, map[string]any{"device": "env", "range": q.Get("range"), "step_s": step.Seconds(),
+			"series": []any{map[string]any{"metric": "temperature", "unit": "C", "points": pts}}})
+	})
+	mux.HandleFunc("GET /api/v1/logs", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		recs := []map[string]any{
+			{"seq": 1, "ts": f.start.Format(time.RFC3339Nano), "level": "INFO", "msg": "edged started", "attrs": "console=http://127.0.0.1/"},
+			{"seq": 2, "ts": f.start.Format(time.RFC3339Nano), "level": "WARN", "msg": "service output", "attrs": `service=anomaly line=<script>document.body.dataset.pwned=1</script><img src=x onerror="document.body.dataset.pwned=1">`},
+			{"seq": 3, "ts": f.start.Format(time.RFC3339Nano), "level": "ERROR", "msg": "read failed", "attrs": "device=door"},
+		}
+		var out []map[string]any
+		after, _ := strconv.Atoi(q.Get("after"))
+		for _, rec := range recs {
+			lvl := map[string]int{"DEBUG": 0, "INFO": 1, "WARN": 2, "ERROR": 3}[rec["level"].(string)]
+			want := map[string]int{"debug": 0, "info": 1, "warn": 2, "error": 3}[q.Get("level")]
+			if rec["seq"].(int) <= after || lvl < want || !strings.Contains(strings.ToLower(fmt.Sprint(rec["msg"], rec["attrs"])), strings.ToLower(q.Get("q"))) {
+				continue
+			}
+			out = append(out, rec)
+		}
+		reply(w, 200, map[string]any{"records": append([]map[string]any{}, out...), "next": 3, "evicted": 0})
+	})
+	mux.HandleFunc("GET /api/v1/alerts", func(w http.ResponseWriter, _ *http.Request) {
+		ts := time.Now().UTC().Format(time.RFC3339Nano)
+		reply(w, 200, map[string]any{"total": 2, "alerts": []any{
+			map[string]any{"device": "env", "metric": "alert_hot", "value": 1, "ts": ts, "source": "porch-rules", "kind": "rules", "seq": 9},
+			map[string]any{"device": "env", "metric": "temperature_anomaly_score", "value": 4.2, "ts": ts, "source": "anomaly", "kind": "anomaly", "seq": 8},
+		}})
+	})
+	mux.HandleFunc("GET /api/v1/plan", func(w http.ResponseWriter, _ *http.Request) {
+		reply(w, 200, map[string]any{"version": 10, "state": "rolled_back", "applied_version": 7, "source": "mqtt",
+			"error": "service anomaly: health gate: not healthy within 10s", "started": f.start.Format(time.RFC3339), "finished": f.start.Format(time.RFC3339),
+			"steps": []any{
+				map[string]any{"name": "verify", "state": "ok", "detail": "signed by key ops", "ms": 1},
+				map[string]any{"name": "services", "state": "failed", "detail": "started 1, then a health gate failed", "ms": 10012},
+				map[string]any{"name": "start anomaly", "state": "failed", "detail": "not healthy within 10s", "ms": 10010},
+				map[string]any{"name": "roll back", "state": "ok", "detail": "back to v7", "ms": 40},
+			}})
+	})
+	mux.HandleFunc("GET /api/v1/plan/history", func(w http.ResponseWriter, _ *http.Request) {
+		reply(w, 200, map[string]any{"applied": []any{
+			map[string]any{"version": 7, "applied_at": f.start.Format(time.RFC3339), "current": true, "artifacts": 1},
+			map[string]any{"version": 6, "applied_at": f.start.Add(-time.Hour).Format(time.RFC3339), "current": false, "artifacts": 1},
+		}})
+	})
+	mux.HandleFunc("POST /api/v1/services/{name}/restart", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+f.token {
+			reply(w, 401, map[string]any{"error": "missing or wrong API token"})
+			return
+		}
+		f.mu.Lock()
+		f.restarted = append(f.restarted, r.PathValue("name"))
+		f.mu.Unlock()
+		reply(w, 200, map[string]any{"service": r.PathValue("name"), "state": "restarting"})
 	})
 	mux.HandleFunc("POST /api/v1/devices/{name}/commands", func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+f.token {
@@ -302,7 +386,8 @@ func TestPageAgainstFakeAPI(t *testing.T) {
 	f := &fakeAPI{token: "s3cret", start: time.Now().Add(-3 * time.Minute)}
 	srv := httptest.NewServer(f.handler()) // 127.0.0.1
 	defer srv.Close()
-	ctx := browsertest.Start(t, 60*time.Second)
+	ctx := browsertest.Start(t, 90*time.Second)
+	shotOnFailure(t, ctx)
 
 	browsertest.Do(t, ctx, "open the console", chromedp.Navigate(srv.URL+"/"))
 	browsertest.Wait(t, ctx, "env's temperature", `(() => {
@@ -331,8 +416,8 @@ func TestPageAgainstFakeAPI(t *testing.T) {
 	if !f.authGet.Load() {
 		t.Error("GETs do not carry the token once the page has one")
 	}
-	if stored, err := chromedp.Run(ctx, chromedp.Evaluate[string](`localStorage.getItem('edged.apiToken')`)); err != nil || stored != f.token {
-		t.Errorf("token in localStorage: %q, %v", stored, err)
+	if stored, err := chromedp.Run(ctx, chromedp.Evaluate[string](`sessionStorage.getItem('edged.apiToken')`)); err != nil || stored != f.token {
+		t.Errorf("token in sessionStorage: %q, %v", stored, err)
 	}
 
 	speed := `tr[data-device="fan-speed"] `
@@ -341,6 +426,8 @@ func TestPageAgainstFakeAPI(t *testing.T) {
 		chromedp.Click(chromedp.CSS(speed+`button[data-command="set"]`)))
 	browsertest.Wait(t, ctx, "the range error", `document.querySelector('`+speed+`.result').textContent.includes('out of range') &&
 		document.querySelector('`+speed+`.result').classList.contains('err')`)
+
+	consolePanels(t, ctx, f)
 
 	f.down.Store(true)
 	browsertest.Wait(t, ctx, "the disconnected banner", `!document.querySelector('#banner').hidden &&
@@ -361,4 +448,103 @@ func shot(t *testing.T, ctx context.Context, name string) {
 	if dir := os.Getenv("CONSOLE_SCREENSHOT_DIR"); dir != "" {
 		browsertest.Shot(t, ctx, dir, name)
 	}
+}
+
+// consolePanels checks the gateway, plot, alerts, plan, services and log
+// panels (#18) against fakeAPI, with the token already entered.
+func consolePanels(t *testing.T, ctx context.Context, f *fakeAPI) {
+	t.Helper()
+	// The gateway's own readings are resources with units, not a device.
+	browsertest.Wait(t, ctx, "the gateway panel in MiB and %", `!document.querySelector('#gateway-section').hidden &&
+		document.querySelector('#gateway-usage .value[data-metric="aggregate_memory_bytes"]').textContent === '832 KiB' &&
+		document.querySelector('#gateway-usage .value[data-metric="aggregate_cpu_percent"]').textContent === '1.3 %' &&
+		document.querySelector('tr[data-device="sim-board"]') === null && !document.body.innerText.includes('851968')`)
+
+	// A device a plan removed leaves the table.
+	browsertest.Wait(t, ctx, "door listed", `document.querySelector('tr[data-device="door"]') !== null`)
+	f.mu.Lock()
+	f.doorGone = true
+	f.mu.Unlock()
+	browsertest.Wait(t, ctx, "door gone", `document.querySelector('tr[data-device="door"]') === null &&
+		![...document.querySelectorAll('#chart-series option')].some((o) => o.dataset.device === 'door')`)
+
+	// The plot: time axis, y axis, a gap, values on hover; 1 h on request.
+	browsertest.Do(t, ctx, "pick env temperature", chromedp.Click(chromedp.CSS(`tr[data-device="env"] .metric[data-metric="temperature"] .mname`)))
+	browsertest.Wait(t, ctx, "the 5 min plot with axes", `(() => {
+		const c = document.querySelector('#chart');
+		return c.dataset.device === 'env' && c.dataset.metric === 'temperature' && c.dataset.points === '56' &&
+			c.querySelectorAll('.x-tick').length >= 4 && /^\d\d:\d\d$/.test(c.querySelector('.x-tick').textContent) &&
+			c.querySelectorAll('.y-tick').length >= 3 && c.querySelectorAll('polyline.line').length === 2 &&
+			c.querySelector('.unit-label').textContent === 'C'; })()`)
+	browsertest.Do(t, ctx, "hover the plot near its end", chromedp.Evaluate[chromedp.Void](`(() => {
+		const c = document.querySelector('#chart'), r = c.getBoundingClientRect();
+		c.dispatchEvent(new MouseEvent('mousemove', {clientX: r.left + r.width * 0.9, clientY: r.top + r.height / 2, bubbles: true}));
+	})()`))
+	browsertest.Wait(t, ctx, "the hover value", `(() => {
+		const tip = document.querySelector('#chart-tip').textContent;
+		return /^\d\d:\d\d:\d\d · \d+\.\d+ C \(.* … .*, 10 readings\)$/.test(tip) &&
+			document.querySelector('#chart .cursor').getAttribute('visibility') === 'visible'; })()`)
+	browsertest.Do(t, ctx, "choose 1 h", chromedp.Click(chromedp.CSS(`#chart-ranges button[data-range="1h"]`)))
+	browsertest.Wait(t, ctx, "the 1 h plot", `document.querySelector('#chart').dataset.range === '1h' &&
+		document.querySelector('#chart').dataset.points === '56' &&
+		document.querySelector('#chart-ranges button[data-range="1h"]').getAttribute('aria-pressed') === 'true'`)
+
+	// Alerts: one rule firing, one anomaly score.
+	browsertest.Wait(t, ctx, "the alerts", `(() => {
+		const rows = document.querySelectorAll('#alerts tbody tr[data-alert]');
+		return rows.length === 2 && rows[0].dataset.alert === 'env/alert_hot' && rows[0].dataset.kind === 'rules' &&
+			rows[1].querySelector('.value').textContent === '4.20' && rows[1].textContent.includes('anomaly'); })()`)
+
+	// The plan: steps, the failed health gate, the error, the versions.
+	browsertest.Wait(t, ctx, "the plan panel", `(() => {
+		const gate = document.querySelector('#plan-steps tr[data-step="start anomaly"]');
+		return document.querySelector('#plan-summary').textContent.startsWith('v10 · rolled_back · running v7') &&
+			document.querySelector('#plan-error').textContent.includes('health gate') &&
+			document.querySelectorAll('#plan-steps tbody tr').length === 4 &&
+			gate && gate.classList.contains('gate') && gate.dataset.state === 'failed' &&
+			document.querySelector('#plan-history').textContent.includes('v7 (running)') &&
+			document.querySelector('#plan-history').textContent.includes('v6'); })()`)
+
+	// Restart a service with the token.
+	browsertest.Do(t, ctx, "restart aggregate", chromedp.Click(chromedp.CSS(`tr[data-service="aggregate"] button[data-action="restart"]`)))
+	browsertest.Wait(t, ctx, "the restart result", `document.querySelector('tr[data-service="aggregate"] .result').textContent === 'restarted: restarting'`)
+	f.mu.Lock()
+	restarted := strings.Join(f.restarted, ",")
+	f.mu.Unlock()
+	if restarted != "aggregate" {
+		t.Errorf("restarted %q, want aggregate", restarted)
+	}
+
+	// The log tail: levels, filter, and markup shown as text.
+	browsertest.Wait(t, ctx, "the log lines at info", `document.querySelectorAll('#log-lines .logline').length === 3 &&
+		document.querySelector('#log-lines .logline[data-level="warn"] .attrs').textContent.includes('<script>')`)
+	browsertest.Do(t, ctx, "level error", chromedp.SetValue(chromedp.ID("log-level"), "error"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#log-level').dispatchEvent(new Event('change'))`))
+	browsertest.Wait(t, ctx, "only the error", `document.querySelectorAll('#log-lines .logline').length === 1 &&
+		document.querySelector('#log-lines .logline').dataset.level === 'error'`)
+	browsertest.Do(t, ctx, "level debug, filter script", chromedp.SetValue(chromedp.ID("log-level"), "debug"),
+		chromedp.SendKeys(chromedp.ID("log-filter"), "SCRIPT"))
+	browsertest.Wait(t, ctx, "only the service output", `document.querySelectorAll('#log-lines .logline').length === 1 &&
+		document.querySelector('#log-lines .logline').dataset.level === 'warn'`)
+	if v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.body.dataset.pwned === undefined &&
+		document.querySelector('#log-lines script, #log-lines img') === null`)); err != nil || !v {
+		t.Errorf("a log line ran as markup (%v)", err)
+	}
+}
+
+// shotOnFailure saves a screenshot of the page when the test fails, into
+// a directory it names (kept after the test).
+func shotOnFailure(t *testing.T, ctx context.Context) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		dir, err := os.MkdirTemp("", "edged-console-")
+		if err != nil {
+			t.Log(err)
+			return
+		}
+		browsertest.Shot(t, ctx, dir, "failure.png")
+		t.Logf("screenshot of the failure: %s", filepath.Join(dir, "failure.png"))
+	})
 }

@@ -1,7 +1,9 @@
 // edged web console: polls the gateway's local API every 2 s and renders
 // its status, devices (latest values and 5-minute sparklines, actuator
-// controls), services and local MQTT. Plain DOM, no dependencies; every
-// value from the API goes in as text, never as markup.
+// controls), a plot with time axes over 5 min, 1 h or 24 h (the daemon's
+// downsampled history), alerts, services (with restart), the gateway's own
+// resources, the plan and a live log tail. Plain DOM, no dependencies;
+// every value from the API goes in as text, never as markup.
 'use strict';
 
 (function () {
@@ -9,7 +11,7 @@
   const TIMEOUT_MS = 5000;
   const WINDOW_MS = 5 * 60 * 1000; // sparkline span
   const MAX_POINTS = 300; // per metric, in memory
-  const TOKEN_KEY = 'edged.apiToken';
+  const TOKEN_KEY = 'edged.apiToken'; // in sessionStorage: this tab only, never in the page
   const SVG_NS = 'http://www.w3.org/2000/svg';
   const SPARK_W = 120;
   const SPARK_H = 28;
@@ -51,6 +53,27 @@
     return Math.floor(s / 86400) + ' d ' + Math.floor((s % 86400) / 3600) + ' h';
   }
 
+  function two(n) { return String(n).padStart(2, '0'); }
+
+  // clock formats a time as HH:MM, or HH:MM:SS with seconds.
+  function clock(t, seconds) {
+    const d = new Date(t);
+    return two(d.getHours()) + ':' + two(d.getMinutes()) + (seconds ? ':' + two(d.getSeconds()) : '');
+  }
+
+  // human formats a value with its unit: bytes as KiB/MiB/GiB, % with one decimal.
+  function human(v, unit) {
+    if (typeof v !== 'number' || !isFinite(v)) return '–';
+    if (unit === 'B') {
+      const units = ['B', 'KiB', 'MiB', 'GiB'];
+      let i = 0;
+      while (Math.abs(v) >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+      return (i === 0 || Math.abs(v) >= 100 ? String(Math.round(v)) : v.toFixed(1)) + ' ' + units[i];
+    }
+    if (unit === '%') return v.toFixed(1) + ' %';
+    return num(v) + (unit ? ' ' + unit : '');
+  }
+
   function mib(b) {
     return typeof b === 'number' ? (b / 1048576).toFixed(b < 10485760 ? 1 : 0) : '–';
   }
@@ -66,8 +89,8 @@
   function storeToken(t) {
     token = t;
     try {
-      if (t) localStorage.setItem(TOKEN_KEY, t);
-      else localStorage.removeItem(TOKEN_KEY);
+      if (t) sessionStorage.setItem(TOKEN_KEY, t);
+      else sessionStorage.removeItem(TOKEN_KEY);
     } catch (e) { /* storage may be disabled: keep it for this page only */ }
     setText('#token-state', token ? 'token set' : 'no token');
   }
@@ -83,7 +106,7 @@
       return;
     }
     let saved = '';
-    try { saved = localStorage.getItem(TOKEN_KEY) || ''; } catch (e) { /* see storeToken */ }
+    try { saved = sessionStorage.getItem(TOKEN_KEY) || ''; } catch (e) { /* see storeToken */ }
     storeToken(saved);
   }
 
@@ -378,7 +401,7 @@
     const body = $('#services tbody');
     body.replaceChildren();
     if (svcs.length === 0) {
-      body.append(el('tr', { class: 'empty' }, el('td', { colspan: '6' }, 'no services')));
+      body.append(el('tr', { class: 'empty' }, el('td', { colspan: '7' }, 'no services')));
       return;
     }
     for (const s of svcs) {
@@ -402,8 +425,291 @@
         el('td', { class: 'restarts mono', 'data-label': 'Restarts' }, String(s.restarts || 0)),
         mem,
         el('td', { class: 'cpu mono', 'data-label': 'CPU' }, cpu),
-        el('td', { class: 'last-error', 'data-label': 'Last error', title: s.last_error || '' }, s.last_error || '')));
+        el('td', { class: 'last-error', 'data-label': 'Last error', title: s.last_error || '' }, s.last_error || ''),
+        serviceControl(s.name)));
     }
+  }
+
+  function serviceControl(name) {
+    const res = svcResults.get(name);
+    const b = el('button', { type: 'button', 'data-action': 'restart' }, 'Restart');
+    b.disabled = !!res && res.cls === 'pending';
+    b.addEventListener('click', () => restartService(name));
+    return el('td', { class: 'control', 'data-label': 'Control' }, b,
+      el('span', { class: 'result' + (res ? ' ' + res.cls : ''), 'aria-live': 'polite' }, res ? res.text : ''));
+  }
+
+  // ---- gateway resources ----
+
+  // renderGateway shows the gateway's own readings (service_usage: each
+  // service's memory and CPU) as resources, not as a device.
+  function renderGateway(gws) {
+    const box = $('#gateway-usage');
+    const rows = [];
+    for (const g of gws) for (const r of Array.isArray(g.last) ? g.last : []) rows.push(r);
+    $('#gateway-section').hidden = rows.length === 0;
+    box.replaceChildren(...rows.map((r) => el('div', { class: 'use', 'data-metric': r.metric },
+      el('span', { class: 'mname' }, r.metric.replace(/_(memory_bytes|cpu_percent)$/, (m, k) => k === 'memory_bytes' ? ' memory' : ' CPU')),
+      el('span', { class: 'value mono', 'data-metric': r.metric }, human(r.value, r.unit)))));
+  }
+
+  // ---- plot ----
+
+  const CH = { w: 800, h: 220, l: 60, r: 12, t: 10, b: 24 };
+  const chart = { device: '', metric: '', range: '5m', pts: [], unit: '', step: 1 };
+
+  function seriesKey(d, m) { return d + '\u0000' + m; }
+
+  // updateChartChoices lists every device's metrics in the plot's selector.
+  function updateChartChoices(devs) {
+    const sel = $('#chart-series');
+    const want = [];
+    for (const d of devs) {
+      const ms = new Set((Array.isArray(d.last) ? d.last : []).map((r) => r.metric));
+      const s = series.get(d.name);
+      if (s) for (const m of s.metrics.keys()) ms.add(m);
+      for (const m of [...ms].sort()) want.push([d.name, m]);
+    }
+    const keys = want.map(([d, m]) => seriesKey(d, m));
+    const have = [...sel.options].map((o) => o.value);
+    if (keys.join('\u0001') !== have.join('\u0001')) {
+      sel.replaceChildren(...want.map(([d, m]) => {
+        const o = el('option', { value: seriesKey(d, m) }, d + ' · ' + m);
+        o.dataset.device = d;
+        o.dataset.metric = m;
+        return o;
+      }));
+    }
+    if (!chart.device || !keys.includes(seriesKey(chart.device, chart.metric))) {
+      if (want.length) selectChart(want[0][0], want[0][1], false);
+      else { chart.device = ''; chart.metric = ''; chart.pts = []; drawChart(); }
+    }
+    sel.value = seriesKey(chart.device, chart.metric);
+  }
+
+  function selectChart(device, metric, refresh) {
+    if (chart.device === device && chart.metric === metric) return;
+    chart.device = device;
+    chart.metric = metric;
+    chart.pts = [];
+    $('#chart-series').value = seriesKey(device, metric);
+    drawChart();
+    if (refresh) fetchChart().catch(() => {});
+  }
+
+  async function fetchChart() {
+    if (!chart.device) return;
+    const want = [chart.device, chart.metric, chart.range];
+    const r = await api(devicePath(chart.device, 'history') + '?range=' + encodeURIComponent(chart.range) +
+      '&metric=' + encodeURIComponent(chart.metric));
+    if (want.join('\u0000') !== [chart.device, chart.metric, chart.range].join('\u0000')) return; // changed meanwhile
+    const se = r.ok ? list(r.doc, 'series')[0] : null;
+    chart.step = (r.doc && r.doc.step_s) || 1;
+    chart.unit = (se && se.unit) || '';
+    chart.pts = se ? list(se, 'points').map((p) => ({ t: Date.parse(p.ts), v: p.mean, lo: p.min, hi: p.max, n: p.count }))
+      .filter((p) => isFinite(p.t)) : [];
+    drawChart();
+  }
+
+  const RANGE_MS = { '5m': 300e3, '1h': 3600e3, '24h': 86400e3 };
+
+  function svg(tag, attrs, text) {
+    const e = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  // niceTicks returns about n round values covering [lo, hi].
+  function niceTicks(lo, hi, n) {
+    const span = hi - lo || Math.abs(hi) || 1;
+    const raw = span / n;
+    const mag = Math.pow(10, Math.floor(Math.log10(raw)));
+    const step = [1, 2, 5, 10].map((k) => k * mag).find((s) => s >= raw) || raw;
+    const out = [];
+    for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+    return out;
+  }
+
+  function drawChart() {
+    const box = $('#chart');
+    const pts = chart.pts;
+    box.dataset.points = String(pts.length);
+    box.dataset.range = chart.range;
+    box.dataset.device = chart.device;
+    box.dataset.metric = chart.metric;
+    const span = RANGE_MS[chart.range];
+    const end = pts.length ? pts[pts.length - 1].t + chart.step * 1000 : Date.now();
+    const start = end - span;
+    let lo = Infinity, hi = -Infinity;
+    for (const p of pts) { lo = Math.min(lo, p.lo); hi = Math.max(hi, p.hi); }
+    if (!isFinite(lo)) { lo = 0; hi = 1; }
+    if (lo === hi) { lo -= 0.5; hi += 0.5; }
+    const pad = (hi - lo) * 0.08;
+    lo -= pad; hi += pad;
+    const x = (t) => CH.l + ((t - start) / span) * (CH.w - CH.l - CH.r);
+    const y = (v) => CH.t + (1 - (v - lo) / (hi - lo)) * (CH.h - CH.t - CH.b);
+    const g = [];
+    for (const v of niceTicks(lo, hi, 4)) {
+      g.push(svg('line', { class: 'grid-line', x1: CH.l, x2: CH.w - CH.r, y1: y(v), y2: y(v) }),
+        svg('text', { class: 'tick y-tick', x: CH.l - 6, y: y(v) + 4, 'text-anchor': 'end' }, num(v)));
+    }
+    const tstep = { '5m': 60e3, '1h': 10 * 60e3, '24h': 4 * 3600e3 }[chart.range];
+    for (let t = Math.ceil(start / tstep) * tstep; t <= end; t += tstep) {
+      g.push(svg('line', { class: 'grid-line', x1: x(t), x2: x(t), y1: CH.t, y2: CH.h - CH.b }),
+        svg('text', { class: 'tick x-tick', x: x(t), y: CH.h - 6, 'text-anchor': 'middle' }, clock(t, false)));
+    }
+    g.push(svg('line', { class: 'axis', x1: CH.l, x2: CH.l, y1: CH.t, y2: CH.h - CH.b }),
+      svg('line', { class: 'axis', x1: CH.l, x2: CH.w - CH.r, y1: CH.h - CH.b, y2: CH.h - CH.b }));
+    if (chart.unit) g.push(svg('text', { class: 'tick unit-label', x: 4, y: CH.t + 10 }, chart.unit));
+    // Split the line where buckets are missing (no readings then).
+    let seg = [], band = [];
+    const flush = () => {
+      if (seg.length) {
+        g.push(svg('polygon', { class: 'band', points: band.map((p) => x(p.t).toFixed(1) + ',' + y(p.hi).toFixed(1)).concat(
+          band.slice().reverse().map((p) => x(p.t).toFixed(1) + ',' + y(p.lo).toFixed(1))).join(' ') }));
+        g.push(svg(seg.length > 1 ? 'polyline' : 'circle', seg.length > 1
+          ? { class: 'line', points: seg.map((p) => x(p.t).toFixed(1) + ',' + y(p.v).toFixed(1)).join(' ') }
+          : { class: 'line-dot', cx: x(seg[0].t), cy: y(seg[0].v), r: 2 }));
+      }
+      seg = []; band = [];
+    };
+    pts.forEach((p, i) => {
+      if (i > 0 && p.t - pts[i - 1].t > 2.5 * chart.step * 1000) flush();
+      seg.push(p); band.push(p);
+    });
+    flush();
+    if (!pts.length) g.push(svg('text', { class: 'tick', x: CH.w / 2, y: CH.h / 2, 'text-anchor': 'middle' }, chart.device ? 'no readings in this range' : 'no devices'));
+    const cursor = svg('line', { class: 'cursor', x1: 0, x2: 0, y1: CH.t, y2: CH.h - CH.b, visibility: 'hidden' });
+    const dot = svg('circle', { class: 'cursor-dot', r: 3.5, visibility: 'hidden' });
+    g.push(cursor, dot);
+    box.replaceChildren(...g);
+    chart.geom = { x, y, start, span };
+  }
+
+  // hover shows the bucket nearest the pointer: time, mean, min … max.
+  function hover(ev) {
+    const box = $('#chart');
+    const pts = chart.pts;
+    if (!pts.length || !chart.geom) return;
+    const rect = box.getBoundingClientRect();
+    const vx = ((ev.clientX - rect.left) / rect.width) * CH.w;
+    const t = chart.geom.start + ((vx - CH.l) / (CH.w - CH.l - CH.r)) * chart.geom.span;
+    let best = pts[0];
+    for (const p of pts) if (Math.abs(p.t - t) < Math.abs(best.t - t)) best = p;
+    const cursor = $('.cursor', box), dot = $('.cursor-dot', box);
+    const px = chart.geom.x(best.t), py = chart.geom.y(best.v);
+    cursor.setAttribute('x1', px); cursor.setAttribute('x2', px); cursor.setAttribute('visibility', 'visible');
+    dot.setAttribute('cx', px); dot.setAttribute('cy', py); dot.setAttribute('visibility', 'visible');
+    const u = chart.unit ? ' ' + chart.unit : '';
+    setText('#chart-tip', clock(best.t, chart.range !== '24h') + ' · ' + num(best.v) + u +
+      (best.n > 1 ? ' (' + num(best.lo) + ' … ' + num(best.hi) + ', ' + best.n + ' readings)' : ''));
+    $('#chart-tip').dataset.ts = new Date(best.t).toISOString();
+  }
+
+  // ---- alerts ----
+
+  function renderAlerts(alerts) {
+    const body = $('#alerts tbody');
+    if (!alerts.length) {
+      body.replaceChildren(el('tr', { class: 'empty' }, el('td', { colspan: '5' }, 'no alerts')));
+      return;
+    }
+    body.replaceChildren(...alerts.map((a) => {
+      const cleared = a.kind === 'rules' && a.value === 0;
+      const t = Date.parse(a.ts);
+      return el('tr', { 'data-alert': a.device + '/' + a.metric, 'data-kind': a.kind || '', 'data-cleared': String(cleared) },
+        el('td', { class: 'mono', 'data-label': 'Time', title: a.ts || '' }, isFinite(t) ? new Date(t).toLocaleString() : '–'),
+        el('td', { 'data-label': 'Device' }, a.device || ''),
+        el('td', { class: 'mono', 'data-label': 'Metric' }, a.metric || ''),
+        el('td', { class: 'mono value', 'data-label': 'Value' }, cleared ? 'cleared' : num(a.value) + (a.unit ? ' ' + a.unit : '')),
+        el('td', { 'data-label': 'Source' }, (a.source || '') + (a.kind ? ' (' + a.kind + ')' : '')));
+    }));
+  }
+
+  // ---- plan ----
+
+  function renderPlan(st, hist) {
+    const off = st.status === 404;
+    const p = st.ok ? st.doc || {} : {};
+    setText('#plan-summary', off ? 'plans are off on this gateway' : p.state
+      ? 'v' + p.version + ' · ' + p.state + (p.applied_version != null ? ' · running v' + p.applied_version : '') +
+        (p.source ? ' · from ' + p.source : '') + (p.finished ? ' · ' + new Date(Date.parse(p.finished)).toLocaleString() : '')
+      : 'no plan yet');
+    $('#plan-summary').dataset.state = p.state || 'none';
+    const err = $('#plan-error');
+    err.hidden = !p.error;
+    setText(err, p.error || '');
+    const probs = $('#plan-problems');
+    const pl = Array.isArray(p.problems) ? p.problems : [];
+    probs.hidden = pl.length === 0;
+    probs.replaceChildren(...pl.map((x) => el('li', {}, x)));
+    const steps = Array.isArray(p.steps) ? p.steps : [];
+    $('#plan-steps').hidden = steps.length === 0;
+    $('#plan-steps tbody').replaceChildren(...steps.map((s) => {
+      const gate = /^(start|restart|stop) /.test(s.name || '');
+      return el('tr', { 'data-step': s.name || '', 'data-state': s.state || '', class: gate ? 'gate' : '' },
+        el('td', { 'data-label': 'Step' }, (s.name || '') + (gate ? ' (health gate)' : '')),
+        el('td', { 'data-label': 'State' }, el('span', { class: 'state', 'data-state': s.state || '' }, s.state || '')),
+        el('td', { class: 'detail', 'data-label': 'Detail' }, s.detail || ''),
+        el('td', { class: 'mono', 'data-label': 'Time' }, typeof s.ms === 'number' ? s.ms.toFixed(0) + ' ms' : ''));
+    }));
+    const applied = hist && hist.ok ? list(hist.doc, 'applied') : [];
+    setText('#plan-history', applied.length ? applied.map((a) => 'v' + a.version + (a.current ? ' (running)' : '') +
+      ' applied ' + new Date(Date.parse(a.applied_at)).toLocaleString()).join(' · ') : '–');
+  }
+
+  // ---- log tail ----
+
+  const logs = { after: 0, key: '', busy: false };
+  const MAX_LOG_LINES = 500;
+
+  async function fetchLogs() {
+    const level = $('#log-level').value;
+    const q = $('#log-filter').value.trim().slice(0, 200);
+    const key = level + '\u0000' + q;
+    const box = $('#log-lines');
+    if (key !== logs.key) { logs.key = key; logs.after = 0; box.replaceChildren(); }
+    const r = await api('api/v1/logs?level=' + encodeURIComponent(level) + '&q=' + encodeURIComponent(q) +
+      '&after=' + logs.after + '&limit=200');
+    if (key !== logs.key) return; // the filter changed meanwhile
+    if (!r.ok) { setText('#log-state', r.status === 404 ? 'this daemon keeps no log' : 'HTTP ' + r.status); return; }
+    const recs = list(r.doc, 'records');
+    if (typeof r.doc.next === 'number') {
+      if (r.doc.next < logs.after) box.replaceChildren(); // the daemon restarted
+      logs.after = r.doc.next;
+    }
+    const atEnd = box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
+    for (const rec of recs) {
+      const t = Date.parse(rec.ts);
+      // Log text is anything a service printed: textContent only.
+      box.append(el('div', { class: 'logline', 'data-level': String(rec.level || '').toLowerCase(), 'data-seq': String(rec.seq) },
+        el('span', { class: 'ts' }, isFinite(t) ? clock(t, true) : ''), ' ',
+        el('span', { class: 'lvl' }, rec.level || ''), ' ',
+        el('span', { class: 'msg' }, rec.msg || ''), ' ',
+        el('span', { class: 'attrs' }, rec.attrs || '')));
+    }
+    while (box.childElementCount > MAX_LOG_LINES) box.firstElementChild.remove();
+    if (atEnd && recs.length) box.scrollTop = box.scrollHeight;
+    setText('#log-state', box.childElementCount + ' lines');
+  }
+
+  // ---- service restart ----
+
+  const svcResults = new Map(); // service -> {cls, text}
+
+  async function restartService(name) {
+    svcResults.set(name, { cls: 'pending', text: 'restarting…' });
+    refreshNow();
+    try {
+      const r = await api('api/v1/services/' + encodeURIComponent(name) + '/restart', 'POST', {});
+      if (r.ok) svcResults.set(name, { cls: 'ok', text: 'restarted: ' + ((r.doc && r.doc.state) || 'ok') });
+      else if (r.status === 401) svcResults.set(name, { cls: 'err', text: 'unauthorized: enter the API token below' });
+      else svcResults.set(name, { cls: 'err', text: (r.doc && r.doc.error) || 'HTTP ' + r.status });
+    } catch (e) {
+      svcResults.set(name, { cls: 'err', text: 'not sent: daemon unreachable' });
+    }
+    refreshNow();
   }
 
   // ---- polling ----
@@ -424,11 +730,19 @@
       setBanner(failed ? 'The daemon answered HTTP ' + failed.status + ((failed.doc && failed.doc.error) ? ': ' + failed.doc.error : '') : '');
       if (st.ok) renderStatus(st.doc || {});
       if (dv.ok) {
-        const devs = list(dv.doc, 'devices');
+        const all = list(dv.doc, 'devices');
+        const devs = all.filter((d) => d.kind !== 'gateway');
         await fetchReadings(devs);
         renderDevices(devs);
+        renderGateway(all.filter((d) => d.kind === 'gateway'));
+        updateChartChoices(devs);
       }
       if (sv.ok || sv.status === 404) renderServices(list(sv.doc, 'services'));
+      // The rest: each part on its own, so one failing leaves the others.
+      const [pl, ph, al] = await Promise.all([api('api/v1/plan'), api('api/v1/plan/history'), api('api/v1/alerts?limit=50'),
+        fetchChart(), fetchLogs()]);
+      renderPlan(pl, ph);
+      if (al.ok) renderAlerts(list(al.doc, 'alerts'));
       document.body.classList.remove('offline');
       setText('#updated', 'updated ' + new Date(lastOK).toLocaleTimeString());
     } catch (e) {
@@ -474,6 +788,29 @@
       refreshNow();
     });
     $('#token-forget').addEventListener('click', () => { storeToken(''); refreshNow(); });
+    $('#chart-series').addEventListener('change', (ev) => {
+      const o = ev.target.selectedOptions[0];
+      if (o) selectChart(o.dataset.device, o.dataset.metric, true);
+    });
+    for (const b of document.querySelectorAll('#chart-ranges button')) {
+      b.addEventListener('click', () => {
+        chart.range = b.dataset.range;
+        chart.pts = [];
+        for (const o of document.querySelectorAll('#chart-ranges button')) o.setAttribute('aria-pressed', String(o === b));
+        drawChart();
+        fetchChart().catch(() => {});
+      });
+    }
+    $('#chart').addEventListener('mousemove', hover);
+    $('#devices').addEventListener('click', (ev) => {
+      const m = ev.target.closest('.metric');
+      const tr = ev.target.closest('tr[data-device]');
+      if (m && tr) { selectChart(tr.dataset.device, m.dataset.metric, true); $('#chart-section').scrollIntoView({ block: 'nearest' }); }
+    });
+    $('#log-form').addEventListener('submit', (ev) => { ev.preventDefault(); refreshNow(); });
+    $('#log-level').addEventListener('change', () => refreshNow());
+    $('#log-filter').addEventListener('input', () => refreshNow());
+    drawChart();
     window.addEventListener('hashchange', () => { if (location.hash.includes('token=')) { loadToken(); refreshNow(); } });
     tick();
   }
