@@ -44,6 +44,10 @@ type Config struct {
 	Plans PlansConfig `yaml:"plans"`
 	// Commands bounds command execution and its run-once memory.
 	Commands CommandsConfig `yaml:"commands"`
+	// Integrations connect edged to other systems (Home Assistant).
+	Integrations IntegrationsConfig `yaml:"integrations"`
+	// Metrics shapes /metrics (device gauges).
+	Metrics MetricsConfig `yaml:"metrics"`
 
 	specs        []supervisor.Spec // services[], checked by validate
 	cloudMetrics []string          // a plan's sync.metrics
@@ -193,6 +197,9 @@ func defaultConfig() Config {
 		LocalMQTT: defaultLocalMQTT(),
 		HTTP:      HTTPConfig{Listen: defaultAPI},
 		Log:       LogConfig{Level: "info", Format: "text", Services: ServiceLogConfig{LinesPerSecond: 50, BytesPerSecond: 16 << 10}},
+
+		Integrations: defaultIntegrations(),
+		Metrics:      defaultMetrics(),
 	}
 }
 
@@ -340,6 +347,8 @@ func (c *Config) validate(kinds map[string]deviceKind) ([]device, yamlconf.Error
 	c.checkSensorTopics(devs, &errs)
 	c.specs = c.validateServices(&errs)
 	c.validatePlans(&errs)
+	c.validateIntegrations(&errs)
+	c.validateMetrics(&errs)
 	return devs, errs
 }
 

@@ -19,6 +19,8 @@ import (
 	"github.com/edged-gateway/edged/runtime/budget"
 	"github.com/edged-gateway/edged/runtime/commands"
 	"github.com/edged-gateway/edged/runtime/forwarder"
+	"github.com/edged-gateway/edged/runtime/gauges"
+	"github.com/edged-gateway/edged/runtime/hass"
 	"github.com/edged-gateway/edged/runtime/history"
 	"github.com/edged-gateway/edged/runtime/ingest"
 	"github.com/edged-gateway/edged/runtime/localapi"
@@ -77,6 +79,10 @@ type daemon struct {
 
 	policy atomic.Pointer[cloudPolicy] // which readings go to the cloud
 	plans  *planner                    // nil when plans are off
+
+	hass         *hass.Integration // nil unless integrations.home_assistant is on (hass.go)
+	gauges       *gauges.Gauges    // nil unless metrics.device_gauges is on
+	gaugeDevices map[string]bool   // the configured devices the gauges know
 }
 
 // runner is a device with a loop of its own (gpio-in counts edges).
@@ -167,6 +173,12 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 	}
 	d.recent = recent.New(recent.Config{})
 	d.sink = recordingSink{store: ob, recent: d.recent, health: &d.appends, history: d.history, alerts: d.alerts, alertKind: d.alertKind}
+	if cfg.Metrics.DeviceGauges {
+		d.gauges = gauges.New(cfg.Metrics.MaxSeries)
+	}
+	if obs := d.observers(); len(obs) > 0 {
+		d.sink = observingSink{store: d.sink, observe: obs}
+	}
 	if l := cfg.LocalMQTT; l.Mode != localOff && l.Republish.Enabled {
 		d.sink = &republishSink{store: d.sink, publish: d.publishLocal, prefix: cfg.Cloud.TopicPrefix,
 			retain: l.Republish.Retain, log: log.With("component", "republish"), limiter: logevery.New(0)}
@@ -206,6 +218,10 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 	if err := d.wireLocalMQTT(sensors); err != nil {
 		return nil, err
 	}
+	if err := d.wireHass(devs); err != nil {
+		return nil, err
+	}
+	d.devicesChanged(devs)
 	if cfg.Cloud.URL != "" {
 		if err := d.wireCloud(); err != nil {
 			return nil, err
@@ -381,6 +397,9 @@ func (d *daemon) run(ctx context.Context, start time.Time) error {
 	}
 	if d.local != nil {
 		stages = append(stages, startStage("local mqtt", d.local.Run))
+	}
+	if d.hass != nil {
+		stages = append(stages, startStage("home assistant", d.runHass))
 	}
 	stages = append(stages, startStage("devices", d.devs.Run))
 	if d.api != nil {

@@ -231,7 +231,7 @@ log: {level: %s, format: %s, services: {lines_per_second: %g, bytes_per_second: 
 `, c.Gateway.ID, c.DataDir, c.Cloud.TopicPrefix, c.Cloud.Batch, c.Cloud.Inflight, c.Outbox.MaxBytes,
 		c.Outbox.MaxAge, c.Outbox.Fsync, c.LocalMQTT.Mode, c.LocalMQTT.Listen, c.LocalMQTT.AllowAnonymous,
 		c.LocalMQTT.Persistence, c.LocalMQTT.RateLimit.MessagesPerSecond, limitsYAML(c.LocalMQTT.Limits), c.HTTP.Listen, c.Log.Level, c.Log.Format,
-		c.Log.Services.LinesPerSecond, c.Log.Services.BytesPerSecond)
+		c.Log.Services.LinesPerSecond, c.Log.Services.BytesPerSecond) + integrationsYAML(c)
 }
 
 // limitsYAML is local_mqtt.limits in the defaults.

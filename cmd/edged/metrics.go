@@ -2,15 +2,39 @@ package main
 
 import (
 	"net/http"
+	goruntime "runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/edged-gateway/edged/runtime/gauges"
 	"github.com/edged-gateway/edged/runtime/orchestrator"
 	"github.com/edged-gateway/edged/runtime/supervisor"
 )
+
+// MetricsConfig is the metrics block: what /metrics shows beyond edged's
+// own counters.
+type MetricsConfig struct {
+	// DeviceGauges shows the last value of every device metric as
+	// edged_device_value{device,metric,unit}; default false.
+	DeviceGauges bool `yaml:"device_gauges"`
+	// MaxSeries bounds those series; a reading of a series past it is
+	// counted in edged_device_value_dropped_total. Default 1000.
+	MaxSeries int `yaml:"max_series"`
+}
+
+func defaultMetrics() MetricsConfig { return MetricsConfig{MaxSeries: gauges.DefaultMaxSeries} }
+
+// validateMetrics checks metrics.*.
+func (c *Config) validateMetrics(errs interface {
+	Add(path, format string, args ...any)
+}) {
+	if m := c.Metrics.MaxSeries; m < 0 || m > 100000 {
+		errs.Add("metrics.max_series", "%d is out of range: use 1 to 100000 (default 1000); each series is one line of /metrics", m)
+	}
+}
 
 // metricsHandler serves the daemon's metrics in the Prometheus format: the
 // parts' own counters read at scrape time (nothing is added to hot paths),
@@ -96,6 +120,16 @@ var (
 	mPlanState       = desc("plan_state", "1 for the state of the latest plan handled (applying, applied, rejected, rolled_back), 0 for the others.", "state")
 )
 
+var (
+	mBuildInfo     = desc("build_info", "1, labelled with the build: edged's version, the Go version and the architecture.", "version", "goversion", "goarch")
+	mDeviceValue   = desc("device_value", "The last value of a device metric (metrics.device_gauges), in its unit.", "device", "metric", "unit")
+	mDeviceValueDr = desc("device_value_dropped_total", "Readings not shown as edged_device_value because metrics.max_series series exist already.")
+	mHassDevices   = desc("home_assistant_devices", "Devices announced to Home Assistant.")
+	mHassEntities  = desc("home_assistant_entities", "Sensors, switches and numbers announced to Home Assistant.")
+	mHassCommands  = desc("home_assistant_commands_total", "Commands from Home Assistant by outcome: executed, failed (refused or failed), dropped (queue full or not a command).", "result")
+	mHassDropped   = desc("home_assistant_not_announced_total", "Devices and metrics not announced, by reason: max_devices, max_entities, max_payload, invalid_name.", "reason")
+)
+
 // Describe sends every metric's description. It lists them rather than
 // using prometheus.DescribeByCollect, which calls Collect at registration,
 // before the daemon's parts exist.
@@ -105,7 +139,8 @@ func (daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 		mDeviceRefused, mDeviceHealthy, mUplinkConnected, mUplinkReconn, mUplinkPublished, mUplinkPubErrs, mFwdDelivered,
 		mFwdFailures, mCommands, mLocalClients, mLocalReceived, mLocalRouted, mLocalRateLimit, mLocalRateLimited, mLocalAuth,
 		mLocalLimited, mLocalRetained, mLocalRetainedB, mLocalACLDenied, mSensorMessages, mSensorReadings, mSensorMalformed, mSensorMissing, mSensorCollided, mIngestQueued, mIngestStored, mIngestRefused, mIngestRestamped, mOutboxCommitLat,
-		mUplinkAckLat, mServiceUp, mServiceRestarts, mServiceRSS, mServiceBudget, mServiceCPU, mServiceOOM, mServiceDropped, mServiceTooDeep, mDeadLetters, mDeadLettered, mDeadLetterDrop, mServiceLogDrop, mPlanVersion, mPlanState} {
+		mUplinkAckLat, mServiceUp, mServiceRestarts, mServiceRSS, mServiceBudget, mServiceCPU, mServiceOOM, mServiceDropped, mServiceTooDeep, mDeadLetters, mDeadLettered, mDeadLetterDrop, mServiceLogDrop, mPlanVersion, mPlanState,
+		mBuildInfo, mDeviceValue, mDeviceValueDr, mHassDevices, mHassEntities, mHassCommands, mHassDropped} {
 		ch <- d
 	}
 }
@@ -118,6 +153,25 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter := func(desc *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, v, labels...)
+	}
+	gauge(mBuildInfo, 1, version, goruntime.Version(), goruntime.GOARCH)
+	if d.gauges != nil {
+		for _, s := range d.gauges.Series() {
+			gauge(mDeviceValue, s.Value, s.Device, s.Metric, s.Unit)
+		}
+		counter(mDeviceValueDr, float64(d.gauges.Dropped()))
+	}
+	if d.hass != nil {
+		hs := d.hass.Stats()
+		gauge(mHassDevices, float64(hs.Devices))
+		gauge(mHassEntities, float64(hs.Entities))
+		counter(mHassCommands, float64(hs.Commands-hs.CommandErrors), "executed")
+		counter(mHassCommands, float64(hs.CommandErrors), "failed")
+		counter(mHassCommands, float64(hs.CommandsDropped), "dropped")
+		counter(mHassDropped, float64(hs.DroppedDevices), "max_devices")
+		counter(mHassDropped, float64(hs.DroppedEntities), "max_entities")
+		counter(mHassDropped, float64(hs.Oversized), "max_payload")
+		counter(mHassDropped, float64(hs.Invalid), "invalid_name")
 	}
 	st := d.outbox.Stats()
 	gauge(mOutboxReadings, float64(st.Depth))

@@ -215,6 +215,7 @@ func (p *planner) Switch(ctx context.Context, wl orchestrator.Workload, r *orche
 		h.Fail(err)
 		return fmt.Errorf("devices: %w", err)
 	}
+	d.devicesChanged(w.devs)
 	h.OK(changeText("added", added, "changed", changed, "removed", removed))
 	h = r.Step("services")
 	ch, err := d.sup.ApplyReport(ctx, w.specs, func(service, action string) func(error) {
