@@ -32,7 +32,7 @@ import (
 	"github.com/edged-gateway/edged/runtime/budget"
 	"github.com/edged-gateway/edged/runtime/commands"
 	"github.com/edged-gateway/edged/runtime/ingest"
-	"github.com/edged-gateway/edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/sdk/pluginapi"
 	"github.com/edged-gateway/edged/runtime/supervisor"
 	"github.com/edged-gateway/edged/services/aggregate"
 	"github.com/edged-gateway/edged/services/anomaly"
