@@ -26,15 +26,17 @@ image:  ## the arm64 container image edged:arm64 (needs docker buildx; PLATFORM=
 run: build  ## the daemon on defaults (one sim device, data in ./data, cloud off); CONFIG=file to use one
 	./bin/edged run $(if $(CONFIG),--config $(CONFIG),)
 
-vet:
+vet:  ## go vet (the daemon and the sdk module) and the gofmt check
 	$(GO) vet ./...
+	cd sdk && $(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 test: vet build  ## go vet, gofmt check, and every test with the race detector
 	$(GO) test -race -count=1 ./...
 
 bench: build  ## the figures README quotes (needs mosquitto, python3-pymodbus)
-	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./sync/outbox ./sync/uplink ./runtime/pluginapi
+	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./sync/outbox ./sync/uplink
+	cd sdk && $(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./pluginapi
 	$(GO) test -run '^$$' -bench . -benchtime 20x -count 1 ./runtime/supervisor
 	$(GO) test -run '^$$' -bench . -benchtime 200000x -count 1 ./sync/broker
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./cmd/edged
@@ -73,19 +75,20 @@ install:  ## install BIN (default bin/edged), the systemd unit and a first confi
 clean:
 	rm -rf bin
 
-# proto regenerates runtime/pluginapi/internal/pluginpb from runtime/pluginapi/pluginapi.proto.
+# proto regenerates sdk/pluginapi/internal/pluginpb from sdk/pluginapi/pluginapi.proto.
 # Pinned: protoc 3.21.12 (Debian 12: apt-get install -y protobuf-compiler; another protoc
 # only changes the version comment in the output), protoc-gen-go v1.36.12 (matches
-# google.golang.org/protobuf in go.mod), protoc-gen-go-grpc v1.6.2 (needs grpc >= 1.64).
+# google.golang.org/protobuf in sdk/go.mod), protoc-gen-go-grpc v1.6.2 (needs grpc >= 1.64).
+# The generators are installed into bin/protoc-gen (not your GOBIN).
 PROTOC_GEN_GO_VERSION      ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
 .PHONY: proto
-proto:  ## regenerate the plugin contract's Go code (needs protoc)
+proto:  ## regenerate the plugin contract's Go code in the sdk module (needs protoc)
 	@command -v protoc >/dev/null || { echo "no protoc: apt-get install -y protobuf-compiler"; exit 1; }
 	@protoc --version | grep -q ' 3\.21\.12$$' || echo "note: protoc is $$(protoc --version), the committed code used 3.21.12"
-	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
-	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
-	PATH="$$($(GO) env GOBIN):$$($(GO) env GOPATH)/bin:$$PATH" protoc -I runtime/pluginapi \
-		--go_out=. --go_opt=module=edged \
-		--go-grpc_out=. --go-grpc_opt=module=edged \
-		runtime/pluginapi/pluginapi.proto
+	GOBIN=$(CURDIR)/bin/protoc-gen $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	GOBIN=$(CURDIR)/bin/protoc-gen $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+	PATH="$(CURDIR)/bin/protoc-gen:$$PATH" protoc -I sdk/pluginapi \
+		--go_out=sdk --go_opt=module=github.com/edged-gateway/edged/sdk \
+		--go-grpc_out=sdk --go-grpc_opt=module=github.com/edged-gateway/edged/sdk \
+		sdk/pluginapi/pluginapi.proto

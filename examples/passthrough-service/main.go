@@ -11,7 +11,7 @@ package main
 import (
 	"context"
 
-	"github.com/edged-gateway/edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/sdk/pluginapi"
 )
 
 type passthrough struct{ factor float64 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edged-gateway/edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/sdk/pluginapi"
 )
 
 // TestMain serves the service when the test re-executes itself as the

@@ -26,12 +26,12 @@ var rules = []rule{
 		why: "hardware resolves buses and pins; it knows nothing of drivers or the runtime"},
 	{from: "github.com/edged-gateway/edged/hardware/sim", to: []string{"periph.io/x/host/", "github.com/edged-gateway/edged/hardware"}, allow: []string{"github.com/edged-gateway/edged/hardware/sim", "github.com/edged-gateway/edged/hardware/internal/"},
 		why: "the simulated board implements periph conn only, so it runs where no host driver does"},
-	{from: "github.com/edged-gateway/edged/runtime/pluginapi", to: []string{"github.com/edged-gateway/edged/runtime/", "github.com/edged-gateway/edged/sync/", "github.com/edged-gateway/edged/drivers/"}, allow: []string{"github.com/edged-gateway/edged/runtime/pluginapi"},
-		why: "the plugin contract stands alone"},
+	{from: "github.com/edged-gateway/edged/sdk/", to: []string{"github.com/edged-gateway/edged/"}, allow: []string{"github.com/edged-gateway/edged/sdk/"},
+		why: "the service SDK (the plugin contract) is a module of its own that a third-party service requires: it depends on nothing of the daemon"},
 	{from: "github.com/edged-gateway/edged/runtime/", to: []string{"github.com/edged-gateway/edged/sync/"},
 		why: "runtime reaches sync only through interfaces it defines, wired in cmd/edged"},
 	{from: "github.com/edged-gateway/edged/services/", to: []string{"github.com/edged-gateway/edged/runtime/supervisor", "github.com/edged-gateway/edged/sync/", "github.com/edged-gateway/edged/hardware"},
-		why: "services talk to the host through runtime/pluginapi only"},
+		why: "services talk to the host through sdk/pluginapi only"},
 	{from: "github.com/edged-gateway/edged/sync/outbox", to: []string{"github.com/edged-gateway/edged/runtime/", "github.com/edged-gateway/edged/sync/uplink", "github.com/edged-gateway/edged/sync/broker"},
 		why: "the outbox is a leaf store"},
 	{from: "github.com/edged-gateway/edged/sync/deadletter", to: []string{"github.com/edged-gateway/edged/"}, allow: []string{"github.com/edged-gateway/edged/sync/deadletter", "github.com/edged-gateway/edged/reading"},
@@ -104,6 +104,8 @@ func TestViolationsAreFound(t *testing.T) {
 		{"github.com/edged-gateway/edged/sync/outbox", []string{"go.etcd.io/bbolt"}, 0},
 		{"github.com/edged-gateway/edged/runtime/poller", []string{"go.etcd.io/bbolt", "github.com/eclipse/paho.mqtt.golang"}, 2},
 		{"github.com/edged-gateway/edged/cmd/edged", []string{"go.etcd.io/bbolt", "github.com/edged-gateway/edged/sync/outbox"}, 0},
+		{"github.com/edged-gateway/edged/sdk/pluginapi", []string{"github.com/edged-gateway/edged/sdk/pluginapi/internal/pluginpb", "google.golang.org/grpc"}, 0},
+		{"github.com/edged-gateway/edged/sdk/pluginapi", []string{"github.com/edged-gateway/edged/reading"}, 1},
 	}
 	for _, tc := range tests {
 		if got := violations(tc.pkg, tc.deps); len(got) != tc.want {

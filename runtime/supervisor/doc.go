@@ -1,5 +1,5 @@
 // Package supervisor keeps services running like a small init system: it
-// starts each service process through runtime/pluginapi, puts it inside its
+// starts each service process through sdk/pluginapi, puts it inside its
 // budget (runtime/budget), configures it, feeds it the readings of its
 // subscriptions, health-checks it, restarts it with exponential backoff and
 // jitter when it dies, and stops restarting it (state failed, with its last

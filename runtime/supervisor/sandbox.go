@@ -3,7 +3,7 @@ package supervisor
 import (
 	"os"
 
-	"github.com/edged-gateway/edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/sdk/pluginapi"
 )
 
 // Sandbox says how service processes are confined. The zero value gives

@@ -6,7 +6,7 @@ import (
 	"os/exec"
 
 	"github.com/edged-gateway/edged/runtime/budget"
-	"github.com/edged-gateway/edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/sdk/pluginapi"
 )
 
 // ShimArg is the first argument that makes RunShim act (Linux only).

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/edged-gateway/edged/runtime/budget"
-	"github.com/edged-gateway/edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/sdk/pluginapi"
 )
 
 // hostileReport is what testdata/hostile saw at its start.

@@ -13,7 +13,7 @@ import (
 	"github.com/edged-gateway/edged/internal/topic"
 	"github.com/edged-gateway/edged/reading"
 	"github.com/edged-gateway/edged/runtime/budget"
-	"github.com/edged-gateway/edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/sdk/pluginapi"
 )
 
 // Status is one service as the API and `edged services` show it.

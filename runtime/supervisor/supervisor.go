@@ -15,7 +15,7 @@ import (
 	"github.com/edged-gateway/edged/internal/topic"
 	"github.com/edged-gateway/edged/reading"
 	"github.com/edged-gateway/edged/runtime/budget"
-	"github.com/edged-gateway/edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/sdk/pluginapi"
 )
 
 // Service states.

@@ -14,10 +14,10 @@ import (
 
 	"github.com/edged-gateway/edged/reading"
 	"github.com/edged-gateway/edged/runtime/budget"
-	"github.com/edged-gateway/edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/sdk/pluginapi"
 )
 
-// testservice is runtime/pluginapi's deliberately misbehaving service, and
+// testservice is sdk/pluginapi's deliberately misbehaving service, and
 // hostile the sandbox tests' service, built once for these tests; self is
 // this test binary, the exec shim of the tests' supervisors.
 var testservice, hostile, self string
@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 	}
 	testservice = filepath.Join(dir, "testservice")
 	hostile = filepath.Join(dir, "hostile")
-	for out, pkg := range map[string]string{testservice: "../pluginapi/testdata/testservice", hostile: "./testdata/hostile"} {
+	for out, pkg := range map[string]string{testservice: "github.com/edged-gateway/edged/sdk/pluginapi/testdata/testservice", hostile: "./testdata/hostile"} {
 		build := exec.Command("go", "build", "-o", out, pkg)
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if b, err := build.CombinedOutput(); err != nil {

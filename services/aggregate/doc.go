@@ -22,6 +22,6 @@
 //
 // A Service is pure logic: time comes in as arguments, nothing runs in the
 // background, and it is not safe for concurrent use. The host (behind
-// runtime/pluginapi) calls Process for each batch and Tick about once a
+// sdk/pluginapi) calls Process for each batch and Tick about once a
 // second, from one goroutine.
 package aggregate

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edged-gateway/edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/sdk/pluginapi"
 	"github.com/edged-gateway/edged/services/internal/series"
 )
 

@@ -4,5 +4,5 @@
 // (boiler/#, +/temperature) that selects series by "device/metric".
 //
 // It depends on the standard library only, so the services stay pure logic
-// that runtime/pluginapi can wrap later.
+// that sdk/pluginapi can wrap later.
 package series

@@ -17,7 +17,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/edged-gateway/edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/sdk/pluginapi"
 )
 
 // held keeps the allocation alive.

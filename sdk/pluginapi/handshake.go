@@ -7,7 +7,7 @@ import (
 	plugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
-	"github.com/edged-gateway/edged/runtime/pluginapi/internal/pluginpb"
+	"github.com/edged-gateway/edged/sdk/pluginapi/internal/pluginpb"
 )
 
 // ProtocolVersion is the version of the contract: go-plugin's handshake

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edged-gateway/edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/sdk/pluginapi"
 )
 
 // testservice is the path of testdata/testservice, built by TestMain.

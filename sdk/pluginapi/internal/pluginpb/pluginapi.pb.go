@@ -1161,7 +1161,7 @@ const file_pluginapi_proto_rawDesc = "" +
 	"\aService\x12R\n" +
 	"\tConfigure\x12!.edged.plugin.v1.ConfigureRequest\x1a\".edged.plugin.v1.ConfigureResponse\x12L\n" +
 	"\aSession\x12\x1c.edged.plugin.v1.HostMessage\x1a\x1f.edged.plugin.v1.ServiceMessage(\x010\x01\x12I\n" +
-	"\x06Health\x12\x1e.edged.plugin.v1.HealthRequest\x1a\x1f.edged.plugin.v1.HealthResponseB+Z)edged/runtime/pluginapi/internal/pluginpbb\x06proto3"
+	"\x06Health\x12\x1e.edged.plugin.v1.HealthRequest\x1a\x1f.edged.plugin.v1.HealthResponseB@Z>github.com/edged-gateway/edged/sdk/pluginapi/internal/pluginpbb\x06proto3"
 
 var (
 	file_pluginapi_proto_rawDescOnce sync.Once

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edged-gateway/edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/sdk/pluginapi"
 )
 
 // BenchmarkPassThrough measures readings/s through a pass-through service

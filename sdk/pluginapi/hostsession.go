@@ -11,7 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/edged-gateway/edged/runtime/pluginapi/internal/pluginpb"
+	"github.com/edged-gateway/edged/sdk/pluginapi/internal/pluginpb"
 )
 
 // writeLoop is the only goroutine that sends on the session stream: batches

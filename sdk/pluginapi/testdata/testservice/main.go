@@ -1,5 +1,5 @@
 // Command testservice is a deliberately (mis)behaving edged service for
-// runtime/pluginapi's tests. Its config JSON picks the behaviour:
+// sdk/pluginapi's tests. Its config JSON picks the behaviour:
 //
 //	{"mode": "passthrough"}          emit every batch back
 //	{"mode": "double"}               emit every batch back, values doubled
@@ -25,7 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/edged-gateway/edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/sdk/pluginapi"
 )
 
 type config struct {

@@ -17,7 +17,7 @@ import (
 	plugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
-	"github.com/edged-gateway/edged/runtime/pluginapi/internal/pluginpb"
+	"github.com/edged-gateway/edged/sdk/pluginapi/internal/pluginpb"
 )
 
 // Defaults of LaunchConfig.

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/edged-gateway/edged/runtime/pluginapi/internal/pluginpb"
+	"github.com/edged-gateway/edged/sdk/pluginapi/internal/pluginpb"
 )
 
 // Reading is one measurement: a value of a metric of a device at a time. It

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/edged-gateway/edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/sdk/pluginapi"
 )
 
 func TestConfigValidate(t *testing.T) {

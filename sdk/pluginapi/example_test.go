@@ -7,7 +7,7 @@ import (
 	"os/exec"
 	"time"
 
-	"github.com/edged-gateway/edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/sdk/pluginapi"
 )
 
 // scaler is a whole service: it re-emits each reading with its value

@@ -16,7 +16,7 @@ import (
 
 	"google.golang.org/grpc/status"
 
-	"github.com/edged-gateway/edged/runtime/pluginapi"
+	"github.com/edged-gateway/edged/sdk/pluginapi"
 )
 
 func testReadings(n int, seq0 uint64) []pluginapi.Reading {

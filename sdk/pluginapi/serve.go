@@ -17,7 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/edged-gateway/edged/runtime/pluginapi/internal/pluginpb"
+	"github.com/edged-gateway/edged/sdk/pluginapi/internal/pluginpb"
 )
 
 // server is the service process's side of the contract: the gRPC service

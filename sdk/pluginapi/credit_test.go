@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/edged-gateway/edged/runtime/pluginapi/internal/pluginpb"
+	"github.com/edged-gateway/edged/sdk/pluginapi/internal/pluginpb"
 )
 
 func TestWindowRefusesCreditBeyondMax(t *testing.T) {
