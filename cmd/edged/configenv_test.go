@@ -92,3 +92,17 @@ func FuzzConfigEnv(f *testing.F) {
 		}
 	})
 }
+
+// TestConfigDefaultsShortDurations: `config defaults` says 168h, not
+// 168h0m0s.
+func TestConfigDefaultsShortDurations(t *testing.T) {
+	for d, want := range map[time.Duration]string{168 * time.Hour: "168h", 10 * time.Minute: "10m", 90 * time.Second: "1m30s", time.Second: "1s", 500 * time.Millisecond: "500ms", 0: "0s", time.Hour + time.Second: "1h0m1s"} {
+		if got := shortDuration(d); got != want {
+			t.Errorf("shortDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+	out := defaultsYAML()
+	if strings.Contains(out, "0m0s") || !strings.Contains(out, "max_age: 168h") {
+		t.Fatalf("defaults print long durations:\n%s", out)
+	}
+}

@@ -113,3 +113,16 @@ func walkKeys(t reflect.Type, prefix string, index []int, out *[]configKey) {
 		}
 	}
 }
+
+// shortDuration prints d as a config file would say it: 168h, 10m, 1m30s,
+// 500ms (time.Duration's String says 168h0m0s).
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
