@@ -85,7 +85,7 @@ func applyEnv(cfg *Config, environ []string) (map[string]string, yamlconf.Errors
 		}
 		k, ok := keys[name]
 		if !ok {
-			errs.Add(name, "is not a configuration key%s: overrides are EDGED_ and the key's path in upper case with _ for . (EDGED_CLOUD_URL sets cloud.url); `edged config check --explain FILE` lists them; unset it", envSuggest(name, keys))
+			errs.Add(name, "is not a configuration key%s: overrides are EDGED_ and the key's path in upper case with _ for . (EDGED_CLOUD_URL sets cloud.url); README \"Configuration reference\" lists them; or unset it", envSuggest(name, keys))
 			continue
 		}
 		if len(val) > maxEnvValue {
