@@ -258,20 +258,7 @@ func defaultGatewayID() string {
 // loadConfig reads and checks the file at path ("" means defaults only). It
 // returns every problem found, each with its field path.
 func loadConfig(path string, kinds map[string]deviceKind) (Config, []device, error) {
-	cfg := defaultConfig()
-	cfg.path = path
-	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return cfg, nil, fmt.Errorf("read config: %w", err)
-		}
-		if err := yamlconf.Decode(data, &cfg); err != nil {
-			return cfg, nil, err
-		}
-	}
-	cfg.dropDefaultSensors()
-	devs, errs := cfg.validate(kinds)
-	return cfg, devs, errs.Err()
+	return loadConfigEnv(path, kinds, os.Environ())
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)

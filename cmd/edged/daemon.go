@@ -361,6 +361,7 @@ func startStage(name string, run func(context.Context) error) *stage {
 
 func (d *daemon) run(ctx context.Context, start time.Time) error {
 	d.start.Store(start.UnixNano())
+	sd := newSDNotifier(d.log.With("component", "systemd")) // before any service starts: they must not inherit it
 	cloud := "off (readings stay in the outbox until cloud.url is set)"
 	if d.link != nil {
 		cloud = d.cfg.Cloud.URL
@@ -408,6 +409,18 @@ func (d *daemon) run(ctx context.Context, start time.Time) error {
 	}
 
 	d.ready.Store(true)
+	// The outbox is open, the broker and the API listen (both bound in
+	// newDaemon): systemd may start what comes After=edged.
+	sd.notify("READY=1", sdStatus(d.sdReadyStatus()))
+	var watchdog <-chan time.Time
+	if every := sd.watchdogEvery(); every > 0 {
+		// From this loop only: a wedged loop stops the pings and systemd
+		// restarts edged (WatchdogSec=).
+		wd := time.NewTicker(every)
+		defer wd.Stop()
+		watchdog = wd.C
+		sd.notify("WATCHDOG=1")
+	}
 	firstDurable := d.outbox.Changed()
 	var runErr error
 	tick := time.NewTicker(statusEvery)
@@ -440,9 +453,13 @@ loop:
 			d.log.Info("first reading durable", "since_start", time.Since(start).Round(time.Microsecond))
 		case <-tick.C:
 			d.logStatus()
+			sd.notify(sdStatus(d.sdRunningStatus()))
+		case <-watchdog:
+			sd.notify("WATCHDOG=1")
 		}
 	}
 	d.ready.Store(false)
+	sd.notify("STOPPING=1", sdStatus("stopping: "+stopReason(ctx, runErr)))
 	d.log.Info("edged stopping", "reason", stopReason(ctx, runErr))
 	if err := d.stop(stages); err != nil {
 		return errors.Join(runErr, err)

@@ -229,7 +229,7 @@ log: {level: %s, format: %s, services: {lines_per_second: %g, bytes_per_second: 
 # services: see examples/services.yaml
 # plans: {trusted_keys: [/etc/edged/ops.pub]}   # signed plans then decide devices, services and sync (README "Plans")
 `, c.Gateway.ID, c.DataDir, c.Cloud.TopicPrefix, c.Cloud.Batch, c.Cloud.Inflight, c.Outbox.MaxBytes,
-		c.Outbox.MaxAge, c.Outbox.Fsync, c.LocalMQTT.Mode, c.LocalMQTT.Listen, c.LocalMQTT.AllowAnonymous,
+		shortDuration(c.Outbox.MaxAge), c.Outbox.Fsync, c.LocalMQTT.Mode, c.LocalMQTT.Listen, c.LocalMQTT.AllowAnonymous,
 		c.LocalMQTT.Persistence, c.LocalMQTT.RateLimit.MessagesPerSecond, limitsYAML(c.LocalMQTT.Limits), c.HTTP.Listen, c.Log.Level, c.Log.Format,
 		c.Log.Services.LinesPerSecond, c.Log.Services.BytesPerSecond) + integrationsYAML(c)
 }
@@ -249,7 +249,7 @@ func limitsYAML(l BrokerLimitsConfig) string {
     max_subscriptions_per_client: %d
     retained: {max_messages: %d, max_bytes: %s, max_messages_per_user: %d, max_bytes_per_user: %s}
     login_backoff: {free_attempts: %d, initial: %s, max: %s}
-`, l.MaxPacketSize, l.MaxConnections, l.MaxConnectionsPerAddress, l.ConnectTimeout, l.MaxTopicAliases, l.MaxKeepAlive,
-		l.MaxSessionExpiry, l.MaxQueuedPerSession, l.ReceiveMaximum, l.MaxSubscriptions, l.Retained.MaxMessages, l.Retained.MaxBytes,
-		l.Retained.MaxMessagesPerUser, l.Retained.MaxBytesPerUser, l.LoginBackoff.FreeAttempts, l.LoginBackoff.Initial, l.LoginBackoff.Max)
+`, l.MaxPacketSize, l.MaxConnections, l.MaxConnectionsPerAddress, shortDuration(l.ConnectTimeout), l.MaxTopicAliases, shortDuration(l.MaxKeepAlive),
+		shortDuration(l.MaxSessionExpiry), l.MaxQueuedPerSession, l.ReceiveMaximum, l.MaxSubscriptions, l.Retained.MaxMessages, l.Retained.MaxBytes,
+		l.Retained.MaxMessagesPerUser, l.Retained.MaxBytesPerUser, l.LoginBackoff.FreeAttempts, shortDuration(l.LoginBackoff.Initial), shortDuration(l.LoginBackoff.Max))
 }
