@@ -530,7 +530,7 @@ func serviceSandbox(log *slog.Logger) (supervisor.Sandbox, string) {
 		log.Warn("services start without the exec shim: their budget applies only after they start", "err", err)
 	}
 	if !supervisor.CanSetUser() {
-		log.Warn("services run as edged's own user and could read its data dir: run edged as root or give it CAP_SETUID, CAP_SETGID and CAP_CHOWN (AmbientCapabilities= in deploy/edged.service)",
+		log.Warn("services run as edged's own user and could read its data dir: run edged as root or give it CAP_SETUID, CAP_SETGID, CAP_CHOWN and CAP_KILL (AmbientCapabilities= in deploy/edged.service)",
 			"uid", os.Geteuid())
 		return sb, "edged's own (" + strconv.Itoa(os.Geteuid()) + ")"
 	}

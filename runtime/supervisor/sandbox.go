@@ -19,7 +19,7 @@ type Sandbox struct {
 	// after it has started.
 	Shim string
 	// User is who services run as when the daemon can change users (root,
-	// or CAP_SETUID, CAP_SETGID and CAP_CHOWN: CanSetUser); nil runs them
+	// or CAP_SETUID, CAP_SETGID, CAP_CHOWN and CAP_KILL: CanSetUser); nil runs them
 	// as the daemon's own user. A Spec's User overrides it. Supplementary
 	// groups are dropped. A daemon that cannot change users ignores both.
 	User *pluginapi.Owner

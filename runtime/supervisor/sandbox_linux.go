@@ -125,8 +125,10 @@ func shim(arg string) error {
 }
 
 // CanSetUser reports whether this process can run services as another
-// user: it is root, or holds CAP_SETUID, CAP_SETGID and CAP_CHOWN (the
-// last to give the service its socket directory).
+// user: it is root, or holds CAP_SETUID, CAP_SETGID, CAP_CHOWN (to give the
+// service its socket directory) and CAP_KILL (a process may not signal
+// another user's processes without it, so a service it could start as
+// another user it could not stop).
 func CanSetUser() bool {
 	if os.Geteuid() == 0 {
 		return true
@@ -138,7 +140,7 @@ func CanSetUser() bool {
 	for line := range bytes.Lines(b) {
 		if v, ok := bytes.CutPrefix(line, []byte("CapEff:")); ok {
 			eff, err := strconv.ParseUint(string(bytes.TrimSpace(v)), 16, 64)
-			need := uint64(1)<<unix.CAP_SETUID | 1<<unix.CAP_SETGID | 1<<unix.CAP_CHOWN
+			need := uint64(1)<<unix.CAP_SETUID | 1<<unix.CAP_SETGID | 1<<unix.CAP_CHOWN | 1<<unix.CAP_KILL
 			return err == nil && eff&need == need
 		}
 	}
