@@ -9,7 +9,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 BIN     ?= bin/edged
 
-.PHONY: build build-arm64 build-armv7 run test bench fuzz vet clean install image
+.PHONY: build build-arm64 build-armv7 run test bench fuzz vet clean install image deb
 
 build:  ## bin/edged for this machine
 	$(BUILD) -o bin/edged ./cmd/edged
@@ -73,7 +73,28 @@ install:  ## install BIN (default bin/edged), the systemd unit and a first confi
 		echo "installed: sudo systemctl enable --now edged; journalctl -u edged -f"; fi
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
+
+# .deb packages with nfpm (packaging/: nfpm.yaml, maintainer scripts). nfpm is
+# a build tool, installed pinned into bin/tools, not a dependency in go.mod.
+DEB_ARCHS    ?= amd64 arm64 armhf
+DEB_VERSION  ?= $(shell packaging/deb-version '$(VERSION)')
+NFPM_VERSION ?= v2.48.0
+NFPM         := bin/tools/nfpm-$(NFPM_VERSION)
+
+$(NFPM):
+	@mkdir -p $(@D)/.nfpm-$(NFPM_VERSION)
+	GOBIN=$(CURDIR)/$(@D)/.nfpm-$(NFPM_VERSION) $(GO) install github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
+	mv $(@D)/.nfpm-$(NFPM_VERSION)/nfpm $@ && rmdir $(@D)/.nfpm-$(NFPM_VERSION)
+
+deb: $(NFPM)  ## dist/edged_VERSION_ARCH.deb for amd64, arm64, armhf (DEB_ARCHS=, DEB_VERSION= to choose)
+	@for a in $(DEB_ARCHS); do \
+		case $$a in amd64) arch="GOARCH=amd64";; arm64) arch="GOARCH=arm64";; armhf) arch="GOARCH=arm GOARM=7";; \
+		*) echo "DEB_ARCHS: unknown architecture $$a (amd64, arm64, armhf)"; exit 2;; esac; \
+		echo "edged $(VERSION) for $$a ($$arch)"; \
+		env GOOS=linux $$arch $(BUILD) -o dist/stage/$$a/edged ./cmd/edged || exit 1; \
+	done
+	NFPM=$(NFPM) DEB_VERSION='$(DEB_VERSION)' packaging/build-deb $(DEB_ARCHS)
 
 # proto regenerates sdk/pluginapi/internal/pluginpb from sdk/pluginapi/pluginapi.proto.
 # Pinned: protoc 3.21.12 (Debian 12: apt-get install -y protobuf-compiler; another protoc
