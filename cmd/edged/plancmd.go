@@ -477,7 +477,7 @@ func planStatusCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	var st orchestrator.Status
 	json.Unmarshal(raw, &st)
-	if st.State == "" {
+	if st.State == "" || st.State == "none" { // "none": the API's word for no plan yet
 		fmt.Fprintln(stdout, "no plan yet: the daemon runs its config file's devices and services")
 		return 0
 	}

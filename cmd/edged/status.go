@@ -30,8 +30,8 @@ type statusDoc struct {
 	Devices []deviceStatus `json:"devices"`
 	// SafeStateFailures counts actuator safe states that failed or
 	// overran hardware.safe_timeout (plan handovers; stops are logged).
-	SafeStateFailures int64 `json:"safe_state_failures"`
-	Commands          any   `json:"commands"`
+	SafeStateFailures int64         `json:"safe_state_failures"`
+	Commands          commandStatus `json:"commands"`
 	// Services are the plugin services with state, budget and use.
 	Services []supervisor.Status `json:"services"`
 	// LocalMQTT is the local broker and the sensors that publish to it.
@@ -203,6 +203,9 @@ func (d *daemon) localStatus() localMQTTStatus {
 	ls := localMQTTStatus{Mode: d.cfg.LocalMQTT.Mode, Off: d.brokerOff, Sensors: []sensorStatus{}}
 	if d.broker != nil {
 		st := d.broker.Stats()
+		if st.OverLimit == nil {
+			st.OverLimit = []broker.ClientLimit{}
+		}
 		ls.Addr, ls.TLSAddr, ls.Connected, ls.Broker = d.broker.Addr(), d.broker.TLSAddr(), true, &st
 	}
 	if d.local != nil {
@@ -223,11 +226,13 @@ func (d *daemon) localStatus() localMQTTStatus {
 
 // commandStatus is the executor's counters (TimedOut, Expired and
 // MemoryErrors among them) and what the run-once memory holds and forgot.
-func (d *daemon) commandStatus() any {
-	st := struct {
-		commands.Stats
-		Memory *cmdstore.Stats `json:"memory,omitempty"`
-	}{Stats: d.exec.Stats()}
+type commandStatus struct {
+	commands.Stats
+	Memory *cmdstore.Stats `json:"memory,omitempty"`
+}
+
+func (d *daemon) commandStatus() commandStatus {
+	st := commandStatus{Stats: d.exec.Stats()}
 	if d.cmdMem != nil {
 		ms := d.cmdMem.Stats()
 		st.Memory = &ms

@@ -118,14 +118,17 @@ const DefaultTimeout = 10 * time.Second
 
 // Stats counts commands since start.
 type Stats struct {
-	Executed, Failed, Duplicates, Rejected int64
+	Executed   int64 `json:"executed"`
+	Failed     int64 `json:"failed"`
+	Duplicates int64 `json:"duplicates"`
+	Rejected   int64 `json:"rejected"`
 	// TimedOut counts commands answered as timed out (also in Failed).
-	TimedOut int64
+	TimedOut int64 `json:"timed_out"`
 	// Expired counts commands that arrived after their expiry (also in
 	// Rejected).
-	Expired int64
+	Expired int64 `json:"expired"`
 	// MemoryErrors counts failed reads and writes of the durable memory.
-	MemoryErrors int64
+	MemoryErrors int64 `json:"memory_errors"`
 }
 
 // Executor runs commands against a set of actuators (SetActuators

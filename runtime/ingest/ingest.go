@@ -68,19 +68,19 @@ type item struct {
 
 // Stats counts readings since New.
 type Stats struct {
-	Submitted uint64 // readings handed to Submit
-	Stored    uint64 // readings made durable
-	Failed    uint64 // readings whose append failed
-	Full      uint64 // readings refused with ErrFull
-	Appends   uint64 // appends to the sink
-	Queued    int    // submissions waiting now
+	Submitted uint64 `json:"submitted"` // readings handed to Submit
+	Stored    uint64 `json:"stored"`    // readings made durable
+	Failed    uint64 `json:"failed"`    // readings whose append failed
+	Full      uint64 `json:"full"`      // readings refused with ErrFull
+	Appends   uint64 `json:"appends"`   // appends to the sink
+	Queued    int    `json:"queued"`    // submissions waiting now
 	// RefusedTime counts readings Judge refused for their time, and
 	// Refused breaks them down by device with the latest reason.
-	RefusedTime uint64
-	Refused     map[string]Refusal
+	RefusedTime uint64             `json:"refused_time"`
+	Refused     map[string]Refusal `json:"refused_by_device,omitempty"`
 	// RestampedTime counts readings given the receive time instead of
 	// being refused (JudgeMessage with a receive time).
-	RestampedTime uint64
+	RestampedTime uint64 `json:"restamped_time"`
 }
 
 // New returns an Ingest that appends to sink once Run runs.

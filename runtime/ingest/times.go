@@ -26,12 +26,12 @@ var (
 // Refusal is why pushed readings were refused for their time, per device.
 type Refusal struct {
 	// Readings counts the refused readings of the device.
-	Readings uint64
+	Readings uint64 `json:"readings"`
 	// Last is the reason of the latest, with its topic (or other origin).
-	Last string
+	Last string `json:"last"`
 	// Restamped counts the readings of the device given the receive time
 	// instead (time: receive); Last then says why.
-	Restamped uint64
+	Restamped uint64 `json:"restamped"`
 }
 
 // refusals counts readings refused for their time, per device.

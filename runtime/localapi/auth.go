@@ -18,13 +18,13 @@ func (s *Server) authorize(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		why := "this request needs the API token: send Authorization: Bearer <token> (the token is in http.token_file, or data_dir/api.token)"
+		why := "this request needs the API token"
 		if r.Header.Get("Authorization") != "" {
 			why = "wrong API token"
 		}
 		s.cfg.Logger.Warn("local API request refused", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "reason", why)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="edged"`)
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": why})
+		writeError(w, http.StatusUnauthorized, why, "send Authorization: Bearer <token>; the token is in http.token_file, or data_dir/api.token (GET from loopback needs none)")
 	})
 }
 

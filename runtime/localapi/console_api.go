@@ -33,9 +33,9 @@ const MaxHistorySeries = 16
 // maxQueryText bounds the text filter of GET /api/v1/logs.
 const maxQueryText = 200
 
-func (s *Server) consoleRoutes(mux *http.ServeMux) {
+func (s *Server) consoleRoutes(handle func(pattern string, h http.Handler)) {
 	c := s.cfg.ConsoleAPI
-	mux.HandleFunc("GET /api/v1/devices/{name}/history", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /api/v1/devices/{name}/history", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
 		q := r.URL.Query()
 		rg, metric, err := parseHistoryQuery(q)
@@ -62,8 +62,8 @@ func (s *Server) consoleRoutes(mux *http.ServeMux) {
 			series = series[:MaxHistorySeries]
 		}
 		writeJSON(w, http.StatusOK, historyDoc{Device: name, Range: rg.Name, StepS: rg.Step.Seconds(), Series: series, Truncated: truncated})
-	})
-	mux.HandleFunc("GET /api/v1/logs", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	handle("GET /api/v1/logs", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c.Logs == nil {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": "this daemon keeps no log records"})
 			return
@@ -74,8 +74,8 @@ func (s *Server) consoleRoutes(mux *http.ServeMux) {
 			return
 		}
 		writeJSON(w, http.StatusOK, c.Logs.Query(q))
-	})
-	mux.HandleFunc("GET /api/v1/alerts", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	handle("GET /api/v1/alerts", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		limit, err := intParam(r.URL.Query(), "limit", 50, 1, history.MaxAlerts)
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
@@ -86,8 +86,8 @@ func (s *Server) consoleRoutes(mux *http.ServeMux) {
 			doc.Alerts, doc.Total = c.Alerts(limit)
 		}
 		writeJSON(w, http.StatusOK, doc)
-	})
-	mux.HandleFunc("GET /api/v1/plan/history", func(w http.ResponseWriter, _ *http.Request) {
+	}))
+	handle("GET /api/v1/plan/history", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		if c.PlanHistory == nil {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": "plans are off on this gateway (plans.trusted_keys is empty)"})
 			return
@@ -98,7 +98,7 @@ func (s *Server) consoleRoutes(mux *http.ServeMux) {
 			return
 		}
 		writeJSON(w, http.StatusOK, doc)
-	})
+	}))
 }
 
 // historyDoc is GET /api/v1/devices/{name}/history.

@@ -25,8 +25,9 @@ func (s *Server) checkHost(next http.Handler) http.Handler {
 			return
 		}
 		s.cfg.Logger.Warn("local API request refused: unknown Host", "host", r.Host, "path", r.URL.Path, "remote", r.RemoteAddr)
-		writeJSON(w, http.StatusMisdirectedRequest, map[string]string{"error": "Host " + quote(r.Host) +
-			" is not a name of this gateway (a page under another domain may be trying to reach the API): use its IP address or localhost, or add the name to http.allowed_hosts"})
+		writeError(w, http.StatusMisdirectedRequest, "Host "+quote(r.Host)+
+			" is not a name of this gateway (a page under another domain may be trying to reach the API)",
+			"use its IP address or localhost, or add the name to http.allowed_hosts")
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"syscall"
 	"time"
 
 	"github.com/edged-gateway/edged/runtime/commands"
@@ -85,9 +86,10 @@ func (c Config) Validate() error {
 
 // Server is the local API.
 type Server struct {
-	cfg Config
-	ln  net.Listener
-	srv *http.Server
+	cfg      Config
+	ln       net.Listener
+	srv      *http.Server
+	patterns []string // the mux's patterns, as routes registered them
 }
 
 // New returns a server for cfg that is not listening yet: its Handler can
@@ -106,6 +108,10 @@ func Listen(cfg Config) (*Server, error) {
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("http.listen: %s is in use by another program (another edged, or a web server?): "+
+				"set http.listen to a free port (e.g. 127.0.0.1:8081, and --api http://127.0.0.1:8081 or --config for the CLI), or \"\" to serve no local API: %w", cfg.Listen, err)
+		}
 		return nil, fmt.Errorf("http.listen: %w", err)
 	}
 	if cfg.CertFile != "" {
@@ -156,12 +162,19 @@ func (s *Server) Handler() http.Handler {
 	return s.checkHost(s.authorize(s.routes()))
 }
 
+// routes registers every endpoint through handle, which records its
+// pattern: the OpenAPI test checks the document against that list.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	s.patterns = nil
+	handle := func(pattern string, h http.Handler) {
+		s.patterns = append(s.patterns, pattern)
+		mux.Handle(pattern, h)
+	}
+	handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, "ok\n")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	}))
+	handle("GET /readyz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		if s.cfg.Ready != nil && !s.cfg.Ready() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
@@ -173,60 +186,69 @@ func (s *Server) routes() http.Handler {
 			}
 		}
 		io.WriteString(w, "ready\n")
-	})
-	mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, _ *http.Request) {
+	}))
+	handle("GET /api/v1/openapi.json", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(openAPI)
+	}))
+	handle("GET /api/v1/status", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		var doc any = map[string]any{}
 		if s.cfg.Status != nil {
 			doc = s.cfg.Status()
 		}
 		writeJSON(w, http.StatusOK, doc)
-	})
-	mux.HandleFunc("GET /api/v1/devices", func(w http.ResponseWriter, _ *http.Request) {
+	}))
+	handle("GET /api/v1/devices", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		var doc any = map[string]any{"devices": []any{}}
 		if s.cfg.Devices != nil {
 			doc = s.cfg.Devices()
 		}
 		writeJSON(w, http.StatusOK, doc)
-	})
-	mux.HandleFunc("GET /api/v1/devices/{name}/readings", s.readings)
-	mux.HandleFunc("GET /api/v1/services", func(w http.ResponseWriter, _ *http.Request) {
+	}))
+	handle("GET /api/v1/devices/{name}/readings", http.HandlerFunc(s.readings))
+	handle("GET /api/v1/services", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		var doc any = map[string]any{"services": []any{}}
 		if s.cfg.Services != nil {
 			doc = s.cfg.Services()
 		}
 		writeJSON(w, http.StatusOK, doc)
-	})
-	mux.HandleFunc("POST /api/v1/devices/{name}/commands", s.command)
-	mux.HandleFunc("POST /api/v1/services/{name}/restart", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	handle("POST /api/v1/devices/{name}/commands", http.HandlerFunc(s.command))
+	handle("POST /api/v1/services/{name}/restart", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
 		if s.cfg.RestartService == nil {
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": "this gateway runs no services"})
+			writeError(w, http.StatusNotFound, "this gateway runs no services", "services come from the config file's services: or from a plan")
 			return
 		}
 		if err := s.cfg.RestartService(name); err != nil {
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+			writeError(w, http.StatusNotFound, err.Error(), "GET /api/v1/services lists the services")
 			return
 		}
 		s.cfg.Logger.Info("local service restart", "service", name)
 		writeJSON(w, http.StatusOK, map[string]string{"service": name, "state": "restarting"})
-	})
-	mux.HandleFunc("GET /api/v1/plan", func(w http.ResponseWriter, _ *http.Request) {
+	}))
+	handle("GET /api/v1/plan", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		if s.cfg.Plan == nil {
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": "plans are off on this gateway (plans.trusted_keys is empty)"})
+			writeError(w, http.StatusNotFound, plansOff, plansOffHint)
 			return
 		}
 		writeJSON(w, http.StatusOK, s.cfg.Plan())
-	})
-	mux.HandleFunc("POST /api/v1/plan", s.applyPlan)
-	s.consoleRoutes(mux)
+	}))
+	handle("POST /api/v1/plan", http.HandlerFunc(s.applyPlan))
+	s.consoleRoutes(handle)
 	if s.cfg.Metrics != nil {
-		mux.Handle("GET /metrics", s.cfg.Metrics)
+		handle("GET /metrics", s.cfg.Metrics)
 	}
 	if s.cfg.Console != nil {
-		mux.Handle("GET /", s.cfg.Console)
+		handle("GET /", s.cfg.Console)
 	}
 	return mux
 }
+
+const (
+	plansOff     = "plans are off on this gateway (plans.trusted_keys is empty)"
+	plansOffHint = "set plans.trusted_keys to the operators' public key files (edged plan keygen makes a pair)"
+)
 
 // readings serves a device's recent readings; since is RFC 3339 (default:
 // as far back as the ring goes).
@@ -235,19 +257,19 @@ func (s *Server) readings(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("since"); v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("since=%q is not an RFC 3339 time, e.g. 2026-11-23T10:00:00Z", v)})
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("since=%s is not an RFC 3339 time", quote(v)), "use e.g. since=2026-11-23T10:00:00Z, or leave it out for all the readings kept")
 			return
 		}
 		since = t
 	}
 	name := r.PathValue("name")
 	if s.cfg.Readings == nil {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no readings of device %q", name)})
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no readings of device %s", quote(name)), "GET /api/v1/devices lists the devices")
 		return
 	}
 	doc, ok := s.cfg.Readings(name, since)
 	if !ok {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no readings of device %q: it is not configured or has read nothing yet", name)})
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no readings of device %s: it is not configured or has read nothing yet", quote(name)), "GET /api/v1/devices lists the devices")
 		return
 	}
 	writeJSON(w, http.StatusOK, doc)
@@ -258,11 +280,11 @@ func (s *Server) readings(w http.ResponseWriter, r *http.Request) {
 func (s *Server) command(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, commands.MaxPayload+1))
 	if err != nil {
-		writeJSON(w, http.StatusRequestEntityTooLarge, commands.Result{Error: fmt.Sprintf("command is over %d bytes", commands.MaxPayload)})
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("command is over %d bytes", commands.MaxPayload), `send one command: {"id":"…","action":"set","value":…}`)
 		return
 	}
 	if s.cfg.Commands == nil {
-		writeJSON(w, http.StatusNotFound, commands.Result{Error: "this gateway has no devices that accept commands"})
+		writeError(w, http.StatusNotFound, "this gateway has no devices that accept commands", "actuators (gpio-out, pwm, …) take commands")
 		return
 	}
 	device := r.PathValue("name")
@@ -283,17 +305,17 @@ const MaxPlanBody = 2 << 20
 // 200 applied, 422 rejected or rolled back.
 func (s *Server) applyPlan(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.ApplyPlan == nil {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "plans are off on this gateway (plans.trusted_keys is empty)"})
+		writeError(w, http.StatusNotFound, plansOff, plansOffHint)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxPlanBody))
 	if err != nil {
-		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": fmt.Sprintf("plan envelope is over %d bytes", MaxPlanBody)})
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("plan envelope is over %d bytes", MaxPlanBody), "a plan's envelope is what edged plan sign writes")
 		return
 	}
 	doc, ok, err := s.cfg.ApplyPlan(r.Context(), body)
 	if err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+		writeError(w, http.StatusServiceUnavailable, err.Error(), "")
 		return
 	}
 	code := http.StatusOK
@@ -304,10 +326,25 @@ func (s *Server) applyPlan(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, code, doc)
 }
 
+// Error is the body of every error answer: what went wrong and, when
+// there is one, what to do about it.
+type Error struct {
+	Error string `json:"error"`
+	Hint  string `json:"hint,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, code int, msg, hint string) {
+	writeJSON(w, code, Error{Error: msg, Hint: hint})
+}
+
+// writeJSON writes v indented, without HTML escaping: the API's bodies
+// are JSON, never HTML, and "Bearer <token>" reads better than
+// "Bearer \u003ctoken\u003e".
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
 }

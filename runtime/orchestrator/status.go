@@ -49,7 +49,7 @@ type Status struct {
 	Retry bool `json:"retry,omitempty"`
 	// Source is where the plan came from: mqtt or api.
 	Source   string    `json:"source,omitempty"`
-	Started  time.Time `json:"started"`
+	Started  time.Time `json:"started,omitzero"`
 	Finished time.Time `json:"finished,omitzero"`
 }
 

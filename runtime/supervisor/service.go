@@ -508,7 +508,7 @@ func (sv *service) status() Status {
 		Budget:      BudgetDoc{MemoryBytes: sv.spec.Budget.Memory, CPU: sv.spec.Budget.CPU, Pids: sv.spec.Budget.Pids},
 		Enforcement: enf, RSS: sv.tree.RSS, AnonBytes: sv.tree.Anon, Processes: sv.tree.Procs,
 		PeakRSS: max(sv.peakRSS, sv.usage.PeakRSS), ChargedBytes: sv.usage.RSS, CPUPercent: sv.cpuPct, OOMKills: sv.oomKills,
-		Dropped: sv.dropped.Load(), TooDeep: sv.tooDeep.Load(), LogDropped: sv.logRate.dropped.Load(), LogDroppedB: sv.logRate.droppedBytes.Load(), LastError: sv.lastErr, LastErrorAt: sv.lastErrAt, Since: sv.since, Subscribe: sv.spec.Subscribe}
+		Dropped: sv.dropped.Load(), TooDeep: sv.tooDeep.Load(), LogDropped: sv.logRate.dropped.Load(), LogDroppedB: sv.logRate.droppedBytes.Load(), LastError: sv.lastErr, LastErrorAt: sv.lastErrAt, Since: sv.since, Subscribe: append([]string{}, sv.spec.Subscribe...)}
 	if budgets {
 		st.Enforced = enforced(sv.spec.Budget, enf, sv.unenforced)
 	}

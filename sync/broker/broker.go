@@ -63,21 +63,21 @@ type Broker struct {
 
 // Stats counts what the broker did since it started.
 type Stats struct {
-	Clients     int64  // connected now
-	Received    int64  // publishes received from clients
-	Sent        int64  // publishes sent to clients
-	Retained    int64  // retained messages held (not counting mochi's $SYS topics)
-	Routed      uint64 // publishes on sensor routes
-	Durable     uint64 // routed publishes the handler made durable
-	Refused     uint64 // routed publishes the handler refused (error)
-	Declined    uint64 // routed publishes acknowledged with part or all refused for good (Declined: malformed, a refused time)
-	Busy        uint64 // routed QoS 0 publishes dropped: the handler was full
-	RateDropped uint64 // QoS 0 publishes dropped by the rate limit
-	RateDelayed uint64 // QoS 1/2 publishes held back by the rate limit
-	RateLimit   float64
-	OverLimit   []ClientLimit
-	Auth        auth.Stats
-	Limits      LimitStats
+	Clients     int64         `json:"clients"`      // connected now
+	Received    int64         `json:"received"`     // publishes received from clients
+	Sent        int64         `json:"sent"`         // publishes sent to clients
+	Retained    int64         `json:"retained"`     // retained messages held (not counting mochi's $SYS topics)
+	Routed      uint64        `json:"routed"`       // publishes on sensor routes
+	Durable     uint64        `json:"durable"`      // routed publishes the handler made durable
+	Refused     uint64        `json:"refused"`      // routed publishes the handler refused (error)
+	Declined    uint64        `json:"declined"`     // routed publishes acknowledged with part or all refused for good (Declined: malformed, a refused time)
+	Busy        uint64        `json:"busy"`         // routed QoS 0 publishes dropped: the handler was full
+	RateDropped uint64        `json:"rate_dropped"` // QoS 0 publishes dropped by the rate limit
+	RateDelayed uint64        `json:"rate_delayed"` // QoS 1/2 publishes held back by the rate limit
+	RateLimit   float64       `json:"rate_limit"`   // publishes per second per client (0: no limit)
+	OverLimit   []ClientLimit `json:"over_limit"`   // the clients the rate limit held back or dropped
+	Auth        auth.Stats    `json:"auth"`
+	Limits      LimitStats    `json:"limits"`
 }
 
 // LimitStats are the broker's limits and what they refused.

@@ -54,8 +54,8 @@ func (c Config) Validate() error {
 
 // Stats counts what the store holds and dropped.
 type Stats struct {
-	Entries int   // ids remembered now
-	Evicted int64 // ids forgotten by the count or age bound since open
+	Entries int   `json:"entries"` // ids remembered now
+	Evicted int64 `json:"evicted"` // ids forgotten by the count or age bound since open
 }
 
 // Store is an open command store. It is safe for concurrent use.

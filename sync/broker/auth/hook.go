@@ -37,9 +37,9 @@ type Options struct {
 
 // Stats counts the hook's decisions since it was made.
 type Stats struct {
-	AuthOK      uint64 // connections let in (not counting the inline client)
-	AuthRefused uint64 // connections refused
-	ACLDenied   uint64 // publishes, subscriptions and deliveries denied
+	AuthOK      uint64 `json:"auth_ok"`      // connections let in (not counting the inline client)
+	AuthRefused uint64 `json:"auth_refused"` // connections refused
+	ACLDenied   uint64 `json:"acl_denied"`   // publishes, subscriptions and deliveries denied
 	// PasswordChecks counts passwords checked against their hash (bcrypt).
 	PasswordChecks uint64 `json:"password_checks"`
 	// BackoffRefused counts logins refused unchecked: their address or
