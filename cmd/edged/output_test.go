@@ -56,7 +56,7 @@ func cannedAPI(t *testing.T) string {
 		{Name: "porch", Kind: "bme280", Healthy: false, Reads: 40, Errors: 3, LastError: "read: i2c1 0x76: no answer", LastErrorAt: ago(20 * time.Second), Last: []apiReading{}},
 	}}
 	plan := orchestrator.Status{Version: 10, State: "rolled_back", Applied: 7, KeyID: "k1a2b3", Source: "api", Error: "start rules: exit status 2",
-		Steps: []orchestrator.Step{{Name: "verify", State: "ok", MS: 1.25}, {Name: "fetch rules", State: "ok", MS: 310, Detail: "2.0 MiB"}, {Name: "start rules", State: "failed", MS: 5012.5, Detail: "exit status 2"}},
+		Steps:   []orchestrator.Step{{Name: "verify", State: "ok", MS: 1.25}, {Name: "fetch rules", State: "ok", MS: 310, Detail: "2.0 MiB"}, {Name: "start rules", State: "failed", MS: 5012.5, Detail: "exit status 2"}},
 		Started: ago(time.Hour)}
 	srv := httptest.NewServer(localapi.New(localapi.Config{
 		Status: func() any { return status }, Devices: func() any { return devices },
