@@ -497,7 +497,9 @@ func yamlNode(dec *json.Decoder, depth int) (*yaml.Node, error) {
 		} else if t != '[' {
 			return nil, fmt.Errorf("unexpected %v", t)
 		}
+		keys := map[string]int{} // a key's value's index in n.Content
 		for dec.More() {
+			at := -1
 			if n.Kind == yaml.MappingNode {
 				k, err := dec.Token()
 				if err != nil {
@@ -507,13 +509,22 @@ func yamlNode(dec *json.Decoder, depth int) (*yaml.Node, error) {
 				if !ok {
 					return nil, fmt.Errorf("object key %v is not a string", k)
 				}
-				n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: ks})
+				if i, dup := keys[ks]; dup {
+					at = i // a repeated key: the last value wins, as in encoding/json
+				} else {
+					n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: ks})
+					keys[ks] = len(n.Content)
+				}
 			}
 			v, err := yamlNode(dec, depth+1)
 			if err != nil {
 				return nil, err
 			}
-			n.Content = append(n.Content, v)
+			if at >= 0 {
+				n.Content[at] = v
+			} else {
+				n.Content = append(n.Content, v)
+			}
 		}
 		if tok, err := dec.Token(); err != nil || tok != end {
 			return nil, fmt.Errorf("unterminated %v", t)
@@ -526,8 +537,10 @@ func yamlNode(dec *json.Decoder, depth int) (*yaml.Node, error) {
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: t}, nil
 	case json.Number:
 		tag := "!!int"
-		if strings.ContainsAny(string(t), ".eE") {
-			tag = "!!float"
+		if _, err := t.Int64(); err != nil {
+			if _, err := strconv.ParseUint(string(t), 10, 64); err != nil {
+				tag = "!!float" // a fraction, an exponent, or beyond 64 bits
+			}
 		}
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: string(t)}, nil
 	case bool:
