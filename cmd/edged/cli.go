@@ -30,7 +30,7 @@ Usage:
   edged run [--config FILE]     run the daemon (Ctrl-C or SIGTERM stops it cleanly)
   edged config check FILE       check a config file; list every problem with its field path
   edged config defaults         print the configuration used when a file sets nothing
-  edged hardware [--config F]   show the host's periph drivers, buses and pins, and the board edged would use
+  edged hardware [-o FORMAT]    show the host's periph drivers, buses and pins, and the board edged would use
   edged status [-o FORMAT]      show the running daemon's status (local API)
   edged devices [-o FORMAT]     list its devices with their latest readings
   edged services [-o FORMAT]    list its services: state, pid, restarts, budget, enforcement, RSS, CPU

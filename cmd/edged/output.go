@@ -53,7 +53,7 @@ func (o *outputFlag) Set(s string) error {
 func outputFlags(fs *flag.FlagSet) *outputFlag {
 	o := new(outputFlag)
 	fs.Var(o, "o", "output `format`: table, json or yaml (default: table on a terminal, json otherwise)")
-	fs.Var(o, "output", "same as -o")
+	fs.Var(o, "output", "the same as -o `format`")
 	return o
 }
 
