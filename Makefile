@@ -53,6 +53,7 @@ fuzz:  ## run each fuzzer briefly (seeds live in testdata/fuzz)
 	$(GO) test ./drivers/modbus -run '^$$' -fuzz FuzzConfig -fuzztime 20s
 	$(GO) test ./drivers/modbus -run '^$$' -fuzz FuzzValue -fuzztime 20s
 	$(GO) test ./drivers/modbus/modbussim -run '^$$' -fuzz FuzzHandle -fuzztime 20s
+	$(GO) test ./cmd/edged -run '^$$' -fuzz FuzzJSONToYAML -fuzztime 20s
 
 install:  ## install BIN (default bin/edged), the systemd unit and a first config; as root on the gateway
 	@test -x $(BIN) || { echo "no $(BIN): run make build (or make build-arm64 and BIN=bin/edged-linux-arm64)"; exit 1; }

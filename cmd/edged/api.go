@@ -69,16 +69,7 @@ func (d *daemon) apiConfig() localapi.Config {
 		Logger: d.log.With("component", "api"), ConsoleAPI: d.consoleAPI(),
 	}
 	if d.plans != nil {
-		c.Plan = func() any {
-			st := d.plans.statusDoc()
-			if st.State == "" {
-				st.State = "none" // no plan handled yet
-			}
-			if st.Steps == nil {
-				st.Steps = []orchestrator.Step{}
-			}
-			return st
-		}
+		c.Plan = func() any { return d.plans.statusDoc() }
 		c.ApplyPlan = func(ctx context.Context, env []byte) (any, bool, error) {
 			st, err := d.plans.submit(ctx, env)
 			return st, st.State == orchestrator.StateApplied, err

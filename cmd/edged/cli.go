@@ -30,20 +30,40 @@ Usage:
   edged run [--config FILE]     run the daemon (Ctrl-C or SIGTERM stops it cleanly)
   edged config check FILE       check a config file; list every problem with its field path
   edged config defaults         print the configuration used when a file sets nothing
-  edged hardware [--config F]   show the host's periph drivers, buses and pins, and the board edged would use
-  edged status                  show the running daemon's status (local API)
-  edged devices                 list its devices with their latest readings
-  edged services                list its services: state, pid, restarts, budget, enforcement, RSS, CPU
+  edged hardware [-o FORMAT]    show the host's periph drivers, buses and pins, and the board edged would use
+  edged status [-o FORMAT]      show the running daemon's status (local API)
+  edged devices [-o FORMAT]     list its devices with their latest readings
+  edged services [-o FORMAT]    list its services: state, pid, restarts, budget, enforcement, RSS, CPU
   edged service restart NAME    restart a service (also one that failed too often)
   edged device set NAME VALUE   command an actuator of the running daemon
   edged broker passwd FILE USER add or change a user of the embedded MQTT broker
   edged plan keygen|sign|verify|apply|push|status
                                 signed orchestration plans (edged plan help)
+  edged completion bash|zsh|fish
+                                print a shell completion script (edged help completion)
   edged version                 print the build version
   edged help [COMMAND]          explain a command
 
-Exit codes: 0 ok, 1 bad configuration or runtime failure, 2 bad usage.
+Read commands (status, devices, services, hardware, plan status) take
+-o table|json|yaml: without it they print a table on a terminal and JSON
+otherwise (pipes and scripts get JSON). Commands that talk to the daemon
+find it with --config FILE or $EDGED_CONFIG (its http.listen and token), or
+--api URL and --token-file F.
+
+Exit codes:
+  0  ok
+  1  failure: a bad configuration, a refused command, a rejected plan
+  2  bad usage: an unknown command or flag, a missing argument
+  3  the daemon could not be reached (not running, or not at that address)
 `
+
+// Exit codes (edged help lists them).
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitUnreachable = 3
+)
 
 // run is the whole program behind main: it parses args, runs the command
 // and returns the exit code.
@@ -69,6 +89,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdService(ctx, args[1:], stdout, stderr)
 	case "plan":
 		return cmdPlan(ctx, args[1:], stdout, stderr)
+	case "completion":
+		return cmdCompletion(args[1:], stdout, stderr)
+	case completeCommand:
+		return cmdComplete(ctx, args[1:], stdout)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "edged %s %s/%s %s\n", version, runtime.GOOS, runtime.GOARCH, runtime.Version())
 		return 0
@@ -81,7 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // commandNames are the top-level commands, for "did you mean".
-var commandNames = []string{"run", "config", "status", "devices", "services", "hardware", "device", "broker", "service", "plan", "version", "help"}
+var commandNames = []string{"run", "config", "status", "devices", "services", "hardware", "device", "broker", "service", "plan", "completion", "version", "help"}
 
 func cmdHelp(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -105,6 +129,10 @@ func cmdHelp(args []string, stdout, stderr io.Writer) int {
 		return cmdBroker([]string{"--help"}, nil, stdout, stdout)
 	case "plan":
 		return cmdPlan(context.Background(), []string{"help"}, stdout, stdout)
+	case "service":
+		return cmdService(context.Background(), []string{"restart", "--help"}, stdout, stdout)
+	case "completion":
+		return cmdCompletion([]string{"--help"}, stdout, stdout)
 	default:
 		fmt.Fprintf(stderr, "edged help: no command %q%s\nRun 'edged help' for the list of commands.\n", args[0], didYouMean(args[0], commandNames))
 		return 2
@@ -117,6 +145,7 @@ func runFlags(config *string, out io.Writer) *flag.FlagSet {
 	fs.SetOutput(out)
 	fs.StringVar(config, "config", "", "configuration file (YAML); without it edged runs on defaults:\none simulated device, data in ./data, cloud sync off")
 	fs.Usage = func() {
+		out := fs.Output()
 		fmt.Fprintf(out, `Usage: edged run [--config FILE]
 
 Runs the daemon until SIGINT or SIGTERM. On a stop it stops polling, waits
@@ -136,11 +165,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	start := time.Now()
 	var configPath string
 	fs := runFlags(&configPath, stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if c := parseFlags(fs, args, stdout); c >= 0 {
+		return c
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "edged run: unexpected argument %q (did you mean --config %s?)\n", fs.Arg(0), fs.Arg(0))
@@ -197,6 +223,39 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprint(stderr, configUsage)
 	return 2
+}
+
+// parseFlags parses args into fs and returns -1 to go on, or the exit code
+// to stop with: 0 after -h/--help printed the usage (to stdout), 2 for a
+// bad flag, which it names in one line, with a did-you-mean for an unknown
+// one (--confg: did you mean --config?), instead of the whole usage.
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) int {
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	fs.Usage = usage
+	if err == nil {
+		return -1
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(stdout)
+		fs.Usage()
+		fs.SetOutput(out)
+		return exitOK
+	}
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		var names []string
+		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+		msg = "unknown flag --" + name
+		if s := suggest(name, names); s != "" {
+			msg += " (did you mean --" + s + "?)"
+		}
+	}
+	fmt.Fprintf(out, "%s: %s\nRun '%s --help' for its flags.\n", fs.Name(), msg, fs.Name())
+	return exitUsage
 }
 
 // isHelp reports whether arg asks for help.

@@ -147,28 +147,35 @@ func cmdDevice(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	action := fs.String("action", "set", "the command's action")
 	id := fs.String("id", "", "the command id (default: a random one); the daemon runs each id once")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: edged device set [--config FILE | --api URL --token-file F] [--action set] [--id ID] NAME VALUE
+		fmt.Fprint(fs.Output(), `Usage: edged device set [--config FILE | --api URL --token-file F] [--action set] [--id ID] NAME VALUE
 
 Sends a command to the actuator NAME of the running daemon, with the same
 validation as commands from the cloud, and prints what the device did: its
 state after the command ("fan: on"). VALUE is JSON when it parses as JSON
 (true, 0.5, "text"), a string otherwise (on, off). An --id that ran before
 is not run again: the first run's result is printed, marked as such.
-Exit 0 when the command ran (or had run), 1 when it was refused or failed.
+Exit 0 when the command ran (or had run), 1 when it was refused or failed,
+3 when the daemon could not be reached.
 
 Flags:
 `)
 		fs.PrintDefaults()
 	}
-	if len(args) == 0 || args[0] != "set" {
+	if len(args) > 0 && (isHelp(args[0]) || args[0] == "help") {
+		fs.SetOutput(stdout)
 		fs.Usage()
-		return 2
+		return 0
 	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if len(args) > 0 && args[0] != "set" {
+		fmt.Fprintf(stderr, "edged device: unknown subcommand %q%s\nRun 'edged device set --help' for its usage.\n", args[0], didYouMean(args[0], []string{"set"}))
+		return exitUsage
+	}
+	if len(args) == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	if c := parseFlags(fs, args[1:], stdout); c >= 0 {
+		return c
 	}
 	if fs.NArg() != 2 {
 		fs.Usage()
@@ -189,7 +196,7 @@ Flags:
 	code, err := api.call(ctx, http.MethodPost, "/api/v1/devices/"+url.PathEscape(name)+"/commands", body, &res)
 	if err != nil {
 		fmt.Fprintf(stderr, "edged device set: %v\n", err)
-		return 1
+		return apiExit(err)
 	}
 	again := ""
 	if res.Duplicate {
@@ -208,10 +215,13 @@ Flags:
 }
 
 // getCommands are the CLI commands that print one API document.
-var getCommands = map[string]struct{ path, help string }{
-	"status":   {"/api/v1/status", "the running daemon's status as JSON: gateway, build, cloud link, outbox depth, plan, local MQTT"},
-	"devices":  {"/api/v1/devices", "the running daemon's devices as JSON: health, error counts and the latest reading per metric"},
-	"services": {"/api/v1/services", "the running daemon's services as JSON: state, restarts, budget and use"},
+var getCommands = map[string]struct {
+	path, help string
+	table      func(io.Writer, []byte, time.Time) error
+}{
+	"status":   {"/api/v1/status", "the running daemon's status: gateway, build, cloud link, outbox depth, plan, local MQTT, services and devices", statusTable},
+	"devices":  {"/api/v1/devices", "the running daemon's devices: health, error counts and the latest reading per metric", devicesTable},
+	"services": {"/api/v1/services", "the running daemon's services: state, restarts, budget and use", servicesTable},
 }
 
 // cmdGet implements `edged status`, `edged devices` and `edged services`.
@@ -220,26 +230,54 @@ func cmdGet(ctx context.Context, name string, args []string, stdout, stderr io.W
 	fs := flag.NewFlagSet("edged "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	api := apiFlags(fs)
+	out := outputFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: edged %s [--config FILE | --api URL --token-file F]\n\nPrints %s.\n\nFlags:\n", name, c.help)
+		fmt.Fprintf(fs.Output(), "Usage: edged %s [-o table|json|yaml] [--config FILE | --api URL --token-file F]\n\nPrints %s.\n%s\nFlags:\n", name, c.help, outputHelp)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code := parseFlags(fs, args, stdout); code >= 0 {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "edged %s: unexpected argument %q\nRun 'edged %s --help' for its flags.\n", name, fs.Arg(0), name)
+		return exitUsage
 	}
 	var doc json.RawMessage
 	if _, err := api.call(ctx, http.MethodGet, c.path, nil, &doc); err != nil {
 		fmt.Fprintf(stderr, "edged %s: %v\n", name, err)
-		return 1
+		return apiExit(err)
 	}
-	stdout.Write(doc)
-	if len(doc) > 0 && doc[len(doc)-1] != '\n' {
-		fmt.Fprintln(stdout)
+	if err := writeDoc(stdout, out.format(stdout), doc, c.table); err != nil {
+		fmt.Fprintf(stderr, "edged %s: %v\n", name, err)
+		return exitFailure
 	}
-	return 0
+	return exitOK
+}
+
+// outputHelp explains -o in the read commands' help.
+const outputHelp = `
+Without -o it prints a table on a terminal and the API's JSON otherwise
+(pipes, scripts); -o json is that JSON unchanged, -o yaml the same as YAML.
+`
+
+// unreachableError is a request that got no answer from the daemon: exit
+// code 3 (exitUnreachable).
+type unreachableError struct{ err error }
+
+func (e unreachableError) Error() string {
+	return e.err.Error() + " (is edged running, with http.listen at that address?)"
+}
+
+func (e unreachableError) Unwrap() error { return e.err }
+
+// apiExit is the exit code for a failed API call: 3 when the daemon could
+// not be reached, 1 otherwise.
+func apiExit(err error) int {
+	var u unreachableError
+	if errors.As(err, &u) {
+		return exitUnreachable
+	}
+	return exitFailure
 }
 
 // callAPI sends one request and decodes the JSON answer into out.
@@ -256,7 +294,7 @@ func callAPI(ctx context.Context, method, url, token string, body []byte, out an
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("%w (is edged running, with http.listen at that address?)", err)
+		return 0, unreachableError{err}
 	}
 	defer resp.Body.Close()
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {

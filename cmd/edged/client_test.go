@@ -107,7 +107,7 @@ devices:
 		t.Fatalf("edged services: exit %d: %s %s", code, out.String(), errb.String())
 	}
 	code = run(context.Background(), []string{"device", "set", "--api=http://127.0.0.1:1", "boiler", "on"}, &out, &errb)
-	if code != 1 || !strings.Contains(errb.String(), "is edged running") {
+	if code != exitUnreachable || !strings.Contains(errb.String(), "is edged running") {
 		t.Fatalf("device set with no daemon: exit %d, %q", code, errb.String())
 	}
 }

@@ -133,7 +133,7 @@ func TestCLIUsage(t *testing.T) {
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{[]string{"version"}, 0, "edged dev "},
 		{[]string{"config"}, 2, "edged config check FILE"},
-		{[]string{"hardware", "--config", "../../examples/sim-board.yaml"}, 0, "edged would use: the SIMULATED board (hardware.board is sim)"},
+		{[]string{"hardware", "-o", "table", "--config", "../../examples/sim-board.yaml"}, 0, "edged would use: the SIMULATED board (hardware.board is sim)"},
 		{[]string{"help", "hardware"}, 0, "Initialises periph's host drivers"},
 		// Typos get a suggestion, not 25 lines of usage; --help works at every level.
 		{[]string{"statsu"}, 2, `unknown command "statsu" (did you mean "status"?)`},

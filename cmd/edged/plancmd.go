@@ -44,7 +44,8 @@ with ed25519; gateways accept plans signed by a key in plans.trusted_keys.
   edged plan push --url mqtt://HOST:PORT --gateway ID FILE
                                          publish an envelope, retained, on <prefix>/<ID>/plan and
                                          wait for the gateway's status
-  edged plan status [--api URL]          the latest plan status of the running daemon
+  edged plan status [-o FORMAT] [--api URL]
+                                         the latest plan status of the running daemon
 
 Run "edged plan COMMAND --help" for a command's flags. See README.md for the
 plan format.
@@ -75,16 +76,19 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, planUsage)
 		return 0
 	}
-	fmt.Fprintf(stderr, "edged plan: unknown command %q\n\n%s", args[0], planUsage)
-	return 2
+	fmt.Fprintf(stderr, "edged plan: unknown command %q%s\nRun 'edged plan help' for the list of commands.\n", args[0], didYouMean(args[0], planCommands))
+	return exitUsage
 }
+
+// planCommands are the subcommands of edged plan, for "did you mean".
+var planCommands = []string{"keygen", "check", "sign", "verify", "apply", "push", "status", "help"}
 
 // planFlags is a flag set whose usage prints the synopsis and the flags.
 func planFlags(name, synopsis, about string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("edged plan "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: edged plan %s %s\n\n%s\n\nFlags:\n", name, synopsis, about)
+		fmt.Fprintf(fs.Output(), "Usage: edged plan %s %s\n\n%s\n\nFlags:\n", name, synopsis, about)
 		fs.PrintDefaults()
 	}
 	return fs
@@ -92,12 +96,9 @@ func planFlags(name, synopsis, about string, stderr io.Writer) *flag.FlagSet {
 
 // parse parses args and wants exactly n positional arguments; it returns
 // an exit code, or -1 to go on.
-func parse(fs *flag.FlagSet, args []string, n int) int {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+func parse(fs *flag.FlagSet, args []string, n int, stdout io.Writer) int {
+	if c := parseFlags(fs, args, stdout); c >= 0 {
+		return c
 	}
 	if fs.NArg() != n {
 		fs.Usage()
@@ -110,7 +111,7 @@ func planKeygen(args []string, stdout, stderr io.Writer) int {
 	fs := planFlags("keygen", "--out NAME", "Makes an ed25519 key pair for signing plans: NAME.key (private, mode 0600:\nkeep it off the gateways) and NAME.pub (list it in plans.trusted_keys).", stderr)
 	out := fs.String("out", "", "file name without extension (required)")
 	force := fs.Bool("force", false, "overwrite existing files")
-	if c := parse(fs, args, 0); c >= 0 {
+	if c := parse(fs, args, 0, stdout); c >= 0 {
 		return c
 	}
 	if *out == "" {
@@ -143,7 +144,7 @@ func planSign(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "", "write the envelope here instead of stdout")
 	force := fs.Bool("force", false, "sign even if the plan fails the checks of edged plan check (loudly)")
 	reset := fs.Bool("reset", false, "sign a reset plan with a reset key: lowers the gateway's version watermark to this plan's version")
-	if c := parse(fs, args, 1); c >= 0 {
+	if c := parse(fs, args, 1, stdout); c >= 0 {
 		return c
 	}
 	if *key == "" {
@@ -199,7 +200,7 @@ func planCheck(args []string, stdout, stderr io.Writer) int {
 	fs := planFlags("check", "[--config FILE] PLAN.yaml",
 		"Checks a plan before it is signed: its format, and with --config, what a\ngateway with that config would check: device kinds, pins and addresses,\nservices and their configs, budgets against plans.memory_allowance, the\nsync policy. Lists every problem with its field path; exit 1 if any.", stderr)
 	config := fs.String("config", "", "a gateway's config file to check the plan against")
-	if c := parse(fs, args, 1); c >= 0 {
+	if c := parse(fs, args, 1, stdout); c >= 0 {
 		return c
 	}
 	data, err := os.ReadFile(fs.Arg(0))
@@ -252,7 +253,7 @@ func planVerify(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&pubs, "pub", "a trusted public key file (repeat for several)")
 	fs.Var(&resetPubs, "reset-pub", "a reset public key file, for reset plans (repeat for several)")
 	config := fs.String("config", "", "a gateway's config file: its plans.trusted_keys, and checks against its config")
-	if c := parse(fs, args, 1); c >= 0 {
+	if c := parse(fs, args, 1, stdout); c >= 0 {
 		return c
 	}
 	var keys, resetKeys []ed25519.PublicKey
@@ -351,7 +352,7 @@ func planApply(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		"Applies a signed plan on the running daemon through its local API, the\nsame way as a plan from the cloud, and shows the steps (with a progress bar\nfor artifact downloads). Exit 0 when applied, 1 when rejected or rolled back.", stderr)
 	api := apiFlags(fs)
 	timeout := fs.Duration("timeout", 10*time.Minute, "how long to wait for the apply (downloads included)")
-	if c := parse(fs, args, 1); c >= 0 {
+	if c := parse(fs, args, 1, stdout); c >= 0 {
 		return c
 	}
 	env, err := readEnvelope(fs.Arg(0))
@@ -375,7 +376,7 @@ func planApply(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	view.show(st.Steps) // the downloads' last state (a quick one may not have been seen)
 	if err != nil {
 		fmt.Fprintf(stderr, "edged plan apply: %v\n", err)
-		return 1
+		return apiExit(err)
 	}
 	if code == http.StatusNotFound || st.State == "" {
 		fmt.Fprintf(stderr, "edged plan apply: HTTP %d: the daemon does not take plans (set plans.trusted_keys in its config)\n", code)
@@ -455,33 +456,30 @@ func printStatus(w io.Writer, st orchestrator.Status) {
 }
 
 func planStatusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := planFlags("status", "[--config FILE | --api URL] [--json]", "Shows the latest plan the running daemon handled: version, state, steps, error.", stderr)
+	fs := planFlags("status", "[-o table|json|yaml] [--config FILE | --api URL]", "Shows the latest plan the running daemon handled: version, state, steps, error.\n"+strings.TrimSpace(outputHelp), stderr)
 	api := apiFlags(fs)
-	asJSON := fs.Bool("json", false, "print the status document as JSON")
-	if c := parse(fs, args, 0); c >= 0 {
+	out := outputFlags(fs)
+	asJSON := fs.Bool("json", false, "same as -o json")
+	if c := parse(fs, args, 0, stdout); c >= 0 {
 		return c
 	}
 	var raw json.RawMessage
 	code, err := api.call(ctx, http.MethodGet, "/api/v1/plan", nil, &raw)
 	if err != nil {
 		fmt.Fprintf(stderr, "edged plan status: %v\n", err)
-		return 1
+		return apiExit(err)
 	}
 	if code != http.StatusOK {
 		fmt.Fprintf(stderr, "edged plan status: HTTP %d: %s\n", code, raw)
 		return 1
 	}
 	if *asJSON {
-		stdout.Write(append(raw, '\n'))
-		return 0
+		out.v = outJSON
 	}
-	var st orchestrator.Status
-	json.Unmarshal(raw, &st)
-	if st.State == "" || st.State == "none" { // "none": the API's word for no plan yet
-		fmt.Fprintln(stdout, "no plan yet: the daemon runs its config file's devices and services")
-		return 0
+	if err := writeDoc(stdout, out.format(stdout), raw, planTable); err != nil {
+		fmt.Fprintf(stderr, "edged plan status: %v\n", err)
+		return 1
 	}
-	printStatus(stdout, st)
 	return 0
 }
 
@@ -498,7 +496,7 @@ func planPush(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	key := fs.String("key-file", "", "client key (PEM) for mutual TLS")
 	wait := fs.Duration("wait", time.Minute, "how long to wait for the gateway's status; 0 publishes and returns")
 	connectTimeout := fs.Duration("connect-timeout", 30*time.Second, "how long to try to connect to the broker")
-	if c := parse(fs, args, 1); c >= 0 {
+	if c := parse(fs, args, 1, stdout); c >= 0 {
 		return c
 	}
 	if *u == "" || *gw == "" {

@@ -386,11 +386,21 @@ func (p *planner) submit(ctx context.Context, env []byte) (orchestrator.Status, 
 }
 
 // statusDoc is the plan status for the API and `edged plan status`.
+// statusDoc is the latest plan's status as the API gives it (GET
+// /api/v1/plan, and "latest" in /api/v1/plan/history): state "none" and no
+// steps before any plan.
 func (p *planner) statusDoc() orchestrator.Status {
-	if p == nil || p.orch == nil {
-		return orchestrator.Status{}
+	var st orchestrator.Status
+	if p != nil && p.orch != nil {
+		st = p.orch.Status()
 	}
-	return p.orch.Status()
+	if st.State == "" {
+		st.State = "none" // no plan handled yet
+	}
+	if st.Steps == nil {
+		st.Steps = []orchestrator.Step{}
+	}
+	return st
 }
 
 func (p *planner) close() error {

@@ -223,7 +223,7 @@ plans: {trusted_keys: [%s/ops.pub]}
 	if st := f.statusDoc().Plan; st.Version != 2 {
 		t.Errorf("after the restart the status says plan %+v, want version 2", st)
 	}
-	if code, out := f.edged("plan", "status", "--api", "http://"+f.api); code != 0 || !strings.Contains(out, "running plan 2") {
+	if code, out := f.edged("plan", "status", "-o", "table", "--api", "http://"+f.api); code != 0 || !strings.Contains(out, "running plan 2") {
 		t.Errorf("edged plan status: exit %d\n%s", code, out)
 	}
 	m := scrape(t, f.api)

@@ -388,6 +388,10 @@ func cmdService(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return cmdServiceRestart(ctx, args[1:], stdout, stderr)
 	}
 	kinds := builtinServices()
+	if len(args) >= 1 && suggest(args[0], []string{"restart"}) == "restart" {
+		fmt.Fprintf(stderr, "edged service: unknown subcommand %q (did you mean \"restart\"?)\n", args[0])
+		return exitUsage
+	}
 	if len(args) != 1 || kinds[args[0]].build == nil {
 		fmt.Fprintf(stderr, "Usage:\n  edged service restart NAME   restart a service of the running daemon (also after it failed)\n  edged service KIND           run a built-in service (%s); the daemon starts these itself\n",
 			strings.Join(serviceNames(kinds), ", "))
@@ -435,14 +439,11 @@ func cmdServiceRestart(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.SetOutput(stderr)
 	api := apiFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: edged service restart [--config FILE | --api URL --token-file F] NAME\n\nRestarts a service of the running daemon now; a failed one (its circuit breaker open) runs again.\n\nFlags:\n")
+		fmt.Fprint(fs.Output(), "Usage: edged service restart [--config FILE | --api URL --token-file F] NAME\n\nRestarts a service of the running daemon now; a failed one (its circuit breaker open) runs again.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if c := parseFlags(fs, args, stdout); c >= 0 {
+		return c
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
@@ -452,7 +453,7 @@ func cmdServiceRestart(ctx context.Context, args []string, stdout, stderr io.Wri
 	code, err := api.call(ctx, http.MethodPost, "/api/v1/services/"+url.PathEscape(fs.Arg(0))+"/restart", nil, &res)
 	if err != nil {
 		fmt.Fprintf(stderr, "edged service restart: %v\n", err)
-		return 1
+		return apiExit(err)
 	}
 	if code != http.StatusOK {
 		fmt.Fprintf(stderr, "edged service restart %s: HTTP %d: %v\n", fs.Arg(0), code, res["error"])
