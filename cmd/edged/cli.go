@@ -34,6 +34,7 @@ Usage:
   edged status [-o FORMAT]      show the running daemon's status (local API)
   edged devices [-o FORMAT]     list its devices with their latest readings
   edged services [-o FORMAT]    list its services: state, pid, restarts, budget, enforcement, RSS, CPU
+  edged health [--ready]        probe the running daemon's /healthz (or /readyz); exit 0 when healthy
   edged service restart NAME    restart a service (also one that failed too often)
   edged device set NAME VALUE   command an actuator of the running daemon
   edged broker passwd FILE USER add or change a user of the embedded MQTT broker
@@ -79,6 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdConfig(args[1:], stdout, stderr)
 	case "status", "devices", "services":
 		return cmdGet(ctx, args[0], args[1:], stdout, stderr)
+	case "health":
+		return cmdHealth(ctx, args[1:], stdout, stderr)
 	case "hardware":
 		return cmdHardware(args[1:], stdout, stderr)
 	case "device":
@@ -105,7 +108,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // commandNames are the top-level commands, for "did you mean".
-var commandNames = []string{"run", "config", "status", "devices", "services", "hardware", "device", "broker", "service", "plan", "completion", "version", "help"}
+var commandNames = []string{"run", "config", "status", "devices", "services", "health", "hardware", "device", "broker", "service", "plan", "completion", "version", "help"}
 
 func cmdHelp(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -123,6 +126,8 @@ func cmdHelp(args []string, stdout, stderr io.Writer) int {
 		return cmdGet(context.Background(), args[0], []string{"--help"}, stdout, stdout)
 	case "hardware":
 		return cmdHardware([]string{"--help"}, stdout, stdout)
+	case "health":
+		return cmdHealth(context.Background(), []string{"--help"}, stdout, stdout)
 	case "device":
 		cmdDevice(context.Background(), nil, stdout, stdout)
 	case "broker":

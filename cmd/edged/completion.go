@@ -57,6 +57,7 @@ var completionTree = cmdNode{sub: []cmdNode{
 	{name: "status", help: "the running daemon's status"},
 	{name: "devices", help: "its devices and their latest readings"},
 	{name: "services", help: "its services"},
+	{name: "health", help: "probe the running daemon's /healthz (or /readyz)"},
 	{name: "hardware", help: "the host's drivers, buses and pins"},
 	{name: "device", help: "command an actuator", sub: []cmdNode{
 		{name: "set", help: "command an actuator of the running daemon", args: argActuators},
