@@ -457,3 +457,37 @@ func TestPahoSeesWillDelayAndSessionExpiry(t *testing.T) {
 		paho(t, "expired")
 	})
 }
+
+// TestSameClientIDReconnectsAtOnceAfterAServerSideDisconnect: a client the
+// broker disconnected (here for an oversized packet) that reconnects at
+// once with the same client id is accepted on its first try, with its
+// persistent session, in MQTT 3.1.1 and 5 (the issue saw 0.4–0.55 s for
+// the same id against 6 ms for a new one; measured here: under a
+// millisecond for both, so the test checks the outcome, not the time).
+func TestSameClientIDReconnectsAtOnceAfterAServerSideDisconnect(t *testing.T) {
+	b := start(t, Config{AllowAnonymous: true, Limits: Limits{MaxPacketSize: 1024}})
+	for _, version := range []byte{4, 5} {
+		id := fmt.Sprintf("same-v%d", version)
+		persistent := func(c *rawClient) packets.Packet {
+			pk := connectPacket(id, "", "")
+			pk.ProtocolVersion = version
+			pk.Connect.Clean = false
+			if version == 5 {
+				pk.Properties.SessionExpiryInterval, pk.Properties.SessionExpiryIntervalFlag = 600, true
+			}
+			c.send(pk)
+			return c.expect(packets.Connack)
+		}
+		for i := range 3 {
+			c := dialRaw(t, b.Addr(), "", version)
+			ack := persistent(c)
+			if ack.ReasonCode != 0 || (i > 0 && !ack.SessionPresent) {
+				t.Fatalf("v%d try %d: CONNACK reason %#x, session present %v", version, i, ack.ReasonCode, ack.SessionPresent)
+			}
+			c.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish}, TopicName: "sensors/big", Payload: make([]byte, 4000)})
+			if !c.closedByBroker() {
+				t.Fatalf("v%d: an oversized packet did not end the connection", version)
+			}
+		}
+	}
+}
