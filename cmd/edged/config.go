@@ -156,8 +156,11 @@ type DeviceConfig struct {
 	// Pin is a GPIO pin (GPIO17) for gpio kinds.
 	Pin string `yaml:"pin"`
 	// Scale maps every value v to v*factor+offset (and sets the unit).
-	Scale   *ScaleConfig `yaml:"scale"`
-	Options yaml.Node    `yaml:"options"`
+	Scale *ScaleConfig `yaml:"scale"`
+	// Precision is how many decimals the device's values show in logs:
+	// its sensor's resolution. Unset: by unit (precision.go).
+	Precision *int      `yaml:"precision"`
+	Options   yaml.Node `yaml:"options"`
 
 	// fromDefaults marks the devices of the built-in defaults; a file
 	// that sets devices replaces them all.
@@ -495,6 +498,9 @@ func (c *Config) validateDevices(kinds map[string]deviceKind, errs *yamlconf.Err
 				errs.Add(p+".options", "%v", err)
 			}
 			continue
+		}
+		if d.Precision != nil && (*d.Precision < 0 || *d.Precision > maxPrecision) {
+			errs.Add(p+".precision", "%d decimals is out of range: use 0 to %d (e.g. 2 for a sensor that resolves 0.01)", *d.Precision, maxPrecision)
 		}
 		var scale *poller.Scale
 		if d.Scale != nil {

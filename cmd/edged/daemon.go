@@ -555,11 +555,28 @@ func (d *daemon) logStatus() {
 		attrs = append(attrs, "cloud", "off")
 	}
 	d.log.Info("status", attrs...)
-	for _, ds := range d.devs.current().poller.Stats() {
+	for _, attrs := range d.deviceLogLines() {
+		d.log.Info("device", attrs...)
+	}
+}
+
+// deviceLogLines are the attributes of the status tick's line per device
+// that has read something: the last value rounded to the device's
+// precision (or its unit's resolution).
+func (d *daemon) deviceLogLines() [][]any {
+	set := d.devs.current()
+	precision := make(map[string]*int, len(set.specs))
+	for _, spec := range set.specs {
+		precision[spec.cfg.Name] = spec.cfg.Precision
+	}
+	var lines [][]any
+	for _, ds := range set.poller.Stats() {
 		if ds.Reads == 0 && ds.ReadErrors == 0 {
 			continue
 		}
-		d.log.Info("device", "device", ds.Name, "healthy", ds.Healthy, "metric", ds.Last.Metric, "value", ds.Last.Value, "unit", ds.Last.Unit,
-			"seq", ds.Last.Seq, "stored", ds.Stored, "errors", ds.ReadErrors+ds.AppendErrors)
+		value := roundTo(ds.Last.Value, precisionFor(precision[ds.Name], ds.Last.Unit))
+		lines = append(lines, []any{"device", ds.Name, "healthy", ds.Healthy, "metric", ds.Last.Metric, "value", value, "unit", ds.Last.Unit,
+			"seq", ds.Last.Seq, "stored", ds.Stored, "errors", ds.ReadErrors + ds.AppendErrors})
 	}
+	return lines
 }
