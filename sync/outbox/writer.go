@@ -279,14 +279,16 @@ func fatalCommitErr(err error) bool {
 	return !errors.Is(err, syscall.ENOSPC) && !errors.Is(err, syscall.EDQUOT)
 }
 
-// publish copies the writer's state into the atomics Stats reads.
+// publish copies the writer's state into the atomics Stats reads. nextSeq
+// goes first and durable (which lets Peek hand readings out) after it, so
+// anyone who saw a reading through Peek then sees NextSeq past it.
 func (o *Outbox) publish(appended, acked uint64) {
 	st := &o.w.st
+	o.nextSeq.Store(st.nextSeq)
 	o.durable.Store(st.nextSeq - 1)
 	o.depth.Store(st.count)
 	o.bytes.Store(st.bytes)
 	o.oldest.Store(st.oldest)
-	o.nextSeq.Store(st.nextSeq)
 	o.dropped.Store(st.dropped)
 	o.appended.Add(appended)
 	o.acked.Add(acked)
