@@ -230,3 +230,46 @@ func emptyToNil(v reflect.Value) {
 		}
 	}
 }
+
+// TestReadmeConfigReference: README's configuration reference names only
+// real keys, and its values are what `config defaults` prints (but for
+// gateway.id, the host's, and the devices, of which it shows one).
+func TestReadmeConfigReference(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	start := strings.Index(text, "## Configuration reference")
+	if start < 0 {
+		t.Fatal(`README has no "## Configuration reference"`)
+	}
+	i := strings.Index(text[start:], "\n```yaml\n")
+	if i < 0 {
+		t.Fatal("no yaml block in README's configuration reference")
+	}
+	block := text[start+i+len("\n```yaml\n"):]
+	block = block[:strings.Index(block, "\n```")]
+
+	var defaults Config
+	if err := yamlconf.Decode([]byte(defaultsYAML()), &defaults); err != nil {
+		t.Fatal(err)
+	}
+	var again Config
+	if err := yamlconf.Decode([]byte(defaultsYAML()), &again); err != nil {
+		t.Fatal(err)
+	}
+	got := again // README's values on top of the printed defaults
+	if err := yamlconf.Decode([]byte(block), &got); err != nil {
+		t.Fatalf("README's reference does not decode: %v", err)
+	}
+	got.Gateway.ID = defaults.Gateway.ID
+	got.Devices, defaults.Devices = nil, nil
+	emptyToNil(reflect.ValueOf(&got).Elem())
+	emptyToNil(reflect.ValueOf(&defaults).Elem())
+	if !reflect.DeepEqual(got, defaults) {
+		gy, _ := yaml.Marshal(got)
+		dy, _ := yaml.Marshal(defaults)
+		t.Fatalf("README's reference says\n%s\nconfig defaults says\n%s", gy, dy)
+	}
+}
