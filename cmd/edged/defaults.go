@@ -2,24 +2,29 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/edged-gateway/edged/hardware"
+	"github.com/edged-gateway/edged/runtime/commands"
+	"github.com/edged-gateway/edged/runtime/orchestrator"
+	"github.com/edged-gateway/edged/runtime/supervisor"
+	"github.com/edged-gateway/edged/sync/cmdstore"
+	"github.com/edged-gateway/edged/sync/deadletter"
 )
 
 // zeroMeans are the keys whose zero value in the file means a default
-// chosen elsewhere: `config defaults` and `config check --explain` print
-// that default rather than the 0. TestConfigDefaultsComplete checks that
-// each is printed; the comments name where each default is applied.
+// chosen where the key is used: `config defaults` and `config check
+// --explain` print that default rather than the 0.
 var zeroMeans = map[string]string{
-	"cloud.max_attempts":      "3",     // runtime/forwarder: MaxAttempts 0 is 3
-	"cloud.dead_letters":      "10000", // runtime/deadletter: MaxEntries 0 is 10000
-	"service_chain.max_depth": "4",     // runtime/supervisor: MaxDepth 0 is 4
+	"cloud.max_attempts":      "3", // runtime/forwarder: MaxAttempts 0 is 3
+	"cloud.dead_letters":      strconv.Itoa(deadletter.DefaultMaxEntries),
+	"service_chain.max_depth": strconv.Itoa(supervisor.DefaultMaxDepth),
 	"hardware.board":          hardware.BoardAuto,
 	"hardware.safe_timeout":   shortDuration(hardware.DefaultSafeTimeout),
-	"commands.remember":       "4096", // runtime/commands: Remember 0 is 4096
-	"commands.remember_for":   "24h",  // cmd/edged commands memory: 0 is 24h
-	"commands.timeout":        "10s",  // runtime/commands: Timeout 0 is 10s
-	"plans.max_clock_skew":    "15m",  // runtime/orchestrator: MaxClockSkew 0 is 15m
+	"commands.remember":       strconv.Itoa(cmdstore.DefaultMaxEntries), // runtime/commands also keeps 4096
+	"commands.remember_for":   shortDuration(cmdstore.DefaultMaxAge),
+	"commands.timeout":        shortDuration(commands.DefaultTimeout),
+	"plans.max_clock_skew":    shortDuration(orchestrator.DefaultMaxClockSkew),
 }
 
 // defaultsYAML renders the default configuration, commented: every key
@@ -91,10 +96,10 @@ plans:                         # signed plans then decide devices, services and 
   trusted_keys: []             # e.g. [/etc/edged/ops.pub]; empty = plans off
   reset_keys: []               # keys that sign reset plans only (edged plan sign --reset)
   memory_allowance: 0          # cap on the sum of a plan's service memory budgets; 0 = half the RAM
-  max_clock_skew: %s           # plans signed further ahead of this clock are refused
+  max_clock_skew: %s          # plans signed further ahead of this clock are refused
 commands:
   remember: %s               # command ids kept to answer redeliveries (data_dir/commands.db)
-  remember_for: %s           # ... and for how long
+  remember_for: %s            # ... and for how long
   timeout: %s                 # one command's execution; past it: "timed out", state unknown
 `, c.Gateway.ID, c.DataDir, c.Cloud.TopicPrefix, c.Cloud.Batch, c.Cloud.Inflight, z["cloud.max_attempts"], z["cloud.dead_letters"],
 		c.Outbox.MaxBytes, shortDuration(c.Outbox.MaxAge), c.Outbox.Fsync, shortDuration(c.Outbox.MaxFuture),
