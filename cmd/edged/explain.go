@@ -167,7 +167,7 @@ func fileKeysData(data []byte) (map[string]bool, error) {
 }
 
 func walkFileKeys(n *yaml.Node, prefix string, keys map[string]bool) {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
 	if n.Kind != yaml.MappingNode {
@@ -184,8 +184,20 @@ func walkFileKeys(n *yaml.Node, prefix string, keys map[string]bool) {
 			path = prefix + "." + k.Value
 		}
 		keys[path] = true
-		walkFileKeys(v, path, keys)
+		if sectionKey(path) { // only Config's sections: the walk is as deep as Config
+			walkFileKeys(v, path, keys)
+		}
 	}
+}
+
+// sectionKey reports whether path is a section of keys (cloud, cloud.tls).
+func sectionKey(path string) bool {
+	for _, k := range configKeys() {
+		if k.Path == path {
+			return k.Shape == shapeStruct
+		}
+	}
+	return false
 }
 
 // envOrigins maps each key an EDGED_ variable in environ sets to the

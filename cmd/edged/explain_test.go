@@ -273,3 +273,22 @@ func TestReadmeConfigReference(t *testing.T) {
 		t.Fatalf("README's reference says\n%s\nconfig defaults says\n%s", gy, dy)
 	}
 }
+
+// FuzzFileKeys: any document, keys found or an error, never a panic or a
+// walk deeper than Config's sections.
+func FuzzFileKeys(f *testing.F) {
+	f.Add([]byte("cloud: {url: mqtt://x:1883, tls: {ca_file: a}}\ndevices: [{name: a}]\n"))
+	f.Add([]byte("base: &b {batch: 3}\ncloud: {<<: *b, url: x}\n"))
+	f.Add([]byte("gateway: {labels: &l {a: *l}}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		keys, err := fileKeysData(data)
+		if err != nil {
+			return
+		}
+		for k := range keys {
+			if strings.Count(k, ".") > 5 {
+				t.Fatalf("key %q is deeper than any section of Config", k)
+			}
+		}
+	})
+}
