@@ -178,7 +178,7 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if file, ok := explainArgs(args); ok {
-		return cmdConfigExplain(file, os.Environ(), stdout)
+		return cmdConfigExplain(file, os.Environ(), stdout, stderr)
 	}
 	switch {
 	case args[0] == "check" && len(args) == 2:

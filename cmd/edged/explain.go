@@ -22,8 +22,12 @@ import (
 // password_file's contents stay where they are), and keys that would hold
 // a secret themselves print as ***.
 
-// explainArgs recognises `check --explain FILE` and `check FILE --explain`.
+// explainArgs recognises `check --explain FILE` and `check FILE --explain`
+// (and `check --explain` without FILE, which cmdConfigExplain refuses).
 func explainArgs(args []string) (file string, ok bool) {
+	if len(args) == 2 && args[0] == "check" && args[1] == "--explain" {
+		return "", true
+	}
 	if len(args) != 3 || args[0] != "check" {
 		return "", false
 	}
@@ -38,7 +42,11 @@ func explainArgs(args []string) (file string, ok bool) {
 
 // cmdConfigExplain checks path with the overrides in environ and explains
 // the result. Exit codes are config check's: 0 valid, 1 problems.
-func cmdConfigExplain(path string, environ []string, stdout io.Writer) int {
+func cmdConfigExplain(path string, environ []string, stdout, stderr io.Writer) int {
+	if path == "" {
+		fmt.Fprintf(stderr, "edged config check --explain: want one FILE\n\n%s", configUsage)
+		return 2
+	}
 	cfg, _, err := loadConfigEnv(path, builtinKinds(), environ)
 	if err != nil {
 		printConfigErr(stdout, path, err)

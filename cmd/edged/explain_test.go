@@ -30,7 +30,7 @@ var explainEnv = []string{
 func TestConfigExplainGolden(t *testing.T) {
 	const file = "testdata/config/explain/edged.yaml"
 	var out bytes.Buffer
-	if code := cmdConfigExplain(file, explainEnv, &out); code != 0 {
+	if code := cmdConfigExplain(file, explainEnv, &out, &out); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out.String())
 	}
 	got := out.String()
@@ -90,9 +90,16 @@ func TestConfigExplainCommand(t *testing.T) {
 		t.Fatalf("bad file: want both problems and no explanation:\n%s", out.String())
 	}
 
+	// Without FILE: a usage error, not "open --explain".
+	out.Reset()
+	errb.Reset()
+	if code := run(context.Background(), []string{"config", "check", "--explain"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "want one FILE") {
+		t.Fatalf("no FILE: exit %d:\n%s%s", code, out.String(), errb.String())
+	}
+
 	// A bad override is a problem too.
 	out.Reset()
-	if code := cmdConfigExplain(good, []string{"EDGED_CLOUD_URLL=mqtt://x:1883"}, &out); code != 1 || !strings.Contains(out.String(), "EDGED_CLOUD_URLL") {
+	if code := cmdConfigExplain(good, []string{"EDGED_CLOUD_URLL=mqtt://x:1883"}, &out, &out); code != 1 || !strings.Contains(out.String(), "EDGED_CLOUD_URLL") {
 		t.Fatalf("bad override: exit %d:\n%s", code, out.String())
 	}
 }
