@@ -193,6 +193,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 const configUsage = `Usage:
   edged config check FILE    check FILE; exit 0 when valid, otherwise exit 1
                              and print every problem as "field.path: what to do"
+  edged config check --explain FILE
+                             check FILE, then print every key's value and where it
+                             came from: default, file or env EDGED_...
   edged config defaults      print the defaults as YAML (a starting point)
 `
 
@@ -204,6 +207,9 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 1 && isHelp(args[len(args)-1]) {
 		fmt.Fprint(stdout, configUsage)
 		return 0
+	}
+	if file, ok := explainArgs(args); ok {
+		return cmdConfigExplain(file, os.Environ(), stdout, stderr)
 	}
 	switch {
 	case args[0] == "check" && len(args) == 2:

@@ -104,6 +104,7 @@ func TestDefaultsAreValidAndRunnable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("printed defaults do not check: %v\n%s", err, out.String())
 	}
+	emptyToNil(reflect.ValueOf(&back).Elem()) // acl: [] is no ACL, labels: {} none
 	if back.Outbox != cfg.Outbox || back.Cloud.Batch != cfg.Cloud.Batch || back.Log != cfg.Log || !reflect.DeepEqual(back.Gateway, cfg.Gateway) ||
 		!reflect.DeepEqual(back.LocalMQTT, cfg.LocalMQTT) {
 		t.Fatalf("printed defaults differ: %+v vs %+v", back, cfg)
