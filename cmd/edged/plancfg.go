@@ -260,6 +260,7 @@ func versionedSpecs(cfg *Config) []supervisor.Spec {
 	specs := make([]supervisor.Spec, len(cfg.specs))
 	for i, spec := range cfg.specs {
 		spec.Version = serviceKey(cfg.Services[i])
+		spec.Base = serviceBaseKey(cfg.Services[i])
 		specs[i] = spec
 	}
 	return specs
@@ -270,6 +271,18 @@ func versionedSpecs(cfg *Config) []supervisor.Spec {
 func serviceKey(s ServiceConfig) string {
 	cfgJSON, _ := nodeJSON(&s.Config)
 	b, _ := json.Marshal([]any{s.Kind, s.Path, strings.ToLower(s.SHA256), json.RawMessage(cfgJSON), s.Subscribe, s.Budget, s.StartTimeout})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// serviceBaseKey fingerprints all of a service's configuration but its
+// config: a plan that changes a service's key but not its base key gives the
+// running service its new config with Configure (same process) instead of
+// restarting it.
+func serviceBaseKey(s ServiceConfig) string {
+	env, _ := json.Marshal(s.Env) // map keys sorted
+	b, _ := json.Marshal([]any{"base", s.Kind, s.Path, strings.ToLower(s.SHA256), s.Subscribe, s.Budget, s.StartTimeout,
+		s.HealthEvery, s.UnhealthyAfter, s.User, json.RawMessage(env)})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
 }
