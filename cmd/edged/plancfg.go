@@ -131,6 +131,7 @@ type planService struct {
 	SHA256    string       `yaml:"sha256"`
 	Config    yaml.Node    `yaml:"config"`
 	Subscribe []string     `yaml:"subscribe"`
+	Emits     []string     `yaml:"emits"` // see ServiceConfig.Emits
 	Budget    BudgetConfig `yaml:"budget"`
 	DependsOn []string     `yaml:"depends_on"`
 	// StartTimeout is the service's health gate: running and healthy
@@ -192,7 +193,7 @@ func planWorkload(base Config, p *plan.Plan, kinds map[string]deviceKind, artifa
 	}
 	deps := map[string][]string{}
 	for _, s := range svcs {
-		sc := ServiceConfig{Name: s.Name, Kind: s.Kind, SHA256: s.SHA256, Config: s.Config, Subscribe: s.Subscribe, Budget: s.Budget, StartTimeout: s.StartTimeout}
+		sc := ServiceConfig{Name: s.Name, Kind: s.Kind, SHA256: s.SHA256, Config: s.Config, Subscribe: s.Subscribe, Emits: s.Emits, Budget: s.Budget, StartTimeout: s.StartTimeout}
 		if s.URL != "" {
 			sc.Path = filepath.Join(artifactDir, strings.ToLower(s.SHA256))
 			w.fetch = append(w.fetch, plan.Artifact{Service: s.Name, URL: s.URL, SHA256: strings.ToLower(s.SHA256)})
