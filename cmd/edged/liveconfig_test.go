@@ -22,14 +22,7 @@ import (
 // fetched by file:// and checked by sha256.
 func TestPlanConfigOnlyChangeIsLive(t *testing.T) {
 	broker := mosquittotest.Start(t)
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "testservice")
-	build := exec.Command("go", "build", "-o", bin, "github.com/edged-gateway/edged/sdk/pluginapi/testdata/testservice")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the test service: %v\n%s", err, out)
-	}
-	sum := fileSHA256(t, bin)
+	bin, sum := buildTestService(t)
 	cl := newCloud(t, broker.Addr(), "edged", "gw-live")
 	d, priv, _ := startPlanDaemon(t, "gw-live", fmt.Sprintf("cloud: {url: %s}\nhttp: {listen: 127.0.0.1:0}\nlocal_mqtt: {mode: off}\n", broker.URL()))
 	planYAML := func(version int, mode, subscribe string) string {
@@ -112,4 +105,18 @@ services:
 	if s := svc(); s.Pid == pid || s.State != supervisor.StateRunning {
 		t.Fatalf("after v4: pid %d (was %d), %s: want a new process", s.Pid, pid, s.State)
 	}
+}
+
+// buildTestService builds sdk/pluginapi's test service (a third-party
+// service whose config.mode says what it does) and returns its path and
+// sha256.
+func buildTestService(t *testing.T) (path, sum string) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "testservice")
+	build := exec.Command("go", "build", "-o", bin, "github.com/edged-gateway/edged/sdk/pluginapi/testdata/testservice")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the test service: %v\n%s", err, out)
+	}
+	return bin, fileSHA256(t, bin)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
@@ -19,7 +20,8 @@ import (
 //   - else, for a built-in, what its config and subscriptions make it
 //     emit: aggregate "<device>/<naming of metric and stat>", anomaly
 //     "<device>/<metric>_anomaly_score", rules its alerts' device/metric
-//     (a wildcard in the subscription keeps that part a wildcard);
+//     (a wildcard device in the subscription stays "+"; a wildcard metric
+//     becomes "*", any characters: "+/*_mean");
 //   - else (a third-party service without `emits:`) nothing the check can
 //     see: its chains are bounded at run time only (service_chain.max_depth
 //     hops, counted in too_deep).
@@ -62,8 +64,7 @@ func serviceEmits(s ServiceConfig, cfgJSON []byte) []string {
 		for _, f := range s.Subscribe {
 			d, m, lit := split(f)
 			if !lit {
-				out = append(out, d+"/+")
-				continue
+				m = "*" // any metric: the names still end (or start) as naming says
 			}
 			for _, st := range stats {
 				out = append(out, d+"/"+strings.NewReplacer("{metric}", m, "{stat}", st).Replace(naming))
@@ -73,8 +74,7 @@ func serviceEmits(s ServiceConfig, cfgJSON []byte) []string {
 		for _, f := range s.Subscribe {
 			d, m, lit := split(f)
 			if !lit {
-				out = append(out, d+"/+")
-				continue
+				m = "*"
 			}
 			out = append(out, d+"/"+m+anomaly.Suffix)
 		}
@@ -117,7 +117,9 @@ func clearAlert(c *rules.Clear) *rules.Alert {
 }
 
 // filtersOverlap reports whether some device/metric topic matches both
-// MQTT-style filters a and b.
+// MQTT-style filters a and b. A level of an emit filter may hold "*" (any
+// characters, as in a shell glob: "*_mean" is every mean); the other
+// filter's level is then taken literally (or "+").
 func filtersOverlap(a, b string) bool {
 	as, bs := strings.Split(a, "/"), strings.Split(b, "/")
 	for i := 0; ; i++ {
@@ -126,7 +128,16 @@ func filtersOverlap(a, b string) bool {
 			return true
 		case i == len(as) || i == len(bs):
 			return len(as) == len(bs)
-		case as[i] != "+" && bs[i] != "+" && as[i] != bs[i]:
+		case as[i] == "+" || bs[i] == "+" || as[i] == bs[i]:
+		case strings.Contains(as[i], "*"):
+			if ok, _ := path.Match(as[i], bs[i]); !ok {
+				return false
+			}
+		case strings.Contains(bs[i], "*"):
+			if ok, _ := path.Match(bs[i], as[i]); !ok {
+				return false
+			}
+		default:
 			return false
 		}
 	}

@@ -27,6 +27,10 @@ func TestFiltersOverlap(t *testing.T) {
 		{"a/b", "a/b/c", false},
 		{"a/+", "a/b/c", false},
 		{"a/#", "a", true}, // "#" also matches its parent level
+		{"+/*_mean", "+/temperature", false},
+		{"+/*_mean", "boiler/temperature_mean", true},
+		{"+/*_mean", "+/+", true},
+		{"porch/*_anomaly_score", "boiler/#", false},
 	} {
 		if got := filtersOverlap(c.a, c.b); got != c.want || filtersOverlap(c.b, c.a) != c.want {
 			t.Errorf("filtersOverlap(%q, %q) = %v, want %v (both ways)", c.a, c.b, got, c.want)
