@@ -118,3 +118,28 @@ func TestConfigOnlyChangeIsConfiguredLive(t *testing.T) {
 		t.Fatalf("after the restart, 4 came out as %v", v)
 	}
 }
+
+// TestLiveConfigureThatHangsRestartsWithTheOldConfig: a service that never
+// answers its new config's Configure fails Apply (ErrRefused, saying so)
+// and is restarted with its old config, which it then runs.
+func TestLiveConfigureThatHangsRestartsWithTheOldConfig(t *testing.T) {
+	e := &emitted{got: map[string][]float64{}}
+	first := bspec("double", "1", "base")
+	first.StartTimeout = time.Second
+	s, err := New(Config{BackoffMin: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond, OnEmit: e.on}, []Spec{first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, s)
+	pid := pids(t, s, "a")["a"]
+	hang := bspec("hang_configure", "2", "base")
+	hang.StartTimeout = time.Second
+	_, err = apply(s, hang)
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "no answer to Configure") {
+		t.Fatalf("apply of a config the service hangs on: %v, want ErrRefused saying it did not answer", err)
+	}
+	waitFor(t, "a restarted", func() bool { st := status(s, "a"); return st.State == StateRunning && st.Pid != pid && st.Pid > 0 })
+	if v := e.roundTrip(t, s, "after", 5); v != 10 {
+		t.Fatalf("after the restart 5 came out as %v: want the old config (double)", v)
+	}
+}
