@@ -29,8 +29,12 @@ import (
 // service's own edge is no chain. A cycle is refused, named; so is a chain
 // of more services than service_chain.max_depth.
 
-// maxEmits bounds a service's emits: declaration.
-const maxEmits = 64
+// maxEmits bounds a service's emits: declaration; maxChainWork the
+// filter pairs the check compares (well under a second).
+const (
+	maxEmits     = 64
+	maxChainWork = 1 << 22
+)
 
 // serviceEmits returns the device/metric filters s may emit.
 func serviceEmits(s ServiceConfig, cfgJSON []byte) []string {
@@ -175,6 +179,17 @@ func (c *Config) checkServiceChains(errs *yamlconf.Errors) {
 			continue // reported
 		}
 		emits[i] = serviceEmits(s, cfgJSON)
+	}
+	// Bounded work: every emit filter against every subscribe filter.
+	var ne, ns int
+	for i, s := range c.Services {
+		ne += len(emits[i])
+		ns += len(s.Subscribe)
+	}
+	if ne*ns > maxChainWork {
+		errs.Add("services", "%d emit filters × %d subscribe filters is too much for the chain check (at most %d pairs): use fewer, broader filters",
+			ne, ns, maxChainWork)
+		return
 	}
 	out := make([][]chainEdge, n)
 	for i := range n {

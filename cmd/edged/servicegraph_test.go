@@ -94,3 +94,30 @@ func TestPlanWithAServiceCycleIsRefusedBeforeAnyStep(t *testing.T) {
 		t.Fatalf("edged plan check of the cyclic plan: exit %d\n%s", code, out)
 	}
 }
+
+// TestServiceChainCheckIsBounded: a config with more filter pairs than
+// the check compares is refused, quickly, with a problem naming the fix.
+func TestServiceChainCheckIsBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("gateway: {id: big}\nservices:\n")
+	for i := range 100 {
+		fmt.Fprintf(&b, "  - {name: s%d, path: /x, sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08, subscribe: [", i)
+		for j := range 64 {
+			fmt.Fprintf(&b, "\"d%d/m%d\",", i, j)
+		}
+		b.WriteString("], emits: [")
+		for j := range 64 {
+			fmt.Fprintf(&b, "\"e%d/m%d\",", i, j)
+		}
+		b.WriteString("]}\n")
+	}
+	path := filepath.Join(t.TempDir(), "big.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	code := run(context.Background(), []string{"config", "check", path}, &out, &out)
+	if code != 1 || !strings.Contains(out.String(), "6400 emit filters × 6400 subscribe filters is too much for the chain check") {
+		t.Fatalf("config check of 100 services × 64 filters: exit %d\n%s", code, out.String())
+	}
+}
