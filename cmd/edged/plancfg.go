@@ -131,6 +131,7 @@ type planService struct {
 	SHA256    string       `yaml:"sha256"`
 	Config    yaml.Node    `yaml:"config"`
 	Subscribe []string     `yaml:"subscribe"`
+	Emits     []string     `yaml:"emits"` // see ServiceConfig.Emits
 	Budget    BudgetConfig `yaml:"budget"`
 	DependsOn []string     `yaml:"depends_on"`
 	// StartTimeout is the service's health gate: running and healthy
@@ -192,7 +193,7 @@ func planWorkload(base Config, p *plan.Plan, kinds map[string]deviceKind, artifa
 	}
 	deps := map[string][]string{}
 	for _, s := range svcs {
-		sc := ServiceConfig{Name: s.Name, Kind: s.Kind, SHA256: s.SHA256, Config: s.Config, Subscribe: s.Subscribe, Budget: s.Budget, StartTimeout: s.StartTimeout}
+		sc := ServiceConfig{Name: s.Name, Kind: s.Kind, SHA256: s.SHA256, Config: s.Config, Subscribe: s.Subscribe, Emits: s.Emits, Budget: s.Budget, StartTimeout: s.StartTimeout}
 		if s.URL != "" {
 			sc.Path = filepath.Join(artifactDir, strings.ToLower(s.SHA256))
 			w.fetch = append(w.fetch, plan.Artifact{Service: s.Name, URL: s.URL, SHA256: strings.ToLower(s.SHA256)})
@@ -260,6 +261,7 @@ func versionedSpecs(cfg *Config) []supervisor.Spec {
 	specs := make([]supervisor.Spec, len(cfg.specs))
 	for i, spec := range cfg.specs {
 		spec.Version = serviceKey(cfg.Services[i])
+		spec.Base = serviceBaseKey(cfg.Services[i])
 		specs[i] = spec
 	}
 	return specs
@@ -270,6 +272,18 @@ func versionedSpecs(cfg *Config) []supervisor.Spec {
 func serviceKey(s ServiceConfig) string {
 	cfgJSON, _ := nodeJSON(&s.Config)
 	b, _ := json.Marshal([]any{s.Kind, s.Path, strings.ToLower(s.SHA256), json.RawMessage(cfgJSON), s.Subscribe, s.Budget, s.StartTimeout})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// serviceBaseKey fingerprints all of a service's configuration but its
+// config: a plan that changes a service's key but not its base key gives the
+// running service its new config with Configure (same process) instead of
+// restarting it.
+func serviceBaseKey(s ServiceConfig) string {
+	env, _ := json.Marshal(s.Env) // map keys sorted
+	b, _ := json.Marshal([]any{"base", s.Kind, s.Path, strings.ToLower(s.SHA256), s.Subscribe, s.Budget, s.StartTimeout,
+		s.HealthEvery, s.UnhealthyAfter, s.User, json.RawMessage(env)})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
 }

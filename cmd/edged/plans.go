@@ -219,7 +219,7 @@ func (p *planner) Switch(ctx context.Context, wl orchestrator.Workload, r *orche
 	h.OK(changeText("added", added, "changed", changed, "removed", removed))
 	h = r.Step("services")
 	ch, err := d.sup.ApplyReport(ctx, w.specs, func(service, action string) func(error) {
-		s := r.Step(action + " " + service) // start, restart or stop, with its health gate
+		s := r.Step(action + " " + service) // start, restart, configure (live) or stop, with its health gate
 		return func(err error) {
 			if err != nil {
 				s.Fail(err)
@@ -230,13 +230,15 @@ func (p *planner) Switch(ctx context.Context, wl orchestrator.Workload, r *orche
 	})
 	if err != nil {
 		if errors.Is(err, supervisor.ErrGate) { // its own step has the whole story
-			h.Fail(fmt.Errorf("%s, then a health gate failed", changeText("started", ch.Started, "restarted", ch.Restarted)))
+			h.Fail(fmt.Errorf("%s, then a health gate failed", changeText("started", ch.Started, "restarted", ch.Restarted, "configured", ch.Configured)))
+		} else if errors.Is(err, supervisor.ErrRefused) { // its own step has the service's reason
+			h.Fail(fmt.Errorf("%s, then a service refused its new config", changeText("started", ch.Started, "restarted", ch.Restarted, "configured", ch.Configured)))
 		} else {
 			h.Fail(err)
 		}
 		return err
 	}
-	h.OK(changeText("started", ch.Started, "restarted", ch.Restarted, "stopped", ch.Stopped, "unchanged", ch.Unchanged))
+	h.OK(changeText("started", ch.Started, "restarted", ch.Restarted, "configured", ch.Configured, "stopped", ch.Stopped, "unchanged", ch.Unchanged))
 	p.cur.Store(w)
 	return nil
 }

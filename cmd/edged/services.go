@@ -53,6 +53,11 @@ type ServiceConfig struct {
 	Config yaml.Node `yaml:"config"`
 	// Subscribe are filters over device/metric: "porch/temperature", "boiler/+", "#".
 	Subscribe []string `yaml:"subscribe"`
+	// Emits are filters over what the service emits (device/metric), for
+	// the chain check (cycles, service_chain.max_depth). Optional: a
+	// built-in's are derived from its config; a third-party service
+	// without them is not seen feeding others by the check.
+	Emits []string `yaml:"emits"`
 	// Budget bounds the process; every field is optional.
 	Budget BudgetConfig `yaml:"budget"`
 	// StartTimeout bounds start-up and configuration, and is how long a
@@ -334,6 +339,7 @@ func (c *Config) validateServices(errs *yamlconf.Errors) []supervisor.Spec {
 		specs = append(specs, spec)
 	}
 	allocateDynamicUsers(specs, dynamic)
+	c.checkServiceChains(errs) // servicegraph.go
 	return specs
 }
 

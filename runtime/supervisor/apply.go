@@ -8,11 +8,13 @@ import (
 	"time"
 )
 
-// Changes says what an Apply did, by service name. Started, Restarted and
-// Unchanged follow the order of the applied specs; Stopped is the order the
-// services were stopped in.
+// Changes says what an Apply did, by service name. Started, Restarted,
+// Configured and Unchanged follow the order of the applied specs; Stopped
+// is the order the services were stopped in. Configured are the running
+// services given their new config live (only their Config changed: see
+// Spec.Base), keeping their process.
 type Changes struct {
-	Started, Restarted, Stopped, Unchanged []string
+	Started, Restarted, Stopped, Unchanged, Configured []string
 }
 
 // gateSlack is added to a service's StartTimeout for its health gate.
@@ -26,8 +28,11 @@ const gateStderr = 5
 //
 // It checks every spec first, as New does; an invalid set changes nothing.
 // Then, in order: a service with the same name and Version as a running one
-// is left alone (it keeps its process and restart count); a new one is
-// started; a changed one (its Version differs) is stopped (gracefully,
+// is left alone (it keeps its process and restart count); a running one
+// whose Version changed but whose Base (see Spec.Base) did not gets its new
+// Config through Configure on its running process (a refusal fails Apply
+// with ErrRefused and the service's reason; it keeps its old config and
+// process); a new one is started; a changed one (its Version differs) is stopped (gracefully,
 // within its StopTimeout) and started with its new spec. Each started
 // service must pass its health gate before Apply goes on: running
 // (configured) and answering a health check healthy within its StartTimeout
@@ -51,7 +56,7 @@ func (s *Supervisor) Apply(ctx context.Context, specs []Spec) (Changes, error) {
 }
 
 // Progress is told of each service Apply starts, restarts or stops (action
-// "start", "restart" or "stop") and returns the func that takes the
+// "start", "restart", "configure" or "stop") and returns the func that takes the
 // outcome: nil, or the gate's error.
 type Progress func(service, action string) (done func(error))
 
@@ -138,6 +143,22 @@ func (s *Supervisor) switchTo(ctx context.Context, specs []Spec, old []*service,
 			ch.Unchanged = append(ch.Unchanged, sp.Name)
 			applied = append(applied, cur)
 			continue
+		}
+		if cur != nil && sp.Base != "" && cur.spec.Base == sp.Base {
+			err := cur.reconfigure(ctx, sp)
+			if err != errNotLive {
+				done := report(sp.Name, "configure")
+				if err != nil {
+					log.Warn("apply: service refused its new config", "service", sp.Name, "err", err)
+					done(err)
+					return ch, err
+				}
+				ch.Configured = append(ch.Configured, sp.Name)
+				applied = append(applied, cur)
+				done(nil)
+				continue
+			}
+			log.Info("apply: service not running; restarting it for its new config", "service", sp.Name)
 		}
 		var done func(error)
 		if cur != nil {

@@ -17,7 +17,9 @@
 //
 // The set of services can change while it runs: Apply takes the services
 // of an orchestration plan in start order and starts the new ones, restarts
-// those whose Version changed, health-gates each before going on, and only
-// then stops the ones no longer wanted. A failed gate returns at once;
+// those whose Version changed (or, when only their Config changed, as
+// Spec.Base tells, calls Configure on the running process instead),
+// health-gates each before going on, and only then stops the ones no
+// longer wanted. A failed gate returns at once;
 // applying the previous specs rolls back.
 package supervisor

@@ -12,3 +12,7 @@ var ErrGate = errors.New("failed its health gate")
 
 // errOOM marks the exit of a service killed for exceeding its memory budget.
 var errOOM = errors.New("oom")
+
+// ErrRefused means a running service refused the new config Apply gave it
+// live (its Configure returned an error); it runs on with its old config.
+var ErrRefused = errors.New("refused its new config")

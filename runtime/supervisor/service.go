@@ -72,6 +72,7 @@ type service struct {
 	queue   chan []pluginapi.Reading
 	restart chan struct{}
 	probe   chan chan<- probeResult // the health gate's checks, taken while running
+	reconf  chan reconfReq          // Apply's live configs, taken while running
 	done    chan struct{}           // closed when the loop started by start has returned
 	tail    *tail
 	logRate *logRate // kept across restarts: a crash loop does not reset it
@@ -102,7 +103,7 @@ type service struct {
 
 func newService(s *Supervisor, sp Spec) *service {
 	return &service{sup: s, spec: sp, queue: make(chan []pluginapi.Reading, s.cfg.Queue),
-		restart: make(chan struct{}, 1), probe: make(chan chan<- probeResult), done: make(chan struct{}),
+		restart: make(chan struct{}, 1), probe: make(chan chan<- probeResult), reconf: make(chan reconfReq), done: make(chan struct{}),
 		tail: newTail(20), logRate: newLogRate(s.cfg.LogLinesPerSecond, s.cfg.LogBytesPerSecond), state: StateStopped, since: time.Now()}
 }
 
@@ -389,6 +390,10 @@ func (sv *service) runOnce(ctx context.Context, log *slog.Logger) error {
 				default:
 				}
 				log.Warn("batch not delivered", "err", err)
+			}
+		case req := <-sv.reconf:
+			if err := sv.liveConfigure(ctx, conn, req, log); err != nil {
+				return err
 			}
 		case reply := <-sv.probe:
 			hctx, cancel := context.WithTimeout(ctx, sv.spec.StartTimeout)

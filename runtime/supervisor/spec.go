@@ -19,6 +19,14 @@ type Spec struct {
 	// Version changed and leaves one with an equal Version alone, even if
 	// other fields differ; "" is a version like any other.
 	Version string
+	// Base, when set, fingerprints everything of the spec but Config (its
+	// artifact, user, budget, subscriptions…). When Apply finds a running
+	// service whose Version differs but whose Base is the same non-empty
+	// string, only the config changed: it calls Configure on the running
+	// process with the new Config instead of restarting it (same pid). The
+	// service may refuse; Apply then fails with ErrRefused and the service
+	// keeps its old config. Any other change restarts the service.
+	Base string
 	// Command builds the process each time the service starts: a re-exec
 	// `edged service <kind>` for a built-in, the artifact for a third-party
 	// service.
