@@ -36,6 +36,8 @@ Usage:
   edged services                list its services: state, pid, restarts, budget, enforcement, RSS, CPU
   edged service restart NAME    restart a service (also one that failed too often)
   edged device set NAME VALUE   command an actuator of the running daemon
+  edged deadletters list|show|replay|drop
+                                readings the cloud refused for good (edged deadletters help)
   edged broker passwd FILE USER add or change a user of the embedded MQTT broker
   edged plan keygen|sign|verify|apply|push|status
                                 signed orchestration plans (edged plan help)
@@ -69,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdService(ctx, args[1:], stdout, stderr)
 	case "plan":
 		return cmdPlan(ctx, args[1:], stdout, stderr)
+	case "deadletters":
+		return cmdDeadLetters(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "edged %s %s/%s %s\n", version, runtime.GOOS, runtime.GOARCH, runtime.Version())
 		return 0
@@ -81,7 +85,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // commandNames are the top-level commands, for "did you mean".
-var commandNames = []string{"run", "config", "status", "devices", "services", "hardware", "device", "broker", "service", "plan", "version", "help"}
+var commandNames = []string{"run", "config", "status", "devices", "services", "hardware", "device", "broker", "service", "plan", "deadletters", "version", "help"}
 
 func cmdHelp(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -105,6 +109,8 @@ func cmdHelp(args []string, stdout, stderr io.Writer) int {
 		return cmdBroker([]string{"--help"}, nil, stdout, stdout)
 	case "plan":
 		return cmdPlan(context.Background(), []string{"help"}, stdout, stdout)
+	case "deadletters":
+		return cmdDeadLetters(context.Background(), []string{"help"}, stdout, stdout)
 	default:
 		fmt.Fprintf(stderr, "edged help: no command %q%s\nRun 'edged help' for the list of commands.\n", args[0], didYouMean(args[0], commandNames))
 		return 2

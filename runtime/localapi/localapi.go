@@ -64,7 +64,9 @@ type Config struct {
 	Console http.Handler
 	// ConsoleAPI are the sources of the console's own endpoints (console_api.go).
 	ConsoleAPI ConsoleAPI
-	Logger     *slog.Logger
+	// DeadLetters are the sources of /api/v1/deadletters (deadletters_api.go).
+	DeadLetters DeadLetterAPI
+	Logger      *slog.Logger
 }
 
 // Validate checks Listen against Token and the TLS files.
@@ -219,6 +221,7 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("POST /api/v1/plan", s.applyPlan)
 	s.consoleRoutes(mux)
+	s.deadLetterRoutes(mux)
 	if s.cfg.Metrics != nil {
 		mux.Handle("GET /metrics", s.cfg.Metrics)
 	}
