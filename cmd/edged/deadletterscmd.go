@@ -74,18 +74,26 @@ func cmdDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stderr, "%s\nFlags:\n", deadLettersUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+	// Flags may come before, between or after the ids.
+	var pos []string
+	for rest := args[1:]; ; rest = fs.Args()[1:] {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
 		}
-		return 2
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
 	}
 	bad := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "edged deadletters %s: %s\nRun 'edged deadletters --help' for the usage.\n", sub, fmt.Sprintf(format, a...))
 		return 2
 	}
-	ids := make([]uint64, 0, fs.NArg())
-	for _, a := range fs.Args() {
+	ids := make([]uint64, 0, len(pos))
+	for _, a := range pos {
 		id, err := strconv.ParseUint(a, 10, 64)
 		if err != nil || id == 0 {
 			return bad("%q is not a dead letter id (a whole number from 1, as edged deadletters list shows)", a)
