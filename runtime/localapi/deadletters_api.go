@@ -62,6 +62,23 @@ type deadLettersDoc struct {
 	Count int    `json:"count"` // entries kept in all
 }
 
+// actionDoc answers a replay ({"replayed", "not_found"}) or a drop
+// ({"dropped", "not_found"}); error says why it stopped or what was not
+// found.
+type actionDoc struct {
+	Replayed []deadletter.Replayed `json:"replayed,omitzero"`
+	Dropped  []uint64              `json:"dropped,omitzero"`
+	NotFound []uint64              `json:"not_found"`
+	Error    string                `json:"error,omitempty"`
+}
+
+func orEmpty(ids []uint64) []uint64 {
+	if ids == nil {
+		return []uint64{}
+	}
+	return ids
+}
+
 // selectionDoc is the body of the replay and drop requests.
 type selectionDoc struct {
 	IDs []uint64 `json:"ids"`
@@ -178,10 +195,15 @@ func (s *Server) deadLetterAct(w http.ResponseWriter, r *http.Request, what stri
 	for _, p := range res.Replayed {
 		s.cfg.Logger.Info("dead letter replayed to the outbox", "id", p.ID, "original_seq", p.OriginalSeq, "seq", p.Seq, "maybe_duplicate", p.MaybeDuplicate)
 	}
-	doc := struct {
-		deadletter.Result
-		Error string `json:"error,omitempty"`
-	}{Result: res}
+	doc := actionDoc{NotFound: orEmpty(res.NotFound), Error: ""}
+	if what == "replay" {
+		doc.Replayed = res.Replayed
+		if doc.Replayed == nil {
+			doc.Replayed = []deadletter.Replayed{}
+		}
+	} else {
+		doc.Dropped = orEmpty(res.Dropped)
+	}
 	code := http.StatusOK
 	switch {
 	case err != nil:
