@@ -261,6 +261,8 @@ func TestDeadLettersCLIUsage(t *testing.T) {
 		{[]string{"deadletters", "show"}, 2, "takes one id"},
 		{[]string{"deadletters", "list", "--limit", "0"}, 2, "--limit 0"},
 		{[]string{"deadleters"}, 2, `did you mean "deadletters"`},
+		{[]string{"deadletters", "drop", "--all", "--older-than", "-1s"}, 2, "--older-than -1s"},
+		{[]string{"deadletters", "list", "--older-than", "1h"}, 2, "--older-than is for replay and drop"},
 		{[]string{"deadletters", "--help"}, 0, "edged deadletters replay"},
 		{[]string{"help", "deadletters"}, 0, "edged deadletters replay"},
 	} {

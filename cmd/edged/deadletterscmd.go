@@ -36,6 +36,7 @@ const deadLettersUsage = `Usage:
                                                     with a new seq (the answer pairs it with the
                                                     original one) and leaves the dead letters
   edged deadletters drop ID... | --all              delete them for good
+  (replay and drop take --older-than 24h: only those dead-lettered that long ago or more)
 
 Dead letters are readings the cloud refused every time (too large for the
 broker, not allowed, or refused cloud.max_attempts times when sent alone).
@@ -70,6 +71,7 @@ func cmdDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer
 	limit := fs.Int("limit", 100, fmt.Sprintf("list: the most dead letters shown (1 to %d)", deadletter.MaxPage))
 	after := fs.Uint64("after", 0, "list: show those with an id above this (the \"next\" of the previous page)")
 	all := fs.Bool("all", false, "replay, drop: every dead letter")
+	olderThan := fs.Duration("older-than", 0, "replay, drop: only those dead-lettered at least this long ago (e.g. 24h)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "%s\nFlags:\n", deadLettersUsage)
 		fs.PrintDefaults()
@@ -106,6 +108,12 @@ func cmdDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer
 		body   []byte
 	)
 	switch sub {
+	case "list", "show":
+		if *olderThan != 0 {
+			return bad("--older-than is for replay and drop")
+		}
+	}
+	switch sub {
 	case "list":
 		if len(ids) > 0 || *all {
 			return bad("takes no ids and no --all (did you mean show ID?)")
@@ -126,8 +134,15 @@ func cmdDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer
 		if len(ids) > deadletter.MaxIDs {
 			return bad("%d ids, over %d: use --all, or run it several times", len(ids), deadletter.MaxIDs)
 		}
+		if *olderThan < 0 {
+			return bad("--older-than %s: use a positive duration such as 24h", *olderThan)
+		}
+		sel := map[string]any{"ids": ids, "all": *all}
+		if *olderThan > 0 {
+			sel["older_than"] = olderThan.String()
+		}
 		method, path = http.MethodPost, "/api/v1/deadletters/"+sub
-		body, _ = json.Marshal(map[string]any{"ids": ids, "all": *all})
+		body, _ = json.Marshal(sel)
 	}
 	var doc json.RawMessage
 	code, err := api.call(ctx, method, path, body, &doc)

@@ -83,6 +83,9 @@ func orEmpty(ids []uint64) []uint64 {
 type selectionDoc struct {
 	IDs []uint64 `json:"ids"`
 	All bool     `json:"all"`
+	// OlderThan, a Go duration ("24h"), narrows the selection to the
+	// entries dead-lettered at least that long ago.
+	OlderThan string `json:"older_than"`
 }
 
 func (s *Server) deadLetterRoutes(mux *http.ServeMux) {
@@ -186,12 +189,20 @@ func (s *Server) deadLetterAct(w http.ResponseWriter, r *http.Request, what stri
 		return
 	}
 	ds := deadletter.Selection{IDs: sel.IDs, All: sel.All}
+	if sel.OlderThan != "" {
+		age, err := time.ParseDuration(sel.OlderThan)
+		if err != nil || age <= 0 {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("body: older_than %.24q: use a positive duration such as 30m or 24h", sel.OlderThan)})
+			return
+		}
+		ds.Before = time.Now().Add(-age)
+	}
 	if err := ds.Check(); err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body: " + err.Error()})
 		return
 	}
 	res, err := act(r.Context(), ds)
-	s.cfg.Logger.Info("local dead letters "+what, "ids", len(sel.IDs), "all", sel.All, "replayed", len(res.Replayed), "dropped", len(res.Dropped), "not_found", len(res.NotFound), "err", err)
+	s.cfg.Logger.Info("local dead letters "+what, "ids", len(sel.IDs), "all", sel.All, "older_than", sel.OlderThan, "replayed", len(res.Replayed), "dropped", len(res.Dropped), "not_found", len(res.NotFound), "err", err)
 	for _, p := range res.Replayed {
 		s.cfg.Logger.Info("dead letter replayed to the outbox", "id", p.ID, "original_seq", p.OriginalSeq, "seq", p.Seq, "maybe_duplicate", p.MaybeDuplicate)
 	}

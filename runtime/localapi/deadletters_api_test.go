@@ -118,6 +118,16 @@ func TestDeadLettersAPI(t *testing.T) {
 	if rs, _ := ob.Peek(0, 10, nil); len(rs) != 1 || rs[0].Metric != "m1" {
 		t.Fatalf("outbox after the replay: %v", rs)
 	}
+	// Entries 2 and 3 were dead-lettered just now: none is an hour old.
+	code, body = postDL(t, srv.URL+"/api/v1/deadletters/drop", "t0k", `{"all":true,"older_than":"1h"}`)
+	if code != 200 || !strings.Contains(body, `"dropped": []`) || st.Stats().Count != 2 {
+		t.Fatalf("drop all older than 1h: %d %s, want nothing dropped", code, body)
+	}
+	for _, bad := range []string{`{"all":true,"older_than":"soon"}`, `{"all":true,"older_than":"-1h"}`} {
+		if code, body := postDL(t, srv.URL+"/api/v1/deadletters/drop", "t0k", bad); code != 400 || !strings.Contains(body, "older_than") {
+			t.Errorf("%s: %d %s, want 400 naming older_than", bad, code, body)
+		}
+	}
 	code, body = postDL(t, srv.URL+"/api/v1/deadletters/drop", "t0k", `{"all":true}`)
 	res.Dropped = nil
 	json.Unmarshal([]byte(body), &res)
