@@ -69,6 +69,7 @@ type Store struct {
 	cfg        Config
 	db         *bbolt.DB
 	mu         sync.Mutex // serializes Put (the cap)
+	opMu       sync.Mutex // one Replay or Drop at a time: two replays never append one entry twice
 	count      atomic.Int64
 	added      atomic.Uint64
 	dropped    atomic.Uint64

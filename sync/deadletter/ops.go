@@ -122,6 +122,8 @@ func (s *Store) Page(after uint64, limit int) (es []Entry, next uint64, err erro
 
 // Drop deletes the selected entries for good.
 func (s *Store) Drop(sel Selection) (Result, error) {
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
 	var res Result
 	if err := sel.Check(); err != nil {
 		return res, fmt.Errorf("deadletter: drop: %w", err)
@@ -164,6 +166,8 @@ type AppendFunc func(ctx context.Context, rs []reading.Reading) error
 // duplicate. The entries are handled in chunks of 256, oldest first; an
 // error stops the replay, and Result says what was done before it.
 func (s *Store) Replay(ctx context.Context, sel Selection, appendTo AppendFunc) (Result, error) {
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
 	var res Result
 	if err := sel.Check(); err != nil {
 		return res, fmt.Errorf("deadletter: replay: %w", err)
