@@ -68,6 +68,7 @@ func (d *daemon) apiConfig() localapi.Config {
 		Ready: d.ready.Load, NotReady: d.appends.reason, Hosts: apiHosts(d.cfg.HTTP.AllowedHosts), Commands: d.exec, Metrics: d.metricsHandler(), Console: consoleHandler(),
 		Logger: d.log.With("component", "api"), ConsoleAPI: d.consoleAPI(),
 	}
+	c.DeadLetters = d.deadLetterAPI()
 	if d.plans != nil {
 		c.Plan = func() any { return d.plans.statusDoc() }
 		c.ApplyPlan = func(ctx context.Context, env []byte) (any, bool, error) {

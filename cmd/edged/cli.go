@@ -37,6 +37,8 @@ Usage:
   edged health [--ready]        probe the running daemon's /healthz (or /readyz); exit 0 when healthy
   edged service restart NAME    restart a service (also one that failed too often)
   edged device set NAME VALUE   command an actuator of the running daemon
+  edged deadletters list|show|replay|drop
+                                readings the cloud refused for good (edged deadletters help)
   edged broker passwd FILE USER add or change a user of the embedded MQTT broker
   edged plan keygen|sign|verify|apply|push|status
                                 signed orchestration plans (edged plan help)
@@ -96,6 +98,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdCompletion(args[1:], stdout, stderr)
 	case completeCommand:
 		return cmdComplete(ctx, args[1:], stdout)
+	case "deadletters":
+		return cmdDeadLetters(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "edged %s %s/%s %s\n", version, runtime.GOOS, runtime.GOARCH, runtime.Version())
 		return 0
@@ -108,7 +112,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // commandNames are the top-level commands, for "did you mean".
-var commandNames = []string{"run", "config", "status", "devices", "services", "health", "hardware", "device", "broker", "service", "plan", "completion", "version", "help"}
+var commandNames = []string{"run", "config", "status", "devices", "services", "health", "hardware", "device", "broker", "service", "plan", "deadletters", "completion", "version", "help"}
 
 func cmdHelp(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -138,6 +142,8 @@ func cmdHelp(args []string, stdout, stderr io.Writer) int {
 		return cmdService(context.Background(), []string{"restart", "--help"}, stdout, stdout)
 	case "completion":
 		return cmdCompletion([]string{"--help"}, stdout, stdout)
+	case "deadletters":
+		return cmdDeadLetters(context.Background(), []string{"help"}, stdout, stdout)
 	default:
 		fmt.Fprintf(stderr, "edged help: no command %q%s\nRun 'edged help' for the list of commands.\n", args[0], didYouMean(args[0], commandNames))
 		return 2

@@ -65,6 +65,12 @@ var completionTree = cmdNode{sub: []cmdNode{
 	{name: "service", help: "restart a service", sub: []cmdNode{
 		{name: "restart", help: "restart a service of the running daemon", args: argServices},
 	}},
+	{name: "deadletters", help: "readings the cloud refused for good", sub: []cmdNode{
+		{name: "list", help: "list the dead letters"},
+		{name: "show", help: "show one dead letter"},
+		{name: "replay", help: "send dead letters again (new seqs)"},
+		{name: "drop", help: "delete dead letters"},
+	}},
 	{name: "broker", help: "the embedded broker's users", sub: []cmdNode{
 		{name: "passwd", help: "add or change a user", args: argFiles},
 	}},

@@ -278,6 +278,7 @@ func (d *daemon) wireCloud() error {
 	if err != nil {
 		return err
 	}
+	d.warnUnfinishedReplays(dead)
 	fwd, err := forwarder.New(forwarder.Config{
 		TopicPrefix: c.TopicPrefix, GatewayID: d.cfg.Gateway.ID, Epoch: d.outbox.Epoch(), Batch: c.Batch, Inflight: c.Inflight,
 		DeadLetters: deadLetters{dead, "cloud"}, MaxAttempts: c.MaxAttempts,

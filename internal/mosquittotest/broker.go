@@ -272,3 +272,16 @@ func findBinary() string {
 	}
 	return ""
 }
+
+// Reconfigure rewrites mosquitto.conf with these options in place of the
+// ones Start was given; the next Restart runs with them (same port).
+func (b *Broker) Reconfigure(opts ...Option) {
+	b.tb.Helper()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := os.WriteFile(b.conf, []byte(b.config(o)), 0o600); err != nil {
+		b.tb.Fatalf("mosquittotest: write %s: %v", b.conf, err)
+	}
+}

@@ -65,7 +65,9 @@ type Config struct {
 	Console http.Handler
 	// ConsoleAPI are the sources of the console's own endpoints (console_api.go).
 	ConsoleAPI ConsoleAPI
-	Logger     *slog.Logger
+	// DeadLetters are the sources of /api/v1/deadletters (deadletters_api.go).
+	DeadLetters DeadLetterAPI
+	Logger      *slog.Logger
 }
 
 // Validate checks Listen against Token and the TLS files.
@@ -236,6 +238,7 @@ func (s *Server) routes() http.Handler {
 	}))
 	handle("POST /api/v1/plan", http.HandlerFunc(s.applyPlan))
 	s.consoleRoutes(handle)
+	s.deadLetterRoutes(handle)
 	if s.cfg.Metrics != nil {
 		handle("GET /metrics", s.cfg.Metrics)
 	}

@@ -44,23 +44,38 @@ type Entry struct {
 	Attempts int             `json:"attempts"`
 	At       time.Time       `json:"at"`
 	Reading  reading.Reading `json:"reading"`
+	// Replaying is set, durably, just before a replay appends the reading
+	// to the outbox, and the entry is deleted once the append is durable.
+	// An entry found with it set was being replayed when the gateway
+	// stopped: its reading may be in the outbox already, so a further
+	// replay may deliver it twice (Replayed.MaybeDuplicate says so).
+	Replaying bool `json:"replaying,omitempty"`
 }
 
 // Stats counts the store's entries.
 type Stats struct {
-	Count   int    // entries kept now
-	Added   uint64 // entries put since open
-	Dropped uint64 // oldest entries dropped by the cap since open
+	Count    int    // entries kept now
+	Added    uint64 // entries put since open
+	Dropped  uint64 // oldest entries dropped by the cap since open
+	Replayed uint64 // entries replayed to the outbox since open
+	Removed  uint64 // entries dropped by Drop since open
+	// Unfinished is the number of entries found at Open with a replay
+	// begun and not finished (Entry.Replaying).
+	Unfinished int
 }
 
 // Store is the dead-letter bucket. It is safe for concurrent use.
 type Store struct {
-	cfg     Config
-	db      *bbolt.DB
-	mu      sync.Mutex // serializes Put (the cap)
-	count   atomic.Int64
-	added   atomic.Uint64
-	dropped atomic.Uint64
+	cfg        Config
+	db         *bbolt.DB
+	mu         sync.Mutex // serializes Put (the cap)
+	opMu       sync.Mutex // one Replay or Drop at a time: two replays never append one entry twice
+	count      atomic.Int64
+	added      atomic.Uint64
+	dropped    atomic.Uint64
+	replayed   atomic.Uint64
+	removed    atomic.Uint64
+	unfinished int
 }
 
 // Open opens (or creates) the store.
@@ -85,7 +100,13 @@ func Open(cfg Config) (*Store, error) {
 			return err
 		}
 		s.count.Store(int64(b.Stats().KeyN))
-		return nil
+		return b.ForEach(func(_, v []byte) error {
+			var e struct{ Replaying bool }
+			if json.Unmarshal(v, &e) == nil && e.Replaying {
+				s.unfinished++
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		db.Close()
@@ -170,7 +191,8 @@ func (s *Store) List(limit int) ([]Entry, error) {
 
 // Stats returns the counters.
 func (s *Store) Stats() Stats {
-	return Stats{Count: int(s.count.Load()), Added: s.added.Load(), Dropped: s.dropped.Load()}
+	return Stats{Count: int(s.count.Load()), Added: s.added.Load(), Dropped: s.dropped.Load(),
+		Replayed: s.replayed.Load(), Removed: s.removed.Load(), Unfinished: s.unfinished}
 }
 
 func key(id uint64) []byte {

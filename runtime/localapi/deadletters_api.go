@@ -1,0 +1,226 @@
+package localapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/edged-gateway/edged/sync/deadletter"
+)
+
+// DeadLetterAPI are the sources of /api/v1/deadletters. A nil Store (or
+// one that returns nil) answers 404: the gateway keeps no dead letters.
+type DeadLetterAPI struct {
+	// Store returns the dead-letter store; it is asked on each request, as
+	// the daemon opens the store after the API.
+	Store func() *deadletter.Store
+	// Append makes replayed readings durable in the outbox.
+	Append deadletter.AppendFunc
+}
+
+// MaxDeadLetterBody bounds the body of the replay and drop requests (1000
+// ids of 20 digits fit well).
+const MaxDeadLetterBody = 64 << 10
+
+// deadLetterDoc is one dead letter in the API.
+type deadLetterDoc struct {
+	ID             uint64     `json:"id"`
+	Route          string     `json:"route"`
+	Reason         string     `json:"reason"`
+	Attempts       int        `json:"attempts"`
+	DeadLetteredAt time.Time  `json:"dead_lettered_at"`
+	Replaying      bool       `json:"replaying,omitempty"`
+	Reading        readingDoc `json:"reading"`
+}
+
+// readingDoc is a reading in snake_case.
+type readingDoc struct {
+	Device    string    `json:"device"`
+	Metric    string    `json:"metric"`
+	Value     float64   `json:"value"`
+	Unit      string    `json:"unit,omitempty"`
+	Time      time.Time `json:"time"`
+	Seq       uint64    `json:"seq"`
+	Source    string    `json:"source,omitempty"`
+	Simulated bool      `json:"simulated,omitempty"`
+}
+
+func deadLetterOf(e deadletter.Entry) deadLetterDoc {
+	r := e.Reading
+	return deadLetterDoc{ID: e.ID, Route: e.Route, Reason: e.Reason, Attempts: e.Attempts, DeadLetteredAt: e.At, Replaying: e.Replaying,
+		Reading: readingDoc{Device: r.Device, Metric: r.Metric, Value: r.Value, Unit: r.Unit, Time: r.Time, Seq: r.Seq, Source: r.Source, Simulated: r.Simulated}}
+}
+
+// deadLettersDoc is GET /api/v1/deadletters.
+type deadLettersDoc struct {
+	DeadLetters []deadLetterDoc `json:"dead_letters"`
+	// Next is the after= of the next page; 0 when this is the last.
+	Next  uint64 `json:"next"`
+	Count int    `json:"count"` // entries kept in all
+}
+
+// actionDoc answers a replay ({"replayed", "not_found"}) or a drop
+// ({"dropped", "not_found"}); error says why it stopped or what was not
+// found.
+type actionDoc struct {
+	Replayed []deadletter.Replayed `json:"replayed,omitzero"`
+	Dropped  []uint64              `json:"dropped,omitzero"`
+	NotFound []uint64              `json:"not_found"`
+	Error    string                `json:"error,omitempty"`
+}
+
+func orEmpty(ids []uint64) []uint64 {
+	if ids == nil {
+		return []uint64{}
+	}
+	return ids
+}
+
+// selectionDoc is the body of the replay and drop requests.
+type selectionDoc struct {
+	IDs []uint64 `json:"ids"`
+	All bool     `json:"all"`
+	// OlderThan, a Go duration ("24h"), narrows the selection to the
+	// entries dead-lettered at least that long ago.
+	OlderThan string `json:"older_than"`
+}
+
+func (s *Server) deadLetterRoutes(handle func(pattern string, h http.Handler)) {
+	d := s.cfg.DeadLetters
+	store := func() *deadletter.Store {
+		if d.Store == nil {
+			return nil
+		}
+		return d.Store()
+	}
+	off := func(w http.ResponseWriter) bool {
+		if store() == nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "this gateway keeps no dead letters: cloud sync is off (cloud.url is empty)"})
+			return true
+		}
+		return false
+	}
+	handle("GET /api/v1/deadletters", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if off(w) {
+			return
+		}
+		q := r.URL.Query()
+		limit, err := intParam(q, "limit", 100, 1, deadletter.MaxPage)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		var after uint64
+		if v := q.Get("after"); v != "" {
+			if after, err = strconv.ParseUint(v, 10, 64); err != nil {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("after=%.24q: give the next value of the previous answer (a whole number)", v)})
+				return
+			}
+		}
+		es, next, err := store().Page(after, limit)
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+			return
+		}
+		doc := deadLettersDoc{DeadLetters: make([]deadLetterDoc, len(es)), Next: next, Count: store().Stats().Count}
+		for i, e := range es {
+			doc.DeadLetters[i] = deadLetterOf(e)
+		}
+		writeJSON(w, http.StatusOK, doc)
+	}))
+	handle("GET /api/v1/deadletters/{id}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if off(w) {
+			return
+		}
+		id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+		if err != nil || id == 0 {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("id %.24q: a dead letter id is a whole number from 1 (see GET /api/v1/deadletters)", r.PathValue("id"))})
+			return
+		}
+		e, ok, err := store().Get(id)
+		switch {
+		case err != nil:
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		case !ok:
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no dead letter %d: it was replayed or dropped, or never existed", id)})
+		default:
+			writeJSON(w, http.StatusOK, deadLetterOf(e))
+		}
+	}))
+	handle("POST /api/v1/deadletters/replay", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if off(w) {
+			return
+		}
+		s.deadLetterAct(w, r, "replay", func(ctx context.Context, sel deadletter.Selection) (deadletter.Result, error) {
+			if d.Append == nil {
+				return deadletter.Result{}, fmt.Errorf("replay: the outbox is not wired")
+			}
+			return store().Replay(ctx, sel, d.Append)
+		})
+	}))
+	handle("POST /api/v1/deadletters/drop", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if off(w) {
+			return
+		}
+		s.deadLetterAct(w, r, "drop", func(_ context.Context, sel deadletter.Selection) (deadletter.Result, error) {
+			return store().Drop(sel)
+		})
+	}))
+}
+
+// deadLetterAct decodes a selection and runs a replay or drop: 200 when
+// every id named was acted on, 404 when some were not found (the answer
+// says which, and what was done with the others), 400 for a bad body, 503
+// when the store or the outbox failed part way (the answer says what was
+// done before).
+func (s *Server) deadLetterAct(w http.ResponseWriter, r *http.Request, what string, act func(context.Context, deadletter.Selection) (deadletter.Result, error)) {
+	var sel selectionDoc
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxDeadLetterBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&sel); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf(`body: %v: send {"ids":[1,2]} or {"all":true}, at most %d bytes`, err, MaxDeadLetterBody)})
+		return
+	}
+	if dec.More() {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body: more than one JSON value: send {"ids":[1,2]} or {"all":true}`})
+		return
+	}
+	ds := deadletter.Selection{IDs: sel.IDs, All: sel.All}
+	if sel.OlderThan != "" {
+		age, err := time.ParseDuration(sel.OlderThan)
+		if err != nil || age <= 0 {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("body: older_than %.24q: use a positive duration such as 30m or 24h", sel.OlderThan)})
+			return
+		}
+		ds.Before = time.Now().Add(-age)
+	}
+	if err := ds.Check(); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body: " + err.Error()})
+		return
+	}
+	res, err := act(r.Context(), ds)
+	s.cfg.Logger.Info("local dead letters "+what, "ids", len(sel.IDs), "all", sel.All, "older_than", sel.OlderThan, "replayed", len(res.Replayed), "dropped", len(res.Dropped), "not_found", len(res.NotFound), "err", err)
+	for _, p := range res.Replayed {
+		s.cfg.Logger.Info("dead letter replayed to the outbox", "id", p.ID, "original_seq", p.OriginalSeq, "seq", p.Seq, "maybe_duplicate", p.MaybeDuplicate)
+	}
+	doc := actionDoc{NotFound: orEmpty(res.NotFound), Error: ""}
+	if what == "replay" {
+		doc.Replayed = res.Replayed
+		if doc.Replayed == nil {
+			doc.Replayed = []deadletter.Replayed{}
+		}
+	} else {
+		doc.Dropped = orEmpty(res.Dropped)
+	}
+	code := http.StatusOK
+	switch {
+	case err != nil:
+		code, doc.Error = http.StatusServiceUnavailable, err.Error()
+	case len(res.NotFound) > 0:
+		code, doc.Error = http.StatusNotFound, fmt.Sprintf("%d of the ids are not dead letters here (not_found): they were replayed or dropped, or never existed", len(res.NotFound))
+	}
+	writeJSON(w, code, doc)
+}
