@@ -64,6 +64,7 @@ devices:
   # sensors publishing on the local broker: mosquitto_pub -t sensors/porch/temperature -m 21.5
   # (or -m '{"value": 21.5, "unit": "C"}'); left out when local_mqtt.mode is off
   - {name: lan, kind: mqttsensor, options: {topic: sensors/+device/+metric, format: auto}}
+  # every device also takes interval, scale: {factor, offset, unit} and precision (log decimals)
 services: []                   # plugin processes inside budgets: see examples/services.yaml
 service_usage: {every: %s}     # services' memory and CPU as readings this often; 0s = off
 service_chain: {max_depth: %s}  # longest chain of services handing readings on
