@@ -204,7 +204,7 @@ func (p *planner) Switch(ctx context.Context, wl orchestrator.Workload, r *orche
 	} else if n > 0 {
 		drops = fmt.Sprintf("%d readings, once committed", n)
 	}
-	h.OK(fmt.Sprintf("outbox %s/%s (caps drop: %s), batch %d, metrics %v", w.cfg.Outbox.MaxBytes, w.cfg.Outbox.MaxAge, drops, w.cfg.Cloud.Batch, orAll(w.cfg.cloudMetrics)))
+	h.OK(fmt.Sprintf("outbox %s/%s (caps drop: %s), batch %d, metrics %v", w.cfg.Outbox.MaxBytes, shortDuration(w.cfg.Outbox.MaxAge), drops, w.cfg.Cloud.Batch, orAll(w.cfg.cloudMetrics)))
 	h = r.Step("devices")
 	added, changed, removed, err := d.devs.swap(ctx, w.devs)
 	if err != nil {
