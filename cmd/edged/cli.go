@@ -28,7 +28,9 @@ one simulated device and the local broker, and buffers locally.
 
 Usage:
   edged run [--config FILE]     run the daemon (Ctrl-C or SIGTERM stops it cleanly)
-  edged config check FILE       check a config file; list every problem with its field path
+  edged config check [--explain] FILE
+                                check a config file; list every problem with its field path
+                                (--explain: every key's value and where it came from)
   edged config defaults         print the configuration used when a file sets nothing
   edged hardware [-o FORMAT]    show the host's periph drivers, buses and pins, and the board edged would use
   edged status [-o FORMAT]      show the running daemon's status (local API)
