@@ -18,7 +18,7 @@ import (
 // deadLetterAPI wires /api/v1/deadletters to the dead-letter store (opened
 // with the cloud link, after the API) and the outbox replays go to.
 func (d *daemon) deadLetterAPI() localapi.DeadLetterAPI {
-	return localapi.DeadLetterAPI{Store: func() *deadletter.Store { return d.dead }, Append: d.outbox.Append}
+	return localapi.DeadLetterAPI{Store: func() localapi.DeadLetterStore { return newDLStore(d.dead, d.outbox.Append) }}
 }
 
 // warnUnfinishedReplays logs the dead letters a replay had begun on when

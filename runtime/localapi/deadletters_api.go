@@ -8,18 +8,71 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/edged-gateway/edged/sync/deadletter"
+	"github.com/edged-gateway/edged/reading"
 )
 
 // DeadLetterAPI are the sources of /api/v1/deadletters. A nil Store (or
 // one that returns nil) answers 404: the gateway keeps no dead letters.
 type DeadLetterAPI struct {
 	// Store returns the dead-letter store; it is asked on each request, as
-	// the daemon opens the store after the API.
-	Store func() *deadletter.Store
-	// Append makes replayed readings durable in the outbox.
-	Append deadletter.AppendFunc
+	// the daemon opens the store after the API. cmd/edged adapts
+	// sync/deadletter to it (the runtime reaches sync only through
+	// interfaces it defines).
+	Store func() DeadLetterStore
 }
+
+// DeadLetterStore is what the API needs of the dead letters.
+type DeadLetterStore interface {
+	// Page returns up to limit entries after the id after, oldest first,
+	// and the after of the next page (0 on the last).
+	Page(after uint64, limit int) ([]DeadLetter, uint64, error)
+	Get(id uint64) (DeadLetter, bool, error)
+	Count() int
+	// Check refuses a selection the store would not take (ids and all
+	// together, too many ids), naming the field.
+	Check(DeadLetterSelection) error
+	// Replay appends the selected readings to the outbox again and deletes
+	// them once durable; Drop deletes them.
+	Replay(context.Context, DeadLetterSelection) (DeadLetterResult, error)
+	Drop(DeadLetterSelection) (DeadLetterResult, error)
+}
+
+// DeadLetter is one reading a destination refused for good.
+type DeadLetter struct {
+	ID        uint64
+	Route     string
+	Reason    string
+	Attempts  int
+	At        time.Time
+	Replaying bool // a replay was cut short: it may be in the outbox already
+	Reading   reading.Reading
+}
+
+// DeadLetterSelection names dead letters: IDs, or All; Before (when set)
+// narrows it to those dead-lettered before then.
+type DeadLetterSelection struct {
+	IDs    []uint64
+	All    bool
+	Before time.Time
+}
+
+// DeadLetterReplayed pairs a replayed dead letter with its new seq.
+type DeadLetterReplayed struct {
+	ID             uint64 `json:"id"`
+	OriginalSeq    uint64 `json:"original_seq"`
+	Seq            uint64 `json:"seq"`
+	MaybeDuplicate bool   `json:"maybe_duplicate,omitempty"`
+}
+
+// DeadLetterResult is what a replay or drop did.
+type DeadLetterResult struct {
+	Replayed []DeadLetterReplayed
+	Dropped  []uint64
+	NotFound []uint64
+}
+
+// MaxDeadLetterPage bounds one page of GET /api/v1/deadletters.
+const MaxDeadLetterPage = 500
 
 // MaxDeadLetterBody bounds the body of the replay and drop requests (1000
 // ids of 20 digits fit well).
@@ -48,7 +101,7 @@ type readingDoc struct {
 	Simulated bool      `json:"simulated,omitempty"`
 }
 
-func deadLetterOf(e deadletter.Entry) deadLetterDoc {
+func deadLetterOf(e DeadLetter) deadLetterDoc {
 	r := e.Reading
 	return deadLetterDoc{ID: e.ID, Route: e.Route, Reason: e.Reason, Attempts: e.Attempts, DeadLetteredAt: e.At, Replaying: e.Replaying,
 		Reading: readingDoc{Device: r.Device, Metric: r.Metric, Value: r.Value, Unit: r.Unit, Time: r.Time, Seq: r.Seq, Source: r.Source, Simulated: r.Simulated}}
@@ -66,10 +119,10 @@ type deadLettersDoc struct {
 // ({"dropped", "not_found"}); error says why it stopped or what was not
 // found.
 type actionDoc struct {
-	Replayed []deadletter.Replayed `json:"replayed,omitzero"`
-	Dropped  []uint64              `json:"dropped,omitzero"`
-	NotFound []uint64              `json:"not_found"`
-	Error    string                `json:"error,omitempty"`
+	Replayed []DeadLetterReplayed `json:"replayed,omitzero"`
+	Dropped  []uint64             `json:"dropped,omitzero"`
+	NotFound []uint64             `json:"not_found"`
+	Error    string               `json:"error,omitempty"`
 }
 
 func orEmpty(ids []uint64) []uint64 {
@@ -90,7 +143,7 @@ type selectionDoc struct {
 
 func (s *Server) deadLetterRoutes(handle func(pattern string, h http.Handler)) {
 	d := s.cfg.DeadLetters
-	store := func() *deadletter.Store {
+	store := func() DeadLetterStore {
 		if d.Store == nil {
 			return nil
 		}
@@ -108,7 +161,7 @@ func (s *Server) deadLetterRoutes(handle func(pattern string, h http.Handler)) {
 			return
 		}
 		q := r.URL.Query()
-		limit, err := intParam(q, "limit", 100, 1, deadletter.MaxPage)
+		limit, err := intParam(q, "limit", 100, 1, MaxDeadLetterPage)
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return
@@ -125,7 +178,7 @@ func (s *Server) deadLetterRoutes(handle func(pattern string, h http.Handler)) {
 			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 			return
 		}
-		doc := deadLettersDoc{DeadLetters: make([]deadLetterDoc, len(es)), Next: next, Count: store().Stats().Count}
+		doc := deadLettersDoc{DeadLetters: make([]deadLetterDoc, len(es)), Next: next, Count: store().Count()}
 		for i, e := range es {
 			doc.DeadLetters[i] = deadLetterOf(e)
 		}
@@ -154,20 +207,14 @@ func (s *Server) deadLetterRoutes(handle func(pattern string, h http.Handler)) {
 		if off(w) {
 			return
 		}
-		s.deadLetterAct(w, r, "replay", func(ctx context.Context, sel deadletter.Selection) (deadletter.Result, error) {
-			if d.Append == nil {
-				return deadletter.Result{}, fmt.Errorf("replay: the outbox is not wired")
-			}
-			return store().Replay(ctx, sel, d.Append)
-		})
+		s.deadLetterAct(w, r, "replay", store(), store().Replay)
 	}))
 	handle("POST /api/v1/deadletters/drop", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if off(w) {
 			return
 		}
-		s.deadLetterAct(w, r, "drop", func(_ context.Context, sel deadletter.Selection) (deadletter.Result, error) {
-			return store().Drop(sel)
-		})
+		st := store()
+		s.deadLetterAct(w, r, "drop", st, func(_ context.Context, sel DeadLetterSelection) (DeadLetterResult, error) { return st.Drop(sel) })
 	}))
 }
 
@@ -176,7 +223,7 @@ func (s *Server) deadLetterRoutes(handle func(pattern string, h http.Handler)) {
 // says which, and what was done with the others), 400 for a bad body, 503
 // when the store or the outbox failed part way (the answer says what was
 // done before).
-func (s *Server) deadLetterAct(w http.ResponseWriter, r *http.Request, what string, act func(context.Context, deadletter.Selection) (deadletter.Result, error)) {
+func (s *Server) deadLetterAct(w http.ResponseWriter, r *http.Request, what string, st DeadLetterStore, act func(context.Context, DeadLetterSelection) (DeadLetterResult, error)) {
 	var sel selectionDoc
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxDeadLetterBody))
 	dec.DisallowUnknownFields()
@@ -188,7 +235,7 @@ func (s *Server) deadLetterAct(w http.ResponseWriter, r *http.Request, what stri
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body: more than one JSON value: send {"ids":[1,2]} or {"all":true}`})
 		return
 	}
-	ds := deadletter.Selection{IDs: sel.IDs, All: sel.All}
+	ds := DeadLetterSelection{IDs: sel.IDs, All: sel.All}
 	if sel.OlderThan != "" {
 		age, err := time.ParseDuration(sel.OlderThan)
 		if err != nil || age <= 0 {
@@ -197,7 +244,7 @@ func (s *Server) deadLetterAct(w http.ResponseWriter, r *http.Request, what stri
 		}
 		ds.Before = time.Now().Add(-age)
 	}
-	if err := ds.Check(); err != nil {
+	if err := st.Check(ds); err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body: " + err.Error()})
 		return
 	}
@@ -210,7 +257,7 @@ func (s *Server) deadLetterAct(w http.ResponseWriter, r *http.Request, what stri
 	if what == "replay" {
 		doc.Replayed = res.Replayed
 		if doc.Replayed == nil {
-			doc.Replayed = []deadletter.Replayed{}
+			doc.Replayed = []DeadLetterReplayed{}
 		}
 	} else {
 		doc.Dropped = orEmpty(res.Dropped)

@@ -1,4 +1,4 @@
-package localapi
+package main
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edged-gateway/edged/reading"
+	"github.com/edged-gateway/edged/runtime/localapi"
 	"github.com/edged-gateway/edged/sync/deadletter"
 	"github.com/edged-gateway/edged/sync/outbox"
 )
@@ -38,7 +39,7 @@ func deadLetterServer(t testing.TB, n int) (*httptest.Server, *deadletter.Store,
 			t.Fatal(err)
 		}
 	}
-	s := New(Config{Token: "t0k", DeadLetters: DeadLetterAPI{Store: func() *deadletter.Store { return st }, Append: ob.Append}})
+	s := localapi.New(localapi.Config{Token: "t0k", DeadLetters: localapi.DeadLetterAPI{Store: func() localapi.DeadLetterStore { return newDLStore(st, ob.Append) }}})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return srv, st, ob
@@ -106,10 +107,10 @@ func TestDeadLettersAPI(t *testing.T) {
 	}
 	code, body := postDL(t, srv.URL+"/api/v1/deadletters/replay", "t0k", `{"ids":[1,5]}`)
 	var res struct {
-		Replayed []deadletter.Replayed `json:"replayed"`
-		NotFound []uint64              `json:"not_found"`
-		Dropped  []uint64              `json:"dropped"`
-		Error    string                `json:"error"`
+		Replayed []localapi.DeadLetterReplayed `json:"replayed"`
+		NotFound []uint64                      `json:"not_found"`
+		Dropped  []uint64                      `json:"dropped"`
+		Error    string                        `json:"error"`
 	}
 	json.Unmarshal([]byte(body), &res)
 	if code != 404 || len(res.Replayed) != 1 || res.Replayed[0].OriginalSeq != 11 || res.Replayed[0].Seq != 1 || fmt.Sprint(res.NotFound) != "[5]" || res.Error == "" {
@@ -134,7 +135,7 @@ func TestDeadLettersAPI(t *testing.T) {
 	if code != 200 || fmt.Sprint(res.Dropped) != "[2 3]" || st.Stats().Count != 0 {
 		t.Fatalf("drop all: %d %s", code, body)
 	}
-	off := httptest.NewServer(New(Config{}).Handler())
+	off := httptest.NewServer(localapi.New(localapi.Config{}).Handler())
 	defer off.Close()
 	if body := getJSON(t, off.URL+"/api/v1/deadletters", 404, nil); !strings.Contains(body, "cloud.url is empty") {
 		t.Errorf("without a store: %s", body)
@@ -160,4 +161,24 @@ func FuzzDeadLetterSelection(f *testing.F) {
 			t.Errorf("body %q: %d %s", body, code, out)
 		}
 	})
+}
+
+// getJSON GETs url, checks the status code and decodes the body into v.
+func getJSON(t *testing.T, url string, code int, v any) string {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != code {
+		t.Fatalf("GET %s: %d %s, want %d", url, res.StatusCode, body, code)
+	}
+	if v != nil {
+		if err := json.Unmarshal(body, v); err != nil {
+			t.Fatalf("GET %s: %v in %s", url, err, body)
+		}
+	}
+	return string(body)
 }
