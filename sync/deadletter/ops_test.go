@@ -153,7 +153,7 @@ const crashEnv = "EDGED_DEADLETTER_CRASH"
 func TestReplayCrashHelper(t *testing.T) {
 	at := os.Getenv(crashEnv)
 	if at == "" {
-		t.Skip("run by TestReplayCrash")
+		return // run by TestReplayCrash as its child; alone it has nothing to do (not a skip: CI counts skips)
 	}
 	dir := os.Getenv("EDGED_DEADLETTER_DIR")
 	s, err := Open(Config{Path: filepath.Join(dir, "dl.db")})
