@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/edged-gateway/edged/sync/uplink"
 )
@@ -44,13 +46,53 @@ func (h *healthPublisher) Run(ctx context.Context) error {
 		if epoch == lastEpoch && health == lastHealth && time.Since(lastSent) < healthEvery {
 			continue
 		}
-		b, _ := json.Marshal(doc)
+		b, _ := json.Marshal(healthDoc(doc))
 		if _, err := h.link.Publish(h.topic, b, 1, true); err != nil {
 			h.log.Debug("health not published", "err", err)
 			continue
 		}
 		lastEpoch, lastHealth, lastSent = epoch, health, time.Now()
 	}
+}
+
+// maxHealthError bounds each error text in the health document: a cloud
+// broker with a small maximum packet size must not refuse the document (a
+// 3.1.1 broker drops the connection, and the readings with it) because a
+// device or service wrote a long error.
+const maxHealthError = 256
+
+// healthDoc is the status document as published on the health topic: the
+// same document, with each error text cut to maxHealthError bytes and
+// without the per-sensor metric lists (up to 1024 entries each; they stay
+// in edged status and the API). It copies what it changes.
+func healthDoc(doc statusDoc) statusDoc {
+	doc.Plan.Error = cutError(doc.Plan.Error)
+	doc.Cloud.LastError = cutError(doc.Cloud.LastError)
+	doc.Devices = slices.Clone(doc.Devices)
+	for i := range doc.Devices {
+		doc.Devices[i].LastError = cutError(doc.Devices[i].LastError)
+	}
+	doc.Services = slices.Clone(doc.Services)
+	for i := range doc.Services {
+		doc.Services[i].LastError = cutError(doc.Services[i].LastError)
+	}
+	doc.LocalMQTT.Sensors = slices.Clone(doc.LocalMQTT.Sensors)
+	for i := range doc.LocalMQTT.Sensors {
+		doc.LocalMQTT.Sensors[i].Metrics = nil
+	}
+	return doc
+}
+
+// cutError cuts s to maxHealthError bytes on a rune boundary, marking the cut.
+func cutError(s string) string {
+	if len(s) <= maxHealthError {
+		return s
+	}
+	cut := maxHealthError - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // healthKey summarises which devices are healthy, to notice changes.
