@@ -29,7 +29,8 @@ type Delivery interface {
 	Err() error
 }
 
-// Link is the connection to the cloud broker (the uplink).
+// Link is the connection to a destination: the cloud broker (the uplink),
+// another broker or an HTTP endpoint (sync/routeout).
 type Link interface {
 	// WaitConnected blocks until connected and returns the connection's
 	// epoch, which changes on every reconnect.
@@ -47,10 +48,20 @@ type DeadLetters interface {
 
 // Config says where telemetry goes and how much is in flight.
 type Config struct {
+	// Route names the route this forwarder serves, in logs, Stats and
+	// dead letters ("" for the one cloud route of old).
+	Route string
 	// TopicPrefix and GatewayID make the topic
-	// <prefix>/<gateway>/telemetry/<device>. Both required.
+	// <prefix>/<gateway>/telemetry/<device>. Both required unless Topic
+	// is set.
 	TopicPrefix string
 	GatewayID   string
+	// Topic, when set, makes the topic of a message from its device
+	// instead of TopicPrefix and GatewayID.
+	Topic func(device string) string
+	// Encode appends the message for rs (readings of one device, in seq
+	// order) to dst; nil means AppendPayload (the telemetry JSON).
+	Encode func(dst []byte, epoch string, rs []reading.Reading) []byte
 	// Epoch is the outbox's stream identity, sent with every seq
 	// ("epoch"); "" leaves it out.
 	Epoch string
@@ -61,15 +72,33 @@ type Config struct {
 	// DrainTimeout bounds how long Run waits, after its context ends, for
 	// the publishes in flight to be acknowledged; default 2s.
 	DrainTimeout time.Duration
-	// RetryDelay is the pause after a failed publish before starting
-	// again from the oldest unacknowledged reading; default 200ms.
+	// RetryDelay is the old name of Backoff.Initial, used when that is 0.
 	RetryDelay time.Duration
+	// Backoff is the pause after a failed publish before starting again
+	// from the oldest unacknowledged reading: exponential with jitter,
+	// from Initial (default 200ms) to Max (default 30s), reset by a
+	// delivery that succeeds.
+	Backoff Backoff
 	// DeadLetters receives a reading refused MaxAttempts times when
-	// published alone; nil keeps retrying it forever (the old behaviour).
+	// published alone, refused for good (IsPermanent) or past TTL; nil
+	// keeps retrying it forever (the old behaviour) and drops expired
+	// readings (counted in Stats.Expired).
 	DeadLetters DeadLetters
 	// MaxAttempts is how many times a reading is published alone (nothing
 	// else in flight) and refused before it goes to DeadLetters; default 3.
+	// It counts every failure unless ClassifyFailures is set.
 	MaxAttempts int
+	// ClassifyFailures, when set, trusts the Link to tell failures apart:
+	// only a Permanent one dead-letters a reading (and splits a batch);
+	// any other failure (network down, timeout, 5xx) is retried with
+	// Backoff forever. Unset, every failure of a reading alone counts
+	// towards MaxAttempts, because over MQTT 3.1.1 a broker refusing an
+	// oversize message just drops the connection, like any outage.
+	ClassifyFailures bool
+	// TTL, when > 0, is the oldest a reading (by its Time) may be when it
+	// is about to be sent; an older one goes to DeadLetters with reason
+	// "ttl" instead and is acked.
+	TTL time.Duration
 	// Logger receives delivery failures; nil discards.
 	Logger *slog.Logger
 }
@@ -77,10 +106,16 @@ type Config struct {
 // Validate reports the first problem, naming the field.
 func (c Config) Validate() error {
 	switch {
-	case c.TopicPrefix == "" || strings.ContainsAny(c.TopicPrefix, "+#"):
+	case c.Topic == nil && (c.TopicPrefix == "" || strings.ContainsAny(c.TopicPrefix, "+#")):
 		return fmt.Errorf("topic_prefix %q must be non-empty and free of MQTT wildcards + and #", c.TopicPrefix)
-	case c.GatewayID == "" || strings.ContainsAny(c.GatewayID, "+#/"):
+	case c.Topic == nil && (c.GatewayID == "" || strings.ContainsAny(c.GatewayID, "+#/")):
 		return fmt.Errorf("gateway id %q must be non-empty and free of +, # and /", c.GatewayID)
+	case c.TTL < 0:
+		return fmt.Errorf("ttl %s must be >= 0 (0: no ttl)", c.TTL)
+	case c.Backoff.Initial < 0 || c.Backoff.Max < 0 || c.RetryDelay < 0:
+		return fmt.Errorf("backoff initial %s and max %s must be >= 0 (0: default)", c.Backoff.Initial, c.Backoff.Max)
+	case c.Backoff.Max > 0 && c.Backoff.Initial > c.Backoff.Max:
+		return fmt.Errorf("backoff initial %s is above backoff max %s", c.Backoff.Initial, c.Backoff.Max)
 	case c.Batch < 0 || c.Batch > 10000:
 		return fmt.Errorf("batch %d must be between 1 and 10000", c.Batch)
 	case c.Inflight < 0 || c.Inflight > 65535:
@@ -93,6 +128,7 @@ func (c Config) Validate() error {
 
 // Stats counts what the forwarder has done since it started.
 type Stats struct {
+	Route     string        // Config.Route
 	Messages  int64         // messages acknowledged by the broker
 	Delivered int64         // readings acknowledged by the broker
 	Failures  int64         // publishes that failed (each restarts from the oldest)
@@ -100,6 +136,9 @@ type Stats struct {
 	// DeadLettered counts readings refused MaxAttempts times alone and
 	// moved to the dead letters.
 	DeadLettered int64
+	// Expired counts readings past TTL when about to be sent (dead-lettered
+	// with reason "ttl", or dropped without DeadLetters).
+	Expired int64
 }
 
 // Forwarder drains a Store into a Link.
@@ -114,7 +153,10 @@ type Forwarder struct {
 	delivered atomic.Int64
 	failures  atomic.Int64
 	dead      atomic.Int64
+	expired   atomic.Int64
 	lastErr   lasterr.Record
+	backoff   backoff // only Run's goroutine uses it
+	now       func() time.Time
 
 	// After a message fails, the readings up to probeUntil are published
 	// one at a time, alone in flight, so the one the destination refuses
@@ -141,21 +183,39 @@ func New(cfg Config, store Store, link Link) (*Forwarder, error) {
 	if cfg.MaxAttempts == 0 {
 		cfg.MaxAttempts = 3
 	}
-	if cfg.RetryDelay == 0 {
-		cfg.RetryDelay = 200 * time.Millisecond
+	if cfg.Backoff.Initial == 0 {
+		cfg.Backoff.Initial = cfg.RetryDelay
+	}
+	if cfg.Backoff.Initial == 0 {
+		cfg.Backoff.Initial = 200 * time.Millisecond
+	}
+	if cfg.Backoff.Max == 0 {
+		cfg.Backoff.Max = max(30*time.Second, cfg.Backoff.Initial)
+	}
+	if cfg.Encode == nil {
+		cfg.Encode = AppendPayload
+	}
+	if cfg.Topic == nil {
+		prefix := cfg.TopicPrefix + "/" + cfg.GatewayID + "/telemetry/"
+		cfg.Topic = func(device string) string { return prefix + device }
 	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	f := &Forwarder{cfg: cfg, store: store, link: link, log: log, attempts: map[uint64]int{}}
+	if cfg.Route != "" {
+		log = log.With("route", cfg.Route)
+	}
+	f := &Forwarder{cfg: cfg, store: store, link: link, log: log, attempts: map[uint64]int{},
+		backoff: backoff{cfg: cfg.Backoff}, now: time.Now}
 	f.batch.Store(int64(cfg.Batch))
 	return f, nil
 }
 
 // Stats returns the counters.
 func (f *Forwarder) Stats() Stats {
-	return Stats{Messages: f.messages.Load(), Delivered: f.delivered.Load(), Failures: f.failures.Load(), LastError: f.lastErr.Get(), DeadLettered: f.dead.Load()}
+	return Stats{Route: f.cfg.Route, Messages: f.messages.Load(), Delivered: f.delivered.Load(), Failures: f.failures.Load(),
+		LastError: f.lastErr.Get(), DeadLettered: f.dead.Load(), Expired: f.expired.Load()}
 }
 
 // Run forwards until ctx ends, then waits up to DrainTimeout for the
@@ -175,7 +235,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		if _, err := f.link.WaitConnected(ctx); err != nil {
 			return nil // ctx ended while disconnected: nothing is in flight
 		}
-		s := &session{f: f, acks: acks}
+		s := &session{f: f, ctx: ctx, acks: acks}
 		err := s.run(ctx)
 		if ctx.Err() != nil {
 			s.drain()
@@ -183,11 +243,17 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		}
 		f.failures.Add(1)
 		f.lastErr.Set(err.Error(), time.Now())
-		f.log.Warn("telemetry delivery interrupted; resending from the oldest unacknowledged reading", "err", err)
+		if s.progress {
+			f.backoff.reset()
+		}
+		wait := f.backoff.wait(retryAfter(err))
+		f.log.Warn("telemetry delivery interrupted; resending from the oldest unacknowledged reading", "err", err, "retry_in", wait)
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return nil
-		case <-time.After(f.cfg.RetryDelay):
+		case <-t.C:
 		}
 	}
 }
@@ -223,12 +289,17 @@ type pending struct {
 	d    Delivery
 	seqs []uint64
 	one  reading.Reading // the reading, when a probe sent it alone
+	// single is the reading of a one-reading message (a permanent refusal
+	// of it needs no probe).
+	single reading.Reading
 }
 
 // session is one pass over the outbox on one connection, from the oldest
 // unacknowledged reading on.
 type session struct {
 	f        *Forwarder
+	ctx      context.Context
+	progress bool // a delivery succeeded or a reading was dead-lettered
 	acks     chan<- []uint64
 	peeked   uint64            // highest seq read from the store
 	pending  []reading.Reading // read but not yet published, in seq order
@@ -295,13 +366,59 @@ func (s *session) fill(free int) (int, error) {
 		}
 	}
 	msgs, rest := take(s.pending, int(s.f.batch.Load()), free)
-	for i, m := range msgs {
-		if err := s.publish(m); err != nil {
-			return i, err
+	s.pending = rest
+	n := 0
+	for _, m := range msgs {
+		m, expired, err := s.expire(m)
+		n += expired
+		if err == nil && len(m) > 0 {
+			err = s.publish(m)
+			n++
+		}
+		if err != nil {
+			return n, err // the session ends; the next one peeks from the oldest
 		}
 	}
-	s.pending = rest
-	return len(msgs), nil
+	return n, nil
+}
+
+// expire takes the readings past TTL out of rs (one message's readings):
+// each goes to the dead letters with reason "ttl" (or is dropped without
+// them) and is acked. It returns the rest and how many expired.
+func (s *session) expire(rs []reading.Reading) ([]reading.Reading, int, error) {
+	f := s.f
+	if f.cfg.TTL <= 0 {
+		return rs, 0, nil
+	}
+	now := f.now()
+	kept := rs[:0:0]
+	var gone []uint64
+	for _, r := range rs {
+		age := now.Sub(r.Time)
+		if age <= f.cfg.TTL {
+			kept = append(kept, r)
+			continue
+		}
+		if f.cfg.DeadLetters != nil {
+			reason := fmt.Sprintf("ttl: %s old when about to be sent, the route's ttl is %s", age.Round(time.Millisecond), f.cfg.TTL)
+			if err := f.cfg.DeadLetters.DeadLetter(context.Background(), r, reason, f.attempts[r.Seq]); err != nil {
+				if len(gone) > 0 {
+					s.acks <- gone
+				}
+				// The session ends; the next one peeks from the oldest.
+				return nil, len(gone), fmt.Errorf("reading seq %d past ttl; keep it (dead letter failed): %w", r.Seq, err)
+			}
+		}
+		gone = append(gone, r.Seq)
+		delete(f.attempts, r.Seq)
+		f.expired.Add(1)
+		f.log.Warn("reading past the route's ttl not sent", "seq", r.Seq, "device", r.Device, "metric", r.Metric, "age", age, "ttl", f.cfg.TTL, "dead_lettered", f.cfg.DeadLetters != nil)
+	}
+	if len(gone) > 0 {
+		s.acks <- gone
+		s.progress = true
+	}
+	return kept, len(gone), nil
 }
 
 // probe publishes the oldest pending reading alone, once nothing else is in
@@ -312,6 +429,12 @@ func (s *session) probe() (int, error) {
 		return 0, nil
 	}
 	r := s.pending[0]
+	if kept, n, err := s.expire(s.pending[:1]); err != nil || len(kept) == 0 {
+		if err == nil {
+			s.pending = s.pending[1:]
+		}
+		return n, err
+	}
 	if err := s.publish(s.pending[:1]); err != nil {
 		return 0, err
 	}
@@ -320,17 +443,26 @@ func (s *session) probe() (int, error) {
 	return 1, nil
 }
 
-// refused counts a refusal of r published alone and, at MaxAttempts,
-// moves it to the dead letters and acks it from the store, so the rest
-// flows. It returns the error that ends the session.
+// refused counts a refusal of r published alone and moves it to the dead
+// letters, acking it from the store so the rest flows, when the refusal
+// IsPermanent or, unless ClassifyFailures, at MaxAttempts. It returns the
+// error that ends the session.
 func (s *session) refused(r reading.Reading, err error) error {
 	f := s.f
 	f.attempts[r.Seq]++
 	n := f.attempts[r.Seq]
-	if n < f.cfg.MaxAttempts {
+	permanent := IsPermanent(err)
+	switch {
+	case permanent:
+	case f.cfg.ClassifyFailures:
+		return fmt.Errorf("reading seq %d alone (attempt %d, transient: retried): %w", r.Seq, n, err)
+	case n < f.cfg.MaxAttempts:
 		return fmt.Errorf("reading seq %d alone (attempt %d of %d): %w", r.Seq, n, f.cfg.MaxAttempts, err)
 	}
 	reason := fmt.Sprintf("refused %d times when sent alone; last: %v", n, err)
+	if permanent {
+		reason = fmt.Sprintf("permanent: refused for good (attempt %d): %v", n, err)
+	}
 	if derr := f.cfg.DeadLetters.DeadLetter(context.Background(), r, reason, n); derr != nil {
 		return fmt.Errorf("reading seq %d refused %d times; keep it (dead letter failed: %v): %w", r.Seq, n, derr, err)
 	}
@@ -339,8 +471,9 @@ func (s *session) refused(r reading.Reading, err error) error {
 	}
 	delete(f.attempts, r.Seq)
 	f.dead.Add(1)
-	f.log.Error("reading moved to the dead letters: the cloud refused it every time (too large for the broker's max packet size, or not allowed); the rest goes on",
-		"seq", r.Seq, "device", r.Device, "metric", r.Metric, "attempts", n, "err", err)
+	s.progress = true
+	f.log.Error("reading moved to the dead letters: the destination refused it (too large, not allowed, malformed); the rest goes on",
+		"seq", r.Seq, "device", r.Device, "metric", r.Metric, "attempts", n, "permanent", permanent, "err", err)
 	return fmt.Errorf("reading seq %d dead-lettered after %d attempts: %w", r.Seq, n, err)
 }
 
@@ -348,9 +481,18 @@ func (s *session) publish(rs []reading.Reading) error {
 	cfg := s.f.cfg
 	// A fresh buffer per message: the link may still be writing the last
 	// one after Publish returns.
-	payload := AppendPayload(make([]byte, 0, 160*len(rs)), cfg.Epoch, rs)
-	topic := cfg.TopicPrefix + "/" + cfg.GatewayID + "/telemetry/" + rs[0].Device
-	d, err := s.f.link.Publish(topic, payload)
+	payload := cfg.Encode(make([]byte, 0, 160*len(rs)), cfg.Epoch, rs)
+	topic := cfg.Topic(rs[0].Device)
+	var d Delivery
+	var err error
+	if g, ok := s.f.link.(gate); ok {
+		if err := g.acquire(s.ctx); err != nil {
+			return err
+		}
+		d, err = g.publishHeld(topic, payload)
+	} else {
+		d, err = s.f.link.Publish(topic, payload)
+	}
 	if err != nil {
 		return fmt.Errorf("publish %d readings to %s: %w", len(rs), topic, err)
 	}
@@ -358,7 +500,11 @@ func (s *session) publish(rs []reading.Reading) error {
 	for i := range rs {
 		seqs[i] = rs[i].Seq
 	}
-	s.inflight = append(s.inflight, pending{d: d, seqs: seqs})
+	p := pending{d: d, seqs: seqs}
+	if len(rs) == 1 {
+		p.single = rs[0]
+	}
+	s.inflight = append(s.inflight, p)
 	return nil
 }
 
@@ -370,18 +516,31 @@ func (s *session) collect() error {
 	var acked []uint64
 	n := 0
 	var failed error
-	for _, p := range s.inflight {
+	cfg := s.f.cfg
+	for i, p := range s.inflight {
 		if !isDone(p.d) {
 			break
 		}
 		if err := p.d.Err(); err != nil {
 			failed = fmt.Errorf("publish of %d readings (seq %d..%d) failed: %w", len(p.seqs), p.seqs[0], p.seqs[len(p.seqs)-1], err)
-			if s.f.cfg.DeadLetters != nil {
-				if p.one.Seq != 0 {
+			if cfg.DeadLetters != nil {
+				switch {
+				case p.one.Seq != 0:
 					failed = s.refused(p.one, err)
-				} else {
+				case p.single.Seq != 0 && IsPermanent(err):
+					failed = s.refused(p.single, err)
+				case !cfg.ClassifyFailures || IsPermanent(err):
 					// Split: the next session sends these readings alone.
 					s.f.probeUntil = max(s.f.probeUntil, slices.Max(p.seqs))
+				}
+				if cfg.ClassifyFailures {
+					// A permanent refusal further on, whose turn a
+					// transient failure before it took: split it too.
+					for _, q := range s.inflight[i+1:] {
+						if isDone(q.d) && IsPermanent(q.d.Err()) {
+							s.f.probeUntil = max(s.f.probeUntil, slices.Max(q.seqs))
+						}
+					}
 				}
 			}
 			break
@@ -390,6 +549,7 @@ func (s *session) collect() error {
 		s.f.messages.Add(1)
 		s.f.delivered.Add(int64(len(p.seqs)))
 		s.f.lastErr.Recovered(time.Now())
+		s.progress = true
 		n++
 	}
 	if len(acked) > 0 {

@@ -96,6 +96,9 @@ type fakeLink struct {
 	// refuse, when set, drops the connection on a message it matches (as
 	// mosquitto does with one over max_packet_size).
 	refuse func(rs []wire) bool
+	// failWith, when set, fails a message it returns an error for, alone:
+	// the connection stays (as an HTTP destination answers one request).
+	failWith func(rs []wire) error
 }
 
 type received struct {
@@ -139,6 +142,13 @@ func (l *fakeLink) Publish(topic string, payload []byte) (Delivery, error) {
 		l.outstanding = nil
 		l.epoch++
 		return d, nil
+	}
+	if l.failWith != nil {
+		if err := l.failWith(rs); err != nil {
+			d := &delivery{done: make(chan struct{}), err: err}
+			close(d.done)
+			return d, nil
+		}
 	}
 	l.received = append(l.received, received{topic, rs})
 	d := &delivery{done: make(chan struct{})}
