@@ -48,8 +48,8 @@ var rules = []rule{
 		why: "waveform is a leaf"},
 	{from: "github.com/edged-gateway/edged/", to: []string{"go.etcd.io/bbolt"}, except: []string{"github.com/edged-gateway/edged/sync/outbox", "github.com/edged-gateway/edged/sync/planstore", "github.com/edged-gateway/edged/sync/cmdstore", "github.com/edged-gateway/edged/sync/deadletter", "github.com/edged-gateway/edged/sync/broker", "github.com/edged-gateway/edged/cmd/edged"},
 		why: "only the outbox, the plan store, the command store and the dead letters touch bbolt; the broker's retained messages and sessions use mochi's bbolt hook, in a file of their own"},
-	{from: "github.com/edged-gateway/edged/", to: []string{"github.com/eclipse/paho.mqtt.golang"}, except: []string{"github.com/edged-gateway/edged/sync/uplink", "github.com/edged-gateway/edged/cmd/edged", "github.com/edged-gateway/edged/internal/mqttload"},
-		why: "no paho types leak past the uplink (mqttload is the benchmarks' load generator)"},
+	{from: "github.com/edged-gateway/edged/", to: []string{"github.com/eclipse/paho.mqtt.golang"}, except: []string{"github.com/edged-gateway/edged/sync/uplink", "github.com/edged-gateway/edged/sync/routeout", "github.com/edged-gateway/edged/cmd/edged", "github.com/edged-gateway/edged/internal/mqttload"},
+		why: "no paho types leak past the uplink (mqttload is the benchmarks' load generator; routeout reaches paho only through the uplink)"},
 }
 
 func TestDependencyDirections(t *testing.T) {

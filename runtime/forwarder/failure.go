@@ -53,14 +53,17 @@ func RetryAfter(err error, d time.Duration) error {
 	return &retryAfterError{err: err, after: d}
 }
 
-// retryAfter returns the hint RetryAfter put in err, or 0.
-func retryAfter(err error) time.Duration {
+// RetryAfterHint returns the wait RetryAfter put in err (or an error it
+// wraps), or 0.
+func RetryAfterHint(err error) time.Duration {
 	var r *retryAfterError
 	if errors.As(err, &r) {
 		return r.after
 	}
 	return 0
 }
+
+func retryAfter(err error) time.Duration { return RetryAfterHint(err) }
 
 // Backoff is the wait between delivery attempts after a failure: it starts
 // at Initial and doubles with each failure in a row up to Max, each wait

@@ -380,7 +380,7 @@ func (h *HTTP) send(ctx context.Context, q chan *httpDelivery) {
 			// The failure completes before any message it cancels does,
 			// so the forwarder finds it (and its kind) first.
 			h.mu.Lock()
-			if err != nil && d.gen == h.gen {
+			if err != nil && d.gen == h.gen && !errors.Is(err, ErrClosed) {
 				h.broken = true
 			}
 			d.finish(err)
