@@ -435,7 +435,10 @@ func (s *session) probe() (int, error) {
 		}
 		return n, err
 	}
-	if err := s.publish(s.pending[:1]); err != nil {
+	// Alone on a shared link too, unless failures are classified: a
+	// refusal that drops the connection must not fail (and count against)
+	// the other routes' readings.
+	if err := s.publishAlone(s.pending[:1], !s.f.cfg.ClassifyFailures); err != nil {
 		return 0, err
 	}
 	s.inflight[len(s.inflight)-1].one = r
@@ -477,7 +480,11 @@ func (s *session) refused(r reading.Reading, err error) error {
 	return fmt.Errorf("reading seq %d dead-lettered after %d attempts: %w", r.Seq, n, err)
 }
 
-func (s *session) publish(rs []reading.Reading) error {
+func (s *session) publish(rs []reading.Reading) error { return s.publishAlone(rs, false) }
+
+// publishAlone publishes rs; alone, a shared link carries nothing else
+// while it is in flight.
+func (s *session) publishAlone(rs []reading.Reading, alone bool) error {
 	cfg := s.f.cfg
 	// A fresh buffer per message: the link may still be writing the last
 	// one after Publish returns.
@@ -486,10 +493,10 @@ func (s *session) publish(rs []reading.Reading) error {
 	var d Delivery
 	var err error
 	if g, ok := s.f.link.(gate); ok {
-		if err := g.acquire(s.ctx); err != nil {
+		if err := g.acquire(s.ctx, alone); err != nil {
 			return err
 		}
-		d, err = g.publishHeld(topic, payload)
+		d, err = g.publishHeld(topic, payload, alone)
 	} else {
 		d, err = s.f.link.Publish(topic, payload)
 	}

@@ -399,6 +399,9 @@ func TestValidate(t *testing.T) {
 		{Config{TopicPrefix: "p", GatewayID: "a/b"}, `gateway id "a/b" must be non-empty and free of +, # and /`},
 		{Config{TopicPrefix: "p", GatewayID: "g", Batch: -1}, "batch -1 must be between 1 and 10000"},
 		{Config{TopicPrefix: "p", GatewayID: "g", Inflight: 70000}, "inflight 70000"},
+		{Config{TopicPrefix: "p", GatewayID: "g", TTL: -time.Second}, "ttl -1s must be >= 0"},
+		{Config{TopicPrefix: "p", GatewayID: "g", Backoff: Backoff{Initial: time.Minute, Max: time.Second}}, "backoff initial 1m0s is above backoff max 1s"},
+		{Config{Topic: func(string) string { return "t" }, Backoff: Backoff{Max: -1}}, "backoff initial 0s and max -1ns must be >= 0"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.want, func(t *testing.T) {

@@ -393,3 +393,64 @@ func TestSharedLinkGivesSlotsByPriority(t *testing.T) {
 		t.Fatalf("%d slots still held", shared.InUse())
 	}
 }
+
+// TestSharedRouteStopsWhileWaitingForASlot: a route waiting for a slot
+// that never frees still stops when its context ends, and leaves no
+// waiter behind.
+func TestSharedRouteStopsWhileWaitingForASlot(t *testing.T) {
+	link := &holdLink{}
+	shared := NewShared(link, 1)
+	store := newStore()
+	store.add("x", 3)
+	_, stop := startForwarder(t, Config{Batch: 1, DrainTimeout: time.Millisecond, Topic: func(string) string { return "t" }}, store, shared.Route(1))
+	waitFor(t, "the route to wait for a second slot", func() bool { return link.published() == 1 && shared.Waiting() == 1 })
+	stop() // returns: Run's wait for the slot watches its context
+	if shared.Waiting() != 0 {
+		t.Fatalf("%d waiters left after the route stopped", shared.Waiting())
+	}
+	link.ackOldest()
+	waitFor(t, "the slot to be given back", func() bool { return shared.InUse() == 0 })
+}
+
+// TestSharedPoisonProbeDoesNotHurtTheOtherRoute: two routes share one link
+// whose broker drops the connection on route A's poison readings (every
+// tenth; as mosquitto does over max_packet_size), failures unclassified.
+// A's poison is dead-lettered; route B, with MaxAttempts 1, loses nothing: a probe
+// holds the whole shared window, so a drop caused by one route's probe
+// never fails (and counts against) the other route's readings.
+func TestSharedPoisonProbeDoesNotHurtTheOtherRoute(t *testing.T) {
+	link := &fakeLink{refuse: func(rs []wire) bool {
+		for _, r := range rs {
+			if r.Device[0] == 'a' && r.Seq%10 == 0 {
+				return true
+			}
+		}
+		return false
+	}}
+	withBroker(t, link)
+	shared := NewShared(link, 8)
+	a, b := newStore(), newStore()
+	for range 100 {
+		a.add("a1", 1)
+		a.add("a2", 1)
+		b.add("b1", 1)
+		b.add("b2", 1)
+	}
+	deadA, deadB := newReasonBox(), newReasonBox()
+	_, stopA := startForwarder(t, Config{Route: "a", Batch: 4, Inflight: 4, DeadLetters: deadA, MaxAttempts: 3}, a, shared.Route(0))
+	defer stopA()
+	_, stopB := startForwarder(t, Config{Route: "b", Batch: 4, Inflight: 4, DeadLetters: deadB, MaxAttempts: 1}, b, shared.Route(0))
+	defer stopB()
+	waitFor(t, "both outboxes to drain", func() bool { return a.depth() == 0 && b.depth() == 0 })
+	for seq := range deadA.snapshot() {
+		if seq%10 != 0 {
+			t.Errorf("route a dead-lettered seq %d, not a poison", seq)
+		}
+	}
+	if n := len(deadA.snapshot()); n != 20 {
+		t.Errorf("route a dead-lettered %d readings, want its 20 poisons", n)
+	}
+	if got := deadB.snapshot(); len(got) != 0 {
+		t.Errorf("route b dead-lettered %v because of route a's poison", got)
+	}
+}

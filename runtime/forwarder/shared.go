@@ -14,6 +14,12 @@ import (
 // they asked. A route that finds no slot waits, without holding up
 // anything else; a route's failures never take slots from the others for
 // longer than its deliveries take to complete.
+//
+// A route that probes for a poison reading (publishing it alone, counting
+// each failure as one of its attempts) takes the whole window for that
+// publish: over MQTT 3.1.1 a refusal drops the connection, which would
+// fail the other routes' messages in flight too and count against their
+// readings.
 type Shared struct {
 	link  Link
 	slots int
@@ -25,7 +31,8 @@ type Shared struct {
 
 type waiter struct {
 	priority int
-	ready    chan struct{} // closed when the slot is granted
+	n        int           // slots wanted: 1, or all of them for a probe
+	ready    chan struct{} // closed when the slots are granted
 }
 
 // NewShared returns a Shared over link with slots publishes in flight at
@@ -57,16 +64,16 @@ func (s *Shared) InUse() int {
 	return s.inUse
 }
 
-// acquire takes a slot, waiting behind every waiter of the same or higher
+// acquire takes n slots, waiting behind every waiter of the same or higher
 // priority, until ctx ends.
-func (s *Shared) acquire(ctx context.Context, priority int) error {
+func (s *Shared) acquire(ctx context.Context, priority, n int) error {
 	s.mu.Lock()
-	if s.inUse < s.slots && len(s.waiters) == 0 {
-		s.inUse++
+	if s.inUse+n <= s.slots && len(s.waiters) == 0 {
+		s.inUse += n
 		s.mu.Unlock()
 		return nil
 	}
-	w := &waiter{priority: priority, ready: make(chan struct{})}
+	w := &waiter{priority: priority, n: n, ready: make(chan struct{})}
 	i := len(s.waiters)
 	for i > 0 && s.waiters[i-1].priority > priority {
 		i--
@@ -88,26 +95,28 @@ func (s *Shared) acquire(ctx context.Context, priority int) error {
 				return ctx.Err()
 			}
 		}
-		// Granted as ctx ended: hand the slot on.
-		s.inUse--
+		// Granted as ctx ended: hand the slots on.
+		s.inUse -= n
 		s.grantLocked()
 		return ctx.Err()
 	}
 }
 
-// release gives a slot back to the next waiter.
-func (s *Shared) release() {
+// release gives n slots back, to the next waiters.
+func (s *Shared) release(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.inUse--
+	s.inUse -= n
 	s.grantLocked()
 }
 
+// grantLocked serves the waiters in order; the first one that does not fit
+// (a probe waiting for the whole window) holds up those behind it.
 func (s *Shared) grantLocked() {
-	for s.inUse < s.slots && len(s.waiters) > 0 {
+	for len(s.waiters) > 0 && s.inUse+s.waiters[0].n <= s.slots {
 		w := s.waiters[0]
 		s.waiters = s.waiters[1:]
-		s.inUse++
+		s.inUse += w.n
 		close(w.ready)
 	}
 }
@@ -125,36 +134,46 @@ func (r *sharedRoute) WaitConnected(ctx context.Context) (uint64, error) {
 // Publish without a slot: the forwarder calls acquire first (see gate);
 // another caller gets one here, waiting as long as it takes.
 func (r *sharedRoute) Publish(topic string, payload []byte) (Delivery, error) {
-	if err := r.s.acquire(context.Background(), r.priority); err != nil {
+	if err := r.s.acquire(context.Background(), r.priority, 1); err != nil {
 		return nil, err
 	}
-	return r.publishHeld(topic, payload)
+	return r.publishHeld(topic, payload, false)
 }
 
-// publishHeld publishes with a slot already held, and returns the slot
-// when the delivery completes (or at once when Publish fails).
-func (r *sharedRoute) publishHeld(topic string, payload []byte) (Delivery, error) {
+// publishHeld publishes with the slots already held (all of them when
+// alone), and returns them when the delivery completes (or at once when
+// Publish fails).
+func (r *sharedRoute) publishHeld(topic string, payload []byte, alone bool) (Delivery, error) {
+	n := r.slots(alone)
 	d, err := r.s.link.Publish(topic, payload)
 	if err != nil {
-		r.s.release()
+		r.s.release(n)
 		return nil, err
 	}
 	go func() {
 		<-d.Done()
-		r.s.release()
+		r.s.release(n)
 	}()
 	return d, nil
 }
 
-// gate is the part of a shared route the forwarder uses: it waits for a
-// slot with its own context, so a route that waits can still stop.
-type gate interface {
-	acquire(ctx context.Context) error
-	publishHeld(topic string, payload []byte) (Delivery, error)
+func (r *sharedRoute) slots(alone bool) int {
+	if alone {
+		return r.s.slots
+	}
+	return 1
 }
 
-func (r *sharedRoute) acquire(ctx context.Context) error {
-	if err := r.s.acquire(ctx, r.priority); err != nil {
+// gate is the part of a shared route the forwarder uses: it waits for a
+// slot (or, alone, the whole window) with its own context, so a route that
+// waits can still stop.
+type gate interface {
+	acquire(ctx context.Context, alone bool) error
+	publishHeld(topic string, payload []byte, alone bool) (Delivery, error)
+}
+
+func (r *sharedRoute) acquire(ctx context.Context, alone bool) error {
+	if err := r.s.acquire(ctx, r.priority, r.slots(alone)); err != nil {
 		return fmt.Errorf("wait for a slot on the shared link: %w", err)
 	}
 	return nil
