@@ -26,7 +26,7 @@ import (
 // Defaults and bounds of an HTTP destination.
 const (
 	DefaultHTTPTimeout  = 10 * time.Second
-	DefaultHTTPInflight = 4
+	DefaultHTTPConcurrency = 4
 	// maxErrorBody is how much of a refusal's body is read for its text.
 	maxErrorBody = 4 << 10
 	// maxDrain is how much of a response body is read to keep the
@@ -63,9 +63,9 @@ type HTTPConfig struct {
 	// Timeout bounds one request, connect to the end of the response;
 	// default 10s.
 	Timeout time.Duration `yaml:"timeout"`
-	// Inflight is the most requests at once (default 4). A device's
+	// Concurrency is the most requests at once (default 4). A device's
 	// messages always go one after the other, in order.
-	Inflight int `yaml:"inflight"`
+	Concurrency int `yaml:"concurrency"`
 	// TLS verifies an https:// server and, with a client certificate,
 	// authenticates to it (mutual TLS).
 	TLS TLSConfig `yaml:"tls"`
@@ -113,8 +113,8 @@ func (c HTTPConfig) Validate() error {
 	if c.Timeout < 0 {
 		add("timeout: must be > 0 (or 0 for the default %s), got %s", DefaultHTTPTimeout, c.Timeout)
 	}
-	if c.Inflight < 0 || c.Inflight > 64 {
-		add("inflight: %d must be between 1 and 64 (or 0 for the default %d)", c.Inflight, DefaultHTTPInflight)
+	if c.Concurrency < 0 || c.Concurrency > 64 {
+		add("concurrency: %d must be between 1 and 64 (or 0 for the default %d)", c.Concurrency, DefaultHTTPConcurrency)
 	}
 	errs = append(errs, c.TLS.validate(u != nil && u.Scheme == "https", "https")...)
 	return errors.Join(errs...)
@@ -215,7 +215,7 @@ func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
 	u, _ := parseHTTPURL(cfg.URL)
 	tr := &http.Transport{
 		Proxy:                 nil, // like the uplink: no proxy from the environment
-		MaxIdleConnsPerHost:   max(cfg.Inflight, DefaultHTTPInflight),
+		MaxIdleConnsPerHost:   max(cfg.Concurrency, DefaultHTTPConcurrency),
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 0, // the client's Timeout bounds it all
@@ -261,7 +261,7 @@ func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
 		h.contentType = "application/json"
 	}
 	h.header.Set("Content-Type", h.contentType)
-	n := cmp(cfg.Inflight, DefaultHTTPInflight)
+	n := cmp(cfg.Concurrency, DefaultHTTPConcurrency)
 	for range n {
 		h.queues = append(h.queues, make(chan *httpDelivery, queueLen))
 	}
@@ -276,7 +276,7 @@ func cmp[T comparable](v, def T) T {
 	return v
 }
 
-// Run sends the published messages, Inflight at once, until ctx ends;
+// Run sends the published messages, Concurrency at once, until ctx ends;
 // then it fails the ones still waiting with ErrClosed and returns nil once
 // every request has ended.
 func (h *HTTP) Run(ctx context.Context) error {

@@ -189,7 +189,7 @@ func TestHTTPRoute500ThenRecovery(t *testing.T) {
 		return 0, ""
 	})
 	dead := &deadBox{}
-	cfg := HTTPConfig{URL: srv.URL, Inflight: 3}
+	cfg := HTTPConfig{URL: srv.URL, Concurrency: 3}
 	f := route(t, forwarder.Config{Batch: 5, Inflight: 6, Encode: cfg.Encoder(), DeadLetters: dead, MaxAttempts: 1, ClassifyFailures: true}, ob, newHTTP(t, cfg))
 	waitFor(t, "the outbox to drain", drained(ob))
 	if d := dead.get(); len(d) != 0 {
@@ -360,7 +360,7 @@ func TestHTTPConfigValidate(t *testing.T) {
 		{HTTPConfig{URL: "http://x", Headers: map[string]string{"content-type": "x"}}, "headers: Content-Type is set by edged"},
 		{HTTPConfig{URL: "http://x", Headers: map[string]string{"X-A": "a\nb"}}, "headers: value of X-A must be one line"},
 		{HTTPConfig{URL: "http://x", Timeout: -1}, "timeout: must be > 0"},
-		{HTTPConfig{URL: "http://x", Inflight: 100}, "inflight: 100 must be between 1 and 64"},
+		{HTTPConfig{URL: "http://x", Concurrency: 100}, "concurrency: 100 must be between 1 and 64"},
 		{HTTPConfig{URL: "http://x", TLS: TLSConfig{CAFile: "/ca.pem"}}, "tls.ca_file: set but url is not TLS, use https://"},
 		{HTTPConfig{URL: "https://x", TLS: TLSConfig{CertFile: "/nonexistent"}}, "tls.cert_file and tls.key_file go together"},
 		{HTTPConfig{URL: "https://x", TLS: TLSConfig{CAFile: "/nonexistent/ca.pem"}}, "tls.ca_file: stat /nonexistent/ca.pem"},
@@ -390,7 +390,7 @@ func TestHTTPRunEndFailsWaitingDeliveries(t *testing.T) {
 		}
 	}))
 	t.Cleanup(func() { close(release); srv.Close() })
-	h := newHTTP(t, HTTPConfig{URL: srv.URL, Inflight: 1})
+	h := newHTTP(t, HTTPConfig{URL: srv.URL, Concurrency: 1})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- h.Run(ctx) }()
@@ -413,5 +413,44 @@ func TestHTTPRunEndFailsWaitingDeliveries(t *testing.T) {
 	}
 	if _, err := h.Publish("a", []byte("x")); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Publish after Run: %v", err)
+	}
+}
+
+// TestHTTPRoute429HonoursRetryAfter: a 429 with Retry-After: 1 makes the
+// route wait at least that second (its back-off alone would retry within
+// milliseconds) and dead-letters nothing.
+func TestHTTPRoute429HonoursRetryAfter(t *testing.T) {
+	ob := newOutbox(t)
+	fill(t, ob, 5, "a")
+	var mu sync.Mutex
+	var times []time.Time
+	var got arrivals
+	h := jsonHandler(t, &got, nil)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		times = append(times, time.Now())
+		first := len(times) == 1
+		mu.Unlock()
+		if first {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+			return
+		}
+		h(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	dead := &deadBox{}
+	cfg := HTTPConfig{URL: srv.URL}
+	route(t, forwarder.Config{Encode: cfg.Encoder(), DeadLetters: dead, MaxAttempts: 1, ClassifyFailures: true,
+		Backoff: forwarder.Backoff{Initial: time.Millisecond, Max: 10 * time.Second}}, ob, newHTTP(t, cfg))
+	waitFor(t, "the outbox to drain", drained(ob))
+	got.check(t, 5, nil)
+	mu.Lock()
+	defer mu.Unlock()
+	if gap := times[1].Sub(times[0]); gap < time.Second {
+		t.Fatalf("retried %s after a 429 with Retry-After: 1", gap)
+	}
+	if d := dead.get(); len(d) != 0 {
+		t.Fatalf("a 429 dead-lettered %v", d)
 	}
 }
