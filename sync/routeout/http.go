@@ -25,7 +25,7 @@ import (
 
 // Defaults and bounds of an HTTP destination.
 const (
-	DefaultHTTPTimeout  = 10 * time.Second
+	DefaultHTTPTimeout     = 10 * time.Second
 	DefaultHTTPConcurrency = 4
 	// maxErrorBody is how much of a refusal's body is read for its text.
 	maxErrorBody = 4 << 10
