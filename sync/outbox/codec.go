@@ -19,13 +19,16 @@ import (
 //	metric   uvarint length, bytes
 //	unit     uvarint length, bytes
 //	source   uvarint length, bytes (versions 2 and 3)
-//	flags    1 byte, bit 0 Reading.Simulated (version 3 only)
+//	flags    1 byte (version 3 only): bit 0 Reading.Simulated,
+//	         bit 1 a hops byte follows; other bits are ignored
+//	hops     1 byte, Reading.Hops (version 3 with flags bit 1 only)
 //
 // Version 1, written by releases before Reading.Source existed, ends after
 // unit; it still decodes (with Source "") so a file written by an older
 // release drains after an upgrade. New records are version 2, or version 3
-// when they carry a flag (a simulated reading), so a real reading is
-// written as it was before flags existed.
+// when they carry a flag (a simulated reading, or a service's emit with
+// Hops > 0), so a device's real reading is written as it was before flags
+// existed. A record without the hops byte decodes with Hops 0.
 //
 // The time sits at a fixed offset in every version so the age cap reads it
 // without decoding the rest. The seq is not repeated in the value.
@@ -34,6 +37,7 @@ const (
 	codecVersion byte = 2 // device, metric, unit, source; what appendEncoded writes for a plain reading
 	codecFlags   byte = 3 // version 2 plus a flags byte; what appendEncoded writes for a flagged reading
 	flagSim      byte = 1 // flags bit: Reading.Simulated
+	flagHops     byte = 2 // flags bit: a Reading.Hops byte follows the flags
 	keyLen            = 8
 	headerLen         = 1 + 8 + 8
 	// zeroTime encodes time.Time{}, whose UnixNano is undefined.
@@ -49,11 +53,17 @@ const MaxNameLen = 1024
 // encodedLen is the size of r's value as appendEncoded writes it.
 func encodedLen(r *reading.Reading) int {
 	n := headerLen + strLen(r.Device) + strLen(r.Metric) + strLen(r.Unit) + strLen(r.Source)
-	if r.Simulated {
+	if flagged(r) {
+		n++
+	}
+	if r.Hops > 0 {
 		n++
 	}
 	return n
 }
+
+// flagged reports whether r needs the version 3 flags byte.
+func flagged(r *reading.Reading) bool { return r.Simulated || r.Hops > 0 }
 
 func strLen(s string) int {
 	n := 1
@@ -88,7 +98,7 @@ func appendEncoded(dst []byte, r *reading.Reading) []byte {
 		t = r.Time.UnixNano()
 	}
 	version := codecVersion
-	if r.Simulated {
+	if flagged(r) {
 		version = codecFlags
 	}
 	dst = append(dst, version)
@@ -98,8 +108,18 @@ func appendEncoded(dst []byte, r *reading.Reading) []byte {
 	dst = appendStr(dst, r.Metric)
 	dst = appendStr(dst, r.Unit)
 	dst = appendStr(dst, r.Source)
-	if r.Simulated {
-		dst = append(dst, flagSim)
+	if flagged(r) {
+		var flags byte
+		if r.Simulated {
+			flags |= flagSim
+		}
+		if r.Hops > 0 {
+			flags |= flagHops
+		}
+		dst = append(dst, flags)
+		if r.Hops > 0 {
+			dst = append(dst, r.Hops)
+		}
 	}
 	return dst
 }
@@ -122,7 +142,7 @@ func decodeTime(v []byte) (int64, error) {
 }
 
 // decode fills r (all fields but Seq) from v, a record of any known version;
-// a version 1 record has Source "". Strings are copied out of v (which may
+// a version 1 record has Source "", a record without a hops byte Hops 0. Strings are copied out of v (which may
 // be bbolt's mmap) and, when in is not nil, shared with earlier identical
 // strings.
 func decode(v []byte, r *reading.Reading, in *interner) error {
@@ -145,13 +165,21 @@ func decode(v []byte, r *reading.Reading, in *interner) error {
 		strs[i] = in.str(rest[w : w+int(n)])
 		rest = rest[w+int(n):]
 	}
-	r.Simulated = false
+	r.Simulated, r.Hops = false, 0
 	if v[0] == codecFlags {
 		if len(rest) == 0 {
 			return errShort
 		}
-		r.Simulated = rest[0]&flagSim != 0
+		flags := rest[0]
 		rest = rest[1:]
+		r.Simulated = flags&flagSim != 0
+		if flags&flagHops != 0 {
+			if len(rest) == 0 {
+				return errShort
+			}
+			r.Hops = rest[0]
+			rest = rest[1:]
+		}
 	}
 	if len(rest) != 0 {
 		return errTrail

@@ -21,7 +21,7 @@ import (
 func sameReading(a, b reading.Reading) bool {
 	return a.Device == b.Device && a.Metric == b.Metric && a.Unit == b.Unit && a.Source == b.Source &&
 		math.Float64bits(a.Value) == math.Float64bits(b.Value) && a.Time.Equal(b.Time) &&
-		a.Time.IsZero() == b.Time.IsZero() && a.Simulated == b.Simulated
+		a.Time.IsZero() == b.Time.IsZero() && a.Simulated == b.Simulated && a.Hops == b.Hops
 }
 
 // appendEncodedV1 is the record encoder of the releases before
@@ -83,6 +83,37 @@ func TestCodecKeepsTheSimulatedFlag(t *testing.T) {
 	}
 	if err := decode(appendEncoded(nil, &real), &got, nil); err != nil || got.Simulated {
 		t.Fatalf("real reading decoded %+v (%v)", got, err)
+	}
+}
+
+// TestCodecKeepsHops: a service's emit keeps its chain depth and its source
+// (version 3, flags bit 1 and a hops byte); a record without the hops byte
+// decodes with Hops 0; a flags byte announcing hops without the byte is
+// refused.
+func TestCodecKeepsHops(t *testing.T) {
+	for _, r := range []reading.Reading{
+		{Device: "porch", Metric: "temperature_mean", Value: 35, Unit: "C", Time: testNow, Source: "agg", Hops: 1},
+		{Device: "porch", Metric: "relay", Value: 1, Time: testNow, Source: "rules", Hops: 255, Simulated: true},
+	} {
+		v := appendEncoded(nil, &r)
+		if v[0] != codecFlags || len(v) != encodedLen(&r) {
+			t.Fatalf("encoded %q (version %d, %d bytes, encodedLen %d)", v, v[0], len(v), encodedLen(&r))
+		}
+		if v[len(v)-1] != r.Hops || v[len(v)-2]&flagHops == 0 {
+			t.Fatalf("encoded %q: no hops byte %d after the flags", v, r.Hops)
+		}
+		got := reading.Reading{Hops: 9}
+		if err := decode(v, &got, nil); err != nil || !sameReading(got, r) {
+			t.Fatalf("decoded %+v (%v), want %+v", got, err, r)
+		}
+		if err := decode(v[:len(v)-1], &got, nil); err == nil {
+			t.Errorf("a record whose hops byte is missing decoded: %+v", got)
+		}
+	}
+	plain := reading.Reading{Device: "d", Metric: "m", Time: testNow, Source: "svc"}
+	got := reading.Reading{Hops: 3}
+	if err := decode(appendEncoded(nil, &plain), &got, nil); err != nil || got.Hops != 0 {
+		t.Fatalf("a record without hops decoded with Hops %d (%v)", got.Hops, err)
 	}
 }
 
@@ -242,6 +273,9 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{codecVersion})
 	f.Add([]byte{codecV1})
 	f.Add(appendEncoded(nil, &reading.Reading{Device: "env", Metric: "humidity", Value: 57.5, Unit: "%RH", Time: testNow, Simulated: true}))
+	f.Add(appendEncoded(nil, &reading.Reading{Device: "porch", Metric: "temperature_mean", Value: 35, Time: testNow, Source: "agg", Hops: 2}))
+	f.Add(appendEncoded(nil, &reading.Reading{Device: "porch", Metric: "relay", Value: 1, Time: testNow, Source: "rules", Hops: 255, Simulated: true}))
+	f.Add(appendEncoded(nil, &reading.Reading{Device: "d", Hops: 1})[:headerLen+6]) // flags announce hops, byte missing
 	f.Fuzz(func(t *testing.T, v []byte) {
 		var r reading.Reading
 		if err := decode(v, &r, &interner{}); err != nil {
@@ -263,7 +297,7 @@ func FuzzDecode(f *testing.F) {
 		// Whatever version came in, the encoder writes the current one
 		// (with the flags byte only for a flagged reading).
 		again := appendEncoded(nil, &r)
-		if want := map[bool]byte{false: codecVersion, true: codecFlags}[r.Simulated]; again[0] != want {
+		if want := map[bool]byte{false: codecVersion, true: codecFlags}[r.Simulated || r.Hops > 0]; again[0] != want {
 			t.Fatalf("re-encoded as version %d", again[0])
 		}
 		var r2 reading.Reading

@@ -21,6 +21,7 @@ import (
 const (
 	bucketReadings = "readings"
 	bucketMeta     = "meta"
+	bucketCursors  = "cursors"
 	keyFormat      = "format"
 	keyState       = "state"
 	keyEpoch       = "epoch"
@@ -36,6 +37,7 @@ type state struct {
 	bytes   int64  // key+value bytes stored
 	dropped uint64 // readings dropped by the caps, ever
 	oldest  int64  // unix-nano Time of the first reading (not persisted)
+	first   uint64 // seq of the first stored reading, nextSeq when empty (not persisted)
 }
 
 func (s *state) encode(b []byte) {
@@ -59,6 +61,8 @@ type writerState struct {
 	stateBuf    [stateLen]byte // the meta value in flight; valid until commit
 	drops       dropCounts     // drops not yet logged
 	lastDropLog time.Time
+	curs        []*Cursor         // the cursors, in name order
+	curDrops    map[string]uint64 // per cursor, drops not yet logged
 }
 
 // Open opens or creates the outbox file at cfg.Path. It reads only the meta
@@ -73,7 +77,7 @@ func Open(cfg Config) (*Outbox, error) {
 		return nil, fmt.Errorf("outbox: open %s: %w", cfg.Path, err)
 	}
 	cfg = cfg.withDefaults()
-	db, st, epoch, err := openFile(cfg)
+	db, st, epoch, lc, err := openFile(cfg)
 	var rec *Recovery
 	if _, corrupt := errors.AsType[*corruptError](err); corrupt {
 		aside, mvErr := moveAside(cfg.Path)
@@ -85,7 +89,7 @@ func Open(cfg Config) (*Outbox, error) {
 		}
 		rec = salvage(aside)
 		rec.At, rec.MovedTo, rec.Reason = cfg.Now().UTC(), aside, err.Error()
-		db, st, epoch, err = openFile(cfg)
+		db, st, epoch, lc, err = openFile(cfg)
 		if err == nil {
 			rec.NewEpoch = epoch
 		}
@@ -112,19 +116,21 @@ func Open(cfg Config) (*Outbox, error) {
 	o.maxAge.Store(int64(cfg.MaxAge))
 	o.w.st = st
 	o.pending = o.newBatchLocked()
+	o.installCursors(lc)
 	o.publish(0, 0)
 	if o.needsMaintenance() {
 		o.commit(&batch{bufs: &bufs{}, done: make(chan struct{})})
 	}
 	go o.run()
-	cfg.Logger.Info("outbox: opened", "path", cfg.Path, "epoch", epoch, "depth", st.count, "bytes", st.bytes, "next_seq", st.nextSeq)
+	cfg.Logger.Info("outbox: opened", "path", cfg.Path, "epoch", epoch, "depth", st.count, "bytes", st.bytes, "next_seq", st.nextSeq,
+		"cursors", len(o.w.curs))
 	return o, nil
 }
 
 // openFile opens the bbolt file and loads the state and the epoch, creating
 // the buckets and a new epoch in a new file. Damage is reported as a
 // *corruptError.
-func openFile(cfg Config) (db *bbolt.DB, st state, epoch string, err error) {
+func openFile(cfg Config) (db *bbolt.DB, st state, epoch string, curs []loadedCursor, err error) {
 	_, statErr := os.Stat(cfg.Path)
 	created := errors.Is(statErr, fs.ErrNotExist)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
@@ -143,11 +149,11 @@ func openFile(cfg Config) (db *bbolt.DB, st state, epoch string, err error) {
 		NoSync:          !*cfg.Fsync,
 	})
 	if err != nil {
-		return nil, st, "", classifyOpenErr(cfg.Path, err)
+		return nil, st, "", nil, classifyOpenErr(cfg.Path, err)
 	}
-	if st, epoch, err = load(db); err != nil {
+	if st, epoch, curs, err = load(db); err != nil {
 		closeQuietly(db)
-		return nil, st, "", fmt.Errorf("outbox: open %s: %w", cfg.Path, err)
+		return nil, st, "", nil, fmt.Errorf("outbox: open %s: %w", cfg.Path, err)
 	}
 	if created {
 		// Make the new directory entry durable, or a power loss could
@@ -156,13 +162,13 @@ func openFile(cfg Config) (db *bbolt.DB, st state, epoch string, err error) {
 			cfg.Logger.Warn("outbox: fsync of directory failed", "path", filepath.Dir(cfg.Path), "err", err)
 		}
 	}
-	return db, st, epoch, nil
+	return db, st, epoch, curs, nil
 }
 
 // load reads the state and the epoch in O(1), creating the buckets and the
 // epoch if the file is new. A file written before epochs existed gets one
 // here (its seqs go on).
-func load(db *bbolt.DB) (st state, epoch string, err error) {
+func load(db *bbolt.DB) (st state, epoch string, curs []loadedCursor, err error) {
 	fresh := false
 	err = db.View(func(tx *bbolt.Tx) error {
 		rb, mb := tx.Bucket([]byte(bucketReadings)), tx.Bucket([]byte(bucketMeta))
@@ -190,23 +196,27 @@ func load(db *bbolt.DB) (st state, epoch string, err error) {
 			}
 			epoch = string(e)
 		}
-		return checkState(rb, &st)
+		if err := checkState(rb, &st); err != nil {
+			return err
+		}
+		curs, err = readCursors(tx)
+		return err
 	})
 	if err != nil {
-		return st, "", err
+		return st, "", nil, err
 	}
 	if !fresh {
 		if epoch != "" {
-			return st, epoch, nil
+			return st, epoch, curs, nil
 		}
 		epoch = newEpoch()
 		err = db.Update(func(tx *bbolt.Tx) error {
 			return tx.Bucket([]byte(bucketMeta)).Put([]byte(keyEpoch), []byte(epoch))
 		})
 		if err != nil {
-			return st, "", fmt.Errorf("store epoch: %w", err)
+			return st, "", nil, fmt.Errorf("store epoch: %w", err)
 		}
-		return st, epoch, nil
+		return st, epoch, curs, nil
 	}
 	st = state{nextSeq: 1}
 	epoch = newEpoch()
@@ -231,9 +241,10 @@ func load(db *bbolt.DB) (st state, epoch string, err error) {
 		return mb.Put([]byte(keyState), b[:])
 	})
 	if err != nil {
-		return st, "", fmt.Errorf("create buckets: %w", err)
+		return st, "", nil, fmt.Errorf("create buckets: %w", err)
 	}
-	return st, epoch, nil
+	st.first = st.nextSeq
+	return st, epoch, nil, nil
 }
 
 // epochLen is the length of an epoch: 16 lower-case hex digits (64 random
@@ -318,6 +329,7 @@ func checkState(rb *bbolt.Bucket, st *state) error {
 		if st.nextSeq == 0 {
 			st.nextSeq = 1
 		}
+		st.first = st.nextSeq
 		return nil
 	}
 	if len(fk) != keyLen || len(lk) != keyLen {
@@ -326,6 +338,7 @@ func checkState(rb *bbolt.Bucket, st *state) error {
 	if last := binary.BigEndian.Uint64(lk); last >= st.nextSeq {
 		st.nextSeq = last + 1 // never hand out a stored seq again
 	}
+	st.first = binary.BigEndian.Uint64(fk)
 	if st.count <= 0 || st.bytes <= 0 {
 		st.count, st.bytes = 0, 0
 		for k, v := c.First(); k != nil; k, v = c.Next() {

@@ -51,6 +51,9 @@ type Outbox struct {
 
 	w writerState // owned by the writer goroutine (and Open before it starts)
 
+	curs  cursorSet     // the published cursors
+	first atomic.Uint64 // seq of the first stored reading (Lag)
+
 	epoch    string    // this file's stream identity
 	recovery *Recovery // the damaged file Open moved aside; nil if none
 
@@ -169,6 +172,9 @@ func (o *Outbox) Append(ctx context.Context, rs []reading.Reading) error {
 // group commit as Append. After a crash an acked reading may reappear (it is
 // then sent twice), but a reading is never lost.
 func (o *Outbox) Ack(ctx context.Context, seqs []uint64) error {
+	if o.curs.count.Load() > 0 {
+		return fmt.Errorf("outbox: ack %d readings: %w", len(seqs), ErrCursors)
+	}
 	b, _, err := o.enqueue(ctx, nil, seqs)
 	if err != nil {
 		return fmt.Errorf("outbox: ack %d readings: %w", len(seqs), err)

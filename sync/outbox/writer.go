@@ -31,7 +31,7 @@ const (
 type batch struct {
 	*bufs     // requests; touched under Outbox.mu until the writer takes the batch
 	n     int // readings in buf
-	calls int // Append and Ack calls waiting on done
+	calls int // Append and Outbox.Ack calls waiting on done (gather waits for them)
 	done  chan struct{}
 	first uint64 // seq of the first reading, set before done is closed
 	err   error  // commit error, set before done is closed
@@ -40,12 +40,38 @@ type batch struct {
 // bufs holds a batch's encoded requests. It outlives the batch: the writer
 // recycles it after the commit, since waiters read only first and err.
 type bufs struct {
-	buf  []byte   // encoded values, back to back
-	ends []int    // end offset in buf of each value
-	acks []uint64 // seqs to delete
+	buf      []byte      // encoded values, back to back
+	ends     []int       // end offset in buf of each value
+	acks     []uint64    // seqs to delete (Outbox.Ack)
+	cacks    []cursorAck // seqs acked through cursors
+	specs    []CursorSpec
+	setSpecs bool // SetCursors: make the cursors exactly specs (the last call in the batch wins)
 }
 
-func (b *batch) size() int { return b.n + len(b.acks) }
+func (b *batch) size() int {
+	n := b.n + len(b.acks) + len(b.cacks)
+	if b.setSpecs {
+		n++
+	}
+	return n
+}
+
+// request is what one call adds to a batch.
+type request struct {
+	rs       []reading.Reading
+	acks     []uint64
+	cacks    []cursorAck
+	specs    []CursorSpec
+	setSpecs bool
+}
+
+func (r *request) size() int {
+	n := len(r.rs) + len(r.acks) + len(r.cacks)
+	if r.setSpecs {
+		n++
+	}
+	return n
+}
 
 // newBatchLocked returns an empty batch, reusing recycled buffers. o.mu held.
 func (o *Outbox) newBatchLocked() *batch {
@@ -64,6 +90,19 @@ func (o *Outbox) newBatchLocked() *batch {
 // if there is nothing to do. When maxQueued full batches are already
 // waiting it blocks until the oldest is committed (back-pressure).
 func (o *Outbox) enqueue(ctx context.Context, rs []reading.Reading, seqs []uint64) (*batch, int, error) {
+	return o.enqueueStart(ctx, request{rs: rs, acks: seqs})
+}
+
+// enqueueReq is enqueue for any request, when the caller needs only the
+// batch.
+func (o *Outbox) enqueueReq(ctx context.Context, req request) (*batch, error) {
+	b, _, err := o.enqueueStart(ctx, req)
+	return b, err
+}
+
+func (o *Outbox) enqueueStart(ctx context.Context, req request) (*batch, int, error) {
+	rs := req.rs
+	size := req.size()
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err
 	}
@@ -77,12 +116,12 @@ func (o *Outbox) enqueue(ctx context.Context, rs []reading.Reading, seqs []uint6
 			o.mu.Unlock()
 			return nil, 0, err
 		}
-		if len(rs)+len(seqs) == 0 {
+		if size == 0 {
 			o.mu.Unlock()
 			return nil, 0, nil
 		}
 		b := o.pending
-		if b.size() == 0 || b.size()+len(rs)+len(seqs) <= o.cfg.MaxBatch {
+		if b.size() == 0 || b.size()+size <= o.cfg.MaxBatch {
 			break
 		}
 		if len(o.queue) < maxQueued {
@@ -106,8 +145,16 @@ func (o *Outbox) enqueue(ctx context.Context, rs []reading.Reading, seqs []uint6
 		b.ends = append(b.ends, len(b.buf))
 	}
 	b.n += len(rs)
-	b.acks = append(b.acks, seqs...)
-	b.calls++
+	b.acks = append(b.acks, req.acks...)
+	b.cacks = append(b.cacks, req.cacks...)
+	if req.setSpecs {
+		b.specs, b.setSpecs = req.specs, true
+	}
+	if len(rs)+len(req.acks) > 0 {
+		// Consumers acking through cursors come back only after the
+		// next Changed; gather does not wait for them.
+		b.calls++
+	}
 	o.mu.Unlock()
 	select {
 	case o.kick <- struct{}{}:
@@ -242,7 +289,9 @@ func (o *Outbox) commit(b *batch) {
 	}
 	o.flushDropLog(false)
 	bf := b.bufs
-	bf.buf, bf.ends, bf.acks = bf.buf[:0], bf.ends[:0], bf.acks[:0]
+	clear(bf.cacks)
+	bf.buf, bf.ends, bf.acks, bf.cacks = bf.buf[:0], bf.ends[:0], bf.acks[:0], bf.cacks[:0]
+	bf.specs, bf.setSpecs = nil, false
 	o.mu.Lock()
 	if len(o.free) < maxQueued+2 {
 		o.free = append(o.free, bf)
@@ -286,6 +335,7 @@ func (o *Outbox) publish(appended, acked uint64) {
 	st := &o.w.st
 	o.nextSeq.Store(st.nextSeq)
 	o.durable.Store(st.nextSeq - 1)
+	o.first.Store(st.first)
 	o.depth.Store(st.count)
 	o.bytes.Store(st.bytes)
 	o.oldest.Store(st.oldest)
@@ -302,6 +352,14 @@ func (o *Outbox) publish(appended, acked uint64) {
 func (o *Outbox) write(b *batch) (st state, acked uint64, fatal bool, err error) {
 	st = o.w.st
 	drops := o.w.drops
+	o.mergeCursorAcks(b.cacks, st.nextSeq)
+	curs, removed := o.w.curs, []*Cursor(nil)
+	if b.setSpecs {
+		curs, removed = o.planCursors(b.specs)
+	}
+	for _, c := range curs {
+		c.t = c.w
+	}
 	built := false // the transaction function returned nil: bbolt is committing
 	defer func() {
 		if r := recover(); r != nil {
@@ -313,6 +371,7 @@ func (o *Outbox) write(b *batch) (st state, acked uint64, fatal bool, err error)
 			return
 		}
 		o.w.drops = drops
+		o.commitCursors(curs, removed, b.setSpecs)
 	}()
 	defer func() {
 		if err == nil && o.cfg.afterCommit != nil {
@@ -326,6 +385,11 @@ func (o *Outbox) write(b *batch) (st state, acked uint64, fatal bool, err error)
 		}
 		rb.FillPercent = 1 // keys only ever grow: fill pages completely
 		c := rb.Cursor()
+		if b.setSpecs {
+			if err := o.applyCursorSpecs(tx, c, &st, b.specs, curs, removed); err != nil {
+				return err
+			}
+		}
 		if len(b.acks) > 0 {
 			slices.Sort(b.acks)
 			var key [keyLen]byte
@@ -363,7 +427,17 @@ func (o *Outbox) write(b *batch) (st state, acked uint64, fatal bool, err error)
 			st.nextSeq += uint64(n)
 			st.count += int64(n)
 		}
-		if err := o.trim(c, &st, &drops); err != nil {
+		for _, cu := range curs {
+			if cu.touched || cu.fresh {
+				cu.advance(c, st.nextSeq)
+			}
+		}
+		passed, err := o.trim(c, &st, &drops, curs)
+		if err != nil {
+			return err
+		}
+		acked += passed
+		if err := o.putCursors(tx, curs); err != nil {
 			return err
 		}
 		st.encode(o.w.stateBuf[:])
@@ -376,18 +450,31 @@ func (o *Outbox) write(b *batch) (st state, acked uint64, fatal bool, err error)
 	return st, acked, false, err
 }
 
-// trim deletes readings from the front while the byte cap is exceeded, they
-// are older than MaxAge, or they do not decode, and sets st.oldest.
-func (o *Outbox) trim(c *bbolt.Cursor, st *state, d *dropCounts) error {
+// trim deletes readings from the front that every cursor has passed (when
+// there are cursors), and while the byte cap is exceeded, they are older
+// than MaxAge, or they do not decode; it sets st.oldest and st.first and
+// returns the number deleted because every cursor had passed them. A cursor
+// that had not passed a reading the caps drop counts it in its dropped and
+// moves past it.
+func (o *Outbox) trim(c *bbolt.Cursor, st *state, d *dropCounts, curs []*Cursor) (passed uint64, err error) {
 	cutoff := o.cfg.Now().Add(-time.Duration(o.maxAge.Load())).UnixNano()
+	minNext := minCursorNext(curs)
 	for {
 		k, v := c.First()
 		if k == nil {
-			st.oldest, st.count, st.bytes = 0, 0, 0
-			return nil
+			st.oldest, st.count, st.bytes, st.first = 0, 0, 0, st.nextSeq
+			return passed, nil
 		}
+		var seq uint64
 		t, err := decodeTime(v)
+		if len(k) == keyLen {
+			seq = binary.BigEndian.Uint64(k)
+		} else if err == nil {
+			err = fmt.Errorf("key is %d bytes, want %d", len(k), keyLen)
+		}
+		done := len(curs) > 0 && seq < minNext
 		switch {
+		case done:
 		case err != nil:
 			d.corrupt++
 			o.log.Error("outbox: dropping undecodable reading", "path", o.cfg.Path, "key", fmt.Sprintf("%x", k), "err", err)
@@ -398,16 +485,32 @@ func (o *Outbox) trim(c *bbolt.Cursor, st *state, d *dropCounts) error {
 			d.age++
 			d.device(v)
 		default:
-			st.oldest = t
-			return nil
+			st.oldest, st.first = t, seq
+			return passed, nil
 		}
 		size := int64(len(k) + len(v))
 		if err := c.Delete(); err != nil {
-			return fmt.Errorf("drop oldest reading: %w", err)
+			return passed, fmt.Errorf("drop oldest reading: %w", err)
 		}
 		st.count--
 		st.bytes -= size
+		if done {
+			passed++
+			continue
+		}
 		st.dropped++
+		moved := false
+		for _, cu := range curs {
+			if seq >= cu.t.next {
+				cu.t.dropped++
+				cu.t.next = seq + 1
+				cu.advance(c, st.nextSeq)
+				moved = true
+			}
+		}
+		if moved {
+			minNext = minCursorNext(curs)
+		}
 	}
 }
 
@@ -417,6 +520,9 @@ func (o *Outbox) needsMaintenance() bool {
 	st := &o.w.st
 	if st.count == 0 {
 		return false
+	}
+	if len(o.w.curs) > 0 && st.first < minCommittedNext(o.w.curs) {
+		return true // readings every cursor passed (a cursor was removed, or the file just opened)
 	}
 	return st.bytes > o.maxBytes.Load() || st.oldest < o.cfg.Now().Add(-time.Duration(o.maxAge.Load())).UnixNano()
 }
@@ -471,7 +577,7 @@ func (d *dropCounts) deviceList() string {
 // per dropLogEvery unless force is set.
 func (o *Outbox) flushDropLog(force bool) {
 	d := &o.w.drops
-	if *d == (dropCounts{}) {
+	if *d == (dropCounts{}) && len(o.w.curDrops) == 0 {
 		return
 	}
 	now := time.Now()
@@ -480,8 +586,10 @@ func (o *Outbox) flushDropLog(force bool) {
 	}
 	o.log.Warn("outbox: dropped readings to stay within caps",
 		"path", o.cfg.Path, "by_bytes", d.bytes, "by_age", d.age, "undecodable", d.corrupt, "devices", d.deviceList(),
-		"max_bytes", o.maxBytes.Load(), "max_age", time.Duration(o.maxAge.Load()).String(), "dropped_total", o.w.st.dropped)
+		"max_bytes", o.maxBytes.Load(), "max_age", time.Duration(o.maxAge.Load()).String(), "dropped_total", o.w.st.dropped,
+		"cursors", o.cursorDropList())
 	*d = dropCounts{}
+	clear(o.w.curDrops)
 	o.w.lastDropLog = now
 }
 
