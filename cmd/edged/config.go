@@ -48,6 +48,10 @@ type Config struct {
 	Integrations IntegrationsConfig `yaml:"integrations"`
 	// Metrics shapes /metrics (device gauges).
 	Metrics MetricsConfig `yaml:"metrics"`
+	// Routes send readings to more destinations than the cloud (another
+	// MQTT broker, an HTTP endpoint or InfluxDB), each from its own cursor
+	// in the log; see RouteConfig. Empty: the cloud route only.
+	Routes []RouteConfig `yaml:"routes"`
 
 	specs        []supervisor.Spec // services[], checked by validate
 	cloudMetrics []string          // a plan's sync.metrics
@@ -276,6 +280,7 @@ func (c *Config) validate(kinds map[string]deviceKind) ([]device, yamlconf.Error
 		errs.Add("data_dir", "must name a directory, e.g. /var/lib/edged")
 	}
 	c.validateCloud(&errs)
+	c.validateRoutes(&errs)
 	if c.Outbox.MaxBytes < 1<<20 {
 		errs.Add("outbox.max_bytes", "%s is too small to buffer anything useful: use at least 1Mi", c.Outbox.MaxBytes)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/edged-gateway/edged/runtime/localapi"
 	"github.com/edged-gateway/edged/runtime/poller"
 	"github.com/edged-gateway/edged/runtime/recent"
+	"github.com/edged-gateway/edged/runtime/routes"
 	"github.com/edged-gateway/edged/runtime/supervisor"
 	"github.com/edged-gateway/edged/sync/broker"
 	"github.com/edged-gateway/edged/sync/cmdstore"
@@ -42,20 +43,21 @@ const shutdownDeadline = 10 * time.Second
 
 // daemon is the running gateway: its parts, wired.
 type daemon struct {
-	cfg     Config
-	log     *slog.Logger
-	outbox  *outbox.Outbox
-	devs    *deviceHost          // the polled devices and their poller
-	link    *uplink.Client       // nil when cloud.url is empty
-	fwd     *forwarder.Forwarder // nil when cloud.url is empty
-	dead    *deadletter.Store    // readings the cloud refused every time; nil when cloud.url is empty
-	cmds    *cloudCommands       // nil when cloud.url is empty
-	exec    *commands.Executor   // commands for the devices that accept them
-	cmdMem  *cmdstore.Store      // the executor's run-once memory (commands.db)
-	api     *localapi.Server     // nil when http.listen is empty
-	board   *board               // nil when no device needs hardware; a plan may open it (under boardMu)
-	boardMu sync.Mutex
-	start   atomic.Int64 // unix ns when run began; read by status at any time
+	cfg        Config
+	log        *slog.Logger
+	outbox     *outbox.Outbox
+	devs       *deviceHost        // the polled devices and their poller
+	link       *uplink.Client     // nil when cloud.url is empty
+	routes     *routes.Manager    // where readings go: the cloud route, mqtt and http routes (dataplane.go)
+	cloudShare *forwarder.Shared  // the cloud link, shared by the routes to the cloud by priority; nil when cloud.url is empty
+	dead       *deadletter.Store  // readings the cloud refused every time; nil when cloud.url is empty
+	cmds       *cloudCommands     // nil when cloud.url is empty
+	exec       *commands.Executor // commands for the devices that accept them
+	cmdMem     *cmdstore.Store    // the executor's run-once memory (commands.db)
+	api        *localapi.Server   // nil when http.listen is empty
+	board      *board             // nil when no device needs hardware; a plan may open it (under boardMu)
+	boardMu    sync.Mutex
+	start      atomic.Int64 // unix ns when run began; read by status at any time
 	// stopDeadline bounds stopping the stages; 0 means shutdownDeadline.
 	stopDeadline time.Duration
 
@@ -77,8 +79,8 @@ type daemon struct {
 	budgets   *budget.Manager        // nil when no service has a budget
 	apiToken  string                 // the local API's bearer token
 
-	policy atomic.Pointer[cloudPolicy] // which readings go to the cloud
-	plans  *planner                    // nil when plans are off
+	policy atomic.Pointer[routes.Policy] // which readings go to the cloud
+	plans  *planner                      // nil when plans are off
 
 	hass         *hass.Integration // nil unless integrations.home_assistant is on (hass.go)
 	gauges       *gauges.Gauges    // nil unless metrics.device_gauges is on
@@ -171,6 +173,10 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 		d.cfg = cfg
 		ob.SetLimits(int64(cfg.Outbox.MaxBytes), cfg.Outbox.MaxAge)
 	}
+	// The log's consumers, each with its durable cursor (dataplane.go).
+	if err := d.setCursors(context.Background(), cursorSpecs(&cfg, cfg.specs), false); err != nil {
+		return nil, err
+	}
 	d.recent = recent.New(recent.Config{})
 	d.sink = recordingSink{store: ob, recent: d.recent, health: &d.appends, history: d.history, alerts: d.alerts, alertKind: d.alertKind}
 	if cfg.Metrics.DeviceGauges {
@@ -227,6 +233,9 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 			return nil, err
 		}
 	}
+	if err := d.wireRoutes(); err != nil {
+		return nil, err
+	}
 	if d.plans != nil {
 		if err := d.plans.start(d); err != nil {
 			return nil, err
@@ -262,7 +271,8 @@ func (d *daemon) abandon() {
 	d.outbox.Close()
 }
 
-// wireCloud builds the uplink and the forwarder from cloud.*.
+// wireCloud builds the uplink from cloud.* (the cloud routes share it)
+// and the cloud's commands.
 func (d *daemon) wireCloud() error {
 	c := d.cfg.Cloud
 	uc, err := d.cfg.uplinkConfig()
@@ -274,38 +284,32 @@ func (d *daemon) wireCloud() error {
 	if err != nil {
 		return err
 	}
-	dead, err := deadletter.Open(deadletter.Config{Path: filepath.Join(d.cfg.DataDir, deadLettersFile), MaxEntries: c.DeadLetters})
-	if err != nil {
-		return err
-	}
-	d.warnUnfinishedReplays(dead)
-	fwd, err := forwarder.New(forwarder.Config{
-		TopicPrefix: c.TopicPrefix, GatewayID: d.cfg.Gateway.ID, Epoch: d.outbox.Epoch(), Batch: c.Batch, Inflight: c.Inflight,
-		DeadLetters: deadLetters{dead, "cloud"}, MaxAttempts: c.MaxAttempts,
-		Logger: d.log.With("component", "forwarder"),
-	}, d.cloudStore(), linkAdapter{link})
-	if err != nil {
-		dead.Close()
-		return err
-	}
-	d.link, d.fwd, d.dead = link, fwd, dead
+	d.link = link
+	d.cloudShare = forwarder.NewShared(linkAdapter{link}, c.Inflight)
 	d.cmds = newCloudCommands(d.exec, link, c.TopicPrefix, d.cfg.Gateway.ID, d.log.With("component", "commands"))
 	return d.cmds.subscribe()
 }
 
-// cloudStore is what the forwarder reads: the outbox, minus the raw
-// series that aggregates keep local (forward_raw: false) and, with a plan
-// that lists sync.metrics, the readings it does not list.
-func (d *daemon) cloudStore() forwarder.Store {
-	p := &cloudPolicy{local: localOnlyFilters(&d.cfg), only: d.cfg.cloudMetrics}
+// wireRoutes opens the dead letters and builds the routes (dataplane.go),
+// when readings go anywhere: the cloud or a route of routes[].
+func (d *daemon) wireRoutes() error {
+	d.routes = routes.NewManager(d.log.With("component", "routes"))
+	p := &routes.Policy{Local: localOnlyFilters(&d.cfg), Only: d.cfg.cloudMetrics}
 	d.policy.Store(p)
-	if p.empty() && !d.cfg.Plans.enabled() {
-		return d.outbox
+	if len(p.Local) > 0 && d.link != nil {
+		d.log.Info("raw readings kept on the gateway (aggregates go to the cloud)", "series", p.Local)
 	}
-	if len(p.local) > 0 {
-		d.log.Info("raw readings kept on the gateway (aggregates go to the cloud)", "series", p.local)
+	if d.link == nil && len(d.cfg.Routes) == 0 && !d.cfg.Plans.enabled() {
+		return nil // readings wait in the log for a cloud (the cloud route's cursor holds them)
 	}
-	return localOnlyStore{Outbox: d.outbox, policy: &d.policy, skip: &skipMemo{}}
+	dead, err := deadletter.Open(deadletter.Config{Path: filepath.Join(d.cfg.DataDir, deadLettersFile), MaxEntries: d.cfg.Cloud.DeadLetters})
+	if err != nil {
+		return err
+	}
+	d.warnUnfinishedReplays(dead)
+	d.dead = dead
+	_, _, err = d.setRoutes(&d.cfg)
+	return err
 }
 
 // deadLettersFile is the dead-letter store, in data_dir.
@@ -374,10 +378,13 @@ func (d *daemon) run(ctx context.Context, start time.Time) error {
 	// forwarder, then the sources. Stop order is the reverse.
 	var stages []*stage
 	if d.link != nil {
+		stages = append(stages, startStage("uplink", d.link.Run))
+	}
+	stages = append(stages, startStage("routes", d.routes.Run))
+	if d.link != nil {
 		health := &healthPublisher{link: d.link, topic: d.cfg.Cloud.TopicPrefix + "/" + d.cfg.Gateway.ID + "/health",
 			status: d.statusDoc, log: d.log.With("component", "health")}
-		stages = append(stages, startStage("uplink", d.link.Run), startStage("forwarder", d.fwd.Run),
-			startStage("commands", d.cmds.Run), startStage("health", health.Run))
+		stages = append(stages, startStage("commands", d.cmds.Run), startStage("health", health.Run))
 	}
 	if d.ingest != nil {
 		stages = append(stages, startStage("ingest", d.ingest.Run))
@@ -544,8 +551,8 @@ func (d *daemon) logStatus() {
 	if !st.Oldest.IsZero() {
 		attrs = append(attrs, "oldest_age", time.Since(st.Oldest).Round(time.Second))
 	}
-	if d.link != nil {
-		fs := d.fwd.Stats()
+	if fwd := d.cloudForwarder(); d.link != nil && fwd != nil {
+		fs := fwd.Stats()
 		attrs = append(attrs, "cloud_connected", d.link.Connected(), "delivered", fs.Delivered)
 		// A past error is not repeated on every line: only one the cloud
 		// part has not recovered from, with its time.

@@ -216,7 +216,7 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(mUplinkPublished, float64(ls.Published))
 		counter(mUplinkPubErrs, float64(ls.PublishErrors))
 		ch <- prometheus.MustNewConstHistogram(mUplinkAckLat, ls.AckLatency.Count, ls.AckLatency.Sum, ls.AckLatency.Cumulative)
-		fs := d.fwd.Stats()
+		fs := d.cloudStats()
 		counter(mFwdDelivered, float64(fs.Delivered))
 		counter(mFwdFailures, float64(fs.Failures))
 		counter(mDeadLettered, float64(fs.DeadLettered))

@@ -52,7 +52,7 @@ devices:
   - {name: boiler, kind: sim, interval: 1ms}
 `, dir, broker.URL())))
 	defer stop()
-	waitUntil(t, "deliveries", func() bool { return d.fwd.Stats().Delivered > 10 })
+	waitUntil(t, "deliveries", func() bool { return d.cloudStats().Delivered > 10 })
 	first := scrape(t, d.api.Addr())
 	// A sensor message on the local broker moves the local MQTT counters.
 	if err := mosquittoPub(t, d.broker.Addr(), "", "-t", "anything/else", "-m", "1", "-q", "1"); err != nil {

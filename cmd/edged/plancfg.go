@@ -188,6 +188,10 @@ func planWorkload(base Config, p *plan.Plan, kinds map[string]deviceKind, artifa
 	decode(&p.Services, &svcs, "services")
 	var sp SyncPolicy
 	decode(&p.Sync, &sp, "sync")
+	if p.Routes.Kind != 0 { // absent: the config file's routes
+		cfg.Routes = nil
+		decode(&p.Routes, &cfg.Routes, "routes")
+	}
 	if len(errs) > 0 {
 		return nil, &plan.InvalidError{Problems: errs}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/edged-gateway/edged/runtime/artifacts"
 	"github.com/edged-gateway/edged/runtime/orchestrator"
 	"github.com/edged-gateway/edged/runtime/plan"
+	"github.com/edged-gateway/edged/runtime/routes"
 	"github.com/edged-gateway/edged/runtime/supervisor"
 	"github.com/edged-gateway/edged/sync/planstore"
 )
@@ -194,17 +195,24 @@ func (p *planner) Switch(ctx context.Context, wl orchestrator.Workload, r *orche
 	curBytes, curAge := d.outbox.Limits()
 	newBytes, newAge := int64(w.cfg.Outbox.MaxBytes), w.cfg.Outbox.MaxAge
 	d.outbox.SetLimits(max(curBytes, newBytes), max(curAge, newAge))
-	if d.fwd != nil {
-		d.fwd.SetBatch(w.cfg.Cloud.Batch)
+	d.policy.Store(&routes.Policy{Local: localOnlyFilters(&w.cfg), Only: w.cfg.cloudMetrics})
+	if err := d.setCursors(ctx, cursorSpecs(&w.cfg, w.specs), true); err != nil {
+		h.Fail(err)
+		return err
 	}
-	d.policy.Store(&cloudPolicy{local: localOnlyFilters(&w.cfg), only: w.cfg.cloudMetrics})
+	routesStarted, routesStopped, err := d.setRoutes(&w.cfg)
+	if err != nil {
+		h.Fail(err)
+		return fmt.Errorf("routes: %w", err)
+	}
 	drops := "none"
 	if n, err := d.outbox.WouldDrop(newBytes, newAge); err != nil {
 		drops = "unknown (" + err.Error() + ")"
 	} else if n > 0 {
 		drops = fmt.Sprintf("%d readings, once committed", n)
 	}
-	h.OK(fmt.Sprintf("outbox %s/%s (caps drop: %s), batch %d, metrics %v", w.cfg.Outbox.MaxBytes, shortDuration(w.cfg.Outbox.MaxAge), drops, w.cfg.Cloud.Batch, orAll(w.cfg.cloudMetrics)))
+	h.OK(fmt.Sprintf("outbox %s/%s (caps drop: %s), batch %d, metrics %v%s", w.cfg.Outbox.MaxBytes, shortDuration(w.cfg.Outbox.MaxAge), drops, w.cfg.Cloud.Batch, orAll(w.cfg.cloudMetrics),
+		routeChange(routesStarted, routesStopped)))
 	h = r.Step("devices")
 	added, changed, removed, err := d.devs.swap(ctx, w.devs)
 	if err != nil {
@@ -239,8 +247,20 @@ func (p *planner) Switch(ctx context.Context, wl orchestrator.Workload, r *orche
 		return err
 	}
 	h.OK(changeText("started", ch.Started, "restarted", ch.Restarted, "configured", ch.Configured, "stopped", ch.Stopped, "unchanged", ch.Unchanged))
+	// The consumers the new workload no longer has stop holding readings.
+	if err := d.setCursors(ctx, cursorSpecs(&w.cfg, w.specs), false); err != nil {
+		return err
+	}
 	p.cur.Store(w)
 	return nil
+}
+
+// routeChange describes the routes a switch started and stopped, or "".
+func routeChange(started, stopped []string) string {
+	if len(started) == 0 && len(stopped) == 0 {
+		return ""
+	}
+	return ", routes: " + changeText("started", started, "stopped", stopped)
 }
 
 // swapSensors makes w's mqttsensor devices the ones the local broker

@@ -177,7 +177,7 @@ func (d *daemon) statusDoc() statusDoc {
 		doc.Outbox.OldestAgeS = time.Since(st.Oldest).Round(time.Millisecond).Seconds()
 	}
 	if d.link != nil {
-		fs := d.fwd.Stats()
+		fs := d.cloudStats()
 		le := cloudLastError(fs.LastError, d.link.Stats().LastError)
 		ds := d.dead.Stats()
 		doc.Cloud = cloudStatus{URL: d.cfg.Cloud.URL, Enabled: true, Connected: d.link.Connected(), Delivered: fs.Delivered,

@@ -27,7 +27,7 @@ const MaxServices = 1000
 // counts the rest.
 const maxProblems = 100
 
-// Plan is a parsed plan. Devices, Services and Sync are the sections as
+// Plan is a parsed plan. Devices, Services, Sync and Routes are the sections as
 // raw YAML nodes (zero when absent), for the daemon to decode with its own
 // config code through yamlconf.DecodeNode.
 type Plan struct {
@@ -43,6 +43,9 @@ type Plan struct {
 	Services yaml.Node `yaml:"services"`
 	// Sync is the sync policy section, unchecked here.
 	Sync yaml.Node `yaml:"sync"`
+	// Routes is the routes section (where readings go besides the cloud),
+	// unchecked here; absent keeps the config file's routes.
+	Routes yaml.Node `yaml:"routes"`
 
 	services []service
 }
@@ -94,6 +97,7 @@ type document struct {
 	Devices  yaml.Node `yaml:"devices"`
 	Services yaml.Node `yaml:"services"`
 	Sync     yaml.Node `yaml:"sync"`
+	Routes   yaml.Node `yaml:"routes"`
 }
 
 // Parse reads a plan from its exact bytes. It returns ErrTooLarge for data
@@ -114,7 +118,7 @@ func Parse(data []byte) (*Plan, error) {
 	if top.Kind != yaml.MappingNode && top.Kind != yaml.AliasNode { // one problem says it all
 		return nil, &InvalidError{Problems: errs}
 	}
-	p := &Plan{Devices: doc.Devices, Services: doc.Services, Sync: doc.Sync}
+	p := &Plan{Devices: doc.Devices, Services: doc.Services, Sync: doc.Sync, Routes: doc.Routes}
 	switch {
 	case doc.Version == nil:
 		if !hasProblemAt(errs, "version") {

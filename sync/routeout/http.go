@@ -427,6 +427,11 @@ func classify(resp *http.Response, size int, where string) error {
 			return forwarder.RetryAfter(err, after)
 		}
 		return err
+	case code == http.StatusUnauthorized || code == http.StatusForbidden || code == http.StatusNotFound:
+		// The route's credentials or URL are wrong, not the reading:
+		// refusing it for good would dead-letter the whole backlog. The
+		// route lags (its error in status) until the config is fixed.
+		return fmt.Errorf("%w (check the route's url and authorization)", err)
 	case code >= 400:
 		return forwarder.Permanent(err)
 	case code >= 300:

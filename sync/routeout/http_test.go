@@ -320,7 +320,7 @@ func TestClassify(t *testing.T) {
 		permanent  bool
 		hint       time.Duration
 	}{
-		{400, "", true, 0}, {401, "", true, 0}, {404, "", true, 0}, {413, "", true, 0}, {422, "", true, 0},
+		{400, "", true, 0}, {401, "", false, 0}, {403, "", false, 0}, {404, "", false, 0}, {413, "", true, 0}, {422, "", true, 0},
 		{408, "", false, 0}, {429, "7", false, 7 * time.Second}, {500, "", false, 0}, {502, "", false, 0},
 		{503, time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat), false, 89 * time.Second},
 		{307, "", false, 0}, {429, "soon", false, 0},
