@@ -51,10 +51,10 @@ type cursorLog struct {
 	acks     int               // N lines
 }
 
-func newCursorLog() *cursorLog {
+func newCursorLog(specs []CursorSpec) *cursorLog {
 	l := &cursorLog{appended: map[uint64]bool{}, tried: map[string]map[uint64]bool{}, durable: map[string]uint64{}}
-	for _, c := range crashCursors {
-		l.tried[c.spec.Name] = map[uint64]bool{}
+	for _, s := range specs {
+		l.tried[s.Name] = map[uint64]bool{}
 	}
 	return l
 }
@@ -77,7 +77,11 @@ func (l *cursorLog) line(s string) error {
 			if err != nil {
 				return err
 			}
-			l.tried[f[1]][seq] = true
+			tried, ok := l.tried[f[1]]
+			if !ok {
+				return fmt.Errorf("line %q: no cursor %s", s, f[1])
+			}
+			tried[seq] = true
 		}
 	case len(f) == 3 && f[0] == "N":
 		next, err := strconv.ParseUint(f[2], 10, 64)
@@ -109,7 +113,7 @@ func (l *cursorLog) check(t *testing.T, path, when string) *Outbox {
 		stored[r.Seq] = true
 		maxStored = max(maxStored, r.Seq)
 	}
-	if len(o.Cursors()) != len(crashCursors) {
+	if len(o.Cursors()) != len(l.tried) {
 		t.Fatalf("%s: cursors after reopen %+v", when, o.Cursors())
 	}
 	for _, cs := range o.Cursors() {
@@ -158,7 +162,7 @@ func TestKill9Cursors(t *testing.T) {
 		return
 	}
 	path := filepath.Join(t.TempDir(), "outbox.db")
-	log := newCursorLog()
+	log := newCursorLog(crashSpecs())
 	for round, killAfter := range []int{20, 150, 400} {
 		var stderr bytes.Buffer
 		cmd := exec.Command(os.Args[0], "-test.run=^TestKill9Cursors$")
