@@ -198,26 +198,46 @@ func (f *ServiceFeed) Run(ctx context.Context) error {
 	return nil
 }
 
+// errOverLag ends a Deliver that waited while the cursor's lag passed
+// MaxLag.
+var errOverLag = errors.New("lag past max_lag")
+
 // deliver hands rs to the service, waiting for it. It gives up (ok false)
-// when ctx ends or when, while it waits, the cursor lags past MaxLag.
+// when ctx ends or when, while it waits, the cursor lags past MaxLag
+// (looked at every CheckEvery). Each batch is one Deliver unless the
+// supervisor fails (no such service yet or anymore, or stopped): then it
+// tries again every RetryEvery.
 func (f *ServiceFeed) deliver(ctx context.Context, rs []reading.Reading) (handed int, ok bool) {
 	for {
-		dctx, cancel := context.WithTimeout(ctx, f.cfg.CheckEvery)
+		dctx, cancel := context.WithCancelCause(ctx)
+		watched := make(chan struct{})
+		go func() {
+			t := time.NewTicker(f.cfg.CheckEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-t.C:
+					if f.cur.Lag() > f.maxLag.Load() {
+						cancel(errOverLag)
+						return
+					}
+				case <-watched:
+					return
+				}
+			}
+		}()
 		n, err := f.to.Deliver(dctx, f.service, rs)
-		cancel()
+		close(watched)
+		over := context.Cause(dctx) == errOverLag
+		cancel(nil)
 		switch {
 		case err == nil:
 			return n, true
-		case ctx.Err() != nil:
+		case ctx.Err() != nil || over:
 			return 0, false
-		case errors.Is(err, context.DeadlineExceeded):
-			if f.cur.Lag() > f.maxLag.Load() {
-				return 0, false
-			}
-		default: // no such service (yet: the supervisor applies plans too), or stopped
-			f.noteErr("deliver", err)
-			sleep(ctx, f.cfg.RetryEvery)
 		}
+		f.noteErr("deliver", err)
+		sleep(ctx, f.cfg.RetryEvery)
 	}
 }
 
