@@ -248,7 +248,7 @@ func (s *Supervisor) startLive(sv *service) error {
 
 // Publish hands durable readings to the services whose subscriptions
 // match them. It never blocks: a service whose queue is full loses the
-// batch (counted in its status).
+// batch (counted in its status). Deliver is the path that waits instead.
 //
 // Chains: a service never gets the readings it emitted itself (their
 // Source is its name), and a reading whose Hops reached MaxDepth goes to
