@@ -182,6 +182,7 @@ func (f *ServiceFeed) Run(ctx context.Context) error {
 		if !ok {
 			continue // ctx ended, or lag past MaxLag: skipOverLag takes these
 		}
+		f.delivered.Add(uint64(handed))
 		sq = seqs(sq, rs)
 		if err := f.cur.Ack(ctx, sq); err != nil {
 			if ctx.Err() != nil {
@@ -191,7 +192,6 @@ func (f *ServiceFeed) Run(ctx context.Context) error {
 			sleep(ctx, f.cfg.RetryEvery)
 			continue // after stays: peeked again, delivered again
 		}
-		f.delivered.Add(uint64(handed))
 		f.acked.Add(uint64(len(rs)))
 		after = rs[len(rs)-1].Seq
 	}

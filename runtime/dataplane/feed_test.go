@@ -177,7 +177,7 @@ func TestFeedSlowServiceLagsWhileAnotherGetsEverything(t *testing.T) {
 		log.append(readings(i, 100)...)
 	}
 	waitFor(t, "fast's emits of every reading", func() bool { return len(em.of("fast")) == n })
-	waitFor(t, "fast's cursor caught up", func() bool { return fastCur.Lag() == 0 })
+	waitFor(t, "fast's feed acked everything", func() bool { return fastCur.Lag() == 0 && feedStats(fs, "fast").Acked == n })
 	if st := feedStats(fs, "fast"); st.Delivered != n || st.Acked != n || st.SkippedForLag != 0 {
 		t.Fatalf("fast feed %+v, want %d delivered and acked, none skipped", st, n)
 	}
@@ -188,7 +188,7 @@ func TestFeedSlowServiceLagsWhileAnotherGetsEverything(t *testing.T) {
 	if err := os.WriteFile(gate, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "slow's cursor caught up", func() bool { return slowCur.Lag() == 0 })
+	waitFor(t, "slow's feed acked everything", func() bool { return slowCur.Lag() == 0 && feedStats(fs, "slow").Acked == n })
 	waitFor(t, "slow's emits of every reading", func() bool { return len(em.of("slow")) == n })
 	if d := distinct(em.of("slow")); d != n {
 		t.Fatalf("slow emitted %d distinct readings of %d", d, n)
@@ -249,7 +249,7 @@ func TestFeedSkipsPastMaxLagCountedAndNamed(t *testing.T) {
 	if err := os.WriteFile(gate, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "caught up", func() bool { return cur.Lag() == 0 })
+	waitFor(t, "caught up", func() bool { return cur.Lag() == 0 && feedStats(fs, "slow").Acked == n })
 	st = feedStats(fs, "slow")
 	if st.Delivered+st.SkippedForLag != n || st.Acked != n {
 		t.Fatalf("feed %+v: delivered + skipped_for_lag must be the %d appended, all acked", st, n)
@@ -330,7 +330,7 @@ func TestFeedsSetAddsAndRemoves(t *testing.T) {
 		t.Fatal(err)
 	}
 	log.append(readings(3, 2)...)
-	waitFor(t, "y's emits", func() bool { return len(em.of("y")) == 5 })
+	waitFor(t, "y's emits", func() bool { return len(em.of("y")) == 5 && feedStats(fs, "y").Acked == 5 })
 	if st := fs.Stats(); len(st) != 1 || st[0].Service != "y" || st[0].MaxLag != 7 || st[0].Delivered != 5 {
 		t.Fatalf("stats %+v, want only y's feed, with its new max_lag", st)
 	}
