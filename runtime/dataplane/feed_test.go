@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -221,27 +222,51 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// overLagCounter wraps a Deliverer, counting the Delivers the feed ended
+// because its lag passed MaxLag while it waited.
+type overLagCounter struct {
+	Deliverer
+	n atomic.Int64
+}
+
+func (o *overLagCounter) Deliver(ctx context.Context, service string, rs []reading.Reading) (int, error) {
+	n, err := o.Deliverer.Deliver(ctx, service, rs)
+	if err != nil && context.Cause(ctx) == errOverLag {
+		o.n.Add(1)
+	}
+	return n, err
+}
+
 // TestFeedSkipsPastMaxLagCountedAndNamed: issue #16 item 5. A service that
 // stays behind more than its MaxLag loses the oldest readings, and only
 // those: counted per service, logged with the service and the fix; it gets
-// the rest once it goes on.
+// the rest once it goes on. Both ways a feed falls behind are taken: a
+// backlog past MaxLag when it looks, and a lag that grows past it (here: a
+// MaxLag lowered by Set) while it waits on a service that holds its input.
 func TestFeedSkipsPastMaxLagCountedAndNamed(t *testing.T) {
 	gate := filepath.Join(t.TempDir(), "open")
 	var em emits
 	sup := runSup(t, supervisor.Config{OnEmit: em.on}, gatedSvc("slow", gate))
+	to := &overLagCounter{Deliverer: sup}
 	var logs syncBuffer
 	log := newMemLog()
 	cur := log.cursor("service:slow", false)
-	const n, maxLag = 1000, 100
-	fs := runFeeds(t, sup, FeedConfig{Batch: 16, CheckEvery: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))},
-		FeedSpec{Service: "slow", Cursor: cur, MaxLag: maxLag})
+	// The service takes at most its window (16 batches of 16) and holds.
+	const n, firstMax, maxLag = 2000, 1000, 100
+	fs := runFeeds(t, to, FeedConfig{Batch: 16, CheckEvery: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))},
+		FeedSpec{Service: "slow", Cursor: cur, MaxLag: firstMax})
 	log.append(readings(0, n)...)
-	waitFor(t, "readings skipped for lag", func() bool { return feedStats(fs, "slow").SkippedForLag > 0 })
-	waitFor(t, "lag down to max_lag", func() bool { return cur.Lag() <= maxLag })
+	waitFor(t, "the backlog past max_lag skipped", func() bool { return feedStats(fs, "slow").SkippedForLag >= n-firstMax })
+	waitFor(t, "the service's window filled", func() bool { return feedStats(fs, "slow").Delivered >= 200 })
+	if err := fs.Set([]FeedSpec{{Service: "slow", Cursor: cur, MaxLag: maxLag}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "lag down to the new max_lag", func() bool { return cur.Lag() <= maxLag })
 	st := feedStats(fs, "slow")
-	if st.MaxLag != maxLag || st.SkippedForLag >= n {
+	if st.MaxLag != maxLag || st.SkippedForLag <= n-firstMax || st.SkippedForLag >= n {
 		t.Fatalf("feed %+v", st)
 	}
+	t.Logf("Delivers ended for lag while waiting: %d", to.n.Load())
 	out := logs.String()
 	if !strings.Contains(out, "service=slow") || !strings.Contains(out, "max_lag") || !strings.Contains(out, "more CPU") {
 		t.Fatalf("the skip's warning does not name the service and the fix:\n%s", out)
@@ -251,28 +276,28 @@ func TestFeedSkipsPastMaxLagCountedAndNamed(t *testing.T) {
 	}
 	waitFor(t, "caught up", func() bool { return cur.Lag() == 0 && feedStats(fs, "slow").Acked == n })
 	st = feedStats(fs, "slow")
-	if st.Delivered+st.SkippedForLag != n || st.Acked != n {
-		t.Fatalf("feed %+v: delivered + skipped_for_lag must be the %d appended, all acked", st, n)
+	if st.Delivered+st.SkippedForLag != n || st.Acked != n || st.LastError != "" {
+		t.Fatalf("feed %+v: delivered + skipped_for_lag must be the %d appended, all acked, no error", st, n)
 	}
 	waitFor(t, "the emits of every delivered reading", func() bool { return uint64(len(em.of("slow"))) == st.Delivered })
-	// What was skipped is one run of the oldest readings the service had
-	// not got yet: it got a head (what it held when it fell behind) and
-	// the newest, without a gap.
+	if d := distinct(em.of("slow")); uint64(d) != st.Delivered {
+		t.Fatalf("slow emitted %d distinct readings, delivered %d", d, st.Delivered)
+	}
+	// Skips take the oldest: the newest max_lag readings all reached it,
+	// and so did those it held when it fell behind.
 	got := map[float64]bool{}
 	for _, r := range em.of("slow") {
 		got[r.Value] = true
 	}
-	head := 0
-	for got[float64(head)] {
-		head++
-	}
-	for v := head; v < n; v++ {
-		if want := v >= head+int(st.SkippedForLag); got[float64(v)] != want {
-			t.Fatalf("reading %d: got %v; want the %d readings from %d skipped and all after them delivered", v, got[float64(v)], st.SkippedForLag, head)
+	for v := n - maxLag; v < n; v++ {
+		if !got[float64(v)] {
+			t.Fatalf("reading %d, among the newest %d, was skipped", v, maxLag)
 		}
 	}
-	if d := distinct(em.of("slow")); uint64(d) != st.Delivered {
-		t.Fatalf("slow emitted %d distinct readings, delivered %d", d, st.Delivered)
+	for v := n - firstMax; v < n-firstMax+200; v++ {
+		if !got[float64(v)] {
+			t.Fatalf("reading %d, taken into the service's window, was not delivered", v)
+		}
 	}
 }
 
