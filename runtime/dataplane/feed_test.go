@@ -362,6 +362,16 @@ func TestFeedsSetAddsAndRemoves(t *testing.T) {
 	if curX.Lag() != 2 || len(em.of("x")) != 3 {
 		t.Fatalf("x's feed was removed but its cursor lags %d (want 2) and x emitted %d (want 3)", curX.Lag(), len(em.of("x")))
 	}
+	// A feed given another cursor restarts on it: y gets what that cursor
+	// holds (here it starts at the oldest reading: all five again).
+	curY2 := log.cursor("service:y2", true)
+	if err := fs.Set([]FeedSpec{{Service: "y", Cursor: curY2}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "y's emits from its new cursor", func() bool { return len(em.of("y")) == 10 && feedStats(fs, "y").Acked == 5 })
+	if st := feedStats(fs, "y"); st.Delivered != 5 || st.MaxLag != DefaultMaxLag {
+		t.Fatalf("y's feed on its new cursor %+v, want counters from 0 and the default max_lag", st)
+	}
 	for _, bad := range [][]FeedSpec{{{Service: "y", Cursor: curY}, {Service: "y", Cursor: curX}}, {{Service: "", Cursor: curY}}, {{Service: "z"}}} {
 		if err := fs.Set(bad); err == nil {
 			t.Errorf("Set(%+v) took an invalid set", bad)
@@ -375,7 +385,7 @@ func TestFeedsSetAddsAndRemoves(t *testing.T) {
 	waitFor(t, "y's feed naming its missing service", func() bool {
 		return strings.Contains(feedStats(fs, "y").LastError, "no such service")
 	})
-	if curY.Lag() == 0 {
+	if curY2.Lag() == 0 {
 		t.Fatal("the reading for a missing service was acked")
 	}
 	fs.Stop()
