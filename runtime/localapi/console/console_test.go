@@ -640,6 +640,8 @@ func deadLetterPanel(t *testing.T, ctx context.Context, f *fakeAPI) {
 		return r.querySelector('.reason').textContent.startsWith('<script>') && r.querySelector('.dl-dev').textContent.startsWith('<img') &&
 			document.querySelector('#deadletters script, #deadletters img') === null && document.body.dataset.pwned === undefined; })()`)
 
+	browsertest.Do(t, ctx, "show the panel", chromedp.ScrollIntoView(chromedp.ID("deadletters-section")))
+	shot(t, ctx, "console-fake-deadletters.png")
 	browsertest.Do(t, ctx, "replay 60", chromedp.Click(chromedp.CSS(`#deadletters tr[data-dead-letter="60"] button[data-action="replay"]`)))
 	browsertest.Wait(t, ctx, "60 replayed and gone", `document.querySelector('#dl-result').textContent === 'replayed 1 (new seq 5060)' &&
 		document.querySelector('#dl-result').classList.contains('ok') &&
