@@ -12,6 +12,8 @@ import (
 	"periph.io/x/conn/v3/gpio"
 
 	"github.com/edged-gateway/edged/internal/browsertest"
+	"github.com/edged-gateway/edged/internal/mosquittotest"
+	"github.com/edged-gateway/edged/reading"
 	"github.com/edged-gateway/edged/runtime/orchestrator"
 	"github.com/edged-gateway/edged/runtime/plan"
 )
@@ -173,4 +175,59 @@ func shotOnFailure(t *testing.T, ctx context.Context) {
 		browsertest.Shot(t, ctx, dir, "failure.png")
 		t.Logf("screenshot of the failure: %s", filepath.Join(dir, "failure.png"))
 	})
+}
+
+// TestConsoleDeadLettersInBrowser opens the console of a daemon whose
+// cloud is a real mosquitto, with one dead letter whose reason holds
+// markup: the panel shows it (the reason as text), Replay on its row
+// replays it with the session's token, the row goes, and the cloud
+// receives the reading under a new seq.
+func TestConsoleDeadLettersInBrowser(t *testing.T) {
+	ctx := browsertest.Start(t, 120*time.Second)
+	shotOnFailure(t, ctx)
+	cloudBroker := mosquittotest.Start(t)
+	dir := t.TempDir()
+	cl := newCloud(t, cloudBroker.Addr(), "edged", "gw-dlconsole")
+	d, stop := startDaemon(t, writeConfig(t, dir, fmt.Sprintf(`gateway: {id: gw-dlconsole}
+http: {listen: 127.0.0.1:0}
+local_mqtt: {listen: 127.0.0.1:0}
+data_dir: %s
+cloud: {url: %s}
+`, dir, cloudBroker.URL())))
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("daemon stopped with %v", err)
+		}
+	}()
+	r := reading.Reading{Device: "porch", Metric: "replayed_from_console", Value: 42, Unit: "C", Time: time.Now(), Seq: 9999}
+	if err := (deadLetters{d.dead, "cloud"}).DeadLetter(context.Background(), r, `refused: <script>document.body.dataset.pwned=1</script>`, 3); err != nil {
+		t.Fatal(err)
+	}
+
+	browsertest.Do(t, ctx, "open the console", chromedp.Navigate("http://"+d.api.Addr()+"/#token="+d.apiToken))
+	row := `#deadletters tr[data-dead-letter="1"]`
+	browsertest.Wait(t, ctx, "the dead letter, its reason as text", `(() => {
+		const r = document.querySelector('`+row+`');
+		return r && !document.querySelector('#deadletters-section').hidden &&
+			document.querySelector('#dl-summary').textContent === '1 dead letter' &&
+			document.querySelector('#dl-routes .route-count[data-route="cloud"]').textContent === 'cloud 1' &&
+			r.dataset.route === 'cloud' && r.querySelector('.dl-dev').textContent === 'porch · replayed_from_console = 42 C' &&
+			r.querySelector('.reason').textContent === 'refused: <script>document.body.dataset.pwned=1</script>' &&
+			r.querySelector('.attempts').textContent === '3' &&
+			document.querySelector('#deadletters script') === null && document.body.dataset.pwned === undefined; })()`)
+	browsertest.Do(t, ctx, "click Replay", chromedp.Click(chromedp.CSS(row+` button[data-action="replay"]`)))
+	browsertest.Wait(t, ctx, "replayed, the row gone", `/^replayed 1 \(new seq \d+\)$/.test(document.querySelector('#dl-result').textContent) &&
+		document.querySelector('`+row+`') === null && document.querySelector('#dl-summary').textContent === '0 dead letters'`)
+	cl.waitFor("the replayed reading at the cloud", func() bool {
+		s := cl.values["porch/replayed_from_console"]
+		return len(s) > 0 && s[0].value == 42 && s[0].unit == "C"
+	})
+	if st := d.dead.Stats(); st.Count != 0 || st.Replayed != 1 {
+		t.Errorf("dead letters after the replay: %+v, want none kept, 1 replayed", st)
+	}
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if cl.seen[9999] != 0 {
+		t.Errorf("the cloud got the original seq 9999; a replay gets a new one")
+	}
 }

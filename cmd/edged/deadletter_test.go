@@ -87,8 +87,8 @@ devices:
 		t.Errorf("status cloud %+v, want dead_letters 1, dead_lettered 1", st.Cloud)
 	}
 	m := scrape(t, d.api.Addr())
-	if m["edged_dead_letters"] != 1 || m["edged_dead_lettered_total"] != 1 {
-		t.Errorf("metrics: edged_dead_letters %v, edged_dead_lettered_total %v, want 1 and 1", m["edged_dead_letters"], m["edged_dead_lettered_total"])
+	if m["edged_deadletters_stored"] != 1 || m[`edged_deadletters_added_total{route="cloud"}`] != 1 {
+		t.Errorf("metrics: edged_deadletters_stored %v, edged_deadletters_added_total{route=cloud} %v, want 1 and 1", m["edged_deadletters_stored"], m[`edged_deadletters_added_total{route="cloud"}`])
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)

@@ -52,6 +52,19 @@ func (s dlStore) Page(after uint64, limit int) ([]localapi.DeadLetter, uint64, e
 	return out, next, err
 }
 
+// Newest implements localapi.DeadLetterStore.
+func (s dlStore) Newest(before uint64, limit int) ([]localapi.DeadLetter, uint64, error) {
+	es, next, err := s.S.Newest(before, limit)
+	out := make([]localapi.DeadLetter, len(es))
+	for i, e := range es {
+		out[i] = dlEntry(e)
+	}
+	return out, next, err
+}
+
+// CountByRoute implements localapi.DeadLetterStore.
+func (s dlStore) CountByRoute() map[string]int { return s.S.Stats().CountByRoute }
+
 // Get implements localapi.DeadLetterStore.
 func (s dlStore) Get(id uint64) (localapi.DeadLetter, bool, error) {
 	e, ok, err := s.S.Get(id)

@@ -182,3 +182,46 @@ func getJSON(t *testing.T, url string, code int, v any) string {
 	}
 	return string(body)
 }
+
+// TestDeadLettersNewestFirst: order=newest pages from the newest entry
+// with before=; by_route counts the entries kept per route; a mixed-up
+// page parameter or an unknown order is refused, naming it.
+func TestDeadLettersNewestFirst(t *testing.T) {
+	srv, st, _ := deadLetterServer(t, 3)
+	if err := st.Put(context.Background(), deadletter.Entry{Route: "historian", Reason: "HTTP 400", Attempts: 1, Reading: reading.Reading{Device: "d", Metric: "m4", Time: time.Now(), Seq: 14}}); err != nil {
+		t.Fatal(err)
+	}
+	var page struct {
+		DeadLetters []struct {
+			ID    uint64 `json:"id"`
+			Route string `json:"route"`
+		} `json:"dead_letters"`
+		Next    uint64         `json:"next"`
+		Count   int            `json:"count"`
+		ByRoute map[string]int `json:"by_route"`
+	}
+	getJSON(t, srv.URL+"/api/v1/deadletters?order=newest&limit=3", 200, &page)
+	if len(page.DeadLetters) != 3 || page.DeadLetters[0].ID != 4 || page.DeadLetters[0].Route != "historian" || page.DeadLetters[2].ID != 2 ||
+		page.Next != 2 || page.Count != 4 || fmt.Sprint(page.ByRoute) != "map[cloud:3 historian:1]" {
+		t.Fatalf("newest page 1: %+v", page)
+	}
+	getJSON(t, srv.URL+fmt.Sprintf("/api/v1/deadletters?order=newest&before=%d", page.Next), 200, &page)
+	if len(page.DeadLetters) != 1 || page.DeadLetters[0].ID != 1 || page.Next != 0 {
+		t.Fatalf("newest page 2: %+v", page)
+	}
+	getJSON(t, srv.URL+"/api/v1/deadletters?order=oldest&limit=1", 200, &page)
+	if len(page.DeadLetters) != 1 || page.DeadLetters[0].ID != 1 || page.Next != 1 {
+		t.Fatalf("oldest page: %+v", page)
+	}
+	for q, name := range map[string]string{"order=newest&after=1": "after", "before=3": "before", "order=latest": "order", "order=newest&before=x": "before"} {
+		if body := getJSON(t, srv.URL+"/api/v1/deadletters?"+q, 400, nil); !strings.Contains(body, name) {
+			t.Errorf("%s: %s, want %s named", q, body, name)
+		}
+	}
+	if _, err := st.Drop(deadletter.Selection{All: true}); err != nil {
+		t.Fatal(err)
+	}
+	if body := getJSON(t, srv.URL+"/api/v1/deadletters", 200, nil); !strings.Contains(body, `"by_route": {}`) {
+		t.Errorf("empty store: %s, want by_route {}", body)
+	}
+}

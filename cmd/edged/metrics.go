@@ -110,9 +110,10 @@ var (
 	mServiceBudget   = desc("service_memory_budget_bytes", "The service's memory budget; 0 is none.", "service")
 	mServiceCPU      = desc("service_cpu_cores", "CPU the service used over the last sample, in cores.", "service")
 	mServiceOOM      = desc("service_oom_kills_total", "Times the service was killed for exceeding its memory budget.", "service")
-	mDeadLetters     = desc("dead_letters", "Readings the cloud refused every time, kept in data_dir/deadletters.db.")
-	mDeadLettered    = desc("dead_lettered_total", "Readings moved to the dead letters since start (refused cloud.max_attempts times when sent alone).")
-	mDeadLetterDrop  = desc("dead_letters_dropped_total", "Oldest dead letters dropped by the cloud.dead_letters cap since start.")
+	mDeadLetters     = desc("deadletters_stored", "Dead letters kept now in data_dir/deadletters.db (read from the file at start: it survives restarts).")
+	mDeadLettered    = desc("deadletters_added_total", "Readings a destination refused for good, moved to the dead letters since start, by route (at most 64 routes named, the rest under _other).", "route")
+	mDeadLetterRepl  = desc("deadletters_replayed_total", "Dead letters replayed to the outbox (edged deadletters replay, the API, the console) since start.")
+	mDeadLetterDrop  = desc("deadletters_dropped_total", "Dead letters deleted since start, by reason: operator (edged deadletters drop, the API, the console), cap (the oldest, past cloud.dead_letters).", "reason")
 	mServiceTooDeep  = desc("service_chain_too_deep_total", "Readings not handed to the service because their service chain had reached service_chain.max_depth.", "service")
 	mServiceDropped  = desc("service_dropped_batches_total", "Reading batches not delivered because the service was behind.", "service")
 	mServiceLogDrop  = desc("service_log_dropped_lines_total", "Output lines of the service dropped: over log.services.lines_per_second or bytes_per_second.", "service")
@@ -139,7 +140,7 @@ func (daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 		mDeviceRefused, mDeviceHealthy, mUplinkConnected, mUplinkReconn, mUplinkPublished, mUplinkPubErrs, mFwdDelivered,
 		mFwdFailures, mCommands, mLocalClients, mLocalReceived, mLocalRouted, mLocalRateLimit, mLocalRateLimited, mLocalAuth,
 		mLocalLimited, mLocalRetained, mLocalRetainedB, mLocalACLDenied, mSensorMessages, mSensorReadings, mSensorMalformed, mSensorMissing, mSensorCollided, mIngestQueued, mIngestStored, mIngestRefused, mIngestRestamped, mOutboxCommitLat,
-		mUplinkAckLat, mServiceUp, mServiceRestarts, mServiceRSS, mServiceBudget, mServiceCPU, mServiceOOM, mServiceDropped, mServiceTooDeep, mDeadLetters, mDeadLettered, mDeadLetterDrop, mServiceLogDrop, mPlanVersion, mPlanState,
+		mUplinkAckLat, mServiceUp, mServiceRestarts, mServiceRSS, mServiceBudget, mServiceCPU, mServiceOOM, mServiceDropped, mServiceTooDeep, mDeadLetters, mDeadLettered, mDeadLetterRepl, mDeadLetterDrop, mServiceLogDrop, mPlanVersion, mPlanState,
 		mBuildInfo, mDeviceValue, mDeviceValueDr, mHassDevices, mHassEntities, mHassCommands, mHassDropped} {
 		ch <- d
 	}
@@ -219,10 +220,17 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 		fs := d.cloudStats()
 		counter(mFwdDelivered, float64(fs.Delivered))
 		counter(mFwdFailures, float64(fs.Failures))
-		counter(mDeadLettered, float64(fs.DeadLettered))
 		dls := d.dead.Stats()
 		gauge(mDeadLetters, float64(dls.Count))
-		counter(mDeadLetterDrop, float64(dls.Dropped))
+		if _, ok := dls.AddedByRoute["cloud"]; !ok {
+			dls.AddedByRoute["cloud"] = 0 // the cloud route is always there: its series starts at 0
+		}
+		for route, n := range dls.AddedByRoute {
+			counter(mDeadLettered, float64(n), route)
+		}
+		counter(mDeadLetterRepl, float64(dls.Replayed))
+		counter(mDeadLetterDrop, float64(dls.Removed), "operator")
+		counter(mDeadLetterDrop, float64(dls.Dropped), "cap")
 	}
 	cs := d.exec.Stats()
 	counter(mCommands, float64(cs.Executed), "executed")

@@ -26,8 +26,15 @@ type DeadLetterStore interface {
 	// Page returns up to limit entries after the id after, oldest first,
 	// and the after of the next page (0 on the last).
 	Page(after uint64, limit int) ([]DeadLetter, uint64, error)
+	// Newest returns up to limit entries with an id below before (0: from
+	// the newest), newest first, and the before of the next page (0 on the
+	// last).
+	Newest(before uint64, limit int) ([]DeadLetter, uint64, error)
 	Get(id uint64) (DeadLetter, bool, error)
 	Count() int
+	// CountByRoute is Count per route, for a bounded number of routes (the
+	// rest summed under one name).
+	CountByRoute() map[string]int
 	// Check refuses a selection the store would not take (ids and all
 	// together, too many ids), naming the field.
 	Check(DeadLetterSelection) error
@@ -110,9 +117,11 @@ func deadLetterOf(e DeadLetter) deadLetterDoc {
 // deadLettersDoc is GET /api/v1/deadletters.
 type deadLettersDoc struct {
 	DeadLetters []deadLetterDoc `json:"dead_letters"`
-	// Next is the after= of the next page; 0 when this is the last.
-	Next  uint64 `json:"next"`
-	Count int    `json:"count"` // entries kept in all
+	// Next is the after= (the before= with order=newest) of the next
+	// page; 0 when this is the last.
+	Next    uint64         `json:"next"`
+	Count   int            `json:"count"`    // entries kept in all
+	ByRoute map[string]int `json:"by_route"` // entries kept per route
 }
 
 // actionDoc answers a replay ({"replayed", "not_found"}) or a drop
@@ -166,19 +175,43 @@ func (s *Server) deadLetterRoutes(handle func(pattern string, h http.Handler)) {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return
 		}
-		var after uint64
-		if v := q.Get("after"); v != "" {
-			if after, err = strconv.ParseUint(v, 10, 64); err != nil {
-				writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("after=%.24q: give the next value of the previous answer (a whole number)", v)})
+		newest := false
+		switch o := q.Get("order"); o {
+		case "", "oldest":
+		case "newest":
+			newest = true
+		default:
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("order=%.24q: use oldest (the default) or newest", o)})
+			return
+		}
+		from, fromKey := "after", "before"
+		if newest {
+			from, fromKey = "before", "after"
+		}
+		if q.Has(fromKey) {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("%s: not with order=%s: page with %s=, the next value of the previous answer", fromKey, map[bool]string{false: "oldest", true: "newest"}[newest], from)})
+			return
+		}
+		var at uint64
+		if v := q.Get(from); v != "" {
+			if at, err = strconv.ParseUint(v, 10, 64); err != nil {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("%s=%.24q: give the next value of the previous answer (a whole number)", from, v)})
 				return
 			}
 		}
-		es, next, err := store().Page(after, limit)
+		page := store().Page
+		if newest {
+			page = store().Newest
+		}
+		es, next, err := page(at, limit)
 		if err != nil {
 			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 			return
 		}
-		doc := deadLettersDoc{DeadLetters: make([]deadLetterDoc, len(es)), Next: next, Count: store().Count()}
+		doc := deadLettersDoc{DeadLetters: make([]deadLetterDoc, len(es)), Next: next, Count: store().Count(), ByRoute: store().CountByRoute()}
+		if doc.ByRoute == nil {
+			doc.ByRoute = map[string]int{}
+		}
 		for i, e := range es {
 			doc.DeadLetters[i] = deadLetterOf(e)
 		}

@@ -8,6 +8,14 @@
 // its budget and peak use; one unhealthy for Spec.UnhealthyAfter checks in
 // a row is restarted like a crash.
 //
+// Readings reach a service two ways. Deliver, a feeder's path (one per
+// service, reading the service's own cursor in the durable log: see
+// runtime/dataplane), waits until the service's running process has taken
+// the batch, through its restarts: a slow service makes its feeder lag and
+// loses nothing. Publish, used when no log cursor is wired, never waits: a
+// service whose queue is full loses the batch (counted). Both never hand a
+// service its own emits and stop a chain at MaxDepth.
+//
 // Sandbox confines the processes: a clean environment always; with a Shim
 // (a binary that calls RunShim first in main), the process joins its budget
 // group and rlimit, drops to Sandbox.User (or Spec.User) when the daemon can

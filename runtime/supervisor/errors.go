@@ -16,3 +16,6 @@ var errOOM = errors.New("oom")
 // ErrRefused means a running service refused the new config Apply gave it
 // live (its Configure returned an error); it runs on with its old config.
 var ErrRefused = errors.New("refused its new config")
+
+// ErrNoService means Deliver's service is not (or no longer) supervised.
+var ErrNoService = errors.New("no such service")

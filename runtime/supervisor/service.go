@@ -48,7 +48,7 @@ type Status struct {
 	ChargedBytes int64     `json:"charged_bytes"`
 	CPUPercent   float64   `json:"cpu_percent"`
 	OOMKills     uint64    `json:"oom_kills"`
-	Dropped      uint64    `json:"dropped_batches"`
+	Dropped      uint64    `json:"dropped_batches"`   // Publish's batches lost to a full queue (never on Deliver's path)
 	TooDeep      uint64    `json:"too_deep"`          // readings not handed to it: their service chain reached max_depth
 	LogDropped   uint64    `json:"log_dropped_lines"` // output lines over the log rate
 	LogDroppedB  uint64    `json:"log_dropped_bytes"`
@@ -70,6 +70,7 @@ type service struct {
 	sup     *Supervisor
 	spec    Spec
 	queue   chan []pluginapi.Reading
+	deliver chan deliverReq // Deliver's batches, taken while running
 	restart chan struct{}
 	probe   chan chan<- probeResult // the health gate's checks, taken while running
 	reconf  chan reconfReq          // Apply's live configs, taken while running
@@ -103,7 +104,7 @@ type service struct {
 
 func newService(s *Supervisor, sp Spec) *service {
 	return &service{sup: s, spec: sp, queue: make(chan []pluginapi.Reading, s.cfg.Queue),
-		restart: make(chan struct{}, 1), probe: make(chan chan<- probeResult), reconf: make(chan reconfReq), done: make(chan struct{}),
+		deliver: make(chan deliverReq), restart: make(chan struct{}, 1), probe: make(chan chan<- probeResult), reconf: make(chan reconfReq), done: make(chan struct{}),
 		tail: newTail(20), logRate: newLogRate(s.cfg.LogLinesPerSecond, s.cfg.LogBytesPerSecond), state: StateStopped, since: time.Now()}
 }
 
@@ -153,6 +154,22 @@ func (sv *service) setLocked(state, lastErr string) {
 
 // offer queues the readings the service subscribes to, without waiting.
 func (sv *service) offer(rs []reading.Reading) {
+	batch := sv.filter(rs)
+	if len(batch) == 0 {
+		return
+	}
+	select {
+	case sv.queue <- batch:
+	default:
+		sv.dropped.Add(1)
+	}
+}
+
+// filter returns the readings of rs to hand to the service: those its
+// subscriptions match, never its own emits (Source is its name), and not
+// those whose chain reached MaxDepth (counted and logged). The deepest Hops
+// it lets through raises the depth of the service's emits.
+func (sv *service) filter(rs []reading.Reading) []pluginapi.Reading {
 	var batch []pluginapi.Reading
 	maxDepth := sv.sup.cfg.MaxDepth
 	for _, r := range rs {
@@ -168,14 +185,7 @@ func (sv *service) offer(rs []reading.Reading) {
 		}
 		batch = append(batch, pluginapi.Reading{Device: r.Device, Metric: r.Metric, Value: r.Value, Unit: r.Unit, Time: r.Time, Seq: r.Seq})
 	}
-	if len(batch) == 0 {
-		return
-	}
-	select {
-	case sv.queue <- batch:
-	default:
-		sv.dropped.Add(1)
-	}
+	return batch
 }
 
 func (sv *service) wants(t string) bool {
@@ -382,6 +392,10 @@ func (sv *service) runOnce(ctx context.Context, log *slog.Logger) error {
 			return errRestart
 		case <-conn.Exited():
 			return sv.exitReason(conn)
+		case req := <-sv.deliver:
+			if err := sv.send(ctx, conn, req); err != nil {
+				return err
+			}
 		case batch := <-sv.queue:
 			if err := conn.Send(ctx, batch); err != nil && ctx.Err() == nil {
 				select {

@@ -107,6 +107,7 @@ type Supervisor struct {
 	services []*service // in the order of the last applied specs
 	byName   map[string]*service
 	phase    phase
+	changed  chan struct{} // closed and replaced when the set changes or Run ends
 
 	tooDeep atomic.Uint64     // hand-offs refused for depth, all services
 	deepLog *logevery.Limiter // one line per 10 s about them
@@ -188,6 +189,16 @@ func (s *Supervisor) setServices(first, rest []*service) {
 		}
 	}
 	s.services, s.byName = list, byName
+	s.notifyLocked()
+}
+
+// notifyLocked wakes those waiting for the set (or phase) to change. The
+// caller holds s.mu.
+func (s *Supervisor) notifyLocked() {
+	if s.changed != nil {
+		close(s.changed)
+	}
+	s.changed = make(chan struct{})
 }
 
 // Run keeps every service running until ctx ends, then stops them all
@@ -211,6 +222,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			s.mu.Lock()
 			s.phase = phaseEnded
+			s.notifyLocked()
 			s.mu.Unlock()
 			close(s.ended)
 			wg.Wait()
@@ -236,7 +248,7 @@ func (s *Supervisor) startLive(sv *service) error {
 
 // Publish hands durable readings to the services whose subscriptions
 // match them. It never blocks: a service whose queue is full loses the
-// batch (counted in its status).
+// batch (counted in its status). Deliver is the path that waits instead.
 //
 // Chains: a service never gets the readings it emitted itself (their
 // Source is its name), and a reading whose Hops reached MaxDepth goes to

@@ -18,9 +18,10 @@ import (
 )
 
 // testservice is sdk/pluginapi's deliberately misbehaving service, and
-// hostile the sandbox tests' service, built once for these tests; self is
-// this test binary, the exec shim of the tests' supervisors.
-var testservice, hostile, self string
+// hostile the sandbox tests' service, gated the delivery tests' slow one,
+// built once for these tests; self is this test binary, the exec shim of
+// the tests' supervisors.
+var testservice, hostile, gated, self string
 
 func TestMain(m *testing.M) {
 	RunShim()
@@ -31,7 +32,8 @@ func TestMain(m *testing.M) {
 	}
 	testservice = filepath.Join(dir, "testservice")
 	hostile = filepath.Join(dir, "hostile")
-	for out, pkg := range map[string]string{testservice: "github.com/edged-gateway/edged/sdk/pluginapi/testdata/testservice", hostile: "./testdata/hostile"} {
+	gated = filepath.Join(dir, "gated")
+	for out, pkg := range map[string]string{testservice: "github.com/edged-gateway/edged/sdk/pluginapi/testdata/testservice", hostile: "./testdata/hostile", gated: "./testdata/gated"} {
 		build := exec.Command("go", "build", "-o", out, pkg)
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if b, err := build.CombinedOutput(); err != nil {

@@ -8,11 +8,14 @@
 package deadletter
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,13 +55,26 @@ type Entry struct {
 	Replaying bool `json:"replaying,omitempty"`
 }
 
-// Stats counts the store's entries.
+// MaxRouteNames bounds the routes Stats names one by one; the entries of
+// the others are counted under OtherRoute.
+const MaxRouteNames = 64
+
+// OtherRoute stands for the routes past MaxRouteNames in Stats.
+const OtherRoute = "_other"
+
+// Stats counts the store's entries. Count and CountByRoute are read from
+// the file at Open and kept up to date (they survive a restart); the
+// other counters start at zero at Open.
 type Stats struct {
 	Count    int    // entries kept now
 	Added    uint64 // entries put since open
 	Dropped  uint64 // oldest entries dropped by the cap since open
 	Replayed uint64 // entries replayed to the outbox since open
 	Removed  uint64 // entries dropped by Drop since open
+	// AddedByRoute is Added per route, CountByRoute is Count per route:
+	// at most MaxRouteNames routes each, the rest summed under OtherRoute.
+	AddedByRoute map[string]uint64
+	CountByRoute map[string]int
 	// Unfinished is the number of entries found at Open with a replay
 	// begun and not finished (Entry.Replaying).
 	Unfinished int
@@ -68,7 +84,7 @@ type Stats struct {
 type Store struct {
 	cfg        Config
 	db         *bbolt.DB
-	mu         sync.Mutex // serializes Put (the cap)
+	mu         sync.Mutex // serializes Put (the cap); guards addedBy and countBy
 	opMu       sync.Mutex // one Replay or Drop at a time: two replays never append one entry twice
 	count      atomic.Int64
 	added      atomic.Uint64
@@ -76,6 +92,22 @@ type Store struct {
 	replayed   atomic.Uint64
 	removed    atomic.Uint64
 	unfinished int
+	addedBy    map[string]uint64 // per route, at most MaxRouteNames names and OtherRoute
+	countBy    map[string]int    // entries kept per route (route names are config names: few)
+}
+
+// routeOf decodes only an entry's route.
+func routeOf(v []byte) string {
+	var e struct{ Route string }
+	_ = json.Unmarshal(v, &e) // an undecodable entry counts under ""
+	return e.Route
+}
+
+// uncount takes an entry of this route off countBy; s.mu is held.
+func (s *Store) uncount(route string) {
+	if s.countBy[route]--; s.countBy[route] <= 0 {
+		delete(s.countBy, route)
+	}
 }
 
 // Open opens (or creates) the store.
@@ -93,7 +125,7 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("deadletter: open %s: %w", cfg.Path, err)
 	}
-	s := &Store{cfg: cfg, db: db}
+	s := &Store{cfg: cfg, db: db, addedBy: map[string]uint64{}, countBy: map[string]int{}}
 	err = db.Update(func(tx *bbolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucket)
 		if err != nil {
@@ -101,10 +133,15 @@ func Open(cfg Config) (*Store, error) {
 		}
 		s.count.Store(int64(b.Stats().KeyN))
 		return b.ForEach(func(_, v []byte) error {
-			var e struct{ Replaying bool }
-			if json.Unmarshal(v, &e) == nil && e.Replaying {
+			var e struct {
+				Route     string
+				Replaying bool
+			}
+			_ = json.Unmarshal(v, &e) // an undecodable entry counts under ""; List names it
+			if e.Replaying {
 				s.unfinished++
 			}
+			s.countBy[e.Route]++
 			return nil
 		})
 	})
@@ -135,8 +172,10 @@ func (s *Store) Put(ctx context.Context, e Entry) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var dropped int
+	var droppedRoutes []string
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucket)
+		dropped, droppedRoutes = 0, droppedRoutes[:0]
 		id, err := b.NextSequence()
 		if err != nil {
 			return err
@@ -151,10 +190,15 @@ func (s *Store) Put(ctx context.Context, e Entry) error {
 		}
 		n := int(s.count.Load()) + 1
 		c := b.Cursor()
-		for k, _ := c.First(); k != nil && n > s.cfg.MaxEntries; k, _ = c.First() {
+		for k, v := c.First(); k != nil && n > s.cfg.MaxEntries; k, v = c.First() {
+			route := e.Route
+			if binary.BigEndian.Uint64(k) != id {
+				route = routeOf(v)
+			}
 			if err := c.Delete(); err != nil {
 				return err
 			}
+			droppedRoutes = append(droppedRoutes, route)
 			n--
 			dropped++
 		}
@@ -166,6 +210,15 @@ func (s *Store) Put(ctx context.Context, e Entry) error {
 	s.count.Add(int64(1 - dropped))
 	s.added.Add(1)
 	s.dropped.Add(uint64(dropped))
+	r := e.Route
+	if _, ok := s.addedBy[r]; !ok && len(s.addedBy) >= MaxRouteNames {
+		r = OtherRoute
+	}
+	s.addedBy[r]++
+	s.countBy[e.Route]++
+	for _, r := range droppedRoutes {
+		s.uncount(r)
+	}
 	return nil
 }
 
@@ -191,8 +244,34 @@ func (s *Store) List(limit int) ([]Entry, error) {
 
 // Stats returns the counters.
 func (s *Store) Stats() Stats {
-	return Stats{Count: int(s.count.Load()), Added: s.added.Load(), Dropped: s.dropped.Load(),
-		Replayed: s.replayed.Load(), Removed: s.removed.Load(), Unfinished: s.unfinished}
+	st := Stats{Count: int(s.count.Load()), Added: s.added.Load(), Dropped: s.dropped.Load(),
+		Replayed: s.replayed.Load(), Removed: s.removed.Load(), Unfinished: s.unfinished,
+		AddedByRoute: map[string]uint64{}, CountByRoute: map[string]int{}}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for r, n := range s.addedBy {
+		st.AddedByRoute[r] = n
+	}
+	// The routes with the most entries are named; a store full of old
+	// routes' entries stays one series per route up to the bound.
+	routes := make([]string, 0, len(s.countBy))
+	for r := range s.countBy {
+		routes = append(routes, r)
+	}
+	slices.SortFunc(routes, func(a, b string) int {
+		if c := cmp.Compare(s.countBy[b], s.countBy[a]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	for i, r := range routes {
+		if i < MaxRouteNames && r != OtherRoute {
+			st.CountByRoute[r] = s.countBy[r]
+		} else {
+			st.CountByRoute[OtherRoute] += s.countBy[r]
+		}
+	}
+	return st
 }
 
 func key(id uint64) []byte {

@@ -120,6 +120,42 @@ func (s *Store) Page(after uint64, limit int) (es []Entry, next uint64, err erro
 	return es, next, nil
 }
 
+// Newest returns up to limit entries (1..MaxPage; others mean MaxPage)
+// with an id below before (0: from the newest), newest first, and the
+// before to pass for the next page (0 when there is none).
+func (s *Store) Newest(before uint64, limit int) (es []Entry, next uint64, err error) {
+	if limit <= 0 || limit > MaxPage {
+		limit = MaxPage
+	}
+	es = []Entry{}
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucket).Cursor()
+		var k, v []byte
+		if before == 0 {
+			k, v = c.Last()
+		} else if k, _ = c.Seek(key(before)); k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+		for ; k != nil && len(es) < limit; k, v = c.Prev() {
+			var e Entry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("entry %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			es = append(es, e)
+		}
+		if k != nil {
+			next = es[len(es)-1].ID
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("deadletter: list %s: %w", s.cfg.Path, err)
+	}
+	return es, next, nil
+}
+
 // Drop deletes the selected entries for good.
 func (s *Store) Drop(sel Selection) (Result, error) {
 	s.opMu.Lock()
@@ -323,13 +359,16 @@ func (s *Store) delete(ids []uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
+	var routes []string
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucket)
-		n = 0
+		n, routes = 0, routes[:0]
 		for _, id := range ids {
-			if b.Get(key(id)) == nil {
+			v := b.Get(key(id))
+			if v == nil {
 				continue
 			}
+			routes = append(routes, routeOf(v))
 			if err := b.Delete(key(id)); err != nil {
 				return err
 			}
@@ -341,6 +380,9 @@ func (s *Store) delete(ids []uint64) error {
 		return fmt.Errorf("delete %d entries from %s: %w", len(ids), s.cfg.Path, err)
 	}
 	s.count.Add(int64(-n))
+	for _, r := range routes {
+		s.uncount(r)
+	}
 	return nil
 }
 

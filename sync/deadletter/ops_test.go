@@ -71,6 +71,20 @@ func TestGetPageDrop(t *testing.T) {
 	if err != nil || len(es) != 3 || es[0].ID != 3 || next != 0 {
 		t.Fatalf("Page(2, 10) = %d entries, next %d, %v; want 3..5, next 0", len(es), next, err)
 	}
+	es, next, err = s.Newest(0, 2)
+	if err != nil || len(es) != 2 || es[0].ID != 5 || es[1].ID != 4 || next != 4 {
+		t.Fatalf("Newest(0, 2) = %d entries, next %d, %v; want 5, 4, next 4", len(es), next, err)
+	}
+	es, next, err = s.Newest(next, 10)
+	if err != nil || len(es) != 3 || es[0].ID != 3 || es[2].ID != 1 || next != 0 {
+		t.Fatalf("Newest(4, 10) = %d entries, next %d, %v; want 3..1, next 0", len(es), next, err)
+	}
+	if es, next, err = s.Newest(99, 1); err != nil || len(es) != 1 || es[0].ID != 5 || next != 5 {
+		t.Fatalf("Newest(99, 1) = %d entries, next %d, %v; want 5, next 5", len(es), next, err)
+	}
+	if es, next, err = s.Newest(1, 10); err != nil || len(es) != 0 || next != 0 {
+		t.Fatalf("Newest(1, 10) = %d entries, next %d, %v; want none", len(es), next, err)
+	}
 	res, err := s.Drop(Selection{IDs: []uint64{2, 7}})
 	if err != nil || fmt.Sprint(res.Dropped) != "[2]" || fmt.Sprint(res.NotFound) != "[7]" {
 		t.Fatalf("Drop(2, 7) = %+v, %v; want dropped [2], not found [7]", res, err)

@@ -251,7 +251,8 @@ type cursorSet struct {
 // With no cursors (never called on this file, or called with none) the
 // outbox behaves as before: Outbox.Ack deletes the given seqs. With cursors,
 // Outbox.Ack returns ErrCursors and a reading is deleted once every cursor
-// has passed it (or a cap drops it).
+// has passed it (or a cap drops it). The cursors are stored in the file:
+// Open restores them (with their positions) before SetCursors is called.
 func (o *Outbox) SetCursors(ctx context.Context, specs []CursorSpec) error {
 	if len(specs) > MaxCursors {
 		return fmt.Errorf("outbox: set cursors: %d cursors, at most %d allowed", len(specs), MaxCursors)

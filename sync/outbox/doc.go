@@ -1,6 +1,10 @@
-// Package outbox is the durable store-and-forward queue of edged: readings
-// are appended, made durable and numbered, read oldest first by the uplink
-// forwarder and deleted once the cloud broker has acknowledged them.
+// Package outbox is the durable log of edged: readings are appended, made
+// durable and numbered, and read oldest first by their consumers. Without
+// cursors it is a queue with one consumer, which deletes what it delivered
+// with Ack. With named cursors (SetCursors) every consumer — each route,
+// each service subscription, the local re-publish — reads through its own
+// durable position and acks its own progress, and a reading is deleted once
+// every cursor has passed it or a cap drops it.
 //
 // # Guarantees
 //
@@ -15,6 +19,35 @@
 // sent twice; delivery is at-least-once) but an appended reading is never
 // missing, unless a cap dropped it, which Stats.Dropped counts.
 //
+// # Cursors
+//
+// SetCursors makes the file's cursors exactly the names it is given, in one
+// transaction: a new name starts at the oldest stored reading (FromOldest,
+// a route) or after the newest (FromNewest, a service); a name left out is
+// removed and holds nothing back any more. Cursors are stored in the file
+// and restored by Open. While there are cursors, Outbox.Ack is refused
+// (ErrCursors) and each consumer uses its *Cursor, which is a
+// forwarder.Store: Peek returns readings at or after its position, Ack
+// marks seqs done in any order. A cursor's position (Next) moves over the
+// longest run of done readings; readings no longer stored (holes an older
+// release's out-of-order Ack left) count as done. Seqs acked beyond a gap
+// wait in memory until the gap is acked, so that memory is bounded by what
+// the consumer has in flight. Cursor acks ride the group commit like
+// Outbox.Ack, and Ack returns once the new position is committed.
+//
+// Readings are deleted from the front only: those below every cursor's
+// Next, and those the caps drop. A reading a cap drops before a cursor
+// passed it is counted in that cursor's Dropped and the cursor moves past
+// it; the warning names the cursors and their counts.
+//
+// After kill -9 or power loss each cursor resumes at its durable Next: it
+// may see again readings it acked whose position was not yet committed
+// (at-least-once per cursor), never skips one, and no reading at or past a
+// cursor's durable Next is deleted except by a cap. A commit that fails
+// moves no cursor. A cursor entry of the wrong length restarts that cursor
+// at the oldest stored reading; one with an invalid name is ignored; both
+// are logged at error.
+//
 // # Group commit
 //
 // One writer goroutine owns all writes. Append and Ack queue their request
@@ -23,7 +56,9 @@
 // with whatever queued meanwhile. After a commit it briefly waits for the
 // callers it just released to return with their next request, bounded by
 // half a commit and 5ms, so the batch size tracks the number of concurrent
-// callers (without it, it settles at half of them).
+// callers (without it, it settles at half of them). Cursor acks and
+// SetCursors join the same batches, but that wait counts only Append and
+// Outbox.Ack callers: a consumer comes back only once there is more to read.
 // At most Config.MaxBatch readings from different calls share a transaction;
 // beyond a few full batches waiting, Append blocks (back-pressure).
 //
@@ -32,19 +67,28 @@
 //
 // # File format
 //
-// The file is a bbolt database with two buckets:
+// The file is a bbolt database with these buckets:
 //
 //	readings  key: seq, 8 bytes big-endian   value: a record (codec.go)
 //	meta      "format": 1 byte, 1
 //	          "state":  next seq, count, bytes, dropped (4 × uint64 BE)
+//	cursors   key: cursor name               value: next, acked, dropped (3 × uint64 BE)
+//
+// The cursors bucket is created by the first SetCursors; a file without it
+// (older releases) has no cursors. Cursor entries are written in the same
+// transaction as the readings they concern.
 //
 // A record is a version byte, the time in unix nanoseconds and the value's
 // float64 bits (8 bytes big-endian each), then device, metric, unit and
 // source as uvarint-length strings. Version 1 records (written before
 // Reading.Source existed, no source string) still decode, with Source "", so
 // a file from an older release drains after an upgrade. Version 3 is version
-// 2 plus one flags byte (bit 0: Reading.Simulated), written only for flagged
-// readings, so real readings stay version 2. The meta state is rewritten in the transaction
+// 2 plus one flags byte (bit 0: Reading.Simulated; bit 1: a byte with
+// Reading.Hops follows), written only for flagged readings (simulated, or a
+// service's emit with Hops > 0), so a device's real readings stay version 2;
+// a record without the hops byte decodes with Hops 0. An older release
+// cannot read a record with the hops byte (it counts it undecodable and
+// drops it). The meta state is rewritten in the transaction
 // that changes the readings, so Open reads it and both ends of the readings
 // bucket instead of scanning: opening a file of a million readings costs the
 // same as an empty one.

@@ -91,3 +91,61 @@ func TestImports(t *testing.T) {
 		}
 	}
 }
+
+// store is runtime/forwarder.Store, which a *Cursor satisfies.
+type store interface {
+	Peek(after uint64, n int, dst []reading.Reading) ([]reading.Reading, error)
+	Ack(ctx context.Context, seqs []uint64) error
+	Changed() <-chan struct{}
+}
+
+var _ store = (*outbox.Cursor)(nil)
+
+// ExampleOutbox_SetCursors shows two consumers of one log: a route that
+// also gets what is stored, and a service that gets only what comes next.
+func ExampleOutbox_SetCursors() {
+	dir, _ := os.MkdirTemp("", "outbox-example")
+	defer os.RemoveAll(dir)
+	o, err := outbox.Open(outbox.Config{Path: filepath.Join(dir, "outbox.db")})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer o.Close()
+	ctx := context.Background()
+	now := time.Now() // within the default age cap
+	_ = o.Append(ctx, []reading.Reading{{Device: "porch", Metric: "temperature", Value: 35, Time: now}})
+	err = o.SetCursors(ctx, []outbox.CursorSpec{
+		{Name: "route:cloud", Start: outbox.FromOldest},
+		{Name: "service:porch-rules", Start: outbox.FromNewest},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_ = o.Append(ctx, []reading.Reading{{Device: "porch", Metric: "temperature_mean", Value: 35, Time: now, Source: "agg", Hops: 1}})
+	for _, name := range []string{"route:cloud", "service:porch-rules"} {
+		c, _ := o.Cursor(name)
+		rs, err := c.Peek(0, 10, nil)
+		if err != nil || len(rs) == 0 {
+			fmt.Println(name, len(rs), err)
+			return
+		}
+		for _, r := range rs {
+			fmt.Println(name, r.Seq, r.Metric, r.Source, r.Hops)
+		}
+		_ = c.Ack(ctx, []uint64{rs[len(rs)-1].Seq}) // out of order: the last first
+		_ = c.Ack(ctx, []uint64{rs[0].Seq})
+	}
+	for _, cs := range o.Cursors() {
+		fmt.Printf("%s next %d lag %d acked %d\n", cs.Name, cs.Next, cs.Lag, cs.Acked)
+	}
+	fmt.Println("depth", o.Stats().Depth)
+	// Output:
+	// route:cloud 1 temperature  0
+	// route:cloud 2 temperature_mean agg 1
+	// service:porch-rules 2 temperature_mean agg 1
+	// route:cloud next 3 lag 0 acked 2
+	// service:porch-rules next 3 lag 0 acked 1
+	// depth 0
+}

@@ -9,10 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/edged-gateway/edged/reading"
 )
 
 // The tests here run the test binary again as a child under strace, which
@@ -25,6 +28,15 @@ import (
 // returns its stdout lines.
 func straceChild(t *testing.T, inject, path string, appends int) []string {
 	t.Helper()
+	return straceRun(t, inject, "TestStraceSlowFsync",
+		"OUTBOX_FSYNC_CHILD="+path, fmt.Sprintf("OUTBOX_FSYNC_APPENDS=%d", appends))
+}
+
+// straceRun runs the test binary's test as a child under strace with the
+// fdatasync injection and env, and returns its stdout lines, the last of
+// which must be DONE.
+func straceRun(t *testing.T, inject, test string, env ...string) []string {
+	t.Helper()
 	strace, err := exec.LookPath("strace")
 	if err != nil {
 		t.Skip("skipping: strace not installed (apt-get install strace); it injects the fdatasync faults")
@@ -32,8 +44,8 @@ func straceChild(t *testing.T, inject, path string, appends int) []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, strace, "-f", "-qq", "-o", "/dev/null", "--seccomp-bpf", "-e", "trace=fdatasync",
-		"-e", "inject=fdatasync:"+inject, os.Args[0], "-test.run=^TestStraceSlowFsync$")
-	cmd.Env = append(os.Environ(), "OUTBOX_FSYNC_CHILD="+path, fmt.Sprintf("OUTBOX_FSYNC_APPENDS=%d", appends))
+		"-e", "inject=fdatasync:"+inject, os.Args[0], "-test.run=^"+test+"$")
+	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -220,5 +232,127 @@ func fsyncChild(path string) {
 	mu.Lock()
 	out.Flush()
 	mu.Unlock()
+	os.Exit(0)
+}
+
+// cursorFsyncSpecs are the cursors of TestStraceFailedFsyncCursors.
+var cursorFsyncSpecs = []CursorSpec{{Name: "route:cloud"}, {Name: "service:agg", Start: FromNewest}}
+
+// TestStraceFailedFsyncCursors: cursors under power-loss style faults.
+// From some fdatasync on every one fails with EIO while a child appends
+// and acks through two cursors (out of order, one lagging). The commit
+// whose fdatasync failed does not move any cursor's Next, and the reopened
+// file (without faults) has every cursor at or past the Next its last
+// successful Ack returned with, no appended reading skipped.
+func TestStraceFailedFsyncCursors(t *testing.T) {
+	if path := os.Getenv("OUTBOX_FSYNC_CURSOR_CHILD"); path != "" {
+		fsyncCursorChild(path)
+		return
+	}
+	if testing.Short() {
+		t.Skip("slow: runs a child under strace")
+	}
+	// Each commit has two fdatasyncs; which call's commit fails first
+	// depends on the count, so sweep it: some fail an Append, some an Ack.
+	ackFailed := 0
+	for when := 6; when <= 13; when++ {
+		t.Run(fmt.Sprint(when), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "outbox.db")
+			lines := straceRun(t, fmt.Sprintf("error=EIO:when=%d+", when), "TestStraceFailedFsyncCursors",
+				"OUTBOX_FSYNC_CURSOR_CHILD="+path)
+			log := newCursorLog(cursorFsyncSpecs)
+			errs := 0
+			for _, l := range lines {
+				if err := log.line(l); err != nil {
+					t.Fatal(err)
+				}
+				if strings.HasPrefix(l, "ERR ") {
+					errs++
+					if strings.Contains(l, ": ack ") {
+						ackFailed++
+					}
+				}
+			}
+			if errs == 0 || !contains(lines, "FAILED") {
+				t.Fatalf("no commit failed: the injection did not hit:\n%s", strings.Join(lines, "\n"))
+			}
+			for _, l := range lines {
+				var name string
+				var next uint64
+				if _, err := fmt.Sscanf(l, "NEXT %s %d", &name, &next); err == nil && next != log.durable[name] {
+					t.Errorf("after the failed commit cursor %s is at %d; its last successful Ack left it at %d", name, next, log.durable[name])
+				}
+			}
+			o := log.check(t, path, "reopened")
+			t.Logf("fail from fdatasync %d on: %d acks returned, %d appended; reopened at %+v", when, log.acks, len(log.appended), o.Cursors())
+		})
+	}
+	if ackFailed == 0 {
+		t.Error("no injected failure hit the commit of a cursor's Ack")
+	}
+	t.Logf("%d of the runs failed in the commit of an Ack", ackFailed)
+}
+
+// fsyncCursorChild appends one reading at a time and after each acks what
+// the cursors peeked, in reverse order (the lagging one every third turn),
+// printing the lines cursorLog reads, "ERR …" for a failed call and, once
+// the outbox failed, "NEXT name next" for each cursor, FAILED and DONE.
+func fsyncCursorChild(path string) {
+	o, err := Open(Config{Path: path, Now: func() time.Time { return testNow }})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	out := bufio.NewWriter(os.Stdout)
+	say := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
+	if err := o.SetCursors(context.Background(), cursorFsyncSpecs); err != nil {
+		say("ERR %v", err)
+	}
+	var curs []*Cursor
+	for _, s := range cursorFsyncSpecs {
+		if c, err := o.Cursor(s.Name); err == nil {
+			curs = append(curs, c)
+			say("N %s %d", c.Name(), c.Next())
+		}
+	}
+	sent := make([]uint64, len(curs))
+	var page []reading.Reading
+loop:
+	for i := range 200 {
+		rs := mkReadings(1, float64(i))
+		if err := o.Append(context.Background(), rs); err != nil {
+			say("ERR %v", err)
+			break
+		}
+		say("A %d", rs[0].Seq)
+		for j, c := range curs {
+			if j == 1 && i%3 != 2 {
+				continue
+			}
+			if page, err = c.Peek(sent[j], 50, page); err != nil || len(page) == 0 {
+				continue
+			}
+			sent[j] = page[len(page)-1].Seq
+			seqs := seqsOf(page)
+			slices.Reverse(seqs)
+			say("T %s %s", c.Name(), strings.Trim(fmt.Sprint(seqs), "[]"))
+			if err := c.Ack(context.Background(), seqs); err != nil {
+				say("ERR %v", err)
+				break loop
+			}
+			say("N %s %d", c.Name(), c.Next())
+		}
+	}
+	for _, c := range curs {
+		say("NEXT %s %d", c.Name(), c.Next())
+	}
+	select {
+	case <-o.Failed():
+		say("FAILED")
+	default:
+	}
+	_ = o.Close()
+	say("DONE")
+	out.Flush()
 	os.Exit(0)
 }

@@ -91,8 +91,9 @@ type Stats struct {
 	// over the life of the file; it is persisted.
 	Dropped uint64
 	// Appended, Acked and AppendErrors count, since Open, readings made
-	// durable, readings deleted by Ack (unknown seqs excluded) and Append
-	// calls that failed.
+	// durable, readings deleted by Ack (unknown seqs excluded) or, with
+	// cursors, because every cursor had passed them, and Append calls
+	// that failed.
 	Appended, Acked, AppendErrors uint64
 	// Undecodable counts records Peek skipped because they do not decode.
 	Undecodable uint64

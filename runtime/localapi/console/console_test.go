@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -137,6 +138,26 @@ type fakeAPI struct {
 	duty      float64
 	doorGone  bool     // a plan removed door: it is no longer listed
 	restarted []string // services restarted through the API
+	dead      []int    // ids of the dead letters kept, oldest first
+	dlAsked   []string // the dead-letter list queries the page made
+	dlActs    []string // replays and drops: "replay [60]", "drop all"
+}
+
+// deadLetter is entry id of fakeAPI's dead letters: 60 of them, the
+// cloud's but one, and one whose reason and device hold markup.
+func deadLetter(id int, at time.Time) map[string]any {
+	route, device, reason := "cloud", "porch", "publish: disconnected due to oversize packet"
+	switch id {
+	case 58:
+		route, reason = "historian", "HTTP 400: field type conflict"
+	case 59:
+		device = `<img src=x onerror="document.body.dataset.pwned=1">`
+		reason = `<script>document.body.dataset.pwned=1</script>`
+	}
+	return map[string]any{"id": id, "route": route, "reason": reason, "attempts": 3,
+		"dead_lettered_at": at.Add(time.Duration(id) * time.Second).UTC().Format(time.RFC3339Nano),
+		"reading": map[string]any{"device": device, "metric": fmt.Sprintf("m%d", id), "value": 21.5, "unit": "C",
+			"time": at.UTC().Format(time.RFC3339Nano), "seq": 100 + id}}
 }
 
 type fakeReading struct {
@@ -315,6 +336,65 @@ func (f *fakeAPI) handler() http.Handler {
 			map[string]any{"version": 6, "applied_at": f.start.Add(-time.Hour).Format(time.RFC3339), "current": false, "artifacts": 1},
 		}})
 	})
+	mux.HandleFunc("GET /api/v1/deadletters", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		limit, err := strconv.Atoi(q.Get("limit"))
+		if err != nil || limit < 1 || limit > 500 || q.Get("order") != "newest" {
+			reply(w, 400, map[string]any{"error": "the console asks for the newest page, limit 1..500"})
+			return
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.dlAsked = append(f.dlAsked, r.URL.RawQuery)
+		es := []any{}
+		byRoute := map[string]int{}
+		for i := len(f.dead) - 1; i >= 0; i-- {
+			e := deadLetter(f.dead[i], f.start)
+			byRoute[e["route"].(string)]++
+			if len(es) < limit {
+				es = append(es, e)
+			}
+		}
+		reply(w, 200, map[string]any{"dead_letters": es, "next": 0, "count": len(f.dead), "by_route": byRoute})
+	})
+	mux.HandleFunc("POST /api/v1/deadletters/{what}", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+f.token {
+			reply(w, 401, map[string]any{"error": "missing or wrong API token"})
+			return
+		}
+		var sel struct {
+			IDs []int `json:"ids"`
+			All bool  `json:"all"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&sel); err != nil || sel.All == (len(sel.IDs) > 0) {
+			reply(w, 400, map[string]any{"error": fmt.Sprintf("body %+v: %v", sel, err)})
+			return
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		what := r.PathValue("what")
+		if sel.All {
+			sel.IDs = append([]int(nil), f.dead...)
+			f.dlActs = append(f.dlActs, what+" all")
+		} else {
+			f.dlActs = append(f.dlActs, fmt.Sprint(what, " ", sel.IDs))
+		}
+		done, kept := []any{}, f.dead[:0]
+		for _, id := range f.dead {
+			if slices.Contains(sel.IDs, id) {
+				if what == "replay" {
+					done = append(done, map[string]any{"id": id, "original_seq": 100 + id, "seq": 5000 + id})
+				} else {
+					done = append(done, id)
+				}
+				continue
+			}
+			kept = append(kept, id)
+		}
+		f.dead = kept
+		key := map[string]string{"replay": "replayed", "drop": "dropped"}[what]
+		reply(w, 200, map[string]any{key: done, "not_found": []any{}})
+	})
 	mux.HandleFunc("POST /api/v1/services/{name}/restart", func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+f.token {
 			reply(w, 401, map[string]any{"error": "missing or wrong API token"})
@@ -384,6 +464,9 @@ func (f *fakeAPI) handler() http.Handler {
 // the disconnected banner, and the phone layout.
 func TestPageAgainstFakeAPI(t *testing.T) {
 	f := &fakeAPI{token: "s3cret", start: time.Now().Add(-3 * time.Minute)}
+	for id := 1; id <= 60; id++ {
+		f.dead = append(f.dead, id)
+	}
 	srv := httptest.NewServer(f.handler()) // 127.0.0.1
 	defer srv.Close()
 	ctx := browsertest.Start(t, 90*time.Second)
@@ -515,6 +598,8 @@ func consolePanels(t *testing.T, ctx context.Context, f *fakeAPI) {
 		t.Errorf("restarted %q, want aggregate", restarted)
 	}
 
+	deadLetterPanel(t, ctx, f)
+
 	// The log tail: levels, filter, and markup shown as text.
 	browsertest.Wait(t, ctx, "the log lines at info", `document.querySelectorAll('#log-lines .logline').length === 3 &&
 		document.querySelector('#log-lines .logline[data-level="warn"] .attrs').textContent.includes('<script>')`)
@@ -529,6 +614,69 @@ func consolePanels(t *testing.T, ctx context.Context, f *fakeAPI) {
 	if v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.body.dataset.pwned === undefined &&
 		document.querySelector('#log-lines script, #log-lines img') === null`)); err != nil || !v {
 		t.Errorf("a log line ran as markup (%v)", err)
+	}
+}
+
+// deadLetterPanel checks the dead-letter panel against fakeAPI's 60
+// entries, with the token entered: the count and the count per route, the
+// newest 50 only, markup in a reason or device name shown as text, Replay
+// and Drop (two clicks) of one entry, and Replay all.
+func deadLetterPanel(t *testing.T, ctx context.Context, f *fakeAPI) {
+	t.Helper()
+	browsertest.Wait(t, ctx, "the dead-letter panel: 60, by route, the newest 50", `(() => {
+		const rows = document.querySelectorAll('#deadletters tbody tr[data-dead-letter]');
+		return !document.querySelector('#deadletters-section').hidden &&
+			document.querySelector('#dl-summary').textContent === '60 dead letters' &&
+			document.querySelector('#dl-routes .route-count[data-route="cloud"]').textContent === 'cloud 59' &&
+			document.querySelector('#dl-routes .route-count[data-route="historian"]').textContent === 'historian 1' &&
+			rows.length === 50 && rows[0].dataset.deadLetter === '60' && rows[49].dataset.deadLetter === '11' &&
+			rows[0].querySelector('.reason').textContent.includes('oversize packet') &&
+			rows[0].querySelector('.attempts').textContent === '3' &&
+			rows[0].querySelector('.dl-dev').textContent === 'porch · m60 = 21.50 C' &&
+			document.querySelector('#deadletters tr[data-dead-letter="58"]').dataset.route === 'historian' &&
+			document.querySelector('#dl-more').textContent.includes('newest 50 of 60'); })()`)
+	browsertest.Wait(t, ctx, "markup in a dead letter shown as text", `(() => {
+		const r = document.querySelector('#deadletters tr[data-dead-letter="59"]');
+		return r.querySelector('.reason').textContent.startsWith('<script>') && r.querySelector('.dl-dev').textContent.startsWith('<img') &&
+			document.querySelector('#deadletters script, #deadletters img') === null && document.body.dataset.pwned === undefined; })()`)
+
+	browsertest.Do(t, ctx, "show the panel", chromedp.ScrollIntoView(chromedp.ID("deadletters-section")))
+	shot(t, ctx, "console-fake-deadletters.png")
+	browsertest.Do(t, ctx, "replay 60", chromedp.Click(chromedp.CSS(`#deadletters tr[data-dead-letter="60"] button[data-action="replay"]`)))
+	browsertest.Wait(t, ctx, "60 replayed and gone", `document.querySelector('#dl-result').textContent === 'replayed 1 (new seq 5060)' &&
+		document.querySelector('#dl-result').classList.contains('ok') &&
+		document.querySelector('#deadletters tr[data-dead-letter="60"]') === null &&
+		document.querySelector('#dl-summary').textContent === '59 dead letters'`)
+
+	drop := `#deadletters tr[data-dead-letter="59"] button[data-action="drop"]`
+	browsertest.Do(t, ctx, "drop 59, first click", chromedp.Click(chromedp.CSS(drop)))
+	browsertest.Wait(t, ctx, "the drop to ask again", `document.querySelector('`+drop+`').textContent === 'Confirm drop'`)
+	f.mu.Lock()
+	acts := fmt.Sprint(f.dlActs)
+	f.mu.Unlock()
+	if acts != "[replay [60]]" {
+		t.Fatalf("after one Drop click the page sent %s, want only the replay", acts)
+	}
+	browsertest.Do(t, ctx, "drop 59, second click", chromedp.Click(chromedp.CSS(drop)))
+	browsertest.Wait(t, ctx, "59 dropped and gone", `document.querySelector('#dl-result').textContent === 'dropped 1' &&
+		document.querySelector('#deadletters tr[data-dead-letter="59"]') === null &&
+		document.querySelector('#dl-summary').textContent === '58 dead letters'`)
+
+	browsertest.Do(t, ctx, "replay all", chromedp.Click(chromedp.ID("dl-replay-all")))
+	browsertest.Wait(t, ctx, "none left", `document.querySelector('#dl-result').textContent === 'replayed 58' &&
+		document.querySelector('#dl-summary').textContent === '0 dead letters' &&
+		document.querySelector('#deadletters tbody tr.empty') !== null && document.querySelector('#dl-replay-all').disabled &&
+		document.querySelector('#dl-more').hidden`)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if acts := fmt.Sprint(f.dlActs); acts != "[replay [60] drop [59] replay all]" {
+		t.Errorf("the page sent %s, want replay [60], drop [59], replay all", acts)
+	}
+	for _, q := range f.dlAsked {
+		if q != "order=newest&limit=50" {
+			t.Errorf("the page asked for dead letters with %q, want the newest 50", q)
+			break
+		}
 	}
 }
 

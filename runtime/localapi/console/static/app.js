@@ -2,7 +2,8 @@
 // its status, devices (latest values and 5-minute sparklines, actuator
 // controls), a plot with time axes over 5 min, 1 h or 24 h (the daemon's
 // downsampled history), alerts, services (with restart), the gateway's own
-// resources, the plan and a live log tail. Plain DOM, no dependencies;
+// resources, the plan, the dead letters (replay, drop) and a live log
+// tail. Plain DOM, no dependencies;
 // every value from the API goes in as text, never as markup.
 'use strict';
 
@@ -712,6 +713,99 @@
     refreshNow();
   }
 
+  // ---- dead letters ----
+
+  const DL_SHOWN = 50; // newest entries shown; the count covers them all
+  const DL_ARM_MS = 10000; // a Drop asks for a second click within this
+  const dl = { result: null, armed: new Map(), busy: false, key: '' }; // armed: id -> time of the first Drop click
+
+  function renderDeadLetters(r) {
+    const section = $('#deadletters-section');
+    if (r.status === 404) { section.hidden = true; return; } // cloud sync off: no dead letters
+    if (!r.ok) return; // keep what is shown; the banner covers a daemon error
+    section.hidden = false;
+    const doc = r.doc || {};
+    const count = typeof doc.count === 'number' ? doc.count : 0;
+    setText('#dl-summary', count + (count === 1 ? ' dead letter' : ' dead letters'));
+    $('#dl-summary').dataset.count = String(count);
+    const routes = Object.entries(doc.by_route && typeof doc.by_route === 'object' ? doc.by_route : {})
+      .filter(([, n]) => typeof n === 'number').sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 20);
+    $('#dl-routes').replaceChildren(...routes.map(([route, n]) =>
+      el('span', { class: 'route-count', 'data-route': route, title: 'dead letters of route ' + route }, route + ' ' + n)));
+    $('#dl-replay-all').disabled = count === 0 || dl.busy;
+    const res = $('#dl-result');
+    res.className = 'result' + (dl.result ? ' ' + dl.result.cls : '');
+    setText(res, dl.result ? dl.result.text : '');
+
+    const es = list(doc, 'dead_letters').slice(0, DL_SHOWN);
+    const body = $('#deadletters tbody');
+    const now = Date.now();
+    for (const [id, t] of dl.armed) if (now - t > DL_ARM_MS || !es.some((e) => e.id === id)) dl.armed.delete(id);
+    // Rebuilt only when something shown changed, so a click never lands
+    // on a row being replaced.
+    const key = JSON.stringify([es, [...dl.armed.keys()], dl.busy]);
+    if (key !== dl.key) {
+      dl.key = key;
+      if (!es.length) body.replaceChildren(el('tr', { class: 'empty' }, el('td', { colspan: '6' }, 'no dead letters')));
+      else body.replaceChildren(...es.map(deadLetterRow));
+    }
+    const more = $('#dl-more');
+    more.hidden = count <= es.length;
+    setText(more, 'showing the newest ' + es.length + ' of ' + count + ' (edged deadletters list shows them all)');
+  }
+
+  // deadLetterRow renders one entry; every field from the API goes in as
+  // text (a reason or a device name may hold markup).
+  function deadLetterRow(e) {
+    const rd = e.reading || {};
+    const t = Date.parse(e.dead_lettered_at);
+    const id = typeof e.id === 'number' ? e.id : 0;
+    const replay = el('button', { type: 'button', 'data-action': 'replay' }, 'Replay');
+    const armed = dl.armed.has(id);
+    const drop = el('button', { type: 'button', 'data-action': 'drop', 'data-armed': String(armed) }, armed ? 'Confirm drop' : 'Drop');
+    replay.disabled = drop.disabled = dl.busy || id === 0;
+    replay.addEventListener('click', () => deadLetterAct('replay', { ids: [id] }));
+    drop.addEventListener('click', () => {
+      if (!dl.armed.has(id)) { dl.armed.set(id, Date.now()); refreshNow(); return; }
+      dl.armed.delete(id);
+      deadLetterAct('drop', { ids: [id] });
+    });
+    return el('tr', { 'data-dead-letter': String(id), 'data-route': String(e.route || ''), 'data-replaying': String(!!e.replaying) },
+      el('td', { class: 'mono', 'data-label': 'Dead-lettered', title: String(e.dead_lettered_at || '') }, isFinite(t) ? new Date(t).toLocaleString() : '–'),
+      el('td', { class: 'mono', 'data-label': 'Route' }, String(e.route || '')),
+      el('td', { class: 'dl-dev', 'data-label': 'Device · metric', title: 'seq ' + rd.seq }, String(rd.device || '') + ' · ' + String(rd.metric || '') +
+        ' = ' + num(rd.value) + (rd.unit ? ' ' + String(rd.unit) : '')),
+      el('td', { class: 'reason', 'data-label': 'Reason', title: String(e.reason || '') }, String(e.reason || '') + (e.replaying ? ' (replay cut short: may be a duplicate)' : '')),
+      el('td', { class: 'mono attempts', 'data-label': 'Attempts' }, String(e.attempts != null ? e.attempts : '')),
+      el('td', { class: 'control', 'data-label': 'Control' }, el('span', { class: 'buttons' }, replay, drop)));
+  }
+
+  // deadLetterAct replays or drops the selection (ids or all) with the
+  // token, and says what the daemon did.
+  async function deadLetterAct(what, sel) {
+    dl.busy = true;
+    dl.result = { cls: 'pending', text: what === 'replay' ? 'replaying…' : 'dropping…' };
+    refreshNow();
+    try {
+      const r = await api('api/v1/deadletters/' + what, 'POST', sel);
+      const d = r.doc || {};
+      const done = what === 'replay' ? list(d, 'replayed') : list(d, 'dropped');
+      const missing = list(d, 'not_found');
+      if (r.status === 401) dl.result = { cls: 'err', text: 'unauthorized: enter the API token below' };
+      else if (r.ok || (r.status === 404 && done.length + missing.length > 0)) {
+        let text = (what === 'replay' ? 'replayed ' : 'dropped ') + done.length;
+        if (what === 'replay' && done.length === 1 && typeof done[0].seq === 'number') text += ' (new seq ' + done[0].seq + ')';
+        if (missing.length) text += '; ' + missing.length + ' already gone';
+        dl.result = { cls: r.ok ? 'ok' : 'err', text };
+      } else dl.result = { cls: 'err', text: d.error || 'HTTP ' + r.status };
+    } catch (e) {
+      dl.result = { cls: 'err', text: 'not sent: daemon unreachable' };
+    } finally {
+      dl.busy = false;
+    }
+    refreshNow();
+  }
+
   // ---- polling ----
 
   function setBanner(text) {
@@ -739,10 +833,11 @@
       }
       if (sv.ok || sv.status === 404) renderServices(list(sv.doc, 'services'));
       // The rest: each part on its own, so one failing leaves the others.
-      const [pl, ph, al] = await Promise.all([api('api/v1/plan'), api('api/v1/plan/history'), api('api/v1/alerts?limit=50'),
-        fetchChart(), fetchLogs()]);
+      const [pl, ph, al, dls] = await Promise.all([api('api/v1/plan'), api('api/v1/plan/history'), api('api/v1/alerts?limit=50'),
+        api('api/v1/deadletters?order=newest&limit=' + DL_SHOWN), fetchChart(), fetchLogs()]);
       renderPlan(pl, ph);
       if (al.ok) renderAlerts(list(al.doc, 'alerts'));
+      renderDeadLetters(dls);
       document.body.classList.remove('offline');
       setText('#updated', 'updated ' + new Date(lastOK).toLocaleTimeString());
     } catch (e) {
@@ -810,6 +905,7 @@
     $('#log-form').addEventListener('submit', (ev) => { ev.preventDefault(); refreshNow(); });
     $('#log-level').addEventListener('change', () => refreshNow());
     $('#log-filter').addEventListener('input', () => refreshNow());
+    $('#dl-replay-all').addEventListener('click', () => deadLetterAct('replay', { all: true }));
     drawChart();
     window.addEventListener('hashchange', () => { if (location.hash.includes('token=')) { loadToken(); refreshNow(); } });
     tick();
