@@ -13,11 +13,11 @@ import (
 	"time"
 
 	"github.com/edged-gateway/edged/drivers/mqttsensor"
-	"github.com/edged-gateway/edged/internal/logevery"
 	"github.com/edged-gateway/edged/internal/logring"
 	"github.com/edged-gateway/edged/reading"
 	"github.com/edged-gateway/edged/runtime/budget"
 	"github.com/edged-gateway/edged/runtime/commands"
+	"github.com/edged-gateway/edged/runtime/dataplane"
 	"github.com/edged-gateway/edged/runtime/forwarder"
 	"github.com/edged-gateway/edged/runtime/gauges"
 	"github.com/edged-gateway/edged/runtime/hass"
@@ -65,7 +65,9 @@ type daemon struct {
 	local   *uplink.Client // the external local broker; nil unless local_mqtt.mode is external
 	ingest  *ingest.Ingest // pushed readings (MQTT sensors) → outbox
 	sensors *sensorRouter  // local MQTT messages → readings
-	sink    poller.Sink    // the outbox, wrapped: recent readings, local re-publish
+	sink    poller.Sink    // the outbox, wrapped: recent readings, history, gauges
+	feeds     *dataplane.Feeds       // each service's cursor → the service; nil when no service is configured
+	republish *dataplane.Republisher // the log's readings → the local broker; nil unless local_mqtt.republish
 
 	ready     atomic.Bool            // sources running and the outbox open (/readyz)
 	appends   appendHealth           // whether appends to the outbox fail now (/readyz)
@@ -186,8 +188,12 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 		d.sink = observingSink{store: d.sink, observe: obs}
 	}
 	if l := cfg.LocalMQTT; l.Mode != localOff && l.Republish.Enabled {
-		d.sink = &republishSink{store: d.sink, publish: d.publishLocal, prefix: cfg.Cloud.TopicPrefix,
-			retain: l.Republish.Retain, log: log.With("component", "republish"), limiter: logevery.New(0)}
+		cur, err := ob.Cursor(republishCursor)
+		if err != nil {
+			return nil, err
+		}
+		d.republish = dataplane.NewRepublisher(cur, dataplane.RepublishConfig{Prefix: cfg.Cloud.TopicPrefix, Retain: l.Republish.Retain,
+			Publish: d.publishLocal, Logger: log.With("component", "republish")})
 	}
 	if err := d.wireServices(); err != nil {
 		return nil, err
@@ -391,8 +397,9 @@ func (d *daemon) run(ctx context.Context, start time.Time) error {
 	}
 	if d.sup != nil {
 		stages = append(stages, startStage("service emits", d.emits.Run), startStage("services", d.sup.Run),
-			startStage("service usage", d.publishUsage))
+			startStage("service feeds", d.runFeeds), startStage("service usage", d.publishUsage))
 	}
+
 	if d.plans != nil {
 		stages = append(stages, startStage("plans", d.plans.orch.Run))
 		if d.link != nil {
@@ -406,6 +413,9 @@ func (d *daemon) run(ctx context.Context, start time.Time) error {
 	}
 	if d.local != nil {
 		stages = append(stages, startStage("local mqtt", d.local.Run))
+	}
+	if d.republish != nil {
+		stages = append(stages, startStage("republish", d.republish.Run))
 	}
 	if d.hass != nil {
 		stages = append(stages, startStage("home assistant", d.runHass))

@@ -137,6 +137,8 @@ type planService struct {
 	// StartTimeout is the service's health gate: running and healthy
 	// within it, or the plan rolls back; default 10s.
 	StartTimeout time.Duration `yaml:"start_timeout"`
+	// MaxLag: see ServiceConfig.MaxLag.
+	MaxLag uint64 `yaml:"max_lag"`
 }
 
 // SyncPolicy is a plan's sync section; fields left out keep the config
@@ -197,7 +199,7 @@ func planWorkload(base Config, p *plan.Plan, kinds map[string]deviceKind, artifa
 	}
 	deps := map[string][]string{}
 	for _, s := range svcs {
-		sc := ServiceConfig{Name: s.Name, Kind: s.Kind, SHA256: s.SHA256, Config: s.Config, Subscribe: s.Subscribe, Emits: s.Emits, Budget: s.Budget, StartTimeout: s.StartTimeout}
+		sc := ServiceConfig{Name: s.Name, Kind: s.Kind, SHA256: s.SHA256, Config: s.Config, Subscribe: s.Subscribe, Emits: s.Emits, Budget: s.Budget, StartTimeout: s.StartTimeout, MaxLag: s.MaxLag}
 		if s.URL != "" {
 			sc.Path = filepath.Join(artifactDir, strings.ToLower(s.SHA256))
 			w.fetch = append(w.fetch, plan.Artifact{Service: s.Name, URL: s.URL, SHA256: strings.ToLower(s.SHA256)})

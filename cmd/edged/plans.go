@@ -247,6 +247,9 @@ func (p *planner) Switch(ctx context.Context, wl orchestrator.Workload, r *orche
 		return err
 	}
 	h.OK(changeText("started", ch.Started, "restarted", ch.Restarted, "configured", ch.Configured, "stopped", ch.Stopped, "unchanged", ch.Unchanged))
+	if err := d.setFeeds(&w.cfg, w.specs); err != nil {
+		return fmt.Errorf("service feeds: %w", err)
+	}
 	// The consumers the new workload no longer has stop holding readings.
 	if err := d.setCursors(ctx, cursorSpecs(&w.cfg, w.specs), false); err != nil {
 		return err

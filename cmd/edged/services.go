@@ -31,6 +31,7 @@ import (
 	"github.com/edged-gateway/edged/reading"
 	"github.com/edged-gateway/edged/runtime/budget"
 	"github.com/edged-gateway/edged/runtime/commands"
+	"github.com/edged-gateway/edged/runtime/dataplane"
 	"github.com/edged-gateway/edged/runtime/ingest"
 	"github.com/edged-gateway/edged/runtime/supervisor"
 	"github.com/edged-gateway/edged/sdk/pluginapi"
@@ -75,6 +76,11 @@ type ServiceConfig struct {
 	// Env is the service's environment beyond PATH, LANG, LC_ALL and TZ;
 	// nothing else of edged's environment is passed on.
 	Env map[string]string `yaml:"env"`
+	// MaxLag is how far (in readings) the service may fall behind the log
+	// before its oldest unread readings are skipped, counted in status as
+	// skipped_for_lag and logged with its name; default 10000. A slow
+	// service lags on its own cursor and never holds up the others.
+	MaxLag uint64 `yaml:"max_lag"`
 }
 
 // serviceStateDir holds, below data_dir, each service's own writable
@@ -407,23 +413,6 @@ func cmdService(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	return 0
 }
 
-// feedSink stores readings, then hands them to the services that
-// subscribe to them.
-type feedSink struct {
-	store interface {
-		Append(ctx context.Context, rs []reading.Reading) error
-	}
-	sup *supervisor.Supervisor
-}
-
-func (s feedSink) Append(ctx context.Context, rs []reading.Reading) error {
-	if err := s.store.Append(ctx, rs); err != nil {
-		return err
-	}
-	s.sup.Publish(rs)
-	return nil
-}
-
 // serviceCommand runs a service's command through the same path as cloud
 // and local commands (the supervisor made its id unique).
 func serviceCommand(exec *commands.Executor) func(ctx context.Context, service string, c pluginapi.Command) pluginapi.Result {
@@ -516,12 +505,45 @@ func (d *daemon) wireServices() error {
 	}
 	d.sup, d.budgets = sup, mgr
 	d.log.Info("service sandbox", "user", sandboxUser, "shim", sandbox.Shim != "")
-	d.sink = feedSink{store: d.sink, sup: sup}
-	// Emitted readings go to the outbox (and the API, and the local
-	// broker), then to the other services that subscribe to them: the
-	// supervisor never hands a service its own emits and stops a chain at
-	// service_chain.max_depth, so services chain but never loop forever.
+	// Emitted readings are appended to the log like any other (and seen
+	// by the API and the console); each service reads the log through
+	// its own cursor (runtime/dataplane feeds), so emits reach the other
+	// services that subscribe to them: the supervisor never hands a
+	// service its own emits and stops a chain at
+	// service_chain.max_depth (hops are stored with each reading), so
+	// services chain but never loop forever.
 	d.emits = ingest.New(d.sink, ingest.Config{Logger: d.log.With("component", "service-emits")})
+	d.feeds = dataplane.NewFeeds(sup, dataplane.FeedConfig{Logger: d.log.With("component", "service-feeds")})
+	return d.setFeeds(&d.cfg, d.cfg.specs)
+}
+
+// setFeeds makes the service feeds those of specs (their cursors exist:
+// setCursors ran with them).
+func (d *daemon) setFeeds(cfg *Config, specs []supervisor.Spec) error {
+	if d.feeds == nil {
+		return nil
+	}
+	maxLag := map[string]uint64{}
+	for _, s := range cfg.Services {
+		maxLag[s.Name] = s.MaxLag
+	}
+	var fs []dataplane.FeedSpec
+	for _, sp := range specs {
+		cur, err := d.outbox.Cursor(servicePrefix + sp.Name)
+		if err != nil {
+			return fmt.Errorf("service %s: %w", sp.Name, err)
+		}
+		fs = append(fs, dataplane.FeedSpec{Service: sp.Name, Cursor: cur, MaxLag: maxLag[sp.Name]})
+	}
+	return d.feeds.Set(fs)
+}
+
+// runFeeds stops the service feeds when ctx ends (they started with
+// wireServices and change with plans).
+func (d *daemon) runFeeds(ctx context.Context) error {
+	<-ctx.Done()
+	d.feeds.Stop()
+	d.feeds.Wait()
 	return nil
 }
 
