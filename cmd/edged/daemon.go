@@ -79,6 +79,7 @@ type daemon struct {
 
 	policy atomic.Pointer[cloudPolicy] // which readings go to the cloud
 	plans  *planner                    // nil when plans are off
+	reload *reloader                   // SIGHUP and `edged config reload` (reload.go)
 
 	hass         *hass.Integration // nil unless integrations.home_assistant is on (hass.go)
 	gauges       *gauges.Gauges    // nil unless metrics.device_gauges is on
@@ -237,6 +238,7 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 			}
 		}
 	}
+	d.reload = newReloader(d)
 	return d, nil
 }
 
@@ -403,7 +405,7 @@ func (d *daemon) run(ctx context.Context, start time.Time) error {
 	if d.hass != nil {
 		stages = append(stages, startStage("home assistant", d.runHass))
 	}
-	stages = append(stages, startStage("devices", d.devs.Run))
+	stages = append(stages, startStage("devices", d.devs.Run), startStage("config reload", d.reload.run))
 	if d.api != nil {
 		stages = append(stages, startStage("api", d.api.Run))
 		d.log.Info("local API listening", "addr", d.api.Addr(), "console", d.consoleURL())
