@@ -25,8 +25,8 @@ type deviceSet struct {
 	specs   []device
 	keys    map[string]string // name → identity fingerprint (identityKey)
 	slots   map[string]*slot
-	devices []*slot // in config order
-	fresh   []*slot // the slots this set opens when it is installed
+	devices []*slot      // in config order
+	fresh   []*slot      // the slots this set opens when it is installed
 	reconf  []liveChange // kept slots whose drivers take new options live when it is installed
 	poller  *poller.Poller
 }
