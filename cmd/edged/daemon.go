@@ -184,6 +184,12 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 		d.sink = &republishSink{store: d.sink, publish: d.publishLocal, prefix: cfg.Cloud.TopicPrefix,
 			retain: l.Republish.Retain, log: log.With("component", "republish"), limiter: logevery.New(0)}
 	}
+	if d.plans == nil {
+		// Fingerprinted as a plan's are, so a reload tells a config-only
+		// change (Configure) from one that restarts (reload.go).
+		cfg.specs = versionedSpecs(&cfg)
+		d.cfg.specs = cfg.specs
+	}
 	if err := d.wireServices(); err != nil {
 		return nil, err
 	}

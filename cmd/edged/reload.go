@@ -142,8 +142,8 @@ func (r *reloader) run(ctx context.Context) error {
 }
 
 // reload reads the file again and applies it; it never stops the daemon.
-func (r *reloader) reload(ctx context.Context, source string) reloadResult {
-	res := reloadResult{Source: source, File: r.path, Changed: []string{}, Steps: []orchestrator.Step{}, Started: time.Now().UTC()}
+func (r *reloader) reload(ctx context.Context, source string) (res reloadResult) {
+	res = reloadResult{Source: source, File: r.path, Changed: []string{}, Steps: []orchestrator.Step{}, Started: time.Now().UTC()}
 	defer func() {
 		res.Finished = time.Now().UTC()
 		r.last.Store(&res)
