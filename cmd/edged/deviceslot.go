@@ -226,7 +226,7 @@ type liveConfigurer interface {
 // driver's LiveOptions. A driver that is not open (or not a
 // liveConfigurer) reopens as before.
 func (s *slot) takesLive(old, spec device) bool {
-	lc, ok := s.driver().(liveConfigurer)
+	lc, ok := liveOf(s.driver())
 	if !ok || old.cfg.Name == "" {
 		return false
 	}
@@ -234,6 +234,16 @@ func (s *slot) takesLive(old, spec device) bool {
 	a, errA := liveIdentityKey(old.cfg, live)
 	b, errB := liveIdentityKey(spec.cfg, live)
 	return errA == nil && errB == nil && a == b
+}
+
+// liveOf is dev as a liveConfigurer, looking through the wrapper that
+// hides a read-only modbus device's commands.
+func liveOf(dev poller.Device) (liveConfigurer, bool) {
+	if ro, ok := dev.(readOnly); ok {
+		dev = ro.Device
+	}
+	lc, ok := dev.(liveConfigurer)
+	return lc, ok
 }
 
 // liveIdentityKey is identityKey without the options keys in live.
@@ -258,7 +268,7 @@ func liveIdentityKey(d DeviceConfig, live []string) (string, error) {
 // reconfigure gives the open driver spec's options (takesLive said it
 // takes them); should the slot ever open again, it opens spec.
 func (s *slot) reconfigure(spec device, open func() (poller.Device, bool, error)) error {
-	lc, ok := s.driver().(liveConfigurer)
+	lc, ok := liveOf(s.driver())
 	if !ok {
 		return fmt.Errorf("device %s: its driver does not take options live", s.Name())
 	}
