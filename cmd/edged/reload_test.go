@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/edged-gateway/edged/drivers/sim"
 	"github.com/edged-gateway/edged/runtime/poller"
@@ -355,5 +358,48 @@ func TestConfigChangesNamesKeys(t *testing.T) {
 	}
 	if got, _ := configChanges(a, defaultConfig()); len(got) != 0 {
 		t.Fatalf("the same config differs: %v", got)
+	}
+}
+
+// TestModbusPacingIsLiveOtherOptionsAreNot: a read-only modbus device
+// (behind the wrapper that hides commands) takes a request_delay change
+// live; a url change reopens it.
+func TestModbusPacingIsLiveOtherOptionsAreNot(t *testing.T) {
+	kinds := builtinKinds()
+	spec := func(opts string) device {
+		t.Helper()
+		var n yaml.Node
+		if err := yaml.Unmarshal([]byte(opts), &n); err != nil {
+			t.Fatal(err)
+		}
+		cfg := DeviceConfig{Name: "meter", Kind: "modbus", Interval: time.Second, Options: *n.Content[0]}
+		o, err := kinds["modbus"].options(cfg, "devices[0].options")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return device{cfg: cfg, kind: kinds["modbus"], options: o}
+	}
+	regs := "registers: [{metric: voltage, table: input, address: 0, type: float32}]"
+	old := spec("{url: 'tcp://127.0.0.1:1', " + regs + "}")
+	dev, err := old.open(nil) // connects on its first read: nothing is dialled here
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := dev.(readOnly); !ok {
+		t.Fatalf("a modbus device without writable registers is %T, want readOnly", dev)
+	}
+	s := newSlot(old, func() (poller.Device, bool, error) { return dev, false, nil }, slog.New(slog.DiscardHandler))
+	defer s.Close()
+	if _, err := s.tryOpen(); err != nil {
+		t.Fatal(err)
+	}
+	if !s.takesLive(old, spec("{url: 'tcp://127.0.0.1:1', request_delay: 20ms, "+regs+"}")) {
+		t.Error("a request_delay change is not taken live")
+	}
+	if s.takesLive(old, spec("{url: 'tcp://127.0.0.1:2', "+regs+"}")) {
+		t.Error("a url change is taken live")
+	}
+	if err := s.reconfigure(spec("{url: 'tcp://127.0.0.1:1', close_after_poll: true, "+regs+"}"), nil); err != nil {
+		t.Fatal(err)
 	}
 }
