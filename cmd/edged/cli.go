@@ -32,6 +32,7 @@ Usage:
                                 check a config file; list every problem with its field path
                                 (--explain: every key's value and where it came from)
   edged config defaults         print the configuration used when a file sets nothing
+  edged config reload           have the running daemon apply its config file again (as SIGHUP)
   edged hardware [-o FORMAT]    show the host's periph drivers, buses and pins, and the board edged would use
   edged status [-o FORMAT]      show the running daemon's status (local API)
   edged devices [-o FORMAT]     list its devices with their latest readings
