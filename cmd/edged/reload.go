@@ -153,7 +153,7 @@ func (r *reloader) reload(ctx context.Context, source string) (res reloadResult)
 	defer r.mu.Unlock()
 	if r.d.plans != nil && r.d.plans.orch != nil {
 		if err := r.d.plans.orch.Exclusive(ctx, func() { r.reloadLocked(ctx, &res) }); err != nil {
-			res.State, res.Error = reloadRefused, "edged is stopping: "+err.Error()
+			res.State, res.Error = reloadRefused, "not started while waiting for the plan being applied: "+err.Error()
 		}
 		return res
 	}
