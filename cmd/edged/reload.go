@@ -107,13 +107,16 @@ type reloader struct {
 	rawLink bool     // the forwarder reads the outbox unfiltered (see cloudStore): cloud filters need a restart
 
 	last atomic.Pointer[reloadResult]
+	hup  chan os.Signal // SIGHUP, caught from newReloader on (a SIGHUP before run must not end the process)
 }
 
 // newReloader is called at the end of newDaemon: the file's config is
 // the planner's base with plans on (a plan may have replaced d.cfg's
 // devices and services), else d.cfg.
 func newReloader(d *daemon) *reloader {
-	r := &reloader{d: d, log: d.log.With("component", "reload"), path: d.cfg.path, environ: os.Environ(), kinds: builtinKinds(), file: d.cfg}
+	r := &reloader{d: d, log: d.log.With("component", "reload"), path: d.cfg.path, environ: os.Environ(), kinds: builtinKinds(), file: d.cfg,
+		hup: make(chan os.Signal, 1)}
+	signal.Notify(r.hup, syscall.SIGHUP)
 	if d.plans != nil {
 		r.file, r.kinds, r.path = d.plans.base, d.plans.kinds, d.plans.base.path
 	} else {
@@ -128,14 +131,12 @@ func newReloader(d *daemon) *reloader {
 // stage. The outcome is logged; a refused reload logs every problem and
 // the running config stays.
 func (r *reloader) run(ctx context.Context) error {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	defer signal.Stop(r.hup)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-hup:
+		case <-r.hup:
 			r.reload(ctx, "sighup")
 		}
 	}
