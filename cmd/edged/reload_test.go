@@ -225,6 +225,13 @@ devices:
 	if got := d.devs.current().spec("boiler").interval; got != time.Hour {
 		t.Fatalf("the refused reload changed the interval to %v", got)
 	}
+	// A daemon started without services runs no supervisor: the first
+	// service needs a restart, and says so.
+	rewrite(t, cfgFile, conf("gw-a", "1h", "64")+"services: [{name: stats, kind: aggregate, subscribe: [\"#\"], config: {window: 1s}}]\n")
+	if res := d.reload.reload(t.Context(), "api"); res.State != reloadRefused ||
+		!strings.Contains(strings.Join(res.Problems, "\n"), "services: edged started without services") {
+		t.Fatalf("first service: %+v", res)
+	}
 	// Without the API token the endpoint answers 401, as every non-GET.
 	if code, _ := callAPI(t.Context(), http.MethodPost, "http://"+d.api.Addr()+"/api/v1/config/reload", "", nil, &json.RawMessage{}, time.Minute); code != http.StatusUnauthorized {
 		t.Fatalf("without a token: HTTP %d", code)
