@@ -69,6 +69,7 @@ func (d *daemon) apiConfig() localapi.Config {
 		Logger: d.log.With("component", "api"), ConsoleAPI: d.consoleAPI(),
 	}
 	c.DeadLetters = d.deadLetterAPI()
+	c.ReloadConfig = func(ctx context.Context) (any, bool, error) { return d.reload.viaAPI(ctx) }
 	if d.plans != nil {
 		c.Plan = func() any { return d.plans.statusDoc() }
 		c.ApplyPlan = func(ctx context.Context, env []byte) (any, bool, error) {

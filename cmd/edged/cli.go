@@ -32,6 +32,7 @@ Usage:
                                 check a config file; list every problem with its field path
                                 (--explain: every key's value and where it came from)
   edged config defaults         print the configuration used when a file sets nothing
+  edged config reload           have the running daemon apply its config file again (as SIGHUP)
   edged hardware [-o FORMAT]    show the host's periph drivers, buses and pins, and the board edged would use
   edged status [-o FORMAT]      show the running daemon's status (local API)
   edged devices [-o FORMAT]     list its devices with their latest readings
@@ -81,6 +82,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "run":
 		return cmdRun(ctx, args[1:], stdout, stderr)
 	case "config":
+		if len(args) > 1 && args[1] == "reload" {
+			return cmdConfigReload(ctx, args[2:], stdout, stderr)
+		}
 		return cmdConfig(args[1:], stdout, stderr)
 	case "status", "devices", "services":
 		return cmdGet(ctx, args[0], args[1:], stdout, stderr)
@@ -205,6 +209,10 @@ const configUsage = `Usage:
                              check FILE, then print every key's value and where it
                              came from: default, file or env EDGED_...
   edged config defaults      print the defaults as YAML (a starting point)
+  edged config reload [--config FILE | --api URL --token-file F]
+                             have the running daemon read its config file again and
+                             apply it (as SIGHUP does); print what changed, or exit 1
+                             with every reason it was refused
 `
 
 func cmdConfig(args []string, stdout, stderr io.Writer) int {
@@ -237,7 +245,7 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "edged config check: want one FILE, got %d arguments\n\n%s", len(args)-1, configUsage)
 		return 2
 	case args[0] != "defaults":
-		fmt.Fprintf(stderr, "edged config: unknown subcommand %q%s\n\n%s", args[0], didYouMean(args[0], []string{"check", "defaults"}), configUsage)
+		fmt.Fprintf(stderr, "edged config: unknown subcommand %q%s\n\n%s", args[0], didYouMean(args[0], []string{"check", "defaults", "reload"}), configUsage)
 		return 2
 	}
 	fmt.Fprint(stderr, configUsage)

@@ -53,6 +53,7 @@ var completionTree = cmdNode{sub: []cmdNode{
 	{name: "config", help: "check a config, or print the defaults", sub: []cmdNode{
 		{name: "check", help: "check a config file", args: argFiles},
 		{name: "defaults", help: "print the defaults as YAML"},
+		{name: "reload", help: "have the running daemon apply its config file again"},
 	}},
 	{name: "status", help: "the running daemon's status"},
 	{name: "devices", help: "its devices and their latest readings"},

@@ -61,11 +61,11 @@ type daemon struct {
 	// stopDeadline bounds stopping the stages; 0 means shutdownDeadline.
 	stopDeadline time.Duration
 
-	broker  *broker.Broker // the embedded local broker; nil unless local_mqtt.mode is embedded
-	local   *uplink.Client // the external local broker; nil unless local_mqtt.mode is external
-	ingest  *ingest.Ingest // pushed readings (MQTT sensors) → outbox
-	sensors *sensorRouter  // local MQTT messages → readings
-	sink    poller.Sink    // the outbox, wrapped: recent readings, history, gauges
+	broker    *broker.Broker         // the embedded local broker; nil unless local_mqtt.mode is embedded
+	local     *uplink.Client         // the external local broker; nil unless local_mqtt.mode is external
+	ingest    *ingest.Ingest         // pushed readings (MQTT sensors) → outbox
+	sensors   *sensorRouter          // local MQTT messages → readings
+	sink      poller.Sink            // the outbox, wrapped: recent readings, history, gauges
 	feeds     *dataplane.Feeds       // each service's cursor → the service; nil when no service is configured
 	republish *dataplane.Republisher // the log's readings → the local broker; nil unless local_mqtt.republish
 
@@ -83,6 +83,7 @@ type daemon struct {
 
 	policy atomic.Pointer[routes.Policy] // which readings go to the cloud
 	plans  *planner                      // nil when plans are off
+	reload *reloader                     // SIGHUP and `edged config reload` (reload.go)
 
 	hass         *hass.Integration // nil unless integrations.home_assistant is on (hass.go)
 	gauges       *gauges.Gauges    // nil unless metrics.device_gauges is on
@@ -195,6 +196,12 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 		d.republish = dataplane.NewRepublisher(cur, dataplane.RepublishConfig{Prefix: cfg.Cloud.TopicPrefix, Retain: l.Republish.Retain,
 			Publish: d.publishLocal, Logger: log.With("component", "republish")})
 	}
+	if d.plans == nil {
+		// Fingerprinted as a plan's are, so a reload tells a config-only
+		// change (Configure) from one that restarts (reload.go).
+		cfg.specs = versionedSpecs(&cfg)
+		d.cfg.specs = cfg.specs
+	}
 	if err := d.wireServices(); err != nil {
 		return nil, err
 	}
@@ -252,6 +259,7 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 			}
 		}
 	}
+	d.reload = newReloader(d)
 	return d, nil
 }
 
@@ -420,7 +428,7 @@ func (d *daemon) run(ctx context.Context, start time.Time) error {
 	if d.hass != nil {
 		stages = append(stages, startStage("home assistant", d.runHass))
 	}
-	stages = append(stages, startStage("devices", d.devs.Run))
+	stages = append(stages, startStage("devices", d.devs.Run), startStage("config reload", d.reload.run))
 	if d.api != nil {
 		stages = append(stages, startStage("api", d.api.Run))
 		d.log.Info("local API listening", "addr", d.api.Addr(), "console", d.consoleURL())

@@ -25,9 +25,17 @@ type deviceSet struct {
 	specs   []device
 	keys    map[string]string // name → identity fingerprint (identityKey)
 	slots   map[string]*slot
-	devices []*slot // in config order
-	fresh   []*slot // the slots this set opens when it is installed
+	devices []*slot      // in config order
+	fresh   []*slot      // the slots this set opens when it is installed
+	reconf  []liveChange // kept slots whose drivers take new options live when it is installed
 	poller  *poller.Poller
+}
+
+// liveChange is a kept slot and the spec whose options its driver takes
+// live (Reconfigure).
+type liveChange struct {
+	slot *slot
+	spec device
 }
 
 // deviceKey fingerprints a device's whole configuration.
@@ -109,7 +117,10 @@ func (h *deviceHost) build(specs []device) (*deviceSet, error) {
 		}
 		key := identityKey(spec.cfg)
 		s, ok := cur.slots[spec.cfg.Name]
-		if !ok || cur.keys[spec.cfg.Name] != key {
+		if ok && cur.keys[spec.cfg.Name] != key && s.takesLive(cur.spec(spec.cfg.Name), spec) {
+			// Only options its driver takes live changed: keep it open.
+			set.reconf = append(set.reconf, liveChange{slot: s, spec: spec})
+		} else if !ok || cur.keys[spec.cfg.Name] != key {
 			s = newSlot(spec, h.openSlot(spec), h.log)
 			s.changed = h.poke
 			set.fresh = append(set.fresh, s)
@@ -123,6 +134,32 @@ func (h *deviceHost) build(specs []device) (*deviceSet, error) {
 		return nil, err
 	}
 	return set, nil
+}
+
+// spec is the set's spec of the device called name (zero if none).
+func (s *deviceSet) spec(name string) device {
+	for _, spec := range s.specs {
+		if spec.cfg.Name == name {
+			return spec
+		}
+	}
+	return device{}
+}
+
+// reconfigure gives the kept slots of set whose options changed their new
+// options (Reconfigure); it runs while nothing polls, like handOver.
+func (h *deviceHost) reconfigure(set *deviceSet) error {
+	var errs []error
+	for _, c := range set.reconf {
+		if err := bounded(h.d.cfg.Hardware.SafeTimeoutOrDefault(), "reconfigure "+c.slot.Name(), func(context.Context) error {
+			return c.slot.reconfigure(c.spec, h.openSlot(c.spec))
+		}); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		h.log.Info("device options changed live", "device", c.slot.Name())
+	}
+	return errors.Join(errs...)
 }
 
 // poke has the running set's poller read name now.
@@ -183,7 +220,9 @@ func (h *deviceHost) handOver(old, set *deviceSet) error {
 // unchanged keep running with their new settings, the ones left behind
 // are put in their safe state and closed, then the new and changed ones
 // are opened. It returns what changed; a changed device is named with how:
-// "fan (kept open)" when only its settings changed, "fan (handed over)"
+// "fan (kept open)" when only its settings changed, "boiler (options
+// changed live)" when its driver took its new options without reopening
+// (liveConfigurer), "fan (handed over)"
 // when the old one went to its safe state and closed and the new one
 // opened.
 func (h *deviceHost) swap(ctx context.Context, specs []device) (added, changed, removed []string, err error) {
@@ -206,8 +245,10 @@ func (h *deviceHost) swap(ctx context.Context, specs []device) (added, changed, 
 		}
 		if _, ok := old.slots[name]; !ok {
 			added = append(added, name)
-		} else if old.keys[name] != set.keys[name] {
+		} else if old.slots[name] != set.slots[name] {
 			changed = append(changed, name+" (handed over)")
+		} else if old.keys[name] != set.keys[name] {
+			changed = append(changed, name+" (options changed live)")
 		} else if !sameSettings(old, set, name) {
 			changed = append(changed, name+" (kept open)")
 		}
@@ -317,7 +358,7 @@ func (h *deviceHost) Run(ctx context.Context) error {
 			return fmt.Errorf("devices: %w", err)
 		case req := <-h.swaps:
 			wait()
-			err := h.handOver(set, req.set)
+			err := errors.Join(h.handOver(set, req.set), h.reconfigure(req.set))
 			h.install(req.set)
 			req.done <- err
 		}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/edged-gateway/edged/reading"
 	"github.com/edged-gateway/edged/runtime/commands"
 	"github.com/edged-gateway/edged/runtime/poller"
@@ -204,6 +206,78 @@ func (s *slot) Close() error {
 	if c, ok := dev.(io.Closer); ok {
 		return c.Close()
 	}
+	return nil
+}
+
+// liveConfigurer is a driver that takes some of its options while it
+// runs: a device whose change is limited to those options (besides its
+// interval and scale) keeps its open driver, which gets the new options
+// with Reconfigure, instead of being closed and opened again.
+type liveConfigurer interface {
+	// LiveOptions are the options keys Reconfigure takes.
+	LiveOptions() []string
+	// Reconfigure makes the driver use options (the kind's checked
+	// options value) from its next read; an error leaves it as it was.
+	Reconfigure(options any) error
+}
+
+// takesLive reports whether the slot's open driver can take the change
+// from old to spec live: the two differ only in interval, scale and the
+// driver's LiveOptions. A driver that is not open (or not a
+// liveConfigurer) reopens as before.
+func (s *slot) takesLive(old, spec device) bool {
+	lc, ok := liveOf(s.driver())
+	if !ok || old.cfg.Name == "" {
+		return false
+	}
+	live := lc.LiveOptions()
+	a, errA := liveIdentityKey(old.cfg, live)
+	b, errB := liveIdentityKey(spec.cfg, live)
+	return errA == nil && errB == nil && a == b
+}
+
+// liveOf is dev as a liveConfigurer, looking through the wrapper that
+// hides a read-only modbus device's commands.
+func liveOf(dev poller.Device) (liveConfigurer, bool) {
+	if ro, ok := dev.(readOnly); ok {
+		dev = ro.Device
+	}
+	lc, ok := dev.(liveConfigurer)
+	return lc, ok
+}
+
+// liveIdentityKey is identityKey without the options keys in live.
+func liveIdentityKey(d DeviceConfig, live []string) (string, error) {
+	if d.Options.Kind != 0 {
+		var opts map[string]yaml.Node
+		if err := d.Options.Decode(&opts); err != nil {
+			return "", err
+		}
+		for _, k := range live {
+			delete(opts, k)
+		}
+		var n yaml.Node
+		if err := n.Encode(opts); err != nil {
+			return "", err
+		}
+		d.Options = n
+	}
+	return identityKey(d), nil
+}
+
+// reconfigure gives the open driver spec's options (takesLive said it
+// takes them); should the slot ever open again, it opens spec.
+func (s *slot) reconfigure(spec device, open func() (poller.Device, bool, error)) error {
+	lc, ok := liveOf(s.driver())
+	if !ok {
+		return fmt.Errorf("device %s: its driver does not take options live", s.Name())
+	}
+	if err := lc.Reconfigure(spec.options); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.open = open
+	s.mu.Unlock()
 	return nil
 }
 

@@ -76,6 +76,7 @@ func healthDoc(doc statusDoc) statusDoc {
 	for i := range doc.Services {
 		doc.Services[i].LastError = cutError(doc.Services[i].LastError)
 	}
+	doc.ConfigReload = nil // its problem list is unbounded; edged status and the API have it
 	doc.LocalMQTT.Sensors = slices.Clone(doc.LocalMQTT.Sensors)
 	for i := range doc.LocalMQTT.Sensors {
 		doc.LocalMQTT.Sensors[i].Metrics = nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -300,39 +299,11 @@ func (d *daemon) brokerOptional(err error) bool {
 		!d.cfg.userSensors() && !l.Republish.Enabled && d.plans == nil
 }
 
-// runBroker runs the embedded broker until ctx ends. On SIGHUP it reads
-// the password file and local_mqtt.acl from the config file again (a file
-// that does not check leaves the running users and ACL in force).
+// runBroker runs the embedded broker until ctx ends. SIGHUP reads the
+// password file and local_mqtt.acl again with the rest of the config file
+// (reload.go).
 func (d *daemon) runBroker(ctx context.Context) error {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	errc := make(chan error, 1)
-	go func() { errc <- d.broker.Run(ctx) }()
-	for {
-		select {
-		case err := <-errc:
-			return err
-		case <-hup:
-			if err := d.reloadBroker(); err != nil {
-				d.log.Error("SIGHUP: broker users and ACL not reloaded", "err", err)
-			}
-		}
-	}
-}
-
-// reloadBroker puts the config file's local_mqtt.acl and the password file
-// in force.
-func (d *daemon) reloadBroker() error {
-	acl := d.cfg.LocalMQTT.ACL
-	if d.cfg.path != "" {
-		cfg, _, err := loadConfig(d.cfg.path, builtinKinds())
-		if err != nil {
-			return fmt.Errorf("reload %s: %w", d.cfg.path, err)
-		}
-		acl = cfg.LocalMQTT.ACL
-	}
-	return d.broker.Reload(acl)
+	return d.broker.Run(ctx)
 }
 
 // publishLocal puts a message on the local broker, embedded or external.

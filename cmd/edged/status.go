@@ -36,6 +36,9 @@ type statusDoc struct {
 	Services []supervisor.Status `json:"services"`
 	// LocalMQTT is the local broker and the sensors that publish to it.
 	LocalMQTT localMQTTStatus `json:"local_mqtt"`
+	// ConfigReload is the latest reload of the config file (SIGHUP,
+	// edged config reload), if any since start.
+	ConfigReload *reloadResult `json:"config_reload,omitempty"`
 }
 
 type localMQTTStatus struct {
@@ -173,6 +176,9 @@ func (d *daemon) statusDoc() statusDoc {
 		Outbox: outboxStatus{Readings: st.Depth, Bytes: st.Bytes, Dropped: st.Dropped, AppendErrors: st.AppendErrors, NextSeq: st.NextSeq,
 			Epoch: st.Epoch, Recovered: d.outbox.Recovery(), Failed: st.Failed},
 		Devices: []deviceStatus{}, Commands: d.commandStatus(), SafeStateFailures: d.devs.safeFailures.Load(), Board: d.boardName(), Plan: d.planStatus()}
+	if d.reload != nil {
+		doc.ConfigReload = d.reload.last.Load()
+	}
 	if !st.Oldest.IsZero() {
 		doc.Outbox.OldestAgeS = time.Since(st.Oldest).Round(time.Millisecond).Seconds()
 	}

@@ -49,6 +49,8 @@ type Device struct {
 
 	requests, exceptions, timeouts, crcErrors, protocolErrors, connErrors, invalid, splits atomic.Int64
 
+	pace atomic.Pointer[pacing] // Reconfigure changes it while the device runs
+
 	mu      sync.Mutex
 	blocks  []block
 	strs    map[string]string
@@ -81,8 +83,41 @@ func New(name string, cfg Config, pool *Pool, now func() time.Time) (*Device, er
 	for i := range idx {
 		idx[i] = i
 	}
-	return &Device{name: name, s: s, pool: pool, bus: b, now: now,
-		blocks: plan(s.fields, idx, s.batch, s.maxRegs, s.maxBits, s.maxGap), strs: map[string]string{}}, nil
+	d := &Device{name: name, s: s, pool: pool, bus: b, now: now,
+		blocks: plan(s.fields, idx, s.batch, s.maxRegs, s.maxBits, s.maxGap), strs: map[string]string{}}
+	d.pace.Store(&pacing{connectDelay: s.connectDelay, requestDelay: s.requestDelay, closeAfter: s.closeAfter})
+	return d, nil
+}
+
+// pacing is how a device paces its requests: the options Reconfigure
+// takes live.
+type pacing struct {
+	connectDelay, requestDelay time.Duration
+	closeAfter                 bool
+}
+
+// LiveOptions are the options Reconfigure takes while the device runs
+// (without closing its connection): the pacing of its requests. Any other
+// change (url, unit, registers, timeout, …) needs the device opened again.
+func (d *Device) LiveOptions() []string {
+	return []string{"connect_delay", "request_delay", "close_after_poll"}
+}
+
+// Reconfigure takes cfg's (a Config) connect_delay, request_delay and
+// close_after_poll from the next request on; a cfg that does not check
+// leaves the device as it was. The rest of cfg is not looked at: the
+// caller reopens the device for any other change.
+func (d *Device) Reconfigure(cfg any) error {
+	c, ok := cfg.(Config)
+	if !ok {
+		return fmt.Errorf("modbus %s: reconfigure: options are %T, not modbus.Config", d.name, cfg)
+	}
+	s, err := c.compile()
+	if err != nil {
+		return fmt.Errorf("modbus %s: %w", d.name, err)
+	}
+	d.pace.Store(&pacing{connectDelay: s.connectDelay, requestDelay: s.requestDelay, closeAfter: s.closeAfter})
+	return nil
 }
 
 // Name is the device's configured name.
@@ -131,10 +166,11 @@ func (d *Device) Read(ctx context.Context, dst []reading.Reading) ([]reading.Rea
 	blocks := slices.Clone(d.blocks)
 	d.mu.Unlock()
 	var firstErr error
+	pace := d.pace.Load()
 	for i := 0; i < len(blocks); i++ {
 		b := blocks[i]
-		if i > 0 && d.s.requestDelay > 0 {
-			if err := sleep(ctx, d.s.requestDelay); err != nil {
+		if i > 0 && pace.requestDelay > 0 {
+			if err := sleep(ctx, pace.requestDelay); err != nil {
 				return dst, d.wrap("read", err)
 			}
 		}
@@ -157,7 +193,7 @@ func (d *Device) Read(ctx context.Context, dst []reading.Reading) ([]reading.Rea
 		}
 		dst = d.decode(b, regs, d.now(), dst)
 	}
-	if d.s.closeAfter {
+	if pace.closeAfter {
 		d.bus.closeIdle(ctx)
 	}
 	if firstErr != nil {
@@ -205,7 +241,7 @@ func (d *Device) transact(ctx context.Context, t Table, addr uint16, count int, 
 		return errClosed
 	}
 	sent := false
-	err := d.bus.do(ctx, d.s.unit, d.s.connectDelay, func(c *mb.ModbusClient) error {
+	err := d.bus.do(ctx, d.s.unit, d.pace.Load().connectDelay, func(c *mb.ModbusClient) error {
 		sent = true
 		d.requests.Add(1)
 		return fn(c)

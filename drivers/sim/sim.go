@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/edged-gateway/edged/reading"
@@ -39,11 +40,13 @@ func (c Config) wave() waveform.Config {
 
 // Device produces one reading per Read, the waveform's value at that instant.
 type Device struct {
-	name   string
+	name string
+	now  func() time.Time
+
+	mu     sync.Mutex // Reconfigure may change the three below
 	metric string
 	unit   string
 	wave   *waveform.Wave
-	now    func() time.Time
 }
 
 // New returns a sim device called name. now may be nil (time.Now).
@@ -64,6 +67,33 @@ func New(name string, cfg Config, now func() time.Time) (*Device, error) {
 	return &Device{name: name, metric: cfg.Metric, unit: cfg.Unit, wave: w, now: now}, nil
 }
 
+// LiveOptions are the options Reconfigure takes while the device runs:
+// all of them (a waveform has no connection to reopen).
+func (d *Device) LiveOptions() []string {
+	return []string{"metric", "unit", "waveform", "min", "max", "period", "seed"}
+}
+
+// Reconfigure makes the device produce the waveform of cfg (a Config)
+// from its next Read on, without reopening it. A cfg that does not check
+// leaves the device as it was.
+func (d *Device) Reconfigure(cfg any) error {
+	c, ok := cfg.(Config)
+	if !ok {
+		return fmt.Errorf("sim %s: reconfigure: options are %T, not sim.Config", d.name, cfg)
+	}
+	w, err := waveform.New(c.wave())
+	if err != nil {
+		return fmt.Errorf("sim %s: options: %w", d.name, err)
+	}
+	if c.Metric == "" {
+		c.Metric = "value"
+	}
+	d.mu.Lock()
+	d.metric, d.unit, d.wave = c.Metric, c.Unit, w
+	d.mu.Unlock()
+	return nil
+}
+
 // Name is the device's configured name.
 func (d *Device) Name() string { return d.name }
 
@@ -75,5 +105,8 @@ func (d *Device) Simulated() bool { return true }
 // fails; the error is there to satisfy the poller's device contract.
 func (d *Device) Read(_ context.Context, dst []reading.Reading) ([]reading.Reading, error) {
 	t := d.now()
-	return append(dst, reading.Reading{Device: d.name, Metric: d.metric, Value: d.wave.At(t), Unit: d.unit, Time: t}), nil
+	d.mu.Lock()
+	metric, unit, wave := d.metric, d.unit, d.wave
+	d.mu.Unlock()
+	return append(dst, reading.Reading{Device: d.name, Metric: metric, Value: wave.At(t), Unit: unit, Time: t}), nil
 }

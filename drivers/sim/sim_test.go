@@ -40,3 +40,30 @@ func TestDefaultsAndErrors(t *testing.T) {
 		t.Fatalf("Validate: %v", err)
 	}
 }
+
+// TestReconfigureChangesTheWaveformInPlace: Reconfigure switches the
+// waveform, metric and unit of the open device from its next Read; a bad
+// config leaves it as it was.
+func TestReconfigureChangesTheWaveformInPlace(t *testing.T) {
+	d, err := New("boiler", Config{Metric: "temperature", Unit: "C", Waveform: "constant", Min: 21}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Reconfigure(Config{Metric: "pressure", Unit: "bar", Waveform: "constant", Min: 3}); err != nil {
+		t.Fatal(err)
+	}
+	rs, _ := d.Read(context.Background(), nil)
+	if r := rs[0]; r.Metric != "pressure" || r.Unit != "bar" || r.Value != 3 {
+		t.Fatalf("after Reconfigure: %+v", r)
+	}
+	if err := d.Reconfigure(Config{Waveform: "zigzag"}); err == nil || !strings.Contains(err.Error(), "zigzag") {
+		t.Fatalf("bad waveform: %v", err)
+	}
+	if err := d.Reconfigure("nope"); err == nil {
+		t.Fatal("a non-Config was taken")
+	}
+	rs, _ = d.Read(context.Background(), nil)
+	if r := rs[0]; r.Metric != "pressure" || r.Value != 3 {
+		t.Fatalf("a refused Reconfigure changed the device: %+v", r)
+	}
+}

@@ -48,6 +48,10 @@ type Config struct {
 	// most MaxPlanBody bytes) and returns its final status; ok false
 	// means the plan was not applied (rejected or rolled back).
 	ApplyPlan func(ctx context.Context, envelope []byte) (doc any, ok bool, err error)
+	// ReloadConfig reads the daemon's config file again and applies it
+	// (POST /api/v1/config/reload); ok false means it was refused or
+	// rolled back (doc says why, with every problem).
+	ReloadConfig func(ctx context.Context) (doc any, ok bool, err error)
 	// Ready reports whether the daemon is ready (/readyz).
 	Ready func() bool
 	// NotReady, when set, gives the reason the daemon cannot do its work
@@ -237,6 +241,7 @@ func (s *Server) routes() http.Handler {
 		writeJSON(w, http.StatusOK, s.cfg.Plan())
 	}))
 	handle("POST /api/v1/plan", http.HandlerFunc(s.applyPlan))
+	handle("POST /api/v1/config/reload", http.HandlerFunc(s.reloadConfig))
 	s.consoleRoutes(handle)
 	s.deadLetterRoutes(handle)
 	if s.cfg.Metrics != nil {
@@ -326,6 +331,27 @@ func (s *Server) applyPlan(w http.ResponseWriter, r *http.Request) {
 		code = http.StatusUnprocessableEntity
 	}
 	s.cfg.Logger.Info("local plan apply", "ok", ok)
+	writeJSON(w, code, doc)
+}
+
+// reloadConfig reads the config file again and applies it: 200 applied
+// (or nothing changed), 422 refused or rolled back. The request has no
+// body.
+func (s *Server) reloadConfig(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.ReloadConfig == nil {
+		writeError(w, http.StatusNotFound, "this daemon cannot reload its config", "restart edged to change its config")
+		return
+	}
+	doc, ok, err := s.cfg.ReloadConfig(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, err.Error(), "")
+		return
+	}
+	code := http.StatusOK
+	if !ok {
+		code = http.StatusUnprocessableEntity
+	}
+	s.cfg.Logger.Info("local config reload", "ok", ok)
 	writeJSON(w, code, doc)
 }
 

@@ -125,8 +125,9 @@ type Orchestrator struct {
 	mu      sync.Mutex
 	pending []submission
 	wake    chan struct{}
-	last    Status    // the latest status
-	cur     *Reporter // the apply in progress, nil when idle
+	last    Status        // the latest status
+	cur     *Reporter     // the apply in progress, nil when idle
+	turn    chan struct{} // held by the apply or Exclusive change in progress (exclusive.go)
 }
 
 type submission struct {
@@ -150,7 +151,7 @@ func New(cfg Config) (*Orchestrator, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	o := &Orchestrator{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1)}
+	o := &Orchestrator{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), turn: make(chan struct{}, 1)}
 	doc, err := cfg.Store.Status()
 	if err != nil {
 		return nil, fmt.Errorf("orchestrator: %w", err)
@@ -401,6 +402,12 @@ func problems(inv *plan.InvalidError) []string {
 // apply prepares, switches and commits one verified plan, rolling back on
 // failure.
 func (o *Orchestrator) apply(ctx context.Context, v verified) {
+	select {
+	case o.turn <- struct{}{}: // no Exclusive change runs meanwhile
+	case <-ctx.Done():
+		return
+	}
+	defer func() { <-o.turn }()
 	applied, _ := o.cfg.Store.Applied()
 	r := newReporter(Status{Version: v.plan.Version, State: StateApplying, Steps: []Step{}, Applied: applied,
 		KeyID: v.key, SHA256: v.sum, Source: v.source, Started: time.Now()}, o.publish)

@@ -61,8 +61,15 @@ func (s *Supervisor) Apply(ctx context.Context, specs []Spec) (Changes, error) {
 type Progress func(service, action string) (done func(error))
 
 // ApplyReport is Apply telling report (when not nil) what it does, service
-// by service, as it goes.
+// by service, as it goes. A nil Supervisor (a daemon that runs no
+// services) takes an empty set and refuses any other.
 func (s *Supervisor) ApplyReport(ctx context.Context, specs []Spec, report Progress) (Changes, error) {
+	if s == nil {
+		if len(specs) > 0 {
+			return Changes{}, fmt.Errorf("supervisor: apply %d services: this daemon started without services: restart it to run some", len(specs))
+		}
+		return Changes{}, nil
+	}
 	if report == nil {
 		report = func(string, string) func(error) { return func(error) {} }
 	}
