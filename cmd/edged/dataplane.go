@@ -197,3 +197,24 @@ func (d *daemon) cloudStats() forwarder.Stats {
 	}
 	return forwarder.Stats{}
 }
+
+// routeStatus reports every running route, in priority and name order.
+func (d *daemon) routeStatus() []routeStatus {
+	out := []routeStatus{}
+	if d.routes == nil {
+		return out
+	}
+	for _, r := range d.routes.Routes() {
+		fs := r.Forwarder.Stats()
+		rs := routeStatus{Name: r.Name, To: r.To, Priority: r.Priority, Delivered: fs.Delivered, Failures: fs.Failures,
+			DeadLettered: fs.DeadLettered, Expired: fs.Expired, Passed: r.Store.Passed()}
+		if cur, err := d.outbox.Cursor(routeCursor(r.Name)); err == nil {
+			rs.Lag = cur.Lag()
+		}
+		if le := fs.LastError; le.Current() {
+			rs.LastError, rs.LastErrorAt = le.Message, le.At
+		}
+		out = append(out, rs)
+	}
+	return out
+}

@@ -68,6 +68,13 @@ const maxHealthError = 256
 func healthDoc(doc statusDoc) statusDoc {
 	doc.Plan.Error = cutError(doc.Plan.Error)
 	doc.Cloud.LastError = cutError(doc.Cloud.LastError)
+	doc.Routes = slices.Clone(doc.Routes)
+	for i := range doc.Routes {
+		doc.Routes[i].LastError = cutError(doc.Routes[i].LastError)
+	}
+	// One entry per service and per route: edged status and the API
+	// have them; the services and routes above say how each does.
+	doc.ServiceFeeds, doc.Outbox.Cursors = nil, nil
 	doc.Devices = slices.Clone(doc.Devices)
 	for i := range doc.Devices {
 		doc.Devices[i].LastError = cutError(doc.Devices[i].LastError)

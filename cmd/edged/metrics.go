@@ -117,6 +117,14 @@ var (
 	mServiceTooDeep  = desc("service_chain_too_deep_total", "Readings not handed to the service because their service chain had reached service_chain.max_depth.", "service")
 	mServiceDropped  = desc("service_dropped_batches_total", "Reading batches not delivered because the service was behind.", "service")
 	mServiceLogDrop  = desc("service_log_dropped_lines_total", "Output lines of the service dropped: over log.services.lines_per_second or bytes_per_second.", "service")
+	mRouteDelivered  = desc("route_delivered_readings_total", "Readings the route's destination acknowledged, since start.", "route", "to")
+	mRouteFailures   = desc("route_failures_total", "Deliveries of the route that failed (each retried from its oldest unacknowledged reading, with back-off), since start.", "route", "to")
+	mRouteExpired    = desc("route_expired_total", "Readings past the route's ttl, moved to the dead letters, since start.", "route", "to")
+	mRouteLag        = desc("route_lag_readings", "Readings the route's cursor has not passed yet (its backlog).", "route", "to")
+	mCursorLag       = desc("log_cursor_lag_readings", "Readings a consumer of the log (route:NAME, service:NAME, republish) has not passed yet.", "cursor")
+	mCursorDropped   = desc("log_cursor_dropped_total", "Readings the outbox caps deleted before this consumer read them (persisted).", "cursor")
+	mFeedDelivered   = desc("service_feed_delivered_readings_total", "Readings handed to the service from its cursor, since start.", "service")
+	mFeedSkipped     = desc("service_feed_skipped_for_lag_total", "Readings the service never got because it lagged more than its max_lag, since start.", "service")
 	mPlanVersion     = desc("plan_version", "Version of the plan running now; 0 is the config file's devices and services.")
 	mPlanState       = desc("plan_state", "1 for the state of the latest plan handled (applying, applied, rejected, rolled_back), 0 for the others.", "state")
 )
@@ -141,6 +149,7 @@ func (daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 		mFwdFailures, mCommands, mLocalClients, mLocalReceived, mLocalRouted, mLocalRateLimit, mLocalRateLimited, mLocalAuth,
 		mLocalLimited, mLocalRetained, mLocalRetainedB, mLocalACLDenied, mSensorMessages, mSensorReadings, mSensorMalformed, mSensorMissing, mSensorCollided, mIngestQueued, mIngestStored, mIngestRefused, mIngestRestamped, mOutboxCommitLat,
 		mUplinkAckLat, mServiceUp, mServiceRestarts, mServiceRSS, mServiceBudget, mServiceCPU, mServiceOOM, mServiceDropped, mServiceTooDeep, mDeadLetters, mDeadLettered, mDeadLetterRepl, mDeadLetterDrop, mServiceLogDrop, mPlanVersion, mPlanState,
+		mRouteDelivered, mRouteFailures, mRouteExpired, mRouteLag, mCursorLag, mCursorDropped, mFeedDelivered, mFeedSkipped,
 		mBuildInfo, mDeviceValue, mDeviceValueDr, mHassDevices, mHassEntities, mHassCommands, mHassDropped} {
 		ch <- d
 	}
@@ -231,6 +240,22 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(mDeadLetterRepl, float64(dls.Replayed))
 		counter(mDeadLetterDrop, float64(dls.Removed), "operator")
 		counter(mDeadLetterDrop, float64(dls.Dropped), "cap")
+	}
+	for _, r := range d.routeStatus() {
+		counter(mRouteDelivered, float64(r.Delivered), r.Name, r.To)
+		counter(mRouteFailures, float64(r.Failures), r.Name, r.To)
+		counter(mRouteExpired, float64(r.Expired), r.Name, r.To)
+		gauge(mRouteLag, float64(r.Lag), r.Name, r.To)
+	}
+	for _, cs := range d.outbox.Cursors() {
+		gauge(mCursorLag, float64(cs.Lag), cs.Name)
+		counter(mCursorDropped, float64(cs.Dropped), cs.Name)
+	}
+	if d.feeds != nil {
+		for _, fs := range d.feeds.Stats() {
+			counter(mFeedDelivered, float64(fs.Delivered), fs.Service)
+			counter(mFeedSkipped, float64(fs.SkippedForLag), fs.Service)
+		}
 	}
 	cs := d.exec.Stats()
 	counter(mCommands, float64(cs.Executed), "executed")

@@ -165,6 +165,24 @@ routes:
 	back := cl.maxSeq()
 	scada.waitAll(back) // caught up: every seq up to where the cloud was
 	hist.waitAll(back)
+	// Status and /metrics name each route with what it did.
+	byName := map[string]routeStatus{}
+	for _, r := range d.statusDoc().Routes {
+		byName[r.Name] = r
+	}
+	if r := byName["scada"]; r.To != "mqtt" || r.Failures == 0 || r.Delivered < int64(back) {
+		t.Errorf("status of route scada %+v: want to mqtt, failures while its broker was down, at least %d delivered", r, back)
+	}
+	if r := byName["cloud"]; r.To != "cloud" || r.Failures != 0 || r.Delivered < int64(back) {
+		t.Errorf("status of the cloud route %+v: want no failure and at least %d delivered", r, back)
+	}
+	m := scrape(t, d.api.Addr())
+	if v := m[`edged_route_delivered_readings_total{route="historian",to="http"}`]; v < float64(back) {
+		t.Errorf("edged_route_delivered_readings_total of historian = %v, want at least %d", v, back)
+	}
+	if _, ok := m[`edged_log_cursor_lag_readings{cursor="route:scada"}`]; !ok {
+		t.Error("no edged_log_cursor_lag_readings for route:scada")
+	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/edged-gateway/edged/drivers/mqttsensor"
 	"github.com/edged-gateway/edged/internal/lasterr"
 	"github.com/edged-gateway/edged/runtime/commands"
+	"github.com/edged-gateway/edged/runtime/dataplane"
 	"github.com/edged-gateway/edged/runtime/ingest"
 	"github.com/edged-gateway/edged/runtime/supervisor"
 	"github.com/edged-gateway/edged/sync/broker"
@@ -36,6 +37,11 @@ type statusDoc struct {
 	Services []supervisor.Status `json:"services"`
 	// LocalMQTT is the local broker and the sensors that publish to it.
 	LocalMQTT localMQTTStatus `json:"local_mqtt"`
+	// Routes are where readings go (the cloud route and routes[]).
+	Routes []routeStatus `json:"routes"`
+	// ServiceFeeds are the services' cursors on the log: delivered,
+	// lag, and readings skipped because the service lagged past max_lag.
+	ServiceFeeds []dataplane.FeedStats `json:"service_feeds"`
 	// ConfigReload is the latest reload of the config file (SIGHUP,
 	// edged config reload), if any since start.
 	ConfigReload *reloadResult `json:"config_reload,omitempty"`
@@ -140,6 +146,25 @@ type outboxStatus struct {
 	Recovered *outbox.Recovery `json:"recovered,omitempty"`
 	// Failed is the commit error that stopped the outbox (edged exits).
 	Failed string `json:"failed,omitempty"`
+	// Cursors are the log's consumers (route:<name>, service:<name>,
+	// republish): position, lag, acked, and readings a cap dropped before
+	// the consumer read them.
+	Cursors []outbox.CursorStats `json:"cursors"`
+}
+
+// routeStatus is one route: where it goes and what it delivered.
+type routeStatus struct {
+	Name         string    `json:"name"`
+	To           string    `json:"to"`
+	Priority     int       `json:"priority"`
+	Delivered    int64     `json:"delivered"`
+	Failures     int64     `json:"failures"`
+	DeadLettered int64     `json:"dead_lettered"`
+	Expired      int64     `json:"expired"`
+	Passed       uint64    `json:"passed"` // readings its filter or the sync policy left out
+	Lag          uint64    `json:"lag"`    // readings its cursor has not passed yet
+	LastError    string    `json:"last_error,omitempty"`
+	LastErrorAt  time.Time `json:"last_error_at,omitzero"`
 }
 
 type deviceStatus struct {
@@ -174,7 +199,7 @@ func (d *daemon) statusDoc() statusDoc {
 	doc := statusDoc{Gateway: d.cfg.Gateway.ID, Version: version, Arch: runtime.GOOS + "/" + runtime.GOARCH,
 		UptimeS: time.Since(time.Unix(0, d.start.Load())).Round(time.Millisecond).Seconds(),
 		Outbox: outboxStatus{Readings: st.Depth, Bytes: st.Bytes, Dropped: st.Dropped, AppendErrors: st.AppendErrors, NextSeq: st.NextSeq,
-			Epoch: st.Epoch, Recovered: d.outbox.Recovery(), Failed: st.Failed},
+			Epoch: st.Epoch, Recovered: d.outbox.Recovery(), Failed: st.Failed, Cursors: append([]outbox.CursorStats{}, d.outbox.Cursors()...)},
 		Devices: []deviceStatus{}, Commands: d.commandStatus(), SafeStateFailures: d.devs.safeFailures.Load(), Board: d.boardName(), Plan: d.planStatus()}
 	if d.reload != nil {
 		doc.ConfigReload = d.reload.last.Load()
@@ -189,6 +214,11 @@ func (d *daemon) statusDoc() statusDoc {
 		doc.Cloud = cloudStatus{URL: d.cfg.Cloud.URL, Enabled: true, Connected: d.link.Connected(), Delivered: fs.Delivered,
 			DeadLetters: ds.Count, DeadLettered: fs.DeadLettered, DeadLettersDropped: ds.Dropped,
 			LastError: le.Message, LastErrorAt: le.At, LastErrorRecoveredAt: le.RecoveredAt}
+	}
+	doc.Routes = d.routeStatus()
+	doc.ServiceFeeds = []dataplane.FeedStats{}
+	if d.feeds != nil {
+		doc.ServiceFeeds = d.feeds.Stats()
 	}
 	doc.LocalMQTT = d.localStatus()
 	doc.Services = []supervisor.Status{}
