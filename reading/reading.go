@@ -22,8 +22,9 @@ type Reading struct {
 	Source string
 	// Hops is the reading's depth in a service chain: 0 for a device's
 	// reading, one more than the deepest input of the service that emitted
-	// it. It lives only in memory (the supervisor's hand-off to services);
-	// the outbox does not store it.
+	// it. The outbox stores it with the reading, so the chain limit
+	// (service_chain.max_depth) holds across restarts; telemetry does not
+	// carry it.
 	Hops uint8
 	// Simulated marks a reading from a simulated chip or source (the
 	// simulated board, the sim device kind): telemetry carries

@@ -65,7 +65,8 @@ devices:
   # (or -m '{"value": 21.5, "unit": "C"}'); left out when local_mqtt.mode is off
   - {name: lan, kind: mqttsensor, options: {topic: sensors/+device/+metric, format: auto}}
   # every device also takes interval, scale: {factor, offset, unit} and precision (log decimals)
-services: []                   # plugin processes inside budgets: see examples/services.yaml
+services: []                   # plugin processes inside budgets: see examples/services.yaml (each may set max_lag)
+routes: []                     # more destinations (mqtt, http/influx) besides the cloud: README "Routes"; [] = the cloud route
 service_usage: {every: %s}     # services' memory and CPU as readings this often; 0s = off
 service_chain: {max_depth: %s}  # longest chain of services handing readings on
 local_mqtt:

@@ -6,6 +6,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -192,4 +195,67 @@ routes:
 		}
 	}
 	hist.check()
+}
+
+// TestReadmeRoutesExampleChecks: the routes block of README's "Routes"
+// section is a valid config (with a cloud), and every route in it builds.
+func TestReadmeRoutesExampleChecks(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	start := strings.Index(text, "## Routes: more destinations than the cloud")
+	if start < 0 {
+		t.Fatal(`README has no "## Routes" section`)
+	}
+	i := strings.Index(text[start:], "\n```yaml\nroutes:\n")
+	if i < 0 {
+		t.Fatal("no routes yaml block in README's Routes section")
+	}
+	block := text[start+i+len("\n```yaml\n"):]
+	block = block[:strings.Index(block, "\n```")]
+	dir := t.TempDir()
+	token := filepath.Join(dir, "influx.token") // the example's file, made here
+	os.WriteFile(token, []byte("secret\n"), 0o600)
+	block = strings.ReplaceAll(block, "/etc/edged/influx.token", token)
+	cfg := fmt.Sprintf("gateway: {id: readme}\ndata_dir: %s\nhttp: {listen: 127.0.0.1:0}\nlocal_mqtt: {mode: off}\ncloud: {url: mqtt://127.0.0.1:1884}\n%s\n", dir, block)
+	c, _, err := loadConfig(writeConfig(t, dir, cfg), builtinKinds())
+	if err != nil {
+		t.Fatalf("README's routes do not check:\n%v", err)
+	}
+	got := map[string]string{}
+	for _, r := range routeConfigs(&c) {
+		got[r.Name] = r.To
+	}
+	want := map[string]string{"scada": "mqtt", "historian": "http", "alerts": "cloud"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("routes %v, want %v (a route to the cloud replaces the default one)", got, want)
+	}
+}
+
+// TestRouteConfigErrorsNameTheField: every problem of a routes list is
+// reported at once, each with its path.
+func TestRouteConfigErrorsNameTheField(t *testing.T) {
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`gateway: {id: bad}
+data_dir: %s
+http: {listen: 127.0.0.1:0}
+local_mqtt: {mode: off}
+routes:
+  - {name: a, to: ftp}
+  - {name: a, to: http, http: {url: "ftp://x"}, priority: 12, filter: {match: ["a/#/b"], simulated: maybe}}
+  - {name: up, to: cloud}
+  - {name: m, to: mqtt, http: {url: "http://127.0.0.1:1/x"}}
+`, dir)
+	_, _, err := loadConfig(writeConfig(t, dir, cfg), builtinKinds())
+	if err == nil {
+		t.Fatal("a broken routes list was accepted")
+	}
+	for _, want := range []string{"routes[0].to", "routes[1].name", "routes[1].http.url", "routes[1].priority", "routes[1].filter.match[0]", "routes[1].filter.simulated",
+		"routes[2].to", "routes[3].mqtt", "routes[3].http"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not name %s:\n%v", want, err)
+		}
+	}
 }

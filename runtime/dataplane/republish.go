@@ -89,7 +89,6 @@ func (p *Republisher) Run(ctx context.Context) error {
 	var (
 		after   uint64
 		buf     = make([]reading.Reading, 0, p.cfg.Batch)
-		payload []byte
 		sq      []uint64
 		idle    int
 	)
@@ -115,7 +114,9 @@ func (p *Republisher) Run(ctx context.Context) error {
 		}
 		idle = 0
 		for _, r := range rs {
-			payload = LocalPayload(payload[:0], r)
+			// A fresh buffer each time: an MQTT client (the external
+			// local broker's) may still be writing the last one.
+			payload := LocalPayload(make([]byte, 0, 128), r)
 			topic := LocalTopic(p.cfg.Prefix, r)
 			if err := p.cfg.Publish(topic, payload, p.cfg.Retain); err != nil {
 				p.failed.Add(1)

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/edged-gateway/edged/internal/mosquittotest"
+	"github.com/edged-gateway/edged/reading"
+	"github.com/edged-gateway/edged/sync/outbox"
+)
+
+// countingHTTP is a historian endpoint that counts the readings POSTed to
+// it and closes done once target have arrived.
+type countingHTTP struct {
+	n      atomic.Int64
+	target int64
+	done   chan struct{}
+	at     atomic.Int64 // unix ns when target was reached
+	addr   string
+}
+
+func newCountingHTTP(b *testing.B, target int64) *countingHTTP {
+	c := &countingHTTP{target: target, done: make(chan struct{})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	c.addr = ln.Addr().String()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		k := int64(bytes.Count(body, []byte(`"seq":`)))
+		if total := c.n.Add(k); total >= c.target && total-k < c.target {
+			c.at.Store(time.Now().UnixNano())
+			close(c.done)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})}
+	go srv.Serve(ln)
+	b.Cleanup(func() { srv.Close() })
+	return c
+}
+
+// drainRoutes fills a fresh outbox with backlog readings, then starts an
+// in-process daemon whose routes drain it: the cloud route alone, or the
+// cloud, a second mosquitto and an HTTP endpoint. It returns each route's
+// drain rate (readings/s from the daemon's start to the last reading's
+// arrival).
+func drainRoutes(b *testing.B, cloudB, scadaB *mosquittotest.Broker, three bool, backlog int) (rates map[string]float64) {
+	dir := b.TempDir()
+	fillOutbox(b, filepath.Join(dir, "outbox.db"), backlog)
+	gw := fmt.Sprintf("routes%v", three)
+	cloudM := newMeter(b, cloudB.Addr(), "edged/"+gw+"/telemetry/+", int64(backlog))
+	routesYAML := ""
+	var scadaM *meter
+	var hist *countingHTTP
+	if three {
+		scadaM = newMeter(b, scadaB.Addr(), "site/"+gw+"/telemetry/+", int64(backlog))
+		hist = newCountingHTTP(b, int64(backlog))
+		routesYAML = fmt.Sprintf("routes:\n  - {name: scada, to: mqtt, topic_prefix: site, mqtt: {url: %s}}\n  - {name: historian, to: http, http: {url: \"http://%s/write\"}}\n", scadaB.URL(), hist.addr)
+	}
+	cfgFile := filepath.Join(dir, "edged.yaml")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf("gateway: {id: %s}\nhttp: {listen: 127.0.0.1:0}\nlocal_mqtt: {mode: off}\ndata_dir: %s\noutbox: {max_bytes: 1Gi}\ncloud: {url: %s}\nlog: {level: error}\ndevices: []\n%s",
+		gw, dir, cloudB.URL(), routesYAML)), 0o644)
+	cfg, devs, err := loadConfig(cfgFile, builtinKinds())
+	if err != nil {
+		b.Fatal(err)
+	}
+	d, err := newDaemon(cfg, devs, newLogger(cfg.Log, os.Stderr))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	start := time.Now()
+	cloudM.start = start // meters count from the daemon's start
+	if three {
+		scadaM.start = start
+	}
+	go func() { done <- d.run(ctx, start) }()
+	rates = map[string]float64{}
+	cloudM.wait(b)
+	rates["cloud"] = float64(backlog) / time.Duration(cloudM.last.Load()).Seconds()
+	if three {
+		scadaM.wait(b)
+		rates["scada"] = float64(backlog) / time.Duration(scadaM.last.Load()).Seconds()
+		select {
+		case <-hist.done:
+		case <-time.After(5 * time.Minute):
+			b.Fatalf("historian: %d of %d readings", hist.n.Load(), backlog)
+		}
+		rates["historian"] = float64(backlog) / time.Unix(0, hist.at.Load()).Sub(start).Seconds()
+	}
+	cancel()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	return rates
+}
+
+// BenchmarkRoutes drains the same backlog through one route (the cloud)
+// and through three routes at once (the cloud, a second mosquitto, an HTTP
+// historian), in one run on one machine. per_route_vs_one is the slowest
+// of the three routes' rates over the one route's rate; cost_3_vs_1 is
+// the time three routes take over the time one takes (issue #16's target:
+// ≤ 1.7). Run with -benchtime 1x.
+func BenchmarkRoutes(b *testing.B) {
+	const backlog = 200_000
+	cloudB := mosquittotest.Start(b)
+	scadaB := mosquittotest.Start(b)
+	for i := 0; i < b.N; i++ {
+		one := drainRoutes(b, cloudB, scadaB, false, backlog)["cloud"]
+		three := drainRoutes(b, cloudB, scadaB, true, backlog)
+		slowest := min(three["cloud"], three["scada"], three["historian"])
+		b.ReportMetric(one, "one_route_readings/s")
+		b.ReportMetric(three["cloud"], "three_cloud_readings/s")
+		b.ReportMetric(three["scada"], "three_mqtt_readings/s")
+		b.ReportMetric(three["historian"], "three_http_readings/s")
+		b.ReportMetric(slowest/one, "per_route_vs_one")
+		b.ReportMetric(one/slowest, "cost_3_vs_1")
+	}
+}
+
+// BenchmarkServiceChainLatency runs a chip (a sim device every 10ms) and
+// two services chained through the log (the SDK's test service passing
+// readings through; service_chain.max_depth 2), and measures with a
+// cursor of its own, from each reading's time (taken when the chip was
+// read, kept by the services) to when it is durable and visible in the
+// log: the chip's reading itself (0 hops) and the second service's emit of
+// the first service's emit (2 hops). two_hops_add_ms_p50 is the
+// difference of the medians (issue #16's target: ≤ 2 ms).
+func BenchmarkServiceChainLatency(b *testing.B) {
+	bin := filepath.Join(b.TempDir(), "testservice")
+	build := exec.Command("go", "build", "-o", bin, "github.com/edged-gateway/edged/sdk/pluginapi/testdata/testservice")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("build the test service: %v\n%s", err, out)
+	}
+	sum := fileSHA256(b, bin)
+	for i := 0; i < b.N; i++ {
+		dir := b.TempDir()
+		cfgFile := filepath.Join(dir, "edged.yaml")
+		os.WriteFile(cfgFile, []byte(fmt.Sprintf(`gateway: {id: chain}
+http: {listen: 127.0.0.1:0}
+local_mqtt: {mode: off}
+data_dir: %s
+log: {level: error}
+devices:
+  - {name: porch, kind: sim, interval: 10ms, options: {metric: temperature, unit: C}}
+service_chain: {max_depth: 2}
+services:
+  - {name: first, path: %s, sha256: %s, subscribe: ["porch/temperature"], config: {mode: passthrough}}
+  - {name: second, path: %s, sha256: %s, subscribe: ["porch/temperature"], config: {mode: passthrough}}
+`, dir, bin, sum, bin, sum)), 0o644)
+		cfg, devs, err := loadConfig(cfgFile, builtinKinds())
+		if err != nil {
+			b.Fatal(err)
+		}
+		d, err := newDaemon(cfg, devs, newLogger(cfg.Log, os.Stderr))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := d.setCursors(context.Background(), []outbox.CursorSpec{{Name: "bench", Start: outbox.FromNewest}}, true); err != nil {
+			b.Fatal(err)
+		}
+		cur, err := d.outbox.Cursor("bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.run(ctx, time.Now()) }()
+		var hop0, hop2 []time.Duration
+		var after uint64
+		var buf []reading.Reading
+		deadline := time.After(5 * time.Minute)
+		for len(hop2) < 500 || len(hop0) < 500 {
+			changed := cur.Changed()
+			buf, err = cur.Peek(after, 256, buf[:0])
+			if err != nil {
+				b.Fatal(err)
+			}
+			now := time.Now()
+			for _, r := range buf {
+				switch {
+				case r.Source == "" && r.Device == "porch":
+					hop0 = append(hop0, now.Sub(r.Time))
+				case r.Source == "second" && r.Hops == 2:
+					hop2 = append(hop2, now.Sub(r.Time))
+				}
+			}
+			if len(buf) > 0 {
+				after = buf[len(buf)-1].Seq
+				seqs := make([]uint64, len(buf))
+				for j := range buf {
+					seqs[j] = buf[j].Seq
+				}
+				cur.Ack(context.Background(), seqs)
+				continue
+			}
+			select {
+			case <-changed:
+			case <-deadline:
+				b.Fatalf("chain: %d readings at 0 hops, %d at 2 hops after 5 minutes", len(hop0), len(hop2))
+			}
+		}
+		cancel()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+		p50 := func(ds []time.Duration) float64 {
+			slices.Sort(ds)
+			return float64(ds[len(ds)/2].Microseconds()) / 1000
+		}
+		p99 := func(ds []time.Duration) float64 {
+			slices.Sort(ds)
+			return float64(ds[len(ds)*99/100].Microseconds()) / 1000
+		}
+		b.ReportMetric(p50(hop0), "chip_durable_ms_p50")
+		b.ReportMetric(p50(hop2), "two_hops_ms_p50")
+		b.ReportMetric(p99(hop2), "two_hops_ms_p99")
+		b.ReportMetric(p50(hop2)-p50(hop0), "two_hops_add_ms_p50")
+	}
+}
