@@ -87,10 +87,10 @@ func (p *Republisher) noteErr(what string, err error, args ...any) {
 // Run republishes until ctx ends (it returns nil then).
 func (p *Republisher) Run(ctx context.Context) error {
 	var (
-		after   uint64
-		buf     = make([]reading.Reading, 0, p.cfg.Batch)
-		sq      []uint64
-		idle    int
+		after uint64
+		buf   = make([]reading.Reading, 0, p.cfg.Batch)
+		sq    []uint64
+		idle  int
 	)
 	for ctx.Err() == nil {
 		changed := p.cur.Changed()
