@@ -168,7 +168,7 @@ func (f *ServiceFeed) Run(ctx context.Context) error {
 		}
 		if len(rs) == 0 {
 			idle++
-			if idle > 1 { // woken without news (a closed log keeps Changed closed)
+			if idle > 3 { // woken again and again without news: a closed log keeps Changed closed (once is normal: the commit that made the last peek's readings visible notifies after)
 				sleep(ctx, 50*time.Millisecond)
 			}
 			select {

@@ -103,7 +103,7 @@ func (p *Republisher) Run(ctx context.Context) error {
 		}
 		if len(rs) == 0 {
 			idle++
-			if idle > 1 {
+			if idle > 3 { // see ServiceFeed.Run
 				sleep(ctx, 50*time.Millisecond)
 			}
 			select {
