@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -55,7 +57,7 @@ func newCountingHTTP(b *testing.B, target int64) *countingHTTP {
 // cloud, a second mosquitto and an HTTP endpoint. It returns each route's
 // drain rate (readings/s from the daemon's start to the last reading's
 // arrival).
-func drainRoutes(b *testing.B, cloudB, scadaB *mosquittotest.Broker, three bool, backlog int) (rates map[string]float64) {
+func drainRoutes(b *testing.B, cloudB, scadaB *mosquittotest.Broker, three bool, backlog int) (rates map[string]float64, selfCPU, brokerCPU time.Duration) {
 	dir := b.TempDir()
 	fillOutbox(b, filepath.Join(dir, "outbox.db"), backlog)
 	gw := fmt.Sprintf("routes%v", three)
@@ -86,6 +88,7 @@ func drainRoutes(b *testing.B, cloudB, scadaB *mosquittotest.Broker, three bool,
 	if three {
 		scadaM.start = start
 	}
+	self0, brokers0 := cpuTime(), procCPU(cloudB.Pid())+procCPU(scadaB.Pid())
 	go func() { done <- d.run(ctx, start) }()
 	rates = map[string]float64{}
 	cloudM.wait(b)
@@ -100,11 +103,27 @@ func drainRoutes(b *testing.B, cloudB, scadaB *mosquittotest.Broker, three bool,
 		}
 		rates["historian"] = float64(backlog) / time.Unix(0, hist.at.Load()).Sub(start).Seconds()
 	}
+	selfCPU, brokerCPU = cpuTime()-self0, procCPU(cloudB.Pid())+procCPU(scadaB.Pid())-brokers0
 	cancel()
 	if err := <-done; err != nil {
 		b.Fatal(err)
 	}
-	return rates
+	return rates, selfCPU, brokerCPU
+}
+
+// procCPU is the user+system CPU time of a process so far (0 for pid 0).
+func procCPU(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64) // fields 14 and 15 of stat
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
 }
 
 // BenchmarkRoutes drains the same backlog through one route (the cloud)
@@ -118,8 +137,9 @@ func BenchmarkRoutes(b *testing.B) {
 	cloudB := mosquittotest.Start(b)
 	scadaB := mosquittotest.Start(b)
 	for i := 0; i < b.N; i++ {
-		one := drainRoutes(b, cloudB, scadaB, false, backlog)["cloud"]
-		three := drainRoutes(b, cloudB, scadaB, true, backlog)
+		ones, self1, brokers1 := drainRoutes(b, cloudB, scadaB, false, backlog)
+		one := ones["cloud"]
+		three, self3, brokers3 := drainRoutes(b, cloudB, scadaB, true, backlog)
 		slowest := min(three["cloud"], three["scada"], three["historian"])
 		b.ReportMetric(one, "one_route_readings/s")
 		b.ReportMetric(three["cloud"], "three_cloud_readings/s")
@@ -127,6 +147,13 @@ func BenchmarkRoutes(b *testing.B) {
 		b.ReportMetric(three["historian"], "three_http_readings/s")
 		b.ReportMetric(slowest/one, "per_route_vs_one")
 		b.ReportMetric(one/slowest, "cost_3_vs_1")
+		// CPU seconds spent: this process (edged, the subscribers and the
+		// HTTP endpoint) and the mosquitto brokers; with 2 cores, what the
+		// peers take is not edged's to use.
+		b.ReportMetric(self3.Seconds()/self1.Seconds(), "process_cpu_3_vs_1")
+		b.ReportMetric(brokers3.Seconds()/brokers1.Seconds(), "brokers_cpu_3_vs_1")
+		b.ReportMetric((self1 + brokers1).Seconds(), "cpu_s_one_route")
+		b.ReportMetric((self3 + brokers3).Seconds(), "cpu_s_three_routes")
 	}
 }
 

@@ -285,3 +285,14 @@ func (b *Broker) Reconfigure(opts ...Option) {
 		b.tb.Fatalf("mosquittotest: write %s: %v", b.conf, err)
 	}
 }
+
+// Pid is the running mosquitto's process id, 0 when stopped (benchmarks
+// read its CPU time from /proc).
+func (b *Broker) Pid() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.proc == nil {
+		return 0
+	}
+	return b.proc.Pid
+}

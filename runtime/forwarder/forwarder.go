@@ -604,27 +604,49 @@ func (s *session) drain() {
 // batch of them. It returns the messages and the readings left, still in seq
 // order. Because a device's readings always leave pending oldest first, its
 // messages are published in seq order.
+//
+// The readings left are compacted in pending's own array (pending is
+// reused, nothing is allocated for them), and the scan stops once every
+// message is full and no other may start: the window is read once per
+// call, not copied.
 func take(pending []reading.Reading, batch, maxMsgs int) (msgs [][]reading.Reading, rest []reading.Reading) {
 	if len(pending) == 0 || maxMsgs == 0 {
 		return nil, pending
 	}
 	chosen := make(map[string]int, maxMsgs) // device → its message in msgs
-	rest = pending[:0:0]
-	for i := range pending {
+	full := 0                                // messages holding batch readings
+	w := 0                                   // pending[:w] are the readings left so far
+	i := 0
+	for ; i < len(pending); i++ {
+		if len(msgs) == maxMsgs && full == len(msgs) {
+			break // nothing more can be taken: the rest stays as it is
+		}
 		r := &pending[i]
 		idx, ok := chosen[r.Device]
 		if !ok && len(msgs) < maxMsgs {
-			msgs = append(msgs, make([]reading.Reading, 0, batch))
+			msgs = append(msgs, make([]reading.Reading, 0, min(batch, len(pending)-i)))
 			idx, ok = len(msgs)-1, true
 			chosen[r.Device] = idx
 		}
 		if ok && len(msgs[idx]) < batch {
 			msgs[idx] = append(msgs[idx], *r)
+			if len(msgs[idx]) == batch {
+				full++
+			}
 			continue
 		}
-		rest = append(rest, *r)
+		if w != i {
+			pending[w] = *r
+		}
+		w++
 	}
-	return msgs, rest
+	if w != i {
+		w += copy(pending[w:], pending[i:])
+	} else {
+		w = len(pending)
+	}
+	clear(pending[w:]) // no stale strings kept alive
+	return msgs, pending[:w]
 }
 
 // SetBatch changes the most readings per message (1 to 10000; others are

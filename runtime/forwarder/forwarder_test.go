@@ -382,8 +382,10 @@ func TestTakeSendsEachDevicesOldestReadingsFirst(t *testing.T) {
 			if got := strings.Join(parts, " "); got != tc.want || seqs(rest) != tc.rest {
 				t.Fatalf("got %q rest %s, want %q rest %s", got, seqs(rest), tc.want, tc.rest)
 			}
-			if len(in) > 0 && seqs(in) != seqs(mk(tc.devs)) {
-				t.Fatalf("take modified its input: %s", seqs(in))
+			// The rest is compacted in the input's own array (no copy
+			// of the window per call): rest is a prefix of it.
+			if len(rest) > 0 && &rest[0] != &in[0] {
+				t.Fatalf("rest is not in the input's array")
 			}
 		})
 	}
