@@ -614,8 +614,8 @@ func take(pending []reading.Reading, batch, maxMsgs int) (msgs [][]reading.Readi
 		return nil, pending
 	}
 	chosen := make(map[string]int, maxMsgs) // device → its message in msgs
-	full := 0                                // messages holding batch readings
-	w := 0                                   // pending[:w] are the readings left so far
+	full := 0                               // messages holding batch readings
+	w := 0                                  // pending[:w] are the readings left so far
 	i := 0
 	for ; i < len(pending); i++ {
 		if len(msgs) == maxMsgs && full == len(msgs) {
