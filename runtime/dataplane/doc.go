@@ -13,6 +13,7 @@ package dataplane
 
 import (
 	"context"
+	"time"
 
 	"github.com/edged-gateway/edged/reading"
 )
@@ -46,4 +47,35 @@ func seqs(dst []uint64, rs []reading.Reading) []uint64 {
 		dst = append(dst, r.Seq)
 	}
 	return dst
+}
+
+// waiter reads a cursor's next batch, waiting on Changed when there is
+// none. One wake without news is normal (a commit makes its readings
+// visible before it notifies), so it only pauses when woken again and
+// again without news: a closed log keeps Changed closed.
+type waiter struct {
+	cur  Cursor
+	idle int // empty peeks in a row
+}
+
+// next returns the readings after seq (up to n, in dst), or none when ctx
+// ended or the peek failed (err).
+func (w *waiter) next(ctx context.Context, after uint64, n int, dst []reading.Reading) ([]reading.Reading, error) {
+	for ctx.Err() == nil {
+		changed := w.cur.Changed() // before Peek: no append is missed
+		rs, err := w.cur.Peek(after, n, dst)
+		if err != nil || len(rs) > 0 {
+			w.idle = 0
+			return rs, err
+		}
+		w.idle++
+		if w.idle > 3 {
+			sleep(ctx, 50*time.Millisecond)
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+		}
+	}
+	return dst[:0], nil
 }

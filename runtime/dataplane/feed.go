@@ -146,7 +146,7 @@ func (f *ServiceFeed) Run(ctx context.Context) error {
 		after uint64 // the last seq acked
 		buf   = make([]reading.Reading, 0, f.cfg.Batch)
 		sq    []uint64
-		idle  int // empty peeks in a row
+		w     = waiter{cur: f.cur}
 	)
 	for ctx.Err() == nil {
 		var err error
@@ -158,8 +158,7 @@ func (f *ServiceFeed) Run(ctx context.Context) error {
 			sleep(ctx, f.cfg.RetryEvery)
 			continue
 		}
-		changed := f.cur.Changed() // before Peek: no append is missed
-		rs, err := f.cur.Peek(after, f.cfg.Batch, buf[:0])
+		rs, err := w.next(ctx, after, f.cfg.Batch, buf[:0])
 		buf = rs[:0]
 		if err != nil {
 			f.noteErr("peek", err)
@@ -167,17 +166,8 @@ func (f *ServiceFeed) Run(ctx context.Context) error {
 			continue
 		}
 		if len(rs) == 0 {
-			idle++
-			if idle > 3 { // woken again and again without news: a closed log keeps Changed closed (once is normal: the commit that made the last peek's readings visible notifies after)
-				sleep(ctx, 50*time.Millisecond)
-			}
-			select {
-			case <-changed:
-			case <-ctx.Done():
-			}
-			continue
+			continue // ctx ended
 		}
-		idle = 0
 		handed, ok := f.deliver(ctx, rs)
 		if !ok {
 			continue // ctx ended, or lag past MaxLag: skipOverLag takes these

@@ -90,11 +90,10 @@ func (p *Republisher) Run(ctx context.Context) error {
 		after uint64
 		buf   = make([]reading.Reading, 0, p.cfg.Batch)
 		sq    []uint64
-		idle  int
+		w     = waiter{cur: p.cur}
 	)
 	for ctx.Err() == nil {
-		changed := p.cur.Changed()
-		rs, err := p.cur.Peek(after, p.cfg.Batch, buf[:0])
+		rs, err := w.next(ctx, after, p.cfg.Batch, buf[:0])
 		buf = rs[:0]
 		if err != nil {
 			p.noteErr("peek", err)
@@ -102,17 +101,8 @@ func (p *Republisher) Run(ctx context.Context) error {
 			continue
 		}
 		if len(rs) == 0 {
-			idle++
-			if idle > 3 { // see ServiceFeed.Run
-				sleep(ctx, 50*time.Millisecond)
-			}
-			select {
-			case <-changed:
-			case <-ctx.Done():
-			}
-			continue
+			continue // ctx ended
 		}
-		idle = 0
 		for _, r := range rs {
 			// A fresh buffer each time: an MQTT client (the external
 			// local broker's) may still be writing the last one.
