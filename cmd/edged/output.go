@@ -175,6 +175,24 @@ func statusTable(w io.Writer, raw []byte, now time.Time) error {
 	if o.Failed != "" {
 		fmt.Fprintf(tw, "\tFAILED: %s\n", o.Failed)
 	}
+	for _, r := range st.Routes {
+		if r.To == "cloud" && len(st.Routes) == 1 {
+			break // the cloud line says it all
+		}
+		fmt.Fprintf(tw, "route %s:\tto %s, %d delivered, %d behind", r.Name, r.To, r.Delivered, r.Lag)
+		if r.DeadLettered+r.Expired > 0 {
+			fmt.Fprintf(tw, ", %d dead-lettered, %d expired", r.DeadLettered, r.Expired)
+		}
+		fmt.Fprintln(tw)
+		if r.LastError != "" {
+			fmt.Fprintf(tw, "\tlast error %s: %s\n", humanAge(r.LastErrorAt, now), r.LastError)
+		}
+	}
+	for _, f := range st.ServiceFeeds {
+		if f.SkippedForLag > 0 {
+			fmt.Fprintf(tw, "feed %s:\t%d behind, %d skipped (lagged past max_lag %d)\n", f.Service, f.Lag, f.SkippedForLag, f.MaxLag)
+		}
+	}
 	l := st.LocalMQTT
 	switch {
 	case l.Broker != nil:

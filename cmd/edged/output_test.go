@@ -15,10 +15,12 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/edged-gateway/edged/runtime/dataplane"
 	"github.com/edged-gateway/edged/runtime/localapi"
 	"github.com/edged-gateway/edged/runtime/orchestrator"
 	"github.com/edged-gateway/edged/runtime/supervisor"
 	"github.com/edged-gateway/edged/sync/broker"
+	"github.com/edged-gateway/edged/sync/outbox"
 )
 
 // cannedNow is the time the canned documents are read at.
@@ -39,7 +41,11 @@ func cannedAPI(t *testing.T) string {
 		UptimeS: 93784.5,
 		Cloud: cloudStatus{URL: "mqtts://cloud.example:8883", Enabled: true, Connected: true, Delivered: 123456, DeadLetters: 2,
 			LastError: "connection reset by peer", LastErrorAt: ago(5 * time.Minute), LastErrorRecoveredAt: ago(4*time.Minute + 50*time.Second)},
-		Outbox: outboxStatus{Readings: 1520, Bytes: 851968, OldestAgeS: 12.345, NextSeq: 99, Epoch: "e1"},
+		Outbox: outboxStatus{Readings: 1520, Bytes: 851968, OldestAgeS: 12.345, NextSeq: 99, Epoch: "e1",
+			Cursors: []outbox.CursorStats{{Name: "route:cloud", Next: 99, Acked: 97}, {Name: "route:historian", Next: 1, Lag: 98}, {Name: "service:stats", Next: 90, Lag: 9, Acked: 89}}},
+		Routes: []routeStatus{{Name: "cloud", To: "cloud", Priority: 5, Delivered: 123456},
+			{Name: "historian", To: "http", Priority: 5, Lag: 98, Failures: 4, LastError: "post 812 bytes to http://127.0.0.1:8086/api/v2/write: dial tcp 127.0.0.1:8086: connection refused", LastErrorAt: ago(10 * time.Second)}},
+		ServiceFeeds: []dataplane.FeedStats{{Service: "stats", Delivered: 89, Acked: 89, Lag: 9, MaxLag: 10000}},
 		Devices: []deviceStatus{
 			{Name: "boiler", Healthy: true, Simulated: true, Reads: 5000, Stored: 5000, LastValue: &lastReading{Metric: "temperature", Value: 19.950983468089202, Unit: "C", Time: ago(1500 * time.Millisecond), Seq: 98}},
 			{Name: "porch", Healthy: false, Reads: 40, Errors: 3, LastError: "read: i2c1 0x76: no answer", LastErrorAt: ago(20 * time.Second)},
