@@ -168,11 +168,16 @@ routes:
 	back := cl.maxSeq()
 	scada.waitAll(back) // caught up: every seq up to where the cloud was
 	hist.waitAll(back)
-	// Status and /metrics name each route with what it did.
+	// Status and /metrics name each route with what it did. The scada
+	// watcher may have seen readings whose PUBACK the stopped broker never
+	// sent: the route counts them once it has sent them again.
 	byName := map[string]routeStatus{}
-	for _, r := range d.statusDoc().Routes {
-		byName[r.Name] = r
-	}
+	waitUntil(t, "the scada route to count its deliveries", func() bool {
+		for _, r := range d.statusDoc().Routes {
+			byName[r.Name] = r
+		}
+		return byName["scada"].Delivered >= int64(back) && byName["historian"].Delivered >= int64(back)
+	})
 	if r := byName["scada"]; r.To != "mqtt" || r.Failures == 0 || r.Delivered < int64(back) {
 		t.Errorf("status of route scada %+v: want to mqtt, failures while its broker was down, at least %d delivered", r, back)
 	}
