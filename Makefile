@@ -41,6 +41,7 @@ bench: build  ## the figures README quotes (needs mosquitto, python3-pymodbus)
 	$(GO) test -run '^$$' -bench . -benchtime 200000x -count 1 ./sync/broker
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./cmd/edged
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./drivers/modbus
+	$(GO) test -run '^$$' -bench . -benchtime 500x -count 1 ./runtime/dataplane
 
 fuzz:  ## run each fuzzer briefly (seeds live in testdata/fuzz)
 	$(GO) test ./internal/yamlconf -run '^$$' -fuzz FuzzDecode -fuzztime 20s
