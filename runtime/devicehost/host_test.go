@@ -405,6 +405,21 @@ func (s *stuck) Read(_ context.Context, dst []reading.Reading) ([]reading.Readin
 func (s *stuck) Safe(context.Context) error { <-s.release; return nil }
 func (s *stuck) Close() error               { <-s.release; return nil }
 
+// returns runs f and fails the test if it waits for the hung driver (the
+// guard is far beyond the limits f is given).
+func returns(t *testing.T, what string, f func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%s waited for a driver that hangs", what)
+		return nil
+	}
+}
+
 // TestSafeAllAndCloseAllAreBoundedPerDevice: a driver whose safe state
 // and close hang cannot hold the others: SafeAll and CloseAll return,
 // name it, count the failed safe state, and the relay beside it gets its
@@ -422,14 +437,14 @@ func TestSafeAllAndCloseAllAreBoundedPerDevice(t *testing.T) {
 	if err := f.h.Current().Slot("fan").Do(t.Context(), "set", "on"); err != nil {
 		t.Fatal(err)
 	}
-	err = f.h.SafeAll(20*time.Millisecond, "shutdown")
+	err = returns(t, "SafeAll", func() error { return f.h.SafeAll(20*time.Millisecond, "shutdown") })
 	if err == nil || !strings.Contains(err.Error(), "safe state of stuck: did not finish within 20ms") {
 		t.Fatalf("SafeAll: %v", err)
 	}
 	if f.h.SafeFailures() != 1 {
 		t.Fatalf("safe failures %d, want 1", f.h.SafeFailures())
 	}
-	err = f.h.CloseAll(20 * time.Millisecond)
+	err = returns(t, "CloseAll", func() error { return f.h.CloseAll(20 * time.Millisecond) })
 	if err == nil || !strings.Contains(err.Error(), "close stuck: did not finish within 20ms") {
 		t.Fatalf("CloseAll: %v", err)
 	}
