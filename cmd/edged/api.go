@@ -194,7 +194,7 @@ func (d *daemon) devicesDoc() any {
 	}
 	docs := []deviceDoc{}
 	seen := map[string]bool{}
-	for _, ds := range d.devs.current().poller.Stats() {
+	for _, ds := range d.devs.current().Poller().Stats() {
 		seen[ds.Name] = true
 		docs = append(docs, deviceDoc{Name: ds.Name, Kind: kinds[ds.Name], Healthy: ds.Healthy, Simulated: ds.Simulated, Reads: ds.Reads,
 			Errors: ds.ReadErrors + ds.AppendErrors, Stored: ds.Stored, LastError: ds.LastError, LastErrorAt: ds.LastErrorAt,

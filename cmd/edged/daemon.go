@@ -90,17 +90,12 @@ type daemon struct {
 	gaugeDevices map[string]bool   // the configured devices the gauges know
 }
 
-// runner is a device with a loop of its own (gpio-in counts edges).
-type runner interface {
-	Run(ctx context.Context) error
-}
-
 // closeDevices closes what the devices opened, each bounded by
 // hardware.safe_timeout, and the board.
 func (d *daemon) closeDevices() error {
 	var errs []error
 	if d.devs != nil {
-		errs = append(errs, d.devs.closeAll(d.cfg.Hardware.SafeTimeoutOrDefault()))
+		errs = append(errs, d.devs.CloseAll(d.cfg.Hardware.SafeTimeoutOrDefault()))
 	}
 	d.boardMu.Lock()
 	b := d.board
@@ -125,12 +120,6 @@ func (d *daemon) openBoardOnce() (*board, error) {
 	}
 	d.board = b
 	return b, nil
-}
-
-// safer is a device with a safe state (an actuator) to apply on shutdown.
-type safer interface {
-	Name() string
-	Safe(ctx context.Context) error
 }
 
 // runDaemon builds the gateway from cfg and runs it until ctx ends.
@@ -225,7 +214,7 @@ func newDaemon(cfg Config, devs []device, log *slog.Logger) (_ *daemon, err erro
 	if err != nil {
 		return nil, err
 	}
-	d.devs.install(set) // a device that does not open starts unhealthy and is retried
+	d.devs.Install(set) // a device that does not open starts unhealthy and is retried
 	if cfg.HTTP.Listen != "" {
 		if d.apiToken, err = cfg.apiToken(); err != nil {
 			return nil, err
@@ -272,7 +261,7 @@ func (d *daemon) abandon() {
 		d.broker.Close()
 	}
 	if d.devs != nil {
-		d.devs.safeAll(d.cfg.Hardware.SafeTimeoutOrDefault(), "start failed")
+		d.devs.SafeAll(d.cfg.Hardware.SafeTimeoutOrDefault(), "start failed")
 	}
 	d.closeDevices()
 	d.plans.close()
@@ -386,7 +375,7 @@ func (d *daemon) run(ctx context.Context, start time.Time) error {
 		cloud = d.cfg.Cloud.URL
 	}
 	d.log.Info("edged starting", "version", version, "gateway", d.cfg.Gateway.ID, "data_dir", d.cfg.DataDir,
-		"devices", len(d.devs.current().devices), "cloud", cloud, "backlog", d.outbox.Stats().Depth)
+		"devices", len(d.devs.current().Devices()), "cloud", cloud, "backlog", d.outbox.Stats().Depth)
 
 	// Start order: the link first so the forwarder finds it, then the
 	// forwarder, then the sources. Stop order is the reverse.
@@ -529,7 +518,7 @@ func (d *daemon) stop(stages []*stage) error {
 		}
 	}
 	errs := []error{overran}
-	if err := d.devs.safeAll(d.cfg.Hardware.SafeTimeoutOrDefault(), "shutdown"); err != nil {
+	if err := d.devs.SafeAll(d.cfg.Hardware.SafeTimeoutOrDefault(), "shutdown"); err != nil {
 		errs = append(errs, fmt.Errorf("shutdown: %w", err))
 	}
 	if err := d.closeDevices(); err != nil {
@@ -596,7 +585,7 @@ func (d *daemon) deviceLogLines() [][]any {
 		precision[spec.cfg.Name] = spec.cfg.Precision
 	}
 	var lines [][]any
-	for _, ds := range set.poller.Stats() {
+	for _, ds := range set.Poller().Stats() {
 		if ds.Reads == 0 && ds.ReadErrors == 0 {
 			continue
 		}

@@ -46,7 +46,7 @@ func startDaemonKinds(t *testing.T, cfgPath string, extra map[string]deviceKind)
 }
 
 func deviceStats(d *daemon, name string) (poller.DeviceStats, bool) {
-	for _, s := range d.devs.current().poller.Stats() {
+	for _, s := range d.devs.current().Poller().Stats() {
 		if s.Name == name {
 			return s, true
 		}

@@ -53,9 +53,9 @@ devices:
 	}
 	f.Close()
 	waitUntil(t, "appends to fail", func() bool { return d.outbox.Stats().AppendErrors >= 3 })
-	lost := d.devs.current().poller.Stats()[0].AppendErrors
-	if lost == 0 || !strings.Contains(d.devs.current().poller.Stats()[0].LastError, "no space left on device") {
-		t.Fatalf("device stats after disk full: %+v", d.devs.current().poller.Stats()[0])
+	lost := d.devs.current().Poller().Stats()[0].AppendErrors
+	if lost == 0 || !strings.Contains(d.devs.current().Poller().Stats()[0].LastError, "no space left on device") {
+		t.Fatalf("device stats after disk full: %+v", d.devs.current().Poller().Stats()[0])
 	}
 
 	// /readyz says not ready while nothing can be stored, and why.

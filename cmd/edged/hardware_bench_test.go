@@ -29,7 +29,7 @@ func pollFor(b *testing.B, cfg string, d time.Duration) (readsPerSec, cpuShare f
 	dmn, stop := startDaemon(b, writeConfigB(b, cfg))
 	time.Sleep(time.Second) // settle
 	stored := func() (n int64) {
-		for _, s := range dmn.devs.current().poller.Stats() {
+		for _, s := range dmn.devs.current().Poller().Stats() {
 			n += s.Reads
 		}
 		return n
@@ -40,7 +40,7 @@ func pollFor(b *testing.B, cfg string, d time.Duration) (readsPerSec, cpuShare f
 	if err := stop(); err != nil {
 		b.Fatal(err)
 	}
-	for _, s := range dmn.devs.current().poller.Stats() {
+	for _, s := range dmn.devs.current().Poller().Stats() {
 		if s.ReadErrors > 0 {
 			b.Fatalf("device %s: %d read errors: %s", s.Name, s.ReadErrors, s.LastError)
 		}

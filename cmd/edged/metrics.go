@@ -201,15 +201,15 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(mOutboxFailed, boolFloat(st.Failed != ""))
 	gauge(mPlanRecovered, boolFloat(d.plans != nil && d.plans.recovered != nil))
 	ch <- prometheus.MustNewConstHistogram(mOutboxCommitLat, st.CommitLatency.Count, st.CommitLatency.Sum, st.CommitLatency.Cumulative)
-	for _, ds := range d.devs.current().poller.Stats() {
+	for _, ds := range d.devs.current().Poller().Stats() {
 		counter(mDeviceReads, float64(ds.Reads), ds.Name)
 		counter(mDeviceReadErrs, float64(ds.ReadErrors), ds.Name)
 		counter(mDeviceStored, float64(ds.Stored), ds.Name)
 		counter(mDeviceRefused, float64(ds.AppendErrors), ds.Name)
 		gauge(mDeviceHealthy, boolFloat(ds.Healthy), ds.Name)
 	}
-	for _, dev := range d.devs.current().devices {
-		if m, ok := dev.driver().(modbusStatser); ok { // nil (not opened yet) is no modbusStatser
+	for _, dev := range d.devs.current().Devices() {
+		if m, ok := dev.Driver().(modbusStatser); ok { // nil (not opened yet) is no modbusStatser
 			ms := m.Stats()
 			counter(mModbusRequests, float64(ms.Requests), dev.Name())
 			for kind, v := range map[string]int64{"exception": ms.Exceptions, "timeout": ms.Timeouts, "crc": ms.CRCErrors,

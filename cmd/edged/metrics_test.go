@@ -59,7 +59,7 @@ devices:
 		t.Fatal(err)
 	}
 	waitUntil(t, "more reads", func() bool {
-		return d.devs.current().poller.Stats()[0].Reads > int64(first[`edged_device_reads_total{device="boiler"}`])+20
+		return d.devs.current().Poller().Stats()[0].Reads > int64(first[`edged_device_reads_total{device="boiler"}`])+20
 	})
 	second := scrape(t, d.api.Addr())
 

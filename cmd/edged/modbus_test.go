@@ -211,7 +211,7 @@ devices:
 `, dir, sim, sim)))
 	defer stop()
 	waitUntil(t, "two failed polls of the meter", func() bool {
-		for _, ds := range d.devs.current().poller.Stats() {
+		for _, ds := range d.devs.current().Poller().Stats() {
 			if ds.Name == "meter" && ds.ReadErrors >= 2 {
 				return true
 			}
@@ -225,7 +225,7 @@ devices:
 	if _, ok := m[`edged_modbus_errors_total{device="meter",kind="timeout"}`]; !ok {
 		t.Fatal("timeouts not exported")
 	}
-	for _, ds := range d.devs.current().poller.Stats() {
+	for _, ds := range d.devs.current().Poller().Stats() {
 		if ds.Name == "meter" && !strings.Contains(ds.LastError, "exception 0x02 illegal data address at input 30501 (address 500, 1 register)") {
 			t.Fatalf("last error %q", ds.LastError)
 		}

@@ -90,7 +90,7 @@ devices:
 	if flow != 0 {
 		t.Errorf("%d flow/rate readings reached the cloud; sync.metrics sends only boiler/#", flow)
 	}
-	if st := d.devs.current().poller.Stats(); len(st) != 2 {
+	if st := d.devs.current().Poller().Stats(); len(st) != 2 {
 		t.Errorf("%d devices polled, want 2 (flow is polled and stored, only not sent)", len(st))
 	}
 

@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/edged-gateway/edged/drivers/sim"
+	"github.com/edged-gateway/edged/runtime/devicehost"
 	"github.com/edged-gateway/edged/runtime/poller"
 	"github.com/edged-gateway/edged/runtime/supervisor"
 )
@@ -88,8 +89,8 @@ devices:
 	}
 	d.reload.mu.Unlock()
 	waitUntil(t, "the first reading", func() bool { s, _ := deviceStats(d, "boiler"); return s.Stored == 1 })
-	slotBefore := d.devs.current().slots["boiler"]
-	drvBefore := slotBefore.driver()
+	slotBefore := d.devs.current().Slot("boiler")
+	drvBefore := slotBefore.Driver()
 	if opens.Load() != 1 || drvBefore == nil {
 		t.Fatalf("opens %d, driver %v before the reload", opens.Load(), drvBefore)
 	}
@@ -109,8 +110,8 @@ devices:
 		s, _ := deviceStats(d, "boiler")
 		return s.Stored >= 4 && s.Last.Value == 30
 	})
-	if s := d.devs.current().slots["boiler"]; s != slotBefore || s.driver() != drvBefore {
-		t.Fatalf("the device was reopened: slot %p → %p, driver %p → %p", slotBefore, s, drvBefore, s.driver())
+	if s := d.devs.current().Slot("boiler"); s != slotBefore || s.Driver() != drvBefore {
+		t.Fatalf("the device was reopened: slot %p → %p, driver %p → %p", slotBefore, s, drvBefore, s.Driver())
 	}
 	if n := opens.Load(); n != 1 {
 		t.Fatalf("the driver was opened %d times, want once", n)
@@ -144,7 +145,7 @@ devices:
 	d, stop := startDaemon(t, cfgFile)
 	defer stop()
 	waitUntil(t, "the first reading", func() bool { s, _ := deviceStats(d, "boiler"); return s.Stored == 1 })
-	slotBefore := d.devs.current().slots["boiler"]
+	slotBefore := d.devs.current().Slot("boiler")
 
 	rewrite(t, cfgFile, fmt.Sprintf(`gateway: {id: gw-broken}
 http: {listen: 127.0.0.1:0}
@@ -168,9 +169,9 @@ devices:
 		t.Fatalf("last reload: %+v", res)
 	}
 	cur := d.devs.current()
-	if cur.slots["boiler"] != slotBefore || cur.spec("boiler").interval != time.Hour || !d.ready.Load() {
+	if cur.Slot("boiler") != slotBefore || cur.Spec("boiler").Interval != time.Hour || !d.ready.Load() {
 		t.Fatalf("a refused reload changed the daemon: slot kept %v, interval %v, ready %v",
-			cur.slots["boiler"] == slotBefore, cur.spec("boiler").interval, d.ready.Load())
+			cur.Slot("boiler") == slotBefore, cur.Spec("boiler").Interval, d.ready.Load())
 	}
 
 	// The file fixed, the same command applies it.
@@ -178,7 +179,7 @@ devices:
 	if code, stdout, stderr := reloadCLI(t, d, dir); code != 0 || !strings.Contains(stdout, "applied") || !strings.Contains(stdout, "devices[0]") {
 		t.Fatalf("fixed file: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
-	if got := d.devs.current().spec("boiler").interval; got != 10*time.Millisecond {
+	if got := d.devs.current().Spec("boiler").Interval; got != 10*time.Millisecond {
 		t.Fatalf("interval after the reload: %v", got)
 	}
 }
@@ -222,7 +223,7 @@ devices:
 			t.Errorf("a live key is named as a problem: %s\n%s", live, probs)
 		}
 	}
-	if got := d.devs.current().spec("boiler").interval; got != time.Hour {
+	if got := d.devs.current().Spec("boiler").Interval; got != time.Hour {
 		t.Fatalf("the refused reload changed the interval to %v", got)
 	}
 	// A daemon started without services runs no supervisor: the first
@@ -302,7 +303,7 @@ services:
 		!strings.Contains(stderr, "roll back") {
 		t.Fatalf("refused config: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
-	if got := d.devs.current().spec("boiler").interval; got != 50*time.Millisecond {
+	if got := d.devs.current().Spec("boiler").Interval; got != 50*time.Millisecond {
 		t.Errorf("interval after the roll back: %v, want 50ms again", got)
 	}
 	if s := svc(); s.Pid != pid || s.Restarts != 0 {
@@ -344,7 +345,7 @@ func TestReloadUnderASignedPlan(t *testing.T) {
 	if b, _ := d.outbox.Limits(); b != 3<<20 {
 		t.Fatalf("outbox cap %d after the reload, want 3 MiB", b)
 	}
-	if _, ok := d.devs.current().slots["planned"]; !ok || d.plans.version() != 1 {
+	if d.devs.current().Slot("planned") == nil || d.plans.version() != 1 {
 		t.Fatalf("the plan's device is gone, or the plan (%d)", d.plans.version())
 	}
 }
@@ -395,18 +396,18 @@ func TestModbusPacingIsLiveOtherOptionsAreNot(t *testing.T) {
 	if _, ok := dev.(readOnly); !ok {
 		t.Fatalf("a modbus device without writable registers is %T, want readOnly", dev)
 	}
-	s := newSlot(old, func() (poller.Device, bool, error) { return dev, false, nil }, slog.New(slog.DiscardHandler))
+	s := devicehost.NewSlot(hostSpec(old, func() (poller.Device, bool, error) { return dev, false, nil }), slog.New(slog.DiscardHandler))
 	defer s.Close()
-	if _, err := s.tryOpen(); err != nil {
+	if _, err := s.Open(); err != nil {
 		t.Fatal(err)
 	}
-	if !s.takesLive(old, spec("{url: 'tcp://127.0.0.1:1', request_delay: 20ms, "+regs+"}")) {
+	if !s.TakesLive(hostSpec(old, nil), hostSpec(spec("{url: 'tcp://127.0.0.1:1', request_delay: 20ms, "+regs+"}"), nil)) {
 		t.Error("a request_delay change is not taken live")
 	}
-	if s.takesLive(old, spec("{url: 'tcp://127.0.0.1:2', "+regs+"}")) {
+	if s.TakesLive(hostSpec(old, nil), hostSpec(spec("{url: 'tcp://127.0.0.1:2', "+regs+"}"), nil)) {
 		t.Error("a url change is taken live")
 	}
-	if err := s.reconfigure(spec("{url: 'tcp://127.0.0.1:1', close_after_poll: true, "+regs+"}"), nil); err != nil {
+	if err := s.Reconfigure(hostSpec(spec("{url: 'tcp://127.0.0.1:1', close_after_poll: true, "+regs+"}"), nil)); err != nil {
 		t.Fatal(err)
 	}
 }

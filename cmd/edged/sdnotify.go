@@ -107,5 +107,5 @@ func (d *daemon) sdRunningStatus() string {
 }
 
 func (d *daemon) sdCounts() string {
-	return strconv.Itoa(len(d.devs.current().devices)) + " devices, outbox " + strconv.Itoa(int(d.outbox.Stats().Depth)) + " readings"
+	return strconv.Itoa(len(d.devs.current().Devices())) + " devices, outbox " + strconv.Itoa(int(d.outbox.Stats().Depth)) + " readings"
 }

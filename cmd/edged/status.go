@@ -200,7 +200,7 @@ func (d *daemon) statusDoc() statusDoc {
 		UptimeS: time.Since(time.Unix(0, d.start.Load())).Round(time.Millisecond).Seconds(),
 		Outbox: outboxStatus{Readings: st.Depth, Bytes: st.Bytes, Dropped: st.Dropped, AppendErrors: st.AppendErrors, NextSeq: st.NextSeq,
 			Epoch: st.Epoch, Recovered: d.outbox.Recovery(), Failed: st.Failed, Cursors: append([]outbox.CursorStats{}, d.outbox.Cursors()...)},
-		Devices: []deviceStatus{}, Commands: d.commandStatus(), SafeStateFailures: d.devs.safeFailures.Load(), Board: d.boardName(), Plan: d.planStatus()}
+		Devices: []deviceStatus{}, Commands: d.commandStatus(), SafeStateFailures: d.devs.SafeFailures(), Board: d.boardName(), Plan: d.planStatus()}
 	if d.reload != nil {
 		doc.ConfigReload = d.reload.last.Load()
 	}
@@ -225,7 +225,7 @@ func (d *daemon) statusDoc() statusDoc {
 	if d.sup != nil {
 		doc.Services = d.sup.Status()
 	}
-	for _, ds := range d.devs.current().poller.Stats() {
+	for _, ds := range d.devs.current().Poller().Stats() {
 		s := deviceStatus{Name: ds.Name, Healthy: ds.Healthy, Simulated: ds.Simulated, Reads: ds.Reads, Errors: ds.ReadErrors + ds.AppendErrors, Stored: ds.Stored, LastError: ds.LastError, LastErrorAt: ds.LastErrorAt}
 		if ds.Last.Device != "" {
 			s.LastValue = &lastReading{Metric: ds.Last.Metric, Value: ds.Last.Value, Unit: ds.Last.Unit, Time: ds.Last.Time, Seq: ds.Last.Seq, Simulated: ds.Last.Simulated}
