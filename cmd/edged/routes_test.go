@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/edged-gateway/edged/internal/mosquittotest"
+	"github.com/edged-gateway/edged/sync/outbox"
 )
 
 // httpSink is an HTTP endpoint in the test standing in for a historian:
@@ -262,5 +263,19 @@ routes:
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the error does not name %s:\n%v", want, err)
 		}
+	}
+}
+
+// TestServiceNameFitsItsCursor: a service's name names its cursor in the
+// log (service:<name>, at most outbox.MaxCursorName bytes), so a longer
+// name is refused at check, naming the field, instead of failing the
+// start.
+func TestServiceNameFitsItsCursor(t *testing.T) {
+	dir := t.TempDir()
+	long := strings.Repeat("s", outbox.MaxCursorName)
+	cfg := fmt.Sprintf("gateway: {id: long}\ndata_dir: %s\nhttp: {listen: 127.0.0.1:0}\nlocal_mqtt: {mode: off}\nservices:\n  - {name: %s, kind: aggregate, subscribe: [\"#\"], config: {window: 1m}}\n", dir, long)
+	_, _, err := loadConfig(writeConfig(t, dir, cfg), builtinKinds())
+	if err == nil || !strings.Contains(err.Error(), "services[0].name") || !strings.Contains(err.Error(), "at most 56") {
+		t.Fatalf("a %d-character service name: %v, want services[0].name refused with the limit", len(long), err)
 	}
 }

@@ -39,6 +39,7 @@ import (
 	"github.com/edged-gateway/edged/services/anomaly"
 	"github.com/edged-gateway/edged/services/plugin"
 	"github.com/edged-gateway/edged/services/rules"
+	"github.com/edged-gateway/edged/sync/outbox"
 )
 
 // ServiceConfig is one microservice to run as a plugin process.
@@ -247,6 +248,9 @@ func (c *Config) validateServices(errs *yamlconf.Errors) []supervisor.Spec {
 		p := yamlconf.Index("services", i)
 		if !nameRE.MatchString(s.Name) {
 			errs.Add(p+".name", "%q is not a valid name: use letters, digits, '.', '_' and '-'", s.Name)
+		} else if len(servicePrefix)+len(s.Name) > outbox.MaxCursorName {
+			errs.Add(p+".name", "%q is %d characters: use at most %d (it names the service's cursor in the log, %s<name>)",
+				s.Name, len(s.Name), outbox.MaxCursorName-len(servicePrefix), servicePrefix)
 		} else if j, dup := seen[s.Name]; dup {
 			errs.Add(p+".name", "%q is already used by services[%d]: names must be unique", s.Name, j)
 		} else {
