@@ -343,6 +343,15 @@ func (a linkAdapter) Publish(topic string, payload []byte) (forwarder.Delivery, 
 	return d, nil
 }
 
+// PublishIn publishes on the connection of epoch only (forwarder.EpochLink).
+func (a linkAdapter) PublishIn(epoch uint64, topic string, payload []byte) (forwarder.Delivery, error) {
+	d, err := a.c.PublishIn(epoch, topic, payload, 1, false)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
 // stage is one part of the daemon with its own stop, so parts stop in order.
 type stage struct {
 	name   string

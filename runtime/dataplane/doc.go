@@ -58,24 +58,23 @@ type waiter struct {
 	idle int // empty peeks in a row
 }
 
-// next returns the readings after seq (up to n, in dst), or none when ctx
-// ended or the peek failed (err).
+// next returns the readings after seq (up to n, in dst); when there are
+// none it waits for the next append (or ctx) and returns none, so the
+// caller looks at its cursor again (a feed checks its lag first).
 func (w *waiter) next(ctx context.Context, after uint64, n int, dst []reading.Reading) ([]reading.Reading, error) {
-	for ctx.Err() == nil {
-		changed := w.cur.Changed() // before Peek: no append is missed
-		rs, err := w.cur.Peek(after, n, dst)
-		if err != nil || len(rs) > 0 {
-			w.idle = 0
-			return rs, err
-		}
-		w.idle++
-		if w.idle > 3 {
-			sleep(ctx, 50*time.Millisecond)
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-		}
+	changed := w.cur.Changed() // before Peek: no append is missed
+	rs, err := w.cur.Peek(after, n, dst)
+	if err != nil || len(rs) > 0 {
+		w.idle = 0
+		return rs, err
 	}
-	return dst[:0], nil
+	w.idle++
+	if w.idle > 3 {
+		sleep(ctx, 50*time.Millisecond)
+	}
+	select {
+	case <-changed:
+	case <-ctx.Done():
+	}
+	return rs, nil
 }

@@ -166,7 +166,7 @@ func (f *ServiceFeed) Run(ctx context.Context) error {
 			continue
 		}
 		if len(rs) == 0 {
-			continue // ctx ended
+			continue // woken by an append (or ctx ended): look at the lag first
 		}
 		handed, ok := f.deliver(ctx, rs)
 		if !ok {

@@ -101,7 +101,7 @@ func (p *Republisher) Run(ctx context.Context) error {
 			continue
 		}
 		if len(rs) == 0 {
-			continue // ctx ended
+			continue // woken by an append, or ctx ended
 		}
 		for _, r := range rs {
 			// A fresh buffer each time: an MQTT client (the external

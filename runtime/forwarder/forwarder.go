@@ -23,6 +23,25 @@ type Store interface {
 	Changed() <-chan struct{}
 }
 
+// EpochLink is a Link that can publish on one connection only: PublishIn
+// fails (like a Publish while disconnected) once the connection of epoch
+// (what WaitConnected returned) is gone, instead of sending on a newer
+// one. A session publishes through it when the link offers it, so after a
+// lost connection nothing it sends can reach the destination ahead of an
+// earlier message the old connection lost: the next session resends from
+// the oldest unacknowledged reading, in order.
+type EpochLink interface {
+	PublishIn(epoch uint64, topic string, payload []byte) (Delivery, error)
+}
+
+// publishOn publishes on the connection of epoch when link can tell.
+func publishOn(link Link, epoch uint64, topic string, payload []byte) (Delivery, error) {
+	if el, ok := link.(EpochLink); ok {
+		return el.PublishIn(epoch, topic, payload)
+	}
+	return link.Publish(topic, payload)
+}
+
 // Delivery is one publish in flight: Done closes on PUBACK or failure.
 type Delivery interface {
 	Done() <-chan struct{}
@@ -232,11 +251,12 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		<-ackerDone
 	}()
 	for {
-		if _, err := f.link.WaitConnected(ctx); err != nil {
+		epoch, err := f.link.WaitConnected(ctx)
+		if err != nil {
 			return nil // ctx ended while disconnected: nothing is in flight
 		}
-		s := &session{f: f, ctx: ctx, acks: acks}
-		err := s.run(ctx)
+		s := &session{f: f, ctx: ctx, acks: acks, epoch: epoch}
+		err = s.run(ctx)
 		if ctx.Err() != nil {
 			s.drain()
 			return nil
@@ -299,7 +319,8 @@ type pending struct {
 type session struct {
 	f        *Forwarder
 	ctx      context.Context
-	progress bool // a delivery succeeded or a reading was dead-lettered
+	epoch    uint64 // the connection it publishes on (Link.WaitConnected)
+	progress bool   // a delivery succeeded or a reading was dead-lettered
 	acks     chan<- []uint64
 	peeked   uint64            // highest seq read from the store
 	pending  []reading.Reading // read but not yet published, in seq order
@@ -496,9 +517,9 @@ func (s *session) publishAlone(rs []reading.Reading, alone bool) error {
 		if err := g.acquire(s.ctx, alone); err != nil {
 			return err
 		}
-		d, err = g.publishHeld(topic, payload, alone)
+		d, err = g.publishHeld(s.epoch, topic, payload, alone)
 	} else {
-		d, err = s.f.link.Publish(topic, payload)
+		d, err = publishOn(s.f.link, s.epoch, topic, payload)
 	}
 	if err != nil {
 		return fmt.Errorf("publish %d readings to %s: %w", len(rs), topic, err)

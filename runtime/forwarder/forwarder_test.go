@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -521,5 +522,109 @@ func TestConnectionLossDeadLettersNothing(t *testing.T) {
 	stop()
 	if dead.len() != 0 {
 		t.Errorf("dead letters %v after mere connection losses", dead.got)
+	}
+}
+
+// reconnectingLink is a broker connection that is lost under the first
+// publish and reconnected at once (paho's auto-reconnect can be that
+// quick); the sender learns of the loss only later, when it publishes the
+// next message. A session that kept publishing would put that message on
+// the new connection, ahead of the lost one it resends only in its next
+// session. It records what reaches the broker, in arrival order.
+type reconnectingLink struct {
+	mu      sync.Mutex
+	epoch   uint64
+	first   *delivery // the lost one, failed at the next publish
+	arrived []uint64  // seqs that reached the broker, in arrival order
+}
+
+func (l *reconnectingLink) WaitConnected(context.Context) (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.epoch, nil
+}
+
+func (l *reconnectingLink) publish(epoch uint64, check bool, payload []byte) (Delivery, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.first == nil {
+		l.first = &delivery{done: make(chan struct{}), err: errors.New("connection lost")}
+		l.epoch++ // lost, and reconnected at once
+		return l.first, nil
+	}
+	select {
+	case <-l.first.done:
+	default:
+		close(l.first.done) // the loss is noticed now
+	}
+	if check && epoch != l.epoch {
+		return nil, errors.New("not connected")
+	}
+	var ws []wire
+	json.Unmarshal(payload, &ws)
+	for _, w := range ws {
+		l.arrived = append(l.arrived, w.Seq)
+	}
+	d := &delivery{done: make(chan struct{})}
+	close(d.done)
+	return d, nil
+}
+
+func (l *reconnectingLink) Publish(topic string, payload []byte) (Delivery, error) {
+	return l.publish(0, false, payload)
+}
+
+type epochLink struct{ *reconnectingLink }
+
+func (l epochLink) PublishIn(epoch uint64, topic string, payload []byte) (Delivery, error) {
+	return l.publish(epoch, true, payload)
+}
+
+// TestSessionNeverPublishesOnANewerConnection: the first message is lost
+// with its connection, which comes back at once. Through an EpochLink the
+// session's later publishes fail (their connection is gone) and the next
+// session resends from the lost message: the broker sees every seq in
+// order. A plain Link shows what that prevents: later messages reach the
+// new connection first.
+func TestSessionNeverPublishesOnANewerConnection(t *testing.T) {
+	run := func(link Link, rl *reconnectingLink) []uint64 {
+		st := newStore()
+		st.add("boiler", 12)
+		f, err := New(Config{TopicPrefix: "e", GatewayID: "g", Batch: 2, Inflight: 4, RetryDelay: time.Millisecond}, st, link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- f.Run(ctx) }()
+		deadline := time.Now().Add(30 * time.Second)
+		for st.depth() > 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+		<-done
+		rl.mu.Lock()
+		defer rl.mu.Unlock()
+		return slices.Clone(rl.arrived)
+	}
+	ordered := func(seqs []uint64) bool {
+		seen := map[uint64]bool{}
+		var last uint64
+		for _, s := range seqs {
+			if !seen[s] && s < last {
+				return false
+			}
+			seen[s] = true
+			last = max(last, s)
+		}
+		return true
+	}
+	rl := &reconnectingLink{epoch: 1}
+	if got := run(epochLink{rl}, rl); !ordered(got) || len(got) < 12 {
+		t.Fatalf("through an EpochLink the broker saw %v: want seqs 1..12, each first seen in order", got)
+	}
+	plain := &reconnectingLink{epoch: 1}
+	if got := run(plain, plain); ordered(got) {
+		t.Fatalf("a plain link kept the order (%v): the test no longer shows the case", got)
 	}
 }

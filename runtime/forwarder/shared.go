@@ -137,15 +137,21 @@ func (r *sharedRoute) Publish(topic string, payload []byte) (Delivery, error) {
 	if err := r.s.acquire(context.Background(), r.priority, 1); err != nil {
 		return nil, err
 	}
-	return r.publishHeld(topic, payload, false)
+	return r.publishHeld(0, topic, payload, false)
 }
 
 // publishHeld publishes with the slots already held (all of them when
 // alone), and returns them when the delivery completes (or at once when
 // Publish fails).
-func (r *sharedRoute) publishHeld(topic string, payload []byte, alone bool) (Delivery, error) {
+func (r *sharedRoute) publishHeld(epoch uint64, topic string, payload []byte, alone bool) (Delivery, error) {
 	n := r.slots(alone)
-	d, err := r.s.link.Publish(topic, payload)
+	var d Delivery
+	var err error
+	if epoch == 0 {
+		d, err = r.s.link.Publish(topic, payload)
+	} else {
+		d, err = publishOn(r.s.link, epoch, topic, payload)
+	}
 	if err != nil {
 		r.s.release(n)
 		return nil, err
@@ -169,7 +175,7 @@ func (r *sharedRoute) slots(alone bool) int {
 // waits can still stop.
 type gate interface {
 	acquire(ctx context.Context, alone bool) error
-	publishHeld(topic string, payload []byte, alone bool) (Delivery, error)
+	publishHeld(epoch uint64, topic string, payload []byte, alone bool) (Delivery, error)
 }
 
 func (r *sharedRoute) acquire(ctx context.Context, alone bool) error {

@@ -170,3 +170,17 @@ func (a uplinkLink) Publish(topic string, payload []byte) (forwarder.Delivery, e
 	}
 	return d, nil
 }
+
+// PublishIn publishes on the connection of epoch only (forwarder.EpochLink).
+func (a uplinkLink) PublishIn(epoch uint64, topic string, payload []byte) (forwarder.Delivery, error) {
+	d, err := a.c.PublishIn(epoch, topic, payload, 1, false)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// PublishIn publishes on the connection of epoch only (forwarder.EpochLink).
+func (m *MQTT) PublishIn(epoch uint64, topic string, payload []byte) (forwarder.Delivery, error) {
+	return uplinkLink{m.Client}.PublishIn(epoch, topic, payload)
+}

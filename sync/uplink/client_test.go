@@ -236,6 +236,19 @@ func TestReconnectAfterBrokerRestart(t *testing.T) {
 	}
 	newPeer(t, b.Addr()).publish(t, "edged/gw-2/cmd/reboot", "2", false)
 	expectCmd("edged/gw-2/cmd/reboot=2")
+	// A sender that began on the first connection cannot publish on the
+	// second one (PublishIn); on the current one it can.
+	if _, err := c.PublishIn(e1, "edged/gw-2/telemetry/x", []byte("[]"), 1, false); !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("PublishIn on the gone connection %d: %v, want ErrNotConnected", e1, err)
+	}
+	d, err := c.PublishIn(e2, "edged/gw-2/telemetry/x", []byte("[]"), 1, false)
+	if err != nil {
+		t.Fatalf("PublishIn on the current connection %d: %v", e2, err)
+	}
+	<-d.Done()
+	if d.Err() != nil {
+		t.Fatalf("PublishIn on the current connection: %v", d.Err())
+	}
 	newPeer(t, b.Addr()).watch(t, cfg.StatusTopic).expect(t, message{cfg.StatusTopic, "online", true})
 
 	// Whether the last error is the lost connection or a refused reconnect

@@ -77,6 +77,20 @@ func (c *Client) Publish(topic string, payload []byte, qos byte, retained bool) 
 	return s.publish(topic, payload, qos, retained), nil
 }
 
+// PublishIn is Publish on the connection of epoch only (what WaitConnected
+// returned): after a reconnect it fails with ErrNotConnected instead of
+// sending on the new connection. A forwarder that resends from its oldest
+// unacknowledged message after a lost connection uses it, so a later
+// message never reaches the broker on a new connection ahead of an earlier
+// one the old connection lost.
+func (c *Client) PublishIn(epoch uint64, topic string, payload []byte, qos byte, retained bool) (*Delivery, error) {
+	if s := c.cur.Load(); s == nil || s.epoch != epoch {
+		c.publishErrors.Add(1)
+		return nil, fmt.Errorf("uplink: publish %s: connection %d is gone: %w", topic, epoch, ErrNotConnected)
+	}
+	return c.Publish(topic, payload, qos, retained)
+}
+
 // finish completes d with err (nil for success) and counts it.
 func (c *Client) finish(d *Delivery, err error) {
 	d.tok = nil
