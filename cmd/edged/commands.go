@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/edged-gateway/edged/runtime/commands"
 	"github.com/edged-gateway/edged/sync/cmdstore"
@@ -54,7 +56,7 @@ func (c *cloudCommands) receive(topic string, payload []byte) {
 		if cmd, err := commands.Decode(payload); err == nil {
 			id = cmd.ID
 		}
-		c.publish(device, commands.Result{ID: id, Error: "gateway busy: too many commands queued, send it again"})
+		c.publish(doneCtx, device, commands.Result{ID: id, Error: "gateway busy: too many commands queued, send it again"})
 	}
 }
 
@@ -93,14 +95,35 @@ func (c *cloudCommands) Run(ctx context.Context) error {
 			} else {
 				c.log.Info("command executed", "device", in.device, "id", r.ID)
 			}
-			c.publish(in.device, r)
+			c.publish(ctx, in.device, r)
 		}
 	}
 }
 
-func (c *cloudCommands) publish(device string, r commands.Result) {
+// doneCtx is an ended context: publish on paho's own goroutine never
+// waits for the link.
+var doneCtx = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// resultWait bounds how long a result waits for the link when it is not
+// connected at the moment: a persistent session's queued commands arrive
+// while paho connects, before the link counts as connected.
+const resultWait = 10 * time.Second
+
+func (c *cloudCommands) publish(ctx context.Context, device string, r commands.Result) {
 	b, _ := json.Marshal(r)
-	if _, err := c.link.Publish(c.prefix+device+"/result", b, 1, false); err != nil {
+	_, err := c.link.Publish(c.prefix+device+"/result", b, 1, false)
+	if errors.Is(err, uplink.ErrNotConnected) {
+		wctx, cancel := context.WithTimeout(ctx, resultWait)
+		if _, werr := c.link.WaitConnected(wctx); werr == nil {
+			_, err = c.link.Publish(c.prefix+device+"/result", b, 1, false)
+		}
+		cancel()
+	}
+	if err != nil {
 		c.log.Warn("command result not published", "device", device, "id", r.ID, "err", err)
 	}
 }
