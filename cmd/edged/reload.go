@@ -279,6 +279,9 @@ func (r *reloader) check(p *planner, w *workload) yamlconf.Errors {
 	if d.sup == nil && len(w.specs) > 0 {
 		probs.Add("services", "edged started without services, so it runs no supervisor: restart edged to add the first one")
 	}
+	if d.dead == nil && len(w.cfg.Routes) > 0 {
+		probs.Add("routes", "edged started without routes and without a cloud, so it keeps no dead letters: restart edged to add the first route")
+	}
 	return probs
 }
 

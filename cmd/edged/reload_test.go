@@ -233,6 +233,12 @@ devices:
 		!strings.Contains(strings.Join(res.Problems, "\n"), "services: edged started without services") {
 		t.Fatalf("first service: %+v", res)
 	}
+	// Nor does it keep dead letters: the first route needs a restart too.
+	rewrite(t, cfgFile, conf("gw-a", "1h", "64")+"routes: [{name: hist, to: http, http: {url: \"http://127.0.0.1:1/write\"}}]\n")
+	if res := d.reload.reload(t.Context(), "api"); res.State != reloadRefused ||
+		!strings.Contains(strings.Join(res.Problems, "\n"), "routes: edged started without routes") {
+		t.Fatalf("first route: %+v", res)
+	}
 	// Without the API token the endpoint answers 401, as every non-GET.
 	if code, _ := callAPI(t.Context(), http.MethodPost, "http://"+d.api.Addr()+"/api/v1/config/reload", "", nil, &json.RawMessage{}, time.Minute); code != http.StatusUnauthorized {
 		t.Fatalf("without a token: HTTP %d", code)
