@@ -66,7 +66,8 @@ func NewManager(log *slog.Logger) *Manager {
 	return &Manager{log: log, routes: map[string]*Route{}, running: map[string]*running{}}
 }
 
-// Set makes rs the routes: a route whose name and Key are unchanged keeps
+// Set makes rs the routes (calls must not overlap: the planner makes one
+// switch at a time): a route whose name and Key are unchanged keeps
 // running (its new *Route is closed, never started), a changed or
 // removed one is stopped (its forwarder drains what is in flight; what is
 // not acknowledged stays in its cursor) and new or changed ones start.
@@ -80,7 +81,6 @@ func (m *Manager) Set(rs []*Route) (started, stopped []string, err error) {
 		seen[r.Name] = true
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	var stop []*running
 	for name, old := range m.routes {
 		var nr *Route
@@ -101,12 +101,17 @@ func (m *Manager) Set(rs []*Route) (started, stopped []string, err error) {
 		delete(m.routes, name)
 		stopped = append(stopped, name)
 	}
+	m.mu.Unlock()
+	// Wait for the stopped ones without the lock: status and metrics read
+	// the routes meanwhile (a forwarder drains for up to 2 s).
 	for _, run := range stop {
 		run.cancel()
 	}
 	for _, run := range stop {
 		<-run.done
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for _, r := range rs {
 		if old := m.routes[r.Name]; old != nil {
 			if r != old && r.Close != nil {
