@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/edged-gateway/edged/internal/mosquittotest"
+	"github.com/edged-gateway/edged/runtime/orchestrator"
+	"github.com/edged-gateway/edged/runtime/plan"
 	"github.com/edged-gateway/edged/sync/outbox"
 )
 
@@ -278,4 +280,63 @@ func TestServiceNameFitsItsCursor(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "services[0].name") || !strings.Contains(err.Error(), "at most 56") {
 		t.Fatalf("a %d-character service name: %v, want services[0].name refused with the limit", len(long), err)
 	}
+}
+
+// TestPlanAddsARoute: a plan's routes section starts a route (its step
+// says so) that delivers from the oldest stored reading; the next plan,
+// without the section, has the config file's routes (none here): the
+// route stops and its cursor no longer holds readings back.
+func TestPlanAddsARoute(t *testing.T) {
+	dir := t.TempDir()
+	pub, priv, _ := plan.GenerateKey()
+	if err := plan.WritePublicKey(filepath.Join(dir, "ops.pub"), pub); err != nil {
+		t.Fatal(err)
+	}
+	hist := newHTTPSink(t)
+	cfg := writeConfig(t, dir, fmt.Sprintf(`gateway: {id: gw-plan-route}
+data_dir: %s/data
+http: {listen: 127.0.0.1:0}
+local_mqtt: {mode: off}
+plans: {trusted_keys: [%s/ops.pub]}
+devices:
+  - {name: porch, kind: sim, interval: 10ms, options: {metric: temperature, unit: C}}
+`, dir, dir))
+	d, stopDaemon := startDaemon(t, cfg)
+	stop := sync.OnceValue(stopDaemon)
+	defer stop()
+	waitUntil(t, "a backlog", func() bool { return d.outbox.Stats().NextSeq > 50 })
+	devices := "gateway: {id: gw-plan-route}\ndevices:\n  - {name: porch, kind: sim, interval: 10ms, options: {metric: temperature, unit: C}}\n"
+	route := fmt.Sprintf("routes:\n  - {name: historian, to: http, http: {url: \"http://%s/write\"}}\n", hist.addr)
+	st := <-d.plans.orch.Submit(plan.Sign(priv, []byte("version: 1\n"+devices+route)).Encode(), orchestrator.SourceAPI)
+	if st.State != orchestrator.StateApplied {
+		t.Fatalf("plan 1: %s %s %+v", st.State, st.Error, st.Steps)
+	}
+	if !strings.Contains(stepDetail(st, "sync"), "routes: started [historian]") {
+		t.Errorf("the sync step says %q, want the route started", stepDetail(st, "sync"))
+	}
+	hist.waitAll(50) // from the oldest stored reading on
+	// A plan without a routes section has the config file's routes (none).
+	st = <-d.plans.orch.Submit(plan.Sign(priv, []byte("version: 2\n"+devices)).Encode(), orchestrator.SourceAPI)
+	if st.State != orchestrator.StateApplied || d.routes.Route("historian") != nil {
+		t.Fatalf("plan 2 without a routes section: %s %s, historian running: %v", st.State, st.Error, d.routes.Route("historian") != nil)
+	}
+	if !strings.Contains(stepDetail(st, "sync"), "routes: stopped [historian]") {
+		t.Errorf("the sync step says %q, want the route stopped", stepDetail(st, "sync"))
+	}
+	if _, err := d.outbox.Cursor(routeCursor("historian")); err == nil {
+		t.Error("the removed route's cursor is still there, holding readings back")
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	hist.check()
+}
+
+func stepDetail(st orchestrator.Status, name string) string {
+	for _, s := range st.Steps {
+		if s.Name == name {
+			return s.Detail
+		}
+	}
+	return ""
 }
