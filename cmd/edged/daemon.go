@@ -32,6 +32,7 @@ import (
 	"github.com/edged-gateway/edged/sync/cmdstore"
 	"github.com/edged-gateway/edged/sync/deadletter"
 	"github.com/edged-gateway/edged/sync/outbox"
+	"github.com/edged-gateway/edged/sync/routeout"
 	"github.com/edged-gateway/edged/sync/uplink"
 )
 
@@ -288,7 +289,7 @@ func (d *daemon) wireCloud() error {
 		return err
 	}
 	d.link = link
-	d.cloudShare = forwarder.NewShared(linkAdapter{link}, c.Inflight)
+	d.cloudShare = forwarder.NewShared(routeout.Link(link), c.Inflight)
 	d.cmds = newCloudCommands(d.exec, link, c.TopicPrefix, d.cfg.Gateway.ID, d.log.With("component", "commands"))
 	return d.cmds.subscribe()
 }
@@ -326,30 +327,6 @@ type deadLetters struct {
 
 func (a deadLetters) DeadLetter(ctx context.Context, r reading.Reading, reason string, attempts int) error {
 	return a.s.Put(ctx, deadletter.Entry{Route: a.route, Reason: reason, Attempts: attempts, Reading: r})
-}
-
-// linkAdapter lets the uplink client serve as the forwarder's Link.
-type linkAdapter struct{ c *uplink.Client }
-
-func (a linkAdapter) WaitConnected(ctx context.Context) (uint64, error) {
-	return a.c.WaitConnected(ctx)
-}
-
-func (a linkAdapter) Publish(topic string, payload []byte) (forwarder.Delivery, error) {
-	d, err := a.c.Publish(topic, payload, 1, false)
-	if err != nil {
-		return nil, err
-	}
-	return d, nil
-}
-
-// PublishIn publishes on the connection of epoch only (forwarder.EpochLink).
-func (a linkAdapter) PublishIn(epoch uint64, topic string, payload []byte) (forwarder.Delivery, error) {
-	d, err := a.c.PublishIn(epoch, topic, payload, 1, false)
-	if err != nil {
-		return nil, err
-	}
-	return d, nil
 }
 
 // stage is one part of the daemon with its own stop, so parts stop in order.

@@ -108,7 +108,6 @@ func (d *daemon) buildRoute(rc RouteConfig, cfg *Config) (*routes.Route, error) 
 	keep := routes.Keep(func(r *reading.Reading) bool { return filter.Wants(r) })
 	var link forwarder.Link
 	var also []func(context.Context) error
-	var closeFn func()
 	switch rc.To {
 	case routeToCloud:
 		if d.link == nil {
@@ -121,18 +120,15 @@ func (d *daemon) buildRoute(rc RouteConfig, cfg *Config) (*routes.Route, error) 
 		if err != nil {
 			return nil, err
 		}
-		link, also, closeFn = l.link, l.also, l.close
+		link, also = l.link, l.also // run by the route: a link never started needs no close
 	}
 	store := routes.NewStore(cur, keep)
 	fwd, err := forwarder.New(fc, store, link)
 	if err != nil {
-		if closeFn != nil {
-			closeFn()
-		}
 		return nil, fmt.Errorf("route %s: %w", rc.Name, err)
 	}
 	key, _ := json.Marshal(rc)
-	return &routes.Route{Name: rc.Name, To: rc.To, Key: string(key), Priority: rc.priority(), Store: store, Forwarder: fwd, Also: also, Close: closeFn}, nil
+	return &routes.Route{Name: rc.Name, To: rc.To, Key: string(key), Priority: rc.priority(), Store: store, Forwarder: fwd, Also: also}, nil
 }
 
 func orInt(v, def int) int {
@@ -153,12 +149,7 @@ func (d *daemon) setRoutes(cfg *Config) (started, stopped []string, err error) {
 		}
 		r, err := d.buildRoute(rc, cfg)
 		if err != nil {
-			for _, b := range rs {
-				if b.Close != nil {
-					b.Close()
-				}
-			}
-			return nil, nil, err
+			return nil, nil, err // nothing built so far was started
 		}
 		rs = append(rs, r)
 	}

@@ -194,11 +194,10 @@ func validateRouteDestination(r RouteConfig, p string, errs *yamlconf.Errors) {
 	}
 }
 
-// routeLink is a route's own destination link and what runs it.
+// routeLinkParts is a route's own destination link and what runs it.
 type routeLinkParts struct {
-	link  forwarder.Link
-	also  []func(context.Context) error
-	close func()
+	link forwarder.Link
+	also []func(context.Context) error
 }
 
 // routeLink makes the link of an mqtt or http route and adjusts fc to it.
